@@ -1,0 +1,70 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "cvpeer",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cvpeer", targets: ["cvpeer"]),
+        .executable(name: "cvpeer-bench", targets: ["cvpeer-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            path: "Sources/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "PeerCrypto", dependencies: ["CSodium"], path: "Sources/Crypto", swiftSettings: strict),
+        .target(name: "Replication", dependencies: ["PeerCrypto"], swiftSettings: strict),
+        .target(name: "Rendezvous", dependencies: ["PeerCrypto"], swiftSettings: strict),
+        .target(name: "Transport", dependencies: ["Rendezvous", "PeerCrypto"], swiftSettings: strict),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The node's durable store; the one module besides the transport that does I/O.
+        .target(name: "Store", dependencies: ["CSQLite", "PeerCrypto", "Replication"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Transport", "Replication", "Store", "PeerCrypto"], swiftSettings: strict),
+        .executableTarget(
+            name: "cvpeer",
+            dependencies: ["Node", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.
+        .target(name: "CBenchRef", dependencies: ["CSodium"]),
+        .executableTarget(
+            name: "cvpeer-bench",
+            dependencies: ["PeerCrypto", "CBenchRef"],
+            swiftSettings: strict
+        ),
+        // Seeded randomness, simulated networks and clocks: used by tests only.
+        .target(name: "CVPeerTestSupport", dependencies: ["PeerCrypto"], swiftSettings: strict),
+        .testTarget(
+            name: "PeerCryptoTests",
+            dependencies: ["PeerCrypto"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReplicationTests",
+            dependencies: ["Replication", "PeerCrypto", "CVPeerTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RendezvousTests", dependencies: ["Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication"], swiftSettings: strict),
+        // A child process for the store's crash test: appends batches until it is killed.
+        .executableTarget(
+            name: "StoreCrashWriter", dependencies: ["Store", "PeerCrypto"], path: "Tests/StoreCrashWriter",
+            swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto"], swiftSettings: strict),
+        // Runs the built `cvpeer` binary as a user would.
+        .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto"], swiftSettings: strict),
+    ]
+)

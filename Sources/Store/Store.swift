@@ -1,0 +1,257 @@
+import PeerCrypto
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A node's durable store: one SQLite file in WAL mode holding rooms, sealed batches, blob chunks
+/// and settings.
+///
+/// Everything that reaches the store is still sealed (batches, chunks) except the room secrets,
+/// which is why the file is created with mode 0600 inside the 0700 data folder. Every write is a
+/// transaction committed with `synchronous=FULL` before the call returns, so what a caller was told
+/// is stored survives a crash or a power cut.
+///
+/// Thread-safe: calls are serialised on one connection.
+public final class Store: Sendable {
+    /// The schema this code writes; an older file is migrated, a newer one refused.
+    static let schemaVersion: Int64 = 1
+
+    private let connection: Mutex<SQLiteConnection>
+    /// The database file's path.
+    public let path: String
+
+    /// Opens or creates the store at `path` (created with mode 0600).
+    ///
+    /// - Throws: `StoreError` if the file cannot be opened, is not a cvpeer store, or is newer.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.sqlite(path: path, message: String(cString: strerror(errno))) }
+        close(fd)
+        let db = try SQLiteConnection(path: path)
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=FULL")
+        try db.execute("PRAGMA foreign_keys=ON")
+        try Self.migrate(db)
+        connection = Mutex(db)
+    }
+
+    private static func migrate(_ db: SQLiteConnection) throws {
+        let version = try db.statement("PRAGMA user_version")
+        let current = try version.step() ? version.int(0) : 0
+        if current > schemaVersion {
+            throw StoreError.newerSchema(path: db.path, found: current, supported: schemaVersion)
+        }
+        guard current < schemaVersion else { return }
+        try db.transaction {
+            try db.execute(
+                """
+                CREATE TABLE IF NOT EXISTS rooms (
+                    tag BLOB PRIMARY KEY,
+                    secret BLOB NOT NULL,
+                    created_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS batches (
+                    room BLOB NOT NULL REFERENCES rooms(tag),
+                    author BLOB NOT NULL,
+                    seq INTEGER NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    sealed BLOB NOT NULL,
+                    PRIMARY KEY (room, author, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS chunks (
+                    room BLOB NOT NULL REFERENCES rooms(tag),
+                    blob BLOB NOT NULL,
+                    idx INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (room, blob, idx)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS settings (
+                    key TEXT PRIMARY KEY,
+                    value BLOB NOT NULL
+                ) WITHOUT ROWID;
+                PRAGMA user_version = \(schemaVersion);
+                """)
+        }
+    }
+
+    // MARK: Rooms
+
+    /// Records a room and its secret; a room already stored is left as it is.
+    public func addRoom(_ keys: RoomKeys, createdMillis: Int64) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("INSERT OR IGNORE INTO rooms (tag, secret, created_ms) VALUES (?, ?, ?)")
+                    .bind(.blob(keys.tag), .blob(keys.secret.unsafeCopy()), .integer(createdMillis)).run()
+            }
+        }
+    }
+
+    /// Every room this node has joined or hosted, oldest first.
+    public func rooms() throws -> [StoredRoom] {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT tag, secret, created_ms FROM rooms ORDER BY created_ms, tag")
+            var result: [StoredRoom] = []
+            while try query.step() {
+                var secret = query.blob(1)
+                defer { Sodium.zero(&secret) }
+                let keys = try RoomKeys(secret: SecretBytes(copying: secret))
+                guard keys.tag == query.blob(0) else { throw StoreError.corrupt(path: path, reason: "room tag mismatch") }
+                result.append(StoredRoom(keys: keys, createdMillis: query.int(2)))
+            }
+            return result
+        }
+    }
+
+    // MARK: Batches
+
+    /// Stores sealed batches of `room` durably; returns how many were new (duplicates are ignored).
+    ///
+    /// The caller has verified each batch (BatchSealer.open) before handing it here.
+    @discardableResult
+    public func append(_ batches: [StoredBatch], room: [UInt8]) throws -> Int {
+        guard !batches.isEmpty else { return 0 }
+        return try connection.withLock { db in
+            try db.transaction {
+                var added = 0
+                for batch in batches {
+                    try db.statement("INSERT OR IGNORE INTO batches (room, author, seq, epoch, sealed) VALUES (?, ?, ?, ?, ?)")
+                        .bind(
+                            .blob(room), .blob(batch.author), .integer(Int64(bitPattern: batch.sequence)),
+                            .integer(Int64(batch.epoch)), .blob(batch.sealed)
+                        ).run()
+                    added += db.changes
+                }
+                return added
+            }
+        }
+    }
+
+    /// Every stored batch of `room`, ordered by author then sequence.
+    public func batches(room: [UInt8]) throws -> [StoredBatch] {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT author, seq, epoch, sealed FROM batches WHERE room = ? ORDER BY author, seq")
+            try query.bind(.blob(room))
+            var result: [StoredBatch] = []
+            while try query.step() {
+                result.append(
+                    StoredBatch(
+                        author: query.blob(0), sequence: UInt64(bitPattern: query.int(1)), epoch: UInt32(truncatingIfNeeded: query.int(2)),
+                        sealed: query.blob(3)))
+            }
+            return result
+        }
+    }
+
+    /// The number of stored batches of `room`.
+    public func batchCount(room: [UInt8]) throws -> Int {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT COUNT(*) FROM batches WHERE room = ?")
+            try query.bind(.blob(room))
+            return try query.step() ? Int(query.int(0)) : 0
+        }
+    }
+
+    // MARK: Blob chunks
+
+    /// Stores one encrypted blob chunk durably (idempotent).
+    public func putChunk(room: [UInt8], blob: [UInt8], index: Int, data: [UInt8]) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("INSERT OR IGNORE INTO chunks (room, blob, idx, data) VALUES (?, ?, ?, ?)")
+                    .bind(.blob(room), .blob(blob), .integer(Int64(index)), .blob(data)).run()
+            }
+        }
+    }
+
+    /// One stored chunk, or nil if it has not arrived.
+    public func chunk(room: [UInt8], blob: [UInt8], index: Int) throws -> [UInt8]? {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT data FROM chunks WHERE room = ? AND blob = ? AND idx = ?")
+            try query.bind(.blob(room), .blob(blob), .integer(Int64(index)))
+            return try query.step() ? query.blob(0) : nil
+        }
+    }
+
+    /// The indices of the chunks of `blob` already stored, ascending: what a resumed transfer skips.
+    public func chunkIndices(room: [UInt8], blob: [UInt8]) throws -> [Int] {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT idx FROM chunks WHERE room = ? AND blob = ? ORDER BY idx")
+            try query.bind(.blob(room), .blob(blob))
+            var result: [Int] = []
+            while try query.step() { result.append(Int(query.int(0))) }
+            return result
+        }
+    }
+
+    // MARK: Settings
+
+    /// Stores a local setting.
+    public func setSetting(_ key: String, _ value: [UInt8]) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").bind(.text(key), .blob(value)).run()
+            }
+        }
+    }
+
+    /// A local setting, or nil if never set.
+    public func setting(_ key: String) throws -> [UInt8]? {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT value FROM settings WHERE key = ?")
+            try query.bind(.text(key))
+            return try query.step() ? query.blob(0) : nil
+        }
+    }
+}
+
+/// A room as the store holds it.
+public struct StoredRoom: Sendable {
+    /// The room's keys, derived again from its stored secret.
+    public let keys: RoomKeys
+    /// When this node created or joined the room (Unix milliseconds).
+    public let createdMillis: Int64
+}
+
+/// A sealed batch as stored: the verified header fields beside the sealed bytes.
+public struct StoredBatch: Hashable, Sendable {
+    /// The author's Ed25519 public key.
+    public let author: [UInt8]
+    /// The author's sequence number.
+    public let sequence: UInt64
+    /// The content-key epoch.
+    public let epoch: UInt32
+    /// The sealed bytes exactly as received or made.
+    public let sealed: [UInt8]
+
+    /// Creates a stored batch record.
+    public init(author: [UInt8], sequence: UInt64, epoch: UInt32, sealed: [UInt8]) {
+        self.author = author
+        self.sequence = sequence
+        self.epoch = epoch
+        self.sealed = sealed
+    }
+}
+
+/// Failures of the store, reported to the user in one line.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// SQLite reported an error (path, SQLite's message).
+    case sqlite(path: String, message: String)
+    /// The file was written by a newer cvpeer (path, found, supported).
+    case newerSchema(path: String, found: Int64, supported: Int64)
+    /// The file's contents contradict themselves (path, reason).
+    case corrupt(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .sqlite(path, message): "store \(path): \(message)"
+        case let .newerSchema(path, found, supported):
+            "store \(path) was written by a newer cvpeer (schema \(found), this one reads up to \(supported))"
+        case let .corrupt(path, reason): "store \(path) is corrupt: \(reason)"
+        }
+    }
+}

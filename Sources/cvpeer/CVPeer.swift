@@ -1,0 +1,25 @@
+import ArgumentParser
+import Node
+import PeerCrypto
+
+@main
+struct CVPeer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cvpeer",
+        abstract: "A peer-to-peer coviewing node: share products, photos and videos, end-to-end encrypted.",
+        version: "0.1.0",
+        subcommands: [IdentityCommand.self]
+    )
+}
+
+/// Options every command that touches a node's data shares.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "The node's data folder (default: $XDG_DATA_HOME/cvpeer or ~/.local/share/cvpeer).")
+    var data: String?
+
+    /// The folder, opened (and created 0700) on use.
+    func folder() throws -> DataFolder {
+        try DataFolder(path: data ?? DataFolder.defaultPath())
+    }
+}
+

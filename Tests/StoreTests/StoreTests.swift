@@ -1,0 +1,65 @@
+import Foundation
+import PeerCrypto
+import Store
+import Testing
+
+@Suite struct StoreTests {
+    private func temporaryFile() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("cvpeer-store-\(UUID().uuidString).db").path
+    }
+
+    private func cleanUp(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    @Test func fileIsCreatedWithMode0600AndInWALMode() throws {
+        let path = temporaryFile()
+        defer { cleanUp(path) }
+        let store = try Store(path: path)
+        try store.setSetting("x", [1])
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // The write-ahead log exists only in WAL mode, while the store is open.
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        let walMode = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.posixPermissions] as? Int
+        #expect(walMode == 0o600)
+        withExtendedLifetime(store) {}
+    }
+
+    @Test func roomsBatchesChunksAndSettingsSurviveReopening() throws {
+        let path = temporaryFile()
+        defer { cleanUp(path) }
+        let room = RoomKeys.generate()
+        let author = Identity.generate()
+        let key = room.contentKey(epoch: 0)
+        let sealed = (1...5).map { seq in
+            StoredBatch(
+                author: author.publicKey.bytes, sequence: UInt64(seq), epoch: 0,
+                sealed: BatchSealer.seal(payload: [UInt8(seq)], sequence: UInt64(seq), epoch: 0, identity: author, contentKey: key))
+        }
+        do {
+            let store = try Store(path: path)
+            try store.addRoom(room, createdMillis: 1)
+            #expect(try store.append(sealed, room: room.tag) == 5)
+            #expect(try store.append(sealed, room: room.tag) == 0)
+            try store.putChunk(room: room.tag, blob: [1, 2], index: 3, data: [9, 9])
+            try store.setSetting("name", Array("Ana".utf8))
+        }
+        let reopened = try Store(path: path)
+        let rooms = try reopened.rooms()
+        #expect(rooms.count == 1)
+        #expect(rooms[0].keys.secret == room.secret)
+        #expect(try reopened.batches(room: room.tag) == sealed)
+        #expect(try reopened.chunk(room: room.tag, blob: [1, 2], index: 3) == [9, 9])
+        #expect(try reopened.chunk(room: room.tag, blob: [1, 2], index: 4) == nil)
+        #expect(try reopened.chunkIndices(room: room.tag, blob: [1, 2]) == [3])
+        #expect(try reopened.setting("name") == Array("Ana".utf8))
+    }
+
+    @Test func aFileThatIsNotADatabaseGivesAClearError() throws {
+        let path = temporaryFile()
+        defer { cleanUp(path) }
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { try Store(path: path) }
+    }
+}

@@ -39,6 +39,8 @@ public enum Blake2b {
     /// Keyed hash under a secret key, returning a secret (for key derivation).
     public static func derive(key: SecretBytes, label: [UInt8], outputLength: Int = 32) -> SecretBytes {
         precondition((minOutputLength...maxOutputLength).contains(outputLength), "BLAKE2b output length out of range")
+        // libsodium refuses a longer key and leaves the output untouched: it would be all zeros.
+        precondition(key.count <= maxKeyLength, "BLAKE2b key too long")
         return SecretBytes(count: outputLength) { out in
             key.withUnsafeBytes { k in
                 label.withUnsafeBytes { l in
@@ -65,6 +67,8 @@ public enum Blake2b {
         public init(outputLength: Int = 64, key: UnsafeRawBufferPointer? = nil) {
             _ = Sodium.ready
             precondition((minOutputLength...maxOutputLength).contains(outputLength), "BLAKE2b output length out of range")
+            // libsodium refuses a longer key and leaves the state uninitialised.
+            precondition((key?.count ?? 0) <= maxKeyLength, "BLAKE2b key too long")
             self.outputLength = outputLength
             state = .allocate(byteCount: stateSize, alignment: 64)
             _ = crypto_generichash_init(

@@ -27,6 +27,8 @@ public enum X25519 {
 
     /// Computes the public key of a secret scalar.
     public static func publicKey(for secretKey: SecretBytes) -> [UInt8] {
+        // libsodium reads 32 bytes whatever the secret's length.
+        precondition(secretKey.count == keyLength, "X25519 secret key must be 32 bytes")
         var out = [UInt8](repeating: 0, count: keyLength)
         out.withUnsafeMutableBytes { o in
             secretKey.withUnsafeBytes { s in
@@ -38,11 +40,14 @@ public enum X25519 {
 
     /// The shared secret of `secretKey` and a peer's `publicKey`.
     ///
-    /// - Throws: `invalidLength` for a public key that is not 32 bytes; `weakPublicKey` if the
+    /// - Throws: `invalidLength` for a key that is not 32 bytes; `weakPublicKey` if the
     ///   result is all zeros (libsodium refuses low-order points).
     public static func sharedSecret(secretKey: SecretBytes, publicKey: [UInt8]) throws -> SecretBytes {
         guard publicKey.count == keyLength else {
             throw CryptoError.invalidLength(what: "X25519 public key", expected: keyLength, got: publicKey.count)
+        }
+        guard secretKey.count == keyLength else {
+            throw CryptoError.invalidLength(what: "X25519 secret key", expected: keyLength, got: secretKey.count)
         }
         return try publicKey.withUnsafeBytes { p in
             try secretKey.withUnsafeBytes { s in

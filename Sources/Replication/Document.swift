@@ -1,0 +1,285 @@
+/// # Replication: the coviewing document
+///
+/// The shared panel is one replicated document per room, held by every participant's node. It
+/// is the merge of all sealed batches of the room, and converges: nodes that hold the same
+/// batches hold the same document, whatever the order, duplication or delay of delivery.
+///
+/// ## The flow
+///
+/// - **Author.** `Document.draft(author:)` starts a `BatchDraft` with the next sequence number
+///   and a Lamport counter above everything seen; `append` edits to it (each gets an `OpID` with
+///   an `HLC` timestamp from the node's `HybridClock`); `seal` encodes it (`BatchCodec`), seals it
+///   (`BatchSealer`) and returns the bytes to store and send beside the `VerifiedBatch` to apply.
+/// - **Receive.** `Replica.receive(sealed:contentKey:)` drops duplicates by header, opens the
+///   batch (only opened batches become `VerifiedBatch`es, the only kind `Document.apply` takes),
+///   applies it if it is its author's next one, or holds it back (bounded) until the gap fills.
+/// - **Sync.** One `SyncState` per peer: `generateMessage` sends our `VersionVector` and the
+///   batches the peer lacks; `Replica.receive(_:state:contentKey:)` takes the peer's message.
+///   Any node forwards any author's batches, since a sealed batch is authentic on its own.
+/// - **Compare.** `canonicalJSON` and `stateHash` are equal on converged nodes.
+///
+/// ## The parts and their merge rules
+///
+/// | part | rule |
+/// | --- | --- |
+/// | participants | LWW register per participant (profile: name, role); written only by its owner |
+/// | items | per item: creation (kind), LWW register per field, LWW panel position, removal |
+/// | marks | add/remove set of immutable marks; hidden while their item is not visible |
+/// | viewports | LWW register per (participant, item); written only by its owner |
+/// | focus | LWW register per participant; written only by its owner |
+/// | chat | append-only list ordered by operation id |
+/// | commerce | append-only list of events ordered by operation id |
+///
+/// LWW means the write with the greatest `OpID` (Lamport counter, then replica id) wins, so
+/// ties between replicas break the same way everywhere. **Removing an item is final**: the
+/// removal is a tombstone, the item cannot be restored (share it again to get a new one), and
+/// its marks and viewports stay hidden, including marks added concurrently with or after the
+/// removal. Operations may name items and marks the node has not seen yet (their batches can
+/// arrive later from another path): such writes are kept and take effect once the item exists,
+/// so the state is a function of the set of operations alone. Writes by one participant to
+/// another's profile, viewport or focus are rejected (counted, not applied) on every node alike.
+///
+/// An authentic batch whose payload does not decode (or whose counters go backwards) counts as
+/// received but contributes nothing, the same on every node, so one bad batch never blocks its
+/// author's later ones. A payload in a newer format version is treated the same way, so nodes
+/// on different versions can differ until they upgrade. An author who seals two different
+/// batches under one sequence number (a node that lost its store, or a malicious one) splits
+/// the room: each node keeps whichever it saw first. Detecting that needs batch hashes in the
+/// version vector, which this format does not carry yet.
+///
+/// ## Example
+///
+///     var replica = Replica()                       // or Replica(document: Document(batches: stored))
+///     var clock = HybridClock()
+///     let me = ReplicaID(identity.publicKey)
+///     var draft = replica.draft(author: me)
+///     let note = try draft.append(
+///         .createItem(kind: .note, position: .middle, fields: [.text("Hello")]), at: clock.now(wallMillis: wall))
+///     let local = try draft.seal(identity: identity, epoch: 0, contentKey: keys.contentKey(epoch: 0))
+///     _ = replica.receive(local)                    // apply; store local.sealed; push it to peers
+///
+///     var peer = SyncState()                        // one per connected peer
+///     while let message = peer.generateMessage(local: replica.vector, fetch: store.sealedBatch) {
+///         send(try SyncMessageCodec.encode(message))
+///     }
+///     // when bytes arrive from that peer; store the sealed bytes of every `.applied` batch:
+///     let outcomes = replica.receive(try SyncMessageCodec.decode(bytes), state: &peer, contentKey: keys.contentKey)
+///
+/// ## Purity
+///
+/// Nothing here does I/O, reads a clock or draws randomness: time comes in as `HLC` values and
+/// wall-clock milliseconds, and sealing's nonce is BatchSealer's business. Every type is a
+/// value; none is thread-safe for concurrent mutation, and each is owned by one caller.
+public struct Document: Sendable {
+    /// The batches merged so far.
+    public private(set) var vector = VersionVector()
+    /// The greatest Lamport counter of any merged operation: local operations count on from here.
+    public private(set) var maxCounter: UInt64 = 0
+    /// Each author's last accepted counter: an author's counters must keep increasing, so an id
+    /// names one operation only.
+    var lastCounters: [ReplicaID: UInt64] = [:]
+
+    var profiles: [ReplicaID: Register<Profile>] = [:]
+    var items: [OpID: ItemRecord] = [:]
+    var markRecords: [OpID: MarkRecord] = [:]
+    var viewportRegisters: [ViewportKey: Register<Viewport>] = [:]
+    var focusRegisters: [ReplicaID: Register<OpID?>] = [:]
+    /// All chat messages, ascending by id.
+    public private(set) var chat: [ChatMessage] = []
+    /// All commerce events, ascending by id.
+    public private(set) var commerce: [CommerceEvent] = []
+
+    /// An empty document.
+    public init() {}
+
+    /// A document rebuilt from batches given in any order (as a store returns them, say).
+    ///
+    /// Batches that follow a missing one of their author are left out, as `apply` would hold
+    /// them back; duplicates are ignored.
+    public init(batches: some Sequence<VerifiedBatch>) {
+        self.init()
+        for batch in batches.sorted(by: { $0.id < $1.id }) { apply(batch) }
+    }
+
+    /// Starts the next batch of `author`'s own operations.
+    public func draft(author: ReplicaID) -> BatchDraft {
+        BatchDraft(
+            author: author, sequence: vector[author] + 1,
+            startCounter: max(maxCounter, lastCounters[author] ?? 0) + 1)
+    }
+
+    /// What happened to a batch given to `apply`.
+    public enum ApplyResult: Hashable, Sendable {
+        /// Merged. Operations that broke an ownership rule were rejected (counted here) on every node alike.
+        case applied(rejectedOperations: Int)
+        /// Counted as received (the vector moved on) but its operations were ignored, on every node alike.
+        case ignored(IgnoredReason)
+        /// Already merged.
+        case duplicate
+        /// Not the author's next batch: `expected` must come first.
+        case outOfOrder(expected: UInt64)
+    }
+
+    /// Why an authentic batch contributes no operations.
+    public enum IgnoredReason: Hashable, Sendable {
+        /// The payload does not decode.
+        case malformed(ReplicationError)
+        /// Its Lamport counters do not exceed its author's previous batch's.
+        case countersNotIncreasing
+    }
+
+    /// Merges the author's next batch.
+    ///
+    /// Batches must come in their author's sequence order: anything else is reported, not merged
+    /// (`Replica` holds such batches back until their turn).
+    @discardableResult
+    public mutating func apply(_ batch: VerifiedBatch) -> ApplyResult {
+        let held = vector[batch.author]
+        guard batch.sequence > held else { return .duplicate }
+        guard batch.sequence == held + 1 else { return .outOfOrder(expected: held + 1) }
+        vector.advance(batch.author, to: batch.sequence)
+        switch batch.content {
+        case let .failure(error):
+            return .ignored(.malformed(error))
+        case let .success(operations):
+            guard let first = operations.first, let last = operations.last else { return .applied(rejectedOperations: 0) }
+            guard first.id.counter > lastCounters[batch.author] ?? 0 else { return .ignored(.countersNotIncreasing) }
+            lastCounters[batch.author] = last.id.counter
+            maxCounter = max(maxCounter, last.id.counter)
+            var rejected = 0
+            for operation in operations where !merge(operation) { rejected += 1 }
+            return .applied(rejectedOperations: rejected)
+        }
+    }
+
+    /// Merges one operation; false if a rule rejects it.
+    private mutating func merge(_ op: Operation) -> Bool {
+        switch op.edit {
+        case let .setProfile(participant, profile):
+            guard participant == op.author else { return false }
+            Register.write(&profiles[participant], profile, by: op)
+        case let .createItem(kind, position, fields):
+            var record = items[op.id] ?? ItemRecord()
+            record.creation = ItemCreation(kind: kind, time: op.timestamp)
+            Register.write(&record.position, position, by: op)
+            for field in fields { Register.write(&record.fields[field.key], field, by: op) }
+            items[op.id] = record
+        case let .setItemField(item, field):
+            Register.write(&items[item, default: ItemRecord()].fields[field.key], field, by: op)
+        case let .removeItem(item):
+            items[item, default: ItemRecord()].removed = true
+        case let .moveItem(item, position):
+            Register.write(&items[item, default: ItemRecord()].position, position, by: op)
+        case let .addMark(item, mark):
+            markRecords[op.id, default: MarkRecord()].added = AddedMark(item: item, mark: mark, time: op.timestamp)
+        case let .removeMark(mark):
+            markRecords[mark, default: MarkRecord()].removed = true
+        case let .setViewport(participant, item, viewport):
+            guard participant == op.author else { return false }
+            Register.write(&viewportRegisters[ViewportKey(participant: participant, item: item)], viewport, by: op)
+        case let .setFocus(participant, item):
+            guard participant == op.author else { return false }
+            Register.write(&focusRegisters[participant], item, by: op)
+        case let .say(text):
+            Self.insert(ChatMessage(id: op.id, time: op.timestamp, text: text), into: &chat)
+        case let .commerce(action):
+            Self.insert(CommerceEvent(id: op.id, time: op.timestamp, action: action), into: &commerce)
+        }
+        return true
+    }
+
+    /// Inserts in id order; ids are unique, so the list stays strictly ascending.
+    private static func insert<Entry: Identified>(_ entry: Entry, into list: inout [Entry]) {
+        var low = list.startIndex
+        var high = list.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if list[middle].id < entry.id { low = middle + 1 } else { high = middle }
+        }
+        list.insert(entry, at: low)
+    }
+}
+
+/// An entry of an append-only list, ordered by operation id.
+protocol Identified {
+    var id: OpID { get }
+}
+
+/// A last-writer-wins register: keeps the value of the write with the greatest operation id.
+struct Register<Value: Hashable & Sendable>: Hashable, Sendable {
+    var value: Value
+    var stamp: OpID
+    var time: HLC
+
+    /// Writes `value` into `slot` if `op` is later than the current write; order of arrival is irrelevant.
+    static func write(_ slot: inout Register?, _ value: Value, by op: Operation) {
+        if let current = slot, current.stamp >= op.id { return }
+        slot = Register(value: value, stamp: op.id, time: op.timestamp)
+    }
+}
+
+/// When and as what an item was created.
+struct ItemCreation: Hashable, Sendable {
+    var kind: ItemKind
+    var time: HLC
+}
+
+/// Everything known about one item id, including writes that arrived before its creation.
+struct ItemRecord: Hashable, Sendable {
+    var creation: ItemCreation?
+    /// Final: no operation clears it.
+    var removed = false
+    var position: Register<PanelPosition>?
+    var fields: [ItemFieldKey: Register<ItemField>] = [:]
+
+    var isVisible: Bool { creation != nil && !removed }
+}
+
+/// A mark's content as added.
+struct AddedMark: Hashable, Sendable {
+    var item: OpID
+    var mark: Mark
+    var time: HLC
+}
+
+/// Everything known about one mark id; the removal may arrive before the addition.
+struct MarkRecord: Hashable, Sendable {
+    var added: AddedMark?
+    var removed = false
+}
+
+/// The key of a viewport register.
+struct ViewportKey: Hashable, Comparable, Sendable {
+    var participant: ReplicaID
+    var item: OpID
+
+    static func < (lhs: ViewportKey, rhs: ViewportKey) -> Bool {
+        (lhs.participant, lhs.item) < (rhs.participant, rhs.item)
+    }
+}
+
+/// A chat message.
+public struct ChatMessage: Hashable, Sendable, Identified {
+    /// Its id, which orders the chat.
+    public let id: OpID
+    /// When it was written.
+    public let time: HLC
+    /// The text.
+    public let text: String
+
+    /// Who wrote it.
+    public var author: ReplicaID { id.replica }
+}
+
+/// A commerce event.
+public struct CommerceEvent: Hashable, Sendable, Identified {
+    /// Its id, which orders the events.
+    public let id: OpID
+    /// When it happened (time to purchase is measured between these).
+    public let time: HLC
+    /// What happened.
+    public let action: CommerceAction
+
+    /// Who did it: the recommender, or the person adding to cart or buying.
+    public var by: ReplicaID { id.replica }
+}

@@ -1,0 +1,59 @@
+import PeerCrypto
+
+/// Every size bound of the document and its encodings, in one place.
+///
+/// Decoders check these before allocating, so one hostile batch or sync message can make a node
+/// allocate at most a small fixed multiple of its own length. Raising a limit is a compatible
+/// change for receivers only once every node has it: older nodes reject the larger values.
+public enum Limits {
+    /// Display names: a person's name, not a biography.
+    public static let maxNameBytes = 64
+    /// Item titles: a product name or a caption line.
+    public static let maxTitleBytes = 256
+    /// Chat messages, notes, text marks and recommendation notes: a few paragraphs.
+    public static let maxTextBytes = 4096
+    /// Product links: longer URLs are almost always tracking junk.
+    public static let maxURLBytes = 2048
+    /// MIME types: RFC 6838 caps each half at 127 characters; one whole type fits in that too in practice.
+    public static let maxMimeBytes = 127
+    /// Blob ids: 16 bytes is the shortest collision-safe keyed hash, 64 the longest BLAKE2b output.
+    public static let minBlobIDBytes = 16
+    /// See `minBlobIDBytes`.
+    public static let maxBlobIDBytes = 64
+    /// Blob sizes: 1 TiB, far above any photo or video someone shares in a session.
+    public static let maxBlobSize: UInt64 = 1 << 40
+    /// Freehand strokes: enough for a smooth scribble, small enough to keep one mark under ~5 KiB.
+    public static let maxStrokePoints = 512
+    /// Fractional panel positions: each insertion at one spot costs at most a byte every few
+    /// insertions, so 32 bytes outlast any realistic panel; `PanelPosition.between` reports exhaustion.
+    public static let maxPositionBytes = 32
+    /// Operations in one batch: a batch is one user action or a short burst of them.
+    public static let maxOperationsPerBatch = 256
+    /// Other participants' keys one batch may reference (viewports, items and marks of others).
+    public static let maxKeysPerBatch = 64
+    /// A batch's encoded operations: far above what `maxOperationsPerBatch` ordinary edits need,
+    /// far below `BatchSealer.maxPayloadLength`, so a batch always fits in one sync message.
+    public static let maxBatchPayloadBytes = 256 * 1024
+    /// A sealed batch: the payload plus the sealer's fixed overhead.
+    public static let maxSealedBatchBytes = maxBatchPayloadBytes + BatchSealer.overhead
+    /// Lamport counters: 2^62 leaves room to count forever while keeping `counter + n` overflow-free.
+    public static let maxCounter: UInt64 = 1 << 62
+    /// Quantities in cart adds and purchases.
+    public static let maxQuantity: UInt32 = 10_000
+    /// Prices in minor units (cents): 10^15 is beyond any price, and exact in a JSON double.
+    public static let maxPriceMinorUnits: UInt64 = 1_000_000_000_000_000
+    /// Authors in one version vector: rooms are a handful of people; 4096 leaves room for years of guests.
+    public static let maxVectorEntries = 4096
+    /// Batches in one sync message: keeps one message's processing time short.
+    public static let maxBatchesPerSyncMessage = 64
+    /// The sender stops adding batches to a sync message once they pass this many bytes.
+    public static let syncBatchByteBudget = 1024 * 1024
+    /// A sync message: a full vector, the byte budget, one more maximal batch and length prefixes.
+    public static let maxSyncMessageBytes =
+        16 + maxVectorEntries * (ReplicaID.byteCount + 10) + syncBatchByteBudget + maxSealedBatchBytes
+        + maxBatchesPerSyncMessage * 10
+    /// Batches waiting for a predecessor, by default.
+    public static let holdBackMaxBatches = 256
+    /// Bytes of sealed batches waiting for a predecessor, by default.
+    public static let holdBackMaxBytes = 4 * 1024 * 1024
+}

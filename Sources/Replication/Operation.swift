@@ -1,0 +1,104 @@
+/// One edit of the document, as its author made it.
+///
+/// The author is not a field: it is `id.replica`, which comes from the batch's authenticated
+/// author, so an operation can never claim somebody else made it.
+public struct Operation: Hashable, Sendable {
+    /// The operation's id; also the id of what it creates (an item, a mark, a chat message…).
+    public let id: OpID
+    /// When the author made it.
+    public let timestamp: HLC
+    /// What it does.
+    public let edit: Edit
+
+    /// Creates an operation; only batch drafts and the decoder make them.
+    init(id: OpID, timestamp: HLC, edit: Edit) {
+        self.id = id
+        self.timestamp = timestamp
+        self.edit = edit
+    }
+
+    /// The participant who made it.
+    public var author: ReplicaID { id.replica }
+}
+
+/// What an operation does, one case per kind of change to one part of the document.
+public enum Edit: Hashable, Sendable {
+    /// Sets a participant's profile (LWW). Only the participant itself may: others' are rejected.
+    case setProfile(participant: ReplicaID, Profile)
+    /// Creates an item whose id is this operation's id, at a panel position, with initial fields.
+    case createItem(kind: ItemKind, position: PanelPosition, fields: [ItemField])
+    /// Sets one field of an item (LWW per field).
+    case setItemField(item: OpID, ItemField)
+    /// Removes an item for good: a tombstone that also hides its marks and viewports.
+    case removeItem(OpID)
+    /// Moves an item in the panel (LWW position).
+    case moveItem(OpID, to: PanelPosition)
+    /// Adds a mark to an item; the mark's id is this operation's id.
+    case addMark(item: OpID, Mark)
+    /// Removes a mark (add/remove set: once removed, always removed).
+    case removeMark(OpID)
+    /// Sets a participant's viewport on an item (LWW). Only the participant itself may.
+    case setViewport(participant: ReplicaID, item: OpID, Viewport)
+    /// Sets which item a participant has open, or none (LWW). Only the participant itself may.
+    case setFocus(participant: ReplicaID, item: OpID?)
+    /// Appends a chat message.
+    case say(String)
+    /// Appends a commerce event.
+    case commerce(CommerceAction)
+
+    func validate() throws(ReplicationError) {
+        switch self {
+        case let .setProfile(_, profile): try profile.validate()
+        case let .createItem(_, _, fields):
+            guard fields.count <= ItemFieldKey.allCases.count else {
+                throw .limitExceeded("initial fields", limit: ItemFieldKey.allCases.count)
+            }
+            var seen = Set<ItemFieldKey>()
+            for field in fields {
+                guard seen.insert(field.key).inserted else { throw .invalidValue("initial fields (repeated field)") }
+                try field.validate()
+            }
+        case let .setItemField(_, field): try field.validate()
+        case .removeItem, .moveItem, .removeMark, .setFocus: return
+        case let .addMark(_, mark): try mark.shape.validate()
+        case let .setViewport(_, _, viewport): try viewport.validate()
+        case let .say(text): try TextRule.multiline.check(text, "chat message", minBytes: 1, maxBytes: Limits.maxTextBytes)
+        case let .commerce(action): try action.validate()
+        }
+    }
+}
+
+/// A commerce event; who did it is the operation's author.
+public enum CommerceAction: Hashable, Sendable {
+    /// The author recommends an item, with a note (may be empty).
+    case recommend(item: OpID, note: String)
+    /// The author added an item to their cart.
+    case addToCart(item: OpID, quantity: UInt32)
+    /// The author bought an item.
+    case purchase(item: OpID, quantity: UInt32)
+
+    /// The item the event is about.
+    public var item: OpID {
+        switch self {
+        case let .recommend(item, _), let .addToCart(item, _), let .purchase(item, _): item
+        }
+    }
+
+    /// The event's name in canonical JSON.
+    public var name: String {
+        switch self {
+        case .recommend: "recommend"
+        case .addToCart: "addToCart"
+        case .purchase: "purchase"
+        }
+    }
+
+    func validate() throws(ReplicationError) {
+        switch self {
+        case let .recommend(_, note):
+            try TextRule.multiline.check(note, "recommendation note", maxBytes: Limits.maxTextBytes)
+        case let .addToCart(_, quantity), let .purchase(_, quantity):
+            guard (1...Limits.maxQuantity).contains(quantity) else { throw .invalidValue("quantity") }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import PeerCrypto
+
+/// The public 16-byte room identifier, the only thing the rendezvous learns about a room.
+public struct RoomTag: Hashable, Sendable, CustomStringConvertible {
+    /// The first 8 bytes, big-endian.
+    public let high: UInt64
+    /// The last 8 bytes, big-endian.
+    public let low: UInt64
+
+    /// Creates a tag from its two halves.
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A tag from exactly `RendezvousWire.roomTagSize` bytes; nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == RendezvousWire.roomTagSize else { return nil }
+        high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The tag of a room whose keys the caller holds.
+    public init(roomKeys: RoomKeys) {
+        // RoomKeys.tag is RoomKeys.tagLength (16) bytes by construction.
+        self.init(bytes: roomKeys.tag)!
+    }
+
+    /// The 16 tag bytes.
+    public var bytes: [UInt8] { high.bigEndianBytes + low.bigEndianBytes }
+
+    /// The first 5 bytes in hex: enough to tell rooms apart in logs.
+    public var shortDescription: String { hexPrefix(high, bytes: 5) }
+
+    /// The short form, for logs.
+    public var description: String { "RoomTag(\(shortDescription))" }
+}
+
+/// A node's identity within one room at the rendezvous: 8 random bytes the node picks and keeps
+/// across refreshes.
+///
+/// Deliberately not the node's public key: the rendezvous must not learn who is in a room.
+public struct RendezvousPeerID: Hashable, Sendable, CustomStringConvertible {
+    /// The 8 bytes as a big-endian integer.
+    public let rawValue: UInt64
+
+    /// Wraps a raw value.
+    public init(rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
+
+    /// A fresh random id from the system's secure generator.
+    public static func random() -> RendezvousPeerID {
+        RendezvousPeerID(rawValue: Sodium.randomBytes(RendezvousWire.peerIDSize).reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
+    /// The 8 bytes, big-endian.
+    public var bytes: [UInt8] { rawValue.bigEndianBytes }
+
+    /// The first 5 bytes in hex, for logs.
+    public var shortDescription: String { hexPrefix(rawValue, bytes: 5) }
+
+    /// The short form, for logs.
+    public var description: String { "RendezvousPeerID(\(shortDescription))" }
+}
+
+/// The 16-byte stateless cookie that proves a node receives datagrams at its source address.
+public struct RendezvousCookie: Hashable, Sendable, CustomStringConvertible {
+    /// The first 8 bytes, big-endian.
+    public let high: UInt64
+    /// The last 8 bytes, big-endian.
+    public let low: UInt64
+
+    /// The all-zero cookie a node sends while it has none.
+    public static let none = RendezvousCookie(high: 0, low: 0)
+
+    /// Creates a cookie from its two halves.
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A cookie from exactly `RendezvousWire.cookieSize` bytes; nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == RendezvousWire.cookieSize else { return nil }
+        high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The 16 cookie bytes.
+    public var bytes: [UInt8] { high.bigEndianBytes + low.bigEndianBytes }
+
+    /// True for the all-zero "no cookie yet" value.
+    public var isNone: Bool { (high | low) == 0 }
+
+    /// Compares without an early exit, so response timing does not reveal matching prefixes.
+    public func constantTimeEquals(_ other: RendezvousCookie) -> Bool {
+        ((high ^ other.high) | (low ^ other.low)) == 0
+    }
+
+    /// A 4-byte prefix only: enough to debug with, and a cookie is only valid for one address anyway.
+    public var description: String { "RendezvousCookie(\(hexPrefix(high, bytes: 4))…)" }
+}
+
+/// The first `count` big-endian bytes of `value` as lowercase hex.
+func hexPrefix(_ value: UInt64, bytes count: Int) -> String {
+    let digits = Array("0123456789abcdef")
+    var text = ""
+    for byte in value.bigEndianBytes.prefix(count) {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0F)])
+    }
+    return text
+}

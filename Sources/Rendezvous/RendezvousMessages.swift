@@ -1,0 +1,391 @@
+import PeerCrypto
+
+/// The rendezvous datagrams, shared by the server and the node-side client.
+///
+/// Decoding is total: any byte string gives a message or a `RendezvousError`, never a trap or an
+/// unbounded allocation. The order of checks is the cheap-first order of wireguard-go's receive
+/// path: overall length, type, reserved bytes, the type's size bounds, then fields, with every
+/// count checked before anything is allocated. Encoding is canonical: a decoded message encodes
+/// back to exactly the bytes it came from.
+public enum RendezvousMessage: Hashable, Sendable {
+    /// 0x20, node → rendezvous.
+    case register(Register)
+    /// 0x21, rendezvous → node.
+    case cookieChallenge(CookieChallenge)
+    /// 0x22, rendezvous → node.
+    case registered(Registered)
+    /// 0x23, rendezvous → node.
+    case introduce(Introduce)
+    /// 0x24, node → rendezvous.
+    case relay(Relay)
+    /// 0x25, rendezvous → node.
+    case relayed(Relayed)
+    /// 0x26, node → rendezvous.
+    case unregister(Unregister)
+
+    /// Join a room, or refresh the registration before it expires.
+    public struct Register: Hashable, Sendable {
+        /// The room to join.
+        public var roomTag: RoomTag
+        /// The node's random id in this room, the same on every refresh.
+        public var peerID: RendezvousPeerID
+        /// Echoed in the cookie challenge and bound into the cookie.
+        public var clientNonce: UInt64
+        /// The cookie from the last challenge, or `.none`.
+        public var cookie: RendezvousCookie
+        /// The node's local addresses, at most `RendezvousWire.maxCandidates`.
+        public var candidates: [UDPEndpoint]
+
+        /// Creates a register; more than `RendezvousWire.maxCandidates` candidates is a programmer error.
+        public init(
+            roomTag: RoomTag,
+            peerID: RendezvousPeerID,
+            clientNonce: UInt64,
+            cookie: RendezvousCookie = .none,
+            candidates: [UDPEndpoint]
+        ) {
+            precondition(candidates.count <= RendezvousWire.maxCandidates, "at most maxCandidates candidates")
+            self.roomTag = roomTag
+            self.peerID = peerID
+            self.clientNonce = clientNonce
+            self.cookie = cookie
+            self.candidates = candidates
+        }
+    }
+
+    /// The rendezvous's answer to a register without a valid cookie: send it again with this one.
+    public struct CookieChallenge: Hashable, Sendable {
+        /// The nonce of the register this answers.
+        public var clientNonce: UInt64
+        /// The cookie to put in the next register (valid for 120 to 240 seconds).
+        public var cookie: RendezvousCookie
+
+        /// Creates a challenge.
+        public init(clientNonce: UInt64, cookie: RendezvousCookie) {
+            self.clientNonce = clientNonce
+            self.cookie = cookie
+        }
+    }
+
+    /// Registration accepted.
+    public struct Registered: Hashable, Sendable {
+        /// The registered peer id.
+        public var peerID: RendezvousPeerID
+        /// The node's address as the rendezvous sees it (its public, server-reflexive address).
+        public var reflexive: UDPEndpoint
+        /// Register again within this many seconds to stay registered.
+        public var refreshIntervalSeconds: UInt16
+
+        /// Creates a registered reply.
+        public init(peerID: RendezvousPeerID, reflexive: UDPEndpoint, refreshIntervalSeconds: UInt16) {
+            self.peerID = peerID
+            self.reflexive = reflexive
+            self.refreshIntervalSeconds = refreshIntervalSeconds
+        }
+    }
+
+    /// Another member of the room, with every address worth trying to reach it.
+    public struct Introduce: Hashable, Sendable {
+        /// The room both nodes registered in.
+        public var roomTag: RoomTag
+        /// The other node's peer id (the target of relays to it).
+        public var peerID: RendezvousPeerID
+        /// The other node's address as the rendezvous sees it.
+        public var reflexive: UDPEndpoint
+        /// The other node's own local addresses, at most `RendezvousWire.maxCandidates`.
+        public var candidates: [UDPEndpoint]
+
+        /// Creates an introduce; more than `RendezvousWire.maxCandidates` candidates is a programmer error.
+        public init(roomTag: RoomTag, peerID: RendezvousPeerID, reflexive: UDPEndpoint, candidates: [UDPEndpoint]) {
+            precondition(candidates.count <= RendezvousWire.maxCandidates, "at most maxCandidates candidates")
+            self.roomTag = roomTag
+            self.peerID = peerID
+            self.reflexive = reflexive
+            self.candidates = candidates
+        }
+    }
+
+    /// Ask the rendezvous to forward an opaque datagram to another member of the room.
+    public struct Relay: Hashable, Sendable {
+        /// The member to forward to.
+        public var target: RendezvousPeerID
+        /// The node's own datagram, at most `RendezvousWire.maxRelayedDatagramSize` bytes.
+        public var datagram: [UInt8]
+
+        /// Creates a relay; an oversized inner datagram is a programmer error.
+        public init(target: RendezvousPeerID, datagram: [UInt8]) {
+            precondition(datagram.count <= RendezvousWire.maxRelayedDatagramSize, "inner datagram too large")
+            self.target = target
+            self.datagram = datagram
+        }
+    }
+
+    /// A datagram forwarded by the rendezvous from another member of the room.
+    public struct Relayed: Hashable, Sendable {
+        /// The member that sent it.
+        public var source: RendezvousPeerID
+        /// The sender's datagram, unchanged.
+        public var datagram: [UInt8]
+
+        /// Creates a relayed datagram; an oversized inner datagram is a programmer error.
+        public init(source: RendezvousPeerID, datagram: [UInt8]) {
+            precondition(datagram.count <= RendezvousWire.maxRelayedDatagramSize, "inner datagram too large")
+            self.source = source
+            self.datagram = datagram
+        }
+    }
+
+    /// Leave a room now instead of letting the registration expire.
+    public struct Unregister: Hashable, Sendable {
+        /// The room to leave.
+        public var roomTag: RoomTag
+        /// The node's peer id in that room.
+        public var peerID: RendezvousPeerID
+        /// The nonce the cookie was issued for.
+        public var clientNonce: UInt64
+        /// A valid cookie for the sending address: proves the request comes from the registered node's address.
+        public var cookie: RendezvousCookie
+
+        /// Creates an unregister.
+        public init(roomTag: RoomTag, peerID: RendezvousPeerID, clientNonce: UInt64, cookie: RendezvousCookie) {
+            self.roomTag = roomTag
+            self.peerID = peerID
+            self.clientNonce = clientNonce
+            self.cookie = cookie
+        }
+    }
+
+    /// The message's type byte.
+    public var type: RendezvousWire.MessageType {
+        switch self {
+        case .register: .register
+        case .cookieChallenge: .cookieChallenge
+        case .registered: .registered
+        case .introduce: .introduce
+        case .relay: .relay
+        case .relayed: .relayed
+        case .unregister: .unregister
+        }
+    }
+
+    // MARK: Encoding
+
+    /// The datagram bytes of this message.
+    public func encoded() -> [UInt8] {
+        var writer = MessageWriter(type: type)
+        switch self {
+        case .register(let m):
+            writer.tag(m.roomTag)
+            writer.uint64(m.peerID.rawValue)
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.candidateList(m.candidates)
+        case .cookieChallenge(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+        case .registered(let m):
+            writer.uint64(m.peerID.rawValue)
+            writer.candidate(m.reflexive)
+            writer.uint16(m.refreshIntervalSeconds)
+        case .introduce(let m):
+            writer.tag(m.roomTag)
+            writer.uint64(m.peerID.rawValue)
+            writer.candidate(m.reflexive)
+            writer.candidateList(m.candidates)
+        case .relay(let m):
+            writer.uint64(m.target.rawValue)
+            writer.bytes.append(contentsOf: m.datagram)
+        case .relayed(let m):
+            writer.uint64(m.source.rawValue)
+            writer.bytes.append(contentsOf: m.datagram)
+        case .unregister(let m):
+            writer.tag(m.roomTag)
+            writer.uint64(m.peerID.rawValue)
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+        }
+        return writer.bytes
+    }
+
+    // MARK: Decoding
+
+    /// Checks the header and the type's size bounds without decoding fields: the cheap first
+    /// filter the server applies before spending anything else on a datagram.
+    ///
+    /// - Throws: `RendezvousError` for a short, oversized, unknown-type, non-zero-reserved or
+    ///   wrongly sized datagram.
+    public static func checkHeader(_ datagram: [UInt8]) throws(RendezvousError) -> RendezvousWire.MessageType {
+        guard datagram.count >= RendezvousWire.headerSize else { throw .truncatedHeader(size: datagram.count) }
+        guard datagram.count <= RendezvousWire.maxDatagramSize else { throw .datagramTooLarge(size: datagram.count) }
+        guard let type = RendezvousWire.MessageType(rawValue: datagram[0]) else { throw .unknownType(datagram[0]) }
+        let reserved = RendezvousWire.reservedOffset..<(RendezvousWire.reservedOffset + RendezvousWire.reservedSize)
+        guard datagram[reserved].allSatisfy({ $0 == 0 }) else { throw .reservedNotZero }
+        let allowed = RendezvousWire.sizeRange(of: type)
+        guard allowed.contains(datagram.count) else { throw .wrongSize(type, allowed: allowed, got: datagram.count) }
+        return type
+    }
+
+    /// Decodes one datagram.
+    ///
+    /// - Throws: `RendezvousError` describing the first problem found; never traps.
+    public static func decode(_ datagram: [UInt8]) throws(RendezvousError) -> RendezvousMessage {
+        let type = try checkHeader(datagram)
+        var reader = MessageReader(datagram, type: type)
+        let message: RendezvousMessage
+        switch type {
+        case .register:
+            let tag = try reader.tag()
+            let peer = RendezvousPeerID(rawValue: try reader.uint64())
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let candidates = try reader.candidateList()
+            message = .register(
+                Register(roomTag: tag, peerID: peer, clientNonce: nonce, cookie: cookie, candidates: candidates)
+            )
+        case .cookieChallenge:
+            let nonce = try reader.uint64()
+            message = .cookieChallenge(CookieChallenge(clientNonce: nonce, cookie: try reader.cookie()))
+        case .registered:
+            let peer = RendezvousPeerID(rawValue: try reader.uint64())
+            let reflexive = try reader.candidate()
+            let interval = try reader.uint16()
+            message = .registered(Registered(peerID: peer, reflexive: reflexive, refreshIntervalSeconds: interval))
+        case .introduce:
+            let tag = try reader.tag()
+            let peer = RendezvousPeerID(rawValue: try reader.uint64())
+            let reflexive = try reader.candidate()
+            let candidates = try reader.candidateList()
+            message = .introduce(Introduce(roomTag: tag, peerID: peer, reflexive: reflexive, candidates: candidates))
+        case .relay:
+            // checkHeader bounded the size, so the inner datagram fits maxRelayedDatagramSize.
+            let target = RendezvousPeerID(rawValue: try reader.uint64())
+            message = .relay(Relay(target: target, datagram: reader.rest()))
+        case .relayed:
+            let source = RendezvousPeerID(rawValue: try reader.uint64())
+            message = .relayed(Relayed(source: source, datagram: reader.rest()))
+        case .unregister:
+            let tag = try reader.tag()
+            let peer = RendezvousPeerID(rawValue: try reader.uint64())
+            let nonce = try reader.uint64()
+            message = .unregister(
+                Unregister(roomTag: tag, peerID: peer, clientNonce: nonce, cookie: try reader.cookie())
+            )
+        }
+        try reader.finish()
+        return message
+    }
+
+    /// The peer id field of a relay or relayed datagram, read in place so the server can forward
+    /// without copying the inner datagram out and back; nil if the datagram is too short.
+    ///
+    /// Checks only the length: call `checkHeader` first to know it is a relay at all.
+    public static func relayPeerID(in datagram: [UInt8]) -> RendezvousPeerID? {
+        let start = RendezvousWire.relayPeerIDOffset
+        let end = start + RendezvousWire.peerIDSize
+        guard datagram.count >= end else { return nil }
+        return RendezvousPeerID(rawValue: datagram[start..<end].reduce(0) { $0 << 8 | UInt64($1) })
+    }
+}
+
+/// Appends fields after the common header.
+private struct MessageWriter {
+    var bytes: [UInt8]
+
+    init(type: RendezvousWire.MessageType) {
+        bytes = []
+        bytes.reserveCapacity(RendezvousWire.maxDatagramSize)
+        bytes.append(type.rawValue)
+        bytes.append(contentsOf: repeatElement(0, count: RendezvousWire.reservedSize))
+    }
+
+    mutating func uint16(_ value: UInt16) { bytes.append(contentsOf: value.bigEndianBytes) }
+    mutating func uint64(_ value: UInt64) { bytes.append(contentsOf: value.bigEndianBytes) }
+    mutating func tag(_ tag: RoomTag) {
+        uint64(tag.high)
+        uint64(tag.low)
+    }
+    mutating func cookie(_ cookie: RendezvousCookie) {
+        uint64(cookie.high)
+        uint64(cookie.low)
+    }
+
+    mutating func candidate(_ endpoint: UDPEndpoint) {
+        bytes.append(endpoint.family.rawValue)
+        bytes.append(contentsOf: endpoint.addressBytes)
+        uint16(endpoint.port)
+    }
+
+    mutating func candidateList(_ candidates: [UDPEndpoint]) {
+        bytes.append(UInt8(candidates.count))
+        for candidate in candidates { self.candidate(candidate) }
+    }
+}
+
+/// Reads fields after the common header; every read checks the remaining length first.
+private struct MessageReader {
+    private let bytes: [UInt8]
+    private let type: RendezvousWire.MessageType
+    private var offset = RendezvousWire.headerSize
+
+    init(_ bytes: [UInt8], type: RendezvousWire.MessageType) {
+        self.bytes = bytes
+        self.type = type
+    }
+
+    private mutating func take(_ count: Int) throws(RendezvousError) -> ArraySlice<UInt8> {
+        guard bytes.count - offset >= count else { throw .truncatedField(type) }
+        defer { offset += count }
+        return bytes[offset..<(offset + count)]
+    }
+
+    mutating func uint8() throws(RendezvousError) -> UInt8 {
+        try take(1).first!
+    }
+
+    mutating func uint16() throws(RendezvousError) -> UInt16 {
+        try take(2).reduce(0) { $0 << 8 | UInt16($1) }
+    }
+
+    mutating func uint64() throws(RendezvousError) -> UInt64 {
+        try take(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    mutating func tag() throws(RendezvousError) -> RoomTag {
+        RoomTag(high: try uint64(), low: try uint64())
+    }
+
+    mutating func cookie() throws(RendezvousError) -> RendezvousCookie {
+        RendezvousCookie(high: try uint64(), low: try uint64())
+    }
+
+    mutating func candidate() throws(RendezvousError) -> UDPEndpoint {
+        let familyByte = try uint8()
+        guard let family = RendezvousWire.Family(rawValue: familyByte) else { throw .unknownAddressFamily(familyByte) }
+        let address: UDPEndpoint.Address
+        switch family {
+        case .ipv4: address = .v4(try take(4).reduce(0) { $0 << 8 | UInt32($1) })
+        case .ipv6: address = .v6(high: try uint64(), low: try uint64())
+        }
+        return UDPEndpoint(address: address, port: try uint16())
+    }
+
+    mutating func candidateList() throws(RendezvousError) -> [UDPEndpoint] {
+        let count = Int(try uint8())
+        // The count is checked before anything is allocated for it.
+        guard count <= RendezvousWire.maxCandidates else { throw .tooManyCandidates(count) }
+        guard bytes.count - offset >= count * RendezvousWire.ipv4CandidateSize else { throw .truncatedField(type) }
+        var candidates: [UDPEndpoint] = []
+        candidates.reserveCapacity(count)
+        for _ in 0..<count { candidates.append(try candidate()) }
+        return candidates
+    }
+
+    mutating func rest() -> [UInt8] {
+        defer { offset = bytes.count }
+        return Array(bytes[offset...])
+    }
+
+    func finish() throws(RendezvousError) {
+        guard offset == bytes.count else { throw .trailingBytes(type, count: bytes.count - offset) }
+    }
+}

@@ -1,0 +1,89 @@
+extension RendezvousServer {
+    /// The server's limits and timers; every field defaults to the named constant of the same name.
+    ///
+    /// Every table the server keeps is bounded by one of these, so its memory is bounded whatever
+    /// it receives. docs/PROTOCOL.md lists the same names and values.
+    public struct Configuration: Sendable, Equatable {
+        /// How many rooms may exist at once.
+        public var maxRooms = Self.defaultMaxRooms
+        /// How many peers one room may hold.
+        public var maxPeersPerRoom = Self.defaultMaxPeersPerRoom
+        /// How many registrations may exist at once across all rooms.
+        public var maxPeers = Self.defaultMaxPeers
+        /// How many registrations one source (IPv4 address or IPv6 /64) may hold.
+        public var maxRegistrationsPerSource = Self.defaultMaxRegistrationsPerSource
+        /// How many registrations one source address and port may hold.
+        public var maxRegistrationsPerEndpoint = Self.defaultMaxRegistrationsPerEndpoint
+        /// Datagrams per second admitted from one source, on average.
+        public var sourcePacketsPerSecond = Self.defaultSourcePacketsPerSecond
+        /// Datagrams one source may send in a burst above its average.
+        public var sourcePacketBurst = Self.defaultSourcePacketBurst
+        /// Bytes per second admitted from one source, on average.
+        public var sourceBytesPerSecond = Self.defaultSourceBytesPerSecond
+        /// Bytes one source may send in a burst above its average.
+        public var sourceByteBurst = Self.defaultSourceByteBurst
+        /// How many sources' rate-limit buckets are tracked; the oldest is evicted when full.
+        public var maxTrackedSources = Self.defaultMaxTrackedSources
+        /// Relayed bytes per second per room, on average.
+        public var roomRelayBytesPerSecond = Self.defaultRoomRelayBytesPerSecond
+        /// Relayed bytes a room may send in a burst above its average.
+        public var roomRelayBurstBytes = Self.defaultRoomRelayBurstBytes
+        /// A registration not refreshed for this long is removed.
+        public var registrationLifetime = Self.defaultRegistrationLifetime
+        /// The refresh interval the server tells nodes in `registered`.
+        public var refreshInterval = Self.defaultRefreshInterval
+        /// How often the cookie secret is replaced; the previous secret stays valid for one more period.
+        public var secretRotationInterval = Self.defaultSecretRotationInterval
+        /// How often expired registrations and idle rate-limit buckets are swept.
+        public var sweepInterval = Self.defaultSweepInterval
+
+        /// The defaults.
+        public init() {}
+
+        /// 65,536 rooms: far beyond what one shop runs at once, yet with a room of one peer at
+        /// about 1 KB the whole table stays in tens of megabytes.
+        public static let defaultMaxRooms = 65_536
+        /// 16 peers: a coviewing session is an agent, a customer and a few guests; the server
+        /// sends a joining peer one introduce per member, so this also bounds that fan-out.
+        public static let defaultMaxPeersPerRoom = 16
+        /// 262,144 registrations (four per room on average): bounds memory even when many rooms
+        /// are full, at a few hundred bytes per registration.
+        public static let defaultMaxPeers = 262_144
+        /// 256 per IPv4 address or IPv6 /64: one shop's NAT or a carrier-grade NAT shares an address
+        /// among many real nodes, yet a single address cannot fill the room table (65,536 / 256
+        /// addresses would be needed, each proven by a cookie).
+        public static let defaultMaxRegistrationsPerSource = 256
+        /// 8 per address and port: one node's socket may sit in a few rooms at once; the cap keeps
+        /// the relay's per-source lookup short.
+        public static let defaultMaxRegistrationsPerEndpoint = 8
+        /// 2,000 datagrams/s per source: one node relaying at the full room rate sends about
+        /// 1,700 full-size datagrams a second; a flooder gets no more than that.
+        public static let defaultSourcePacketsPerSecond = 2_000.0
+        /// One second's worth: a node catching up after a stall is not cut off.
+        public static let defaultSourcePacketBurst = 2_000.0
+        /// 2.5 MB/s per source: a little above the room relay rate, so for relaying the room limit
+        /// is the one that binds.
+        public static let defaultSourceBytesPerSecond = 2_500_000.0
+        /// One second's worth.
+        public static let defaultSourceByteBurst = 2_500_000.0
+        /// 65,536 buckets of about 100 bytes each: a few megabytes however many addresses a flood
+        /// spoofs. Evicting a bucket only resets it to full, which errs on the side of the sender.
+        public static let defaultMaxTrackedSources = 65_536
+        /// 2 MB/s per room: comfortable for pointers, document sync and photos while punching
+        /// is tried, yet one room cannot take a small server's whole uplink.
+        public static let defaultRoomRelayBytesPerSecond = 2_000_000.0
+        /// One second's worth.
+        public static let defaultRoomRelayBurstBytes = 2_000_000.0
+        /// 45 s: three refresh intervals, so two lost refreshes in a row do not drop a node.
+        public static let defaultRegistrationLifetime = Duration.seconds(45)
+        /// 15 s: the same as the nodes' keepalive, which also keeps the NAT binding to the
+        /// rendezvous open (many NATs forget UDP bindings after 30 s).
+        public static let defaultRefreshInterval = Duration.seconds(15)
+        /// 120 s: a cookie is then valid between 120 and 240 s, many refreshes, while a stolen
+        /// cookie goes stale within minutes.
+        public static let defaultSecretRotationInterval = Duration.seconds(120)
+        /// 1 s: registrations expire at most a second late; a sweep of the full tables costs
+        /// milliseconds, so once a second is cheap.
+        public static let defaultSweepInterval = Duration.seconds(1)
+    }
+}

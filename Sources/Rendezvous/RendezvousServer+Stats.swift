@@ -1,0 +1,98 @@
+extension RendezvousServer {
+    /// Why a datagram was dropped without a reply.
+    public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+        /// Wrong size, non-zero reserved bytes, or fields that do not decode.
+        case malformed
+        /// The type byte is not a rendezvous message type.
+        case unknownType
+        /// A rendezvous → node message type sent to the server.
+        case unexpectedType
+        /// The source is over its packet or byte rate.
+        case rateLimited
+        /// A new room while `maxRooms` rooms exist.
+        case roomLimit
+        /// A new peer in a room that holds `maxPeersPerRoom` peers.
+        case roomFull
+        /// A new registration while `maxPeers` exist.
+        case peerLimit
+        /// The source address (or /64) already holds `maxRegistrationsPerSource` registrations.
+        case sourceRegistrationLimit
+        /// The source address and port already hold `maxRegistrationsPerEndpoint` registrations.
+        case endpointRegistrationLimit
+        /// A relay from an address with no registration.
+        case relayFromUnregistered
+        /// A relay to a peer id that is not in any room of the sender.
+        case relayUnknownTarget
+        /// A relay over the room's relay bandwidth.
+        case relayBandwidth
+        /// An unregister without a valid cookie, or for a peer not registered at the source.
+        case unregisterRejected
+
+        /// Words for the debug log.
+        public var description: String {
+            switch self {
+            case .malformed: "malformed"
+            case .unknownType: "unknown type"
+            case .unexpectedType: "type not accepted by the rendezvous"
+            case .rateLimited: "source over its rate limit"
+            case .roomLimit: "room limit reached"
+            case .roomFull: "room full"
+            case .peerLimit: "registration limit reached"
+            case .sourceRegistrationLimit: "source holds too many registrations"
+            case .endpointRegistrationLimit: "address and port hold too many registrations"
+            case .relayFromUnregistered: "relay from an unregistered address"
+            case .relayUnknownTarget: "relay to a peer not in the sender's rooms"
+            case .relayBandwidth: "room over its relay bandwidth"
+            case .unregisterRejected: "unregister not proven"
+            }
+        }
+    }
+
+    /// A counter per drop reason.
+    public struct DropCounts: Equatable, Sendable {
+        private var counts = [Int](repeating: 0, count: DropReason.allCases.count)
+
+        /// No drops.
+        public init() {}
+
+        /// The drops counted for `reason`.
+        public subscript(reason: DropReason) -> Int {
+            get { counts[reason.rawValue] }
+            set { counts[reason.rawValue] = newValue }
+        }
+
+        /// All drops.
+        public var total: Int { counts.reduce(0, +) }
+    }
+
+    /// Counts for logs and tests: the current table sizes and cumulative event counters.
+    public struct Stats: Equatable, Sendable {
+        /// Rooms that exist now.
+        public var rooms = 0
+        /// Registrations that exist now.
+        public var peers = 0
+        /// Rate-limit buckets tracked now.
+        public var trackedSources = 0
+        /// Registers accepted (new and refreshes).
+        public var registrations = 0
+        /// Cookie challenges sent.
+        public var challengesSent = 0
+        /// Introduce messages sent.
+        public var introductionsSent = 0
+        /// Datagrams relayed.
+        public var relayedPackets = 0
+        /// Bytes relayed (whole datagrams).
+        public var relayedBytes = 0
+        /// Registrations removed for lack of refresh.
+        public var expiredPeers = 0
+        /// Registrations removed by unregister.
+        public var unregisteredPeers = 0
+        /// Times the cookie secret was replaced.
+        public var secretRotations = 0
+        /// Datagrams dropped, by reason.
+        public var drops = DropCounts()
+
+        /// All zero.
+        public init() {}
+    }
+}

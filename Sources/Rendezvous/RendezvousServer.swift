@@ -1,0 +1,485 @@
+import PeerCrypto
+
+/// The rendezvous protocol's server side as a pure state machine: datagrams and clock ticks in,
+/// actions out.
+///
+/// Inbound flow, cheapest check first, so garbage costs almost nothing:
+/// 1. header: size bounds, type byte, reserved bytes (`RendezvousMessage.checkHeader`); garbage is
+///    dropped here without touching any table;
+/// 2. the source's token buckets (packets and bytes per IPv4 address or IPv6 /64);
+/// 3. the message itself: register, relay or unregister.
+///
+/// A register must carry a valid cookie, a keyed BLAKE2b of the sender's address, port and nonce:
+/// without one the only reply is a 28-byte cookie challenge, smaller than any register, so the
+/// server cannot be used to amplify traffic toward a spoofed address. With one, the address is
+/// proven and the node is registered, told its reflexive address, and introduced to the room.
+///
+/// No I/O, no clock, no randomness of its own: `now` is passed in and random bytes come from the
+/// injected source. Not thread-safe; owned by one caller (`RendezvousService`'s loop thread).
+public struct RendezvousServer: Sendable {
+    /// Monotonic time.
+    public typealias Instant = ContinuousClock.Instant
+    /// Returns that many random bytes; the cookie secrets come from here.
+    public typealias RandomSource = @Sendable (Int) -> [UInt8]
+
+    /// What the caller should do.
+    public enum Action: Equatable, Sendable {
+        /// Send this datagram to this address.
+        case send([UInt8], to: UDPEndpoint)
+        /// A lifecycle event worth a log line.
+        case log(Event)
+        /// A datagram was dropped silently, for the debug log; nothing is sent.
+        case drop(DropReason, from: UDPEndpoint)
+    }
+
+    /// Lifecycle events, for logs.
+    public enum Event: Equatable, Sendable {
+        /// The first peer registered in a room.
+        case roomCreated(RoomTag)
+        /// The last peer of a room left or expired.
+        case roomRemoved(RoomTag)
+        /// A new peer registered (room, peer, its address).
+        case peerRegistered(RoomTag, RendezvousPeerID, UDPEndpoint)
+        /// A registered peer re-registered from a new, cookie-proven address.
+        case peerMoved(RoomTag, RendezvousPeerID, from: UDPEndpoint, to: UDPEndpoint)
+        /// A new peer id registered from the address and port of another peer of the room, which
+        /// it replaces (room, old id, new id): one socket is one node, restarted with a new id.
+        case peerReplaced(RoomTag, RendezvousPeerID, by: RendezvousPeerID)
+        /// A peer stopped refreshing and was removed.
+        case peerExpired(RoomTag, RendezvousPeerID)
+        /// A peer unregistered.
+        case peerUnregistered(RoomTag, RendezvousPeerID)
+        /// The cookie secret was replaced.
+        case secretRotated
+    }
+
+    private struct Peer: Sendable {
+        let id: RendezvousPeerID
+        var endpoint: UDPEndpoint
+        var candidates: [UDPEndpoint]
+        var lastSeen: Instant
+    }
+
+    private struct Room: Sendable {
+        /// At most `maxPeersPerRoom` (16): an array keeps introduce order stable and beats hashing at that size.
+        var peers: [Peer]
+        var relay: TokenBucket
+    }
+
+    private struct Registration: Equatable, Sendable {
+        let tag: RoomTag
+        let peer: RendezvousPeerID
+    }
+
+    /// The limits and timers in force.
+    public let configuration: Configuration
+    private let randomSource: RandomSource
+    private var secret: SecretBytes
+    private var previousSecret: SecretBytes?
+    private var secretCreated: Instant
+    private var nextSweep: Instant
+    private var rooms: [RoomTag: Room] = [:]
+    /// Which registrations each address and port holds: the relay's sender lookup.
+    private var endpoints: [UDPEndpoint: [Registration]] = [:]
+    private var registrationsPerSource: [UDPEndpoint.Address: Int] = [:]
+    private var peerCount = 0
+    private var sources: SourceRateLimiter
+    private var counters = Stats()
+
+    /// Creates a server with no rooms and a fresh cookie secret.
+    ///
+    /// - Parameters:
+    ///   - configuration: limits and timers; non-positive values are a programmer error.
+    ///   - now: the current time.
+    ///   - randomSource: random bytes for the cookie secrets; libsodium's by default, seeded in tests.
+    public init(
+        configuration: Configuration = Configuration(),
+        now: Instant,
+        randomSource: @escaping RandomSource = { Sodium.randomBytes($0) }
+    ) {
+        precondition(configuration.maxRooms > 0 && configuration.maxPeersPerRoom > 0 && configuration.maxPeers > 0)
+        precondition(configuration.maxRegistrationsPerSource > 0 && configuration.maxRegistrationsPerEndpoint > 0)
+        precondition(configuration.sourcePacketsPerSecond > 0 && configuration.sourceBytesPerSecond > 0)
+        precondition(configuration.sourcePacketBurst >= 1)
+        precondition(configuration.sourceByteBurst >= Double(RendezvousWire.maxDatagramSize))
+        precondition(configuration.roomRelayBurstBytes >= Double(RendezvousWire.maxDatagramSize))
+        precondition(configuration.roomRelayBytesPerSecond > 0 && configuration.maxTrackedSources > 0)
+        precondition(configuration.registrationLifetime > .zero && configuration.sweepInterval > .zero)
+        precondition(configuration.secretRotationInterval > .zero && configuration.refreshInterval > .zero)
+        precondition(configuration.refreshInterval < configuration.registrationLifetime)
+        self.configuration = configuration
+        self.randomSource = randomSource
+        secret = Self.makeSecret(randomSource)
+        secretCreated = now
+        nextSweep = now + configuration.sweepInterval
+        sources = SourceRateLimiter(configuration: configuration)
+    }
+
+    /// Table sizes and counters now.
+    public var stats: Stats {
+        var stats = counters
+        stats.rooms = rooms.count
+        stats.peers = peerCount
+        stats.trackedSources = sources.count
+        return stats
+    }
+
+    /// When the caller should next call `timerFired(now:)`.
+    public var nextTimerDeadline: Instant {
+        min(nextSweep, secretCreated + configuration.secretRotationInterval)
+    }
+
+    // MARK: Events
+
+    /// Handles one datagram from `source`.
+    ///
+    /// - Parameters:
+    ///   - datagram: the UDP payload exactly as received.
+    ///   - source: where it came from; IPv4-mapped IPv6 addresses should be unmapped first.
+    ///   - now: the current time.
+    /// - Returns: datagrams to send and events to log; `.drop` alone when the datagram is ignored.
+    public mutating func received(datagram: [UInt8], from source: UDPEndpoint, now: Instant) -> [Action] {
+        rotateSecretIfDue(now: now)
+        let type: RendezvousWire.MessageType
+        do {
+            type = try RendezvousMessage.checkHeader(datagram)
+        } catch {
+            return [drop(error.isUnknownType ? .unknownType : .malformed, from: source)]
+        }
+        switch type {
+        case .register, .relay, .unregister: break
+        case .cookieChallenge, .registered, .introduce, .relayed: return [drop(.unexpectedType, from: source)]
+        }
+        guard sources.admit(source.sourceKey, size: datagram.count, now: now) else {
+            return [drop(.rateLimited, from: source)]
+        }
+        if type == .relay { return relay(datagram, from: source, now: now) }
+        let message: RendezvousMessage
+        do {
+            message = try RendezvousMessage.decode(datagram)
+        } catch {
+            return [drop(.malformed, from: source)]
+        }
+        switch message {
+        case .register(let register):
+            return self.register(register, requestSize: datagram.count, from: source, now: now)
+        case .unregister(let unregister):
+            return self.unregister(unregister, from: source)
+        case .relay, .cookieChallenge, .registered, .introduce, .relayed:
+            // Filtered by type above; a server-bound type never decodes as another.
+            return [drop(.unexpectedType, from: source)]
+        }
+    }
+
+    /// Rotates the cookie secret and removes expired registrations, empty rooms and idle buckets.
+    ///
+    /// - Parameter now: the current time.
+    /// - Returns: events to log.
+    public mutating func timerFired(now: Instant) -> [Action] {
+        var actions: [Action] = []
+        if rotateSecretIfDue(now: now) { actions.append(.log(.secretRotated)) }
+        guard now >= nextSweep else { return actions }
+        nextSweep = now + configuration.sweepInterval
+        let lifetime = configuration.registrationLifetime
+        var expired: [Registration] = []
+        for (tag, room) in rooms {
+            for peer in room.peers where now - peer.lastSeen >= lifetime {
+                expired.append(Registration(tag: tag, peer: peer.id))
+            }
+        }
+        for registration in expired {
+            actions.append(.log(.peerExpired(registration.tag, registration.peer)))
+            counters.expiredPeers += 1
+            if let removed = removePeer(registration) { actions.append(removed) }
+        }
+        sources.sweep(now: now)
+        return actions
+    }
+
+    // MARK: Register
+
+    private mutating func register(
+        _ message: RendezvousMessage.Register,
+        requestSize: Int,
+        from source: UDPEndpoint,
+        now: Instant
+    ) -> [Action] {
+        guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce) else {
+            let cookie = makeCookie(for: source, nonce: message.clientNonce, secret: secret)
+            let challenge = RendezvousMessage.cookieChallenge(
+                .init(clientNonce: message.clientNonce, cookie: cookie)
+            ).encoded()
+            // True by the sizes (28 < 53); checked so no format change can ever make this an amplifier.
+            guard challenge.count <= requestSize else { return [drop(.malformed, from: source)] }
+            counters.challengesSent += 1
+            return [.send(challenge, to: source)]
+        }
+        let tag = message.roomTag
+        let registration = Registration(tag: tag, peer: message.peerID)
+        var actions: [Action] = []
+        var changed = false
+        if let roomIndex = rooms.index(forKey: tag) {
+            // Mutated in place through the index: a copy of the room would copy its peer array.
+            if let stale = rooms.values[roomIndex].peers.firstIndex(where: {
+                $0.endpoint == source && $0.id != message.peerID
+            }) {
+                // Left in place, the old id would shadow the new one as the sender of relays.
+                let old = rooms.values[roomIndex].peers.remove(at: stale)
+                unindex(Registration(tag: tag, peer: old.id), at: source)
+                peerCount -= 1
+                actions.append(.log(.peerReplaced(tag, old.id, by: message.peerID)))
+            }
+            if let position = rooms.values[roomIndex].peers.firstIndex(where: { $0.id == message.peerID }) {
+                let old = rooms.values[roomIndex].peers[position]
+                if old.endpoint != source {
+                    // The cookie proved the new address, so the move is the peer's own (or a
+                    // room member's, who knows the tag and could register anyway).
+                    if let reason = registrationLimit(for: source) {
+                        return refuse(reason, in: tag, from: source, after: actions)
+                    }
+                    unindex(registration, at: old.endpoint)
+                    index(registration, at: source)
+                    actions.append(.log(.peerMoved(tag, message.peerID, from: old.endpoint, to: source)))
+                    changed = true
+                } else if old.candidates != message.candidates {
+                    changed = true
+                }
+                rooms.values[roomIndex].peers[position].endpoint = source
+                rooms.values[roomIndex].peers[position].candidates = message.candidates
+                rooms.values[roomIndex].peers[position].lastSeen = now
+            } else {
+                guard rooms.values[roomIndex].peers.count < configuration.maxPeersPerRoom else {
+                    return refuse(.roomFull, in: tag, from: source, after: actions)
+                }
+                if let reason = newPeerLimit(for: source) {
+                    return refuse(reason, in: tag, from: source, after: actions)
+                }
+                rooms.values[roomIndex].peers.append(
+                    Peer(id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now)
+                )
+                addPeer(registration, at: source)
+                actions.append(.log(.peerRegistered(tag, message.peerID, source)))
+                changed = true
+            }
+        } else {
+            guard rooms.count < configuration.maxRooms else { return [drop(.roomLimit, from: source)] }
+            if let reason = newPeerLimit(for: source) { return [drop(reason, from: source)] }
+            let peer = Peer(id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now)
+            rooms[tag] = Room(peers: [peer], relay: TokenBucket(burst: configuration.roomRelayBurstBytes, now: now))
+            addPeer(registration, at: source)
+            actions.append(.log(.roomCreated(tag)))
+            actions.append(.log(.peerRegistered(tag, message.peerID, source)))
+            changed = true
+        }
+        counters.registrations += 1
+
+        let registered = RendezvousMessage.registered(
+            .init(peerID: message.peerID, reflexive: source, refreshIntervalSeconds: refreshIntervalSeconds)
+        )
+        actions.append(.send(registered.encoded(), to: source))
+        // The registering node hears of every member on every register, so an introduce lost in
+        // transit is repeated at the next refresh; the members hear of it only when it changed.
+        let newcomer = introduce(
+            Peer(id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now),
+            in: tag
+        )
+        for other in rooms[tag]?.peers ?? [] where other.id != message.peerID {
+            actions.append(.send(introduce(other, in: tag), to: source))
+            counters.introductionsSent += 1
+            if changed {
+                actions.append(.send(newcomer, to: other.endpoint))
+                counters.introductionsSent += 1
+            }
+        }
+        return actions
+    }
+
+    /// Drops a register in an existing room, keeping events already produced and removing the
+    /// room if a replacement left it empty (the limits make that unreachable today; this keeps
+    /// the tables consistent if they change).
+    private mutating func refuse(
+        _ reason: DropReason,
+        in tag: RoomTag,
+        from source: UDPEndpoint,
+        after actions: [Action]
+    ) -> [Action] {
+        var actions = actions
+        if rooms[tag]?.peers.isEmpty == true {
+            rooms[tag] = nil
+            actions.append(.log(.roomRemoved(tag)))
+        }
+        actions.append(drop(reason, from: source))
+        return actions
+    }
+
+    private var refreshIntervalSeconds: UInt16 {
+        UInt16(clamping: configuration.refreshInterval.components.seconds)
+    }
+
+    private func introduce(_ peer: Peer, in tag: RoomTag) -> [UInt8] {
+        RendezvousMessage.introduce(
+            .init(roomTag: tag, peerID: peer.id, reflexive: peer.endpoint, candidates: peer.candidates)
+        ).encoded()
+    }
+
+    /// Why `source` may not take one more registration, or nil if it may.
+    private func registrationLimit(for source: UDPEndpoint) -> DropReason? {
+        if endpoints[source, default: []].count >= configuration.maxRegistrationsPerEndpoint {
+            return .endpointRegistrationLimit
+        }
+        if registrationsPerSource[source.sourceKey, default: 0] >= configuration.maxRegistrationsPerSource {
+            return .sourceRegistrationLimit
+        }
+        return nil
+    }
+
+    private func newPeerLimit(for source: UDPEndpoint) -> DropReason? {
+        guard peerCount < configuration.maxPeers else { return .peerLimit }
+        return registrationLimit(for: source)
+    }
+
+    // MARK: Relay
+
+    private mutating func relay(_ datagram: [UInt8], from source: UDPEndpoint, now: Instant) -> [Action] {
+        // checkHeader has bounded the size, so the peer id is there; the guard keeps that local.
+        guard let target = RendezvousMessage.relayPeerID(in: datagram) else { return [drop(.malformed, from: source)] }
+        guard let registrations = endpoints[source] else { return [drop(.relayFromUnregistered, from: source)] }
+        for registration in registrations where registration.peer != target {
+            guard let roomIndex = rooms.index(forKey: registration.tag),
+                let destination = rooms.values[roomIndex].peers.first(where: { $0.id == target })
+            else { continue }
+            guard
+                rooms.values[roomIndex].relay.take(
+                    Double(datagram.count),
+                    rate: configuration.roomRelayBytesPerSecond,
+                    burst: configuration.roomRelayBurstBytes,
+                    now: now
+                )
+            else { return [drop(.relayBandwidth, from: source)] }
+            // Same size, same inner bytes: only the type and the peer id (target → sender) change.
+            var forwarded = datagram
+            forwarded[0] = RendezvousWire.MessageType.relayed.rawValue
+            let idStart = RendezvousWire.relayPeerIDOffset
+            forwarded.replaceSubrange(idStart..<(idStart + RendezvousWire.peerIDSize), with: registration.peer.bytes)
+            counters.relayedPackets += 1
+            counters.relayedBytes += forwarded.count
+            return [.send(forwarded, to: destination.endpoint)]
+        }
+        return [drop(.relayUnknownTarget, from: source)]
+    }
+
+    // MARK: Unregister
+
+    private mutating func unregister(_ message: RendezvousMessage.Unregister, from source: UDPEndpoint) -> [Action] {
+        let registration = Registration(tag: message.roomTag, peer: message.peerID)
+        guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce),
+            rooms[message.roomTag]?.peers.contains(where: { $0.id == message.peerID && $0.endpoint == source }) == true
+        else { return [drop(.unregisterRejected, from: source)] }
+        var actions: [Action] = [.log(.peerUnregistered(message.roomTag, message.peerID))]
+        counters.unregisteredPeers += 1
+        if let removed = removePeer(registration) { actions.append(removed) }
+        return actions
+    }
+
+    // MARK: Tables
+
+    private mutating func addPeer(_ registration: Registration, at endpoint: UDPEndpoint) {
+        peerCount += 1
+        index(registration, at: endpoint)
+    }
+
+    private mutating func index(_ registration: Registration, at endpoint: UDPEndpoint) {
+        endpoints[endpoint, default: []].append(registration)
+        registrationsPerSource[endpoint.sourceKey, default: 0] += 1
+    }
+
+    private mutating func unindex(_ registration: Registration, at endpoint: UDPEndpoint) {
+        if var list = endpoints[endpoint] {
+            list.removeAll { $0 == registration }
+            endpoints[endpoint] = list.isEmpty ? nil : list
+        }
+        let key = endpoint.sourceKey
+        if let count = registrationsPerSource[key] {
+            registrationsPerSource[key] = count > 1 ? count - 1 : nil
+        }
+    }
+
+    /// Removes one registration; returns the room-removed event if that emptied the room.
+    private mutating func removePeer(_ registration: Registration) -> Action? {
+        guard var room = rooms[registration.tag],
+            let index = room.peers.firstIndex(where: { $0.id == registration.peer })
+        else { return nil }
+        unindex(registration, at: room.peers[index].endpoint)
+        room.peers.remove(at: index)
+        peerCount -= 1
+        if room.peers.isEmpty {
+            rooms[registration.tag] = nil
+            return .log(.roomRemoved(registration.tag))
+        }
+        rooms[registration.tag] = room
+        return nil
+    }
+
+    private mutating func drop(_ reason: DropReason, from source: UDPEndpoint) -> Action {
+        counters.drops[reason] += 1
+        return .drop(reason, from: source)
+    }
+
+    // MARK: Cookies
+
+    private static func makeSecret(_ randomSource: RandomSource) -> SecretBytes {
+        var bytes = randomSource(RendezvousServer.secretSize)
+        precondition(bytes.count == RendezvousServer.secretSize, "random source returned the wrong length")
+        defer { Sodium.zero(&bytes) }
+        return SecretBytes(copying: bytes)
+    }
+
+    /// The cookie secret's length: 32 bytes, a full-strength BLAKE2b key.
+    public static let secretSize = 32
+
+    /// Returns true when it rotated.
+    @discardableResult
+    private mutating func rotateSecretIfDue(now: Instant) -> Bool {
+        let age = now - secretCreated
+        let interval = configuration.secretRotationInterval
+        guard age >= interval else { return false }
+        // After a gap of two periods or more the previous secret is too old to honour as well.
+        previousSecret = age >= interval * 2 ? nil : secret
+        secret = Self.makeSecret(randomSource)
+        secretCreated = now
+        counters.secretRotations += 1
+        return true
+    }
+
+    private func cookieIsValid(_ cookie: RendezvousCookie, for source: UDPEndpoint, nonce: UInt64) -> Bool {
+        guard !cookie.isNone else { return false }
+        if cookie.constantTimeEquals(makeCookie(for: source, nonce: nonce, secret: secret)) { return true }
+        guard let previousSecret else { return false }
+        return cookie.constantTimeEquals(makeCookie(for: source, nonce: nonce, secret: previousSecret))
+    }
+
+    /// BLAKE2b-128 keyed by the secret over family | address | port | nonce.
+    private func makeCookie(for source: UDPEndpoint, nonce: UInt64, secret: SecretBytes) -> RendezvousCookie {
+        var input: [UInt8] = [source.family.rawValue]
+        input += source.addressBytes
+        input += source.port.bigEndianBytes
+        input += nonce.bigEndianBytes
+        let hash = secret.withUnsafeBytes { key in
+            input.withUnsafeBytes { Blake2b.hash($0, key: key, outputLength: RendezvousWire.cookieSize) }
+        }
+        // Blake2b.hash returns exactly outputLength (16) bytes.
+        return RendezvousCookie(bytes: hash)!
+    }
+}
+
+extension RendezvousError {
+    /// True for a type byte outside the rendezvous range, to tell stray traffic from damage in stats.
+    fileprivate var isUnknownType: Bool {
+        switch self {
+        case .unknownType: true
+        case .truncatedHeader, .datagramTooLarge, .reservedNotZero, .wrongSize, .truncatedField, .trailingBytes,
+            .unknownAddressFamily, .tooManyCandidates, .cannotResolve, .socket, .alreadyRunning:
+            false
+        }
+    }
+}

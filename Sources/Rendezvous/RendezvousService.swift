@@ -1,0 +1,370 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The rendezvous as a running service: a UDP socket and a loop thread around `RendezvousServer`.
+///
+/// The loop waits in `poll(2)` on the socket and a wake-up pipe, with a timeout that is the
+/// server's next timer deadline; it feeds every datagram to the state machine, performs the
+/// actions it returns, and calls `timerFired(now:)` when due. Nothing is written to disk.
+///
+/// Thread-safe: `start()`, `stop()` and `stats` may be called from any thread, but not from
+/// inside the log handler (which runs on the loop thread). Call `stop()` before releasing it.
+public final class RendezvousService: Sendable {
+    /// How much a log line matters.
+    public enum LogLevel: Int, Comparable, Sendable, CustomStringConvertible {
+        /// Per-datagram detail: drops, send failures, secret rotations.
+        case debug
+        /// Lifecycle: listening, rooms created and removed, peers registered, moved and expired.
+        case info
+        /// Degraded: a socket error the loop survives.
+        case warning
+        /// The loop cannot go on.
+        case error
+
+        /// Orders levels from debug to error.
+        public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+
+        /// The lowercase level name used in log lines.
+        public var description: String {
+            switch self {
+            case .debug: "debug"
+            case .info: "info"
+            case .warning: "warning"
+            case .error: "error"
+            }
+        }
+    }
+
+    /// Receives each log line at or above the service's level; called on the loop thread too.
+    public typealias LogHandler = @Sendable (LogLevel, String) -> Void
+
+    /// `0.0.0.0:7700`, the address the design's `cvpeer rendezvous` listens on by default.
+    public static let defaultListenAddress = HostPort(host: "0.0.0.0", port: 7700)
+    /// Larger than any valid datagram, so an oversized one arrives long enough to be recognised and dropped.
+    public static let receiveBufferSize = 2048
+    /// Datagrams handled per poll wake-up before timers are checked again, so a flood cannot starve them.
+    public static let receiveBatch = 256
+    /// The longest poll wait: the loop re-reads the clock at least this often.
+    public static let maxPollMilliseconds: Int32 = 1000
+    /// Drop lines logged per second at debug level; the rest are counted in one summary line.
+    public static let dropLogLinesPerSecond = 20
+
+    private struct Running: Sendable {
+        let socket: UDPSocket
+        let wakeRead: Int32
+        let wakeWrite: Int32
+        let finished: DispatchSemaphore
+        let endpoint: UDPEndpoint
+    }
+
+    private struct State: Sendable {
+        var running: Running?
+        /// True while `stop()` tears down, so a concurrent `start()` or `stop()` waits its turn.
+        var stopping = false
+        var stats = RendezvousServer.Stats()
+        var sendFailures = 0
+    }
+
+    /// The address this service binds.
+    public let listenAddress: HostPort
+    /// The state machine's limits and timers.
+    public let configuration: RendezvousServer.Configuration
+    /// Lines below this level are not even formatted.
+    public let logLevel: LogLevel
+    private let logHandler: LogHandler
+    private let state = Mutex(State())
+
+    /// Creates a stopped service.
+    ///
+    /// - Parameters:
+    ///   - listenAddress: host and port to bind; port 0 picks a free port, reported by `start()`.
+    ///   - configuration: the server's limits and timers.
+    ///   - logLevel: the lowest level passed to `log`.
+    ///   - log: receives log lines; by default they go to standard output.
+    public init(
+        listenAddress: HostPort = RendezvousService.defaultListenAddress,
+        configuration: RendezvousServer.Configuration = RendezvousServer.Configuration(),
+        logLevel: LogLevel = .info,
+        log: @escaping LogHandler = RendezvousService.standardOutputLog
+    ) {
+        self.listenAddress = listenAddress
+        self.configuration = configuration
+        self.logLevel = logLevel
+        logHandler = log
+    }
+
+    /// Writes `LEVEL line` to standard output in one unbuffered write, so a parent process reading
+    /// a pipe sees each line at once.
+    public static let standardOutputLog: LogHandler = { level, line in
+        let text = Array("rendezvous \(level): \(line)\n".utf8)
+        text.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+    }
+
+    /// Binds the socket and starts the loop thread.
+    ///
+    /// Logs `listening on HOST:PORT` at info level with the actual port.
+    /// - Returns: the bound port (the real one when `listenAddress` has port 0).
+    /// - Throws: `RendezvousError.alreadyRunning`, `.cannotResolve` or `.socket`.
+    @discardableResult
+    public func start() throws(RendezvousError) -> UInt16 {
+        let running: Running = try state.withLock { (state) throws(RendezvousError) -> Running in
+            guard state.running == nil, !state.stopping else { throw .alreadyRunning }
+            let socket = try UDPSocket.open(boundTo: listenAddress)
+            let endpoint: UDPEndpoint
+            var pipeEnds: [Int32] = [-1, -1]
+            do throws(RendezvousError) {
+                endpoint = try socket.localEndpoint()
+                guard pipe(&pipeEnds) == 0 else { throw .socket(call: "pipe", errno: errno) }
+            } catch {
+                socket.close()
+                throw error
+            }
+            for end in pipeEnds {
+                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            }
+            let running = Running(
+                socket: socket,
+                wakeRead: pipeEnds[0],
+                wakeWrite: pipeEnds[1],
+                finished: DispatchSemaphore(value: 0),
+                endpoint: endpoint
+            )
+            state.running = running
+            state.stats = RendezvousServer.Stats()
+            state.sendFailures = 0
+            return running
+        }
+        log(.info, "listening on \(running.endpoint.description) (udp)")
+        let thread = Thread { [self] in
+            runLoop(running)
+            running.finished.signal()
+        }
+        thread.name = "cvpeer.rendezvous"
+        thread.start()
+        return running.endpoint.port
+    }
+
+    /// Stops the loop, waits for its thread to finish, and closes the socket; does nothing if stopped.
+    public func stop() {
+        // Taken out under the lock, so of two concurrent calls only one tears down.
+        let taken = state.withLock { state -> Running? in
+            guard let running = state.running else { return nil }
+            state.running = nil
+            state.stopping = true
+            return running
+        }
+        guard let running = taken else { return }
+        var byte: UInt8 = 1
+        _ = write(running.wakeWrite, &byte, 1)
+        running.finished.wait()
+        running.socket.close()
+        closeDescriptor(running.wakeRead)
+        closeDescriptor(running.wakeWrite)
+        state.withLock { $0.stopping = false }
+        log(.info, "stopped")
+    }
+
+    /// The bound address while running, else nil.
+    public var localEndpoint: UDPEndpoint? {
+        state.withLock { $0.running?.endpoint }
+    }
+
+    /// The state machine's counters as of the loop's last pass (at most a poll interval old).
+    public var stats: RendezvousServer.Stats {
+        state.withLock { $0.stats }
+    }
+
+    /// Datagrams the socket refused to send (buffer full, unreachable, wrong family).
+    public var sendFailures: Int {
+        state.withLock { $0.sendFailures }
+    }
+
+    // MARK: Loop
+
+    private func log(_ level: LogLevel, _ line: @autoclosure () -> String) {
+        guard level >= logLevel else { return }
+        logHandler(level, line())
+    }
+
+    private func runLoop(_ running: Running) {
+        let clock = ContinuousClock()
+        var server = RendezvousServer(configuration: configuration, now: clock.now)
+        var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
+        var dropLog = DropLogLimiter(start: clock.now)
+        var sendFailures = 0
+        var fds = [
+            pollfd(fd: running.socket.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: running.wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
+        loop: while true {
+            let wait = server.nextTimerDeadline - clock.now
+            let milliseconds = Int32(clamping: max(0, min(Int64(Self.maxPollMilliseconds), wait.milliseconds)))
+            fds[0].revents = 0
+            fds[1].revents = 0
+            let ready = poll(&fds, nfds_t(fds.count), milliseconds)
+            if ready < 0 && errno != EINTR {
+                log(.error, "poll failed: \(errnoDescription(errno)); the rendezvous stops")
+                break loop
+            }
+            if fds[1].revents != 0 { break loop }
+            if fds[0].revents != 0 {
+                receiving: for _ in 0..<Self.receiveBatch {
+                    switch running.socket.receive(into: &buffer) {
+                    case .datagram(let count, let source):
+                        let actions = server.received(
+                            datagram: Array(buffer[0..<count]),
+                            from: source,
+                            now: clock.now
+                        )
+                        perform(
+                            actions,
+                            on: running.socket,
+                            dropLog: &dropLog,
+                            sendFailures: &sendFailures,
+                            now: clock.now
+                        )
+                    case .empty:
+                        break receiving
+                    case .transient(let code):
+                        log(.debug, "receive: \(errnoDescription(code))")
+                    case .failed(let code):
+                        log(.error, "receive failed: \(errnoDescription(code)); the rendezvous stops")
+                        break loop
+                    }
+                }
+            }
+            let now = clock.now
+            if now >= server.nextTimerDeadline {
+                perform(
+                    server.timerFired(now: now),
+                    on: running.socket,
+                    dropLog: &dropLog,
+                    sendFailures: &sendFailures,
+                    now: now
+                )
+            }
+            let stats = server.stats
+            state.withLock {
+                $0.stats = stats
+                $0.sendFailures = sendFailures
+            }
+        }
+    }
+
+    private func perform(
+        _ actions: [RendezvousServer.Action],
+        on socket: UDPSocket,
+        dropLog: inout DropLogLimiter,
+        sendFailures: inout Int,
+        now: ContinuousClock.Instant
+    ) {
+        for action in actions {
+            switch action {
+            case .send(let datagram, let target):
+                if let code = socket.send(datagram, to: target) {
+                    sendFailures += 1
+                    log(.debug, "send to \(target) failed: \(errnoDescription(code))")
+                }
+            case .log(let event):
+                log(event.level, event.line)
+            case .drop(let reason, let source):
+                guard logLevel <= .debug else { continue }
+                switch dropLog.admit(now: now) {
+                case .log(let suppressed):
+                    if suppressed > 0 { log(.debug, "\(suppressed) more dropped datagrams not shown") }
+                    log(.debug, "dropped datagram from \(source): \(reason)")
+                case .suppress:
+                    continue
+                }
+            }
+        }
+    }
+}
+
+/// Lets through `RendezvousService.dropLogLinesPerSecond` drop lines a second and counts the rest,
+/// so a flood cannot turn the debug log into a flood of its own.
+private struct DropLogLimiter {
+    enum Decision {
+        /// Log it; first report this many suppressed since the last logged line.
+        case log(suppressed: Int)
+        /// Count it only.
+        case suppress
+    }
+
+    private var windowStart: ContinuousClock.Instant
+    private var linesInWindow = 0
+    private var suppressed = 0
+
+    init(start: ContinuousClock.Instant) {
+        windowStart = start
+    }
+
+    mutating func admit(now: ContinuousClock.Instant) -> Decision {
+        if now - windowStart >= .seconds(1) {
+            windowStart = now
+            linesInWindow = 0
+        }
+        guard linesInWindow < RendezvousService.dropLogLinesPerSecond else {
+            suppressed += 1
+            return .suppress
+        }
+        linesInWindow += 1
+        defer { suppressed = 0 }
+        return .log(suppressed: suppressed)
+    }
+}
+
+extension RendezvousServer.Event {
+    /// The level of this event's log line.
+    var level: RendezvousService.LogLevel {
+        switch self {
+        case .roomCreated, .roomRemoved, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered:
+            .info
+        case .secretRotated: .debug
+        }
+    }
+
+    /// The log line; room tags and peer ids are shortened, cookies never appear.
+    var line: String {
+        switch self {
+        case .roomCreated(let tag): "room \(tag.shortDescription) created"
+        case .roomRemoved(let tag): "room \(tag.shortDescription) removed"
+        case .peerRegistered(let tag, let peer, let endpoint):
+            "peer \(peer.shortDescription) registered in room \(tag.shortDescription) from \(endpoint)"
+        case .peerMoved(let tag, let peer, let from, let to):
+            "peer \(peer.shortDescription) of room \(tag.shortDescription) moved from \(from) to \(to)"
+        case .peerReplaced(let tag, let old, let new):
+            "peer \(old.shortDescription) of room \(tag.shortDescription) replaced by "
+                + "\(new.shortDescription) at its address"
+        case .peerExpired(let tag, let peer):
+            "peer \(peer.shortDescription) expired from room \(tag.shortDescription)"
+        case .peerUnregistered(let tag, let peer):
+            "peer \(peer.shortDescription) unregistered from room \(tag.shortDescription)"
+        case .secretRotated: "cookie secret rotated"
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up so a poll never wakes just before a deadline.
+    fileprivate var milliseconds: Int64 {
+        let parts = components
+        let fromAttoseconds = (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return parts.seconds * 1000 + fromAttoseconds
+    }
+}

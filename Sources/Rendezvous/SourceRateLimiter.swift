@@ -1,0 +1,138 @@
+/// A token bucket refilled continuously at `rate` tokens per second up to `burst`.
+struct TokenBucket: Sendable {
+    private(set) var tokens: Double
+    private(set) var updated: ContinuousClock.Instant
+
+    /// A full bucket.
+    init(burst: Double, now: ContinuousClock.Instant) {
+        tokens = burst
+        updated = now
+    }
+
+    mutating func refill(rate: Double, burst: Double, now: ContinuousClock.Instant) {
+        // A clock that seems to run backwards (tests, or a caller mixing clocks) refills nothing.
+        let elapsed = max(0, seconds(now - updated))
+        tokens = min(burst, tokens + elapsed * rate)
+        if now > updated { updated = now }
+    }
+
+    /// Refills, then takes `amount` if that many tokens are there.
+    mutating func take(_ amount: Double, rate: Double, burst: Double, now: ContinuousClock.Instant) -> Bool {
+        refill(rate: rate, burst: burst, now: now)
+        guard tokens >= amount else { return false }
+        tokens -= amount
+        return true
+    }
+
+    /// Removes tokens the caller has checked are there.
+    mutating func consume(_ amount: Double) {
+        tokens -= amount
+    }
+
+    /// True once the bucket would be full again, so forgetting it changes nothing.
+    func isFull(rate: Double, burst: Double, now: ContinuousClock.Instant) -> Bool {
+        tokens + max(0, seconds(now - updated)) * rate >= burst
+    }
+}
+
+/// Per-source packet and byte buckets in a table of bounded size.
+///
+/// When the table is full the oldest entry is evicted. Evicting only resets a source to a full
+/// bucket, so a flood of spoofed sources cannot grow memory, and at worst makes the limiter more
+/// lenient for a moment. Not thread-safe; owned by `RendezvousServer`.
+struct SourceRateLimiter: Sendable {
+    private struct Entry: Sendable {
+        var packets: TokenBucket
+        var bytes: TokenBucket
+        /// Matches the entry's slot in `order`; a slot whose sequence differs is stale.
+        var sequence: UInt64
+    }
+
+    private struct Slot: Sendable {
+        var key: UDPEndpoint.Address
+        var sequence: UInt64
+    }
+
+    private var entries: [UDPEndpoint.Address: Entry] = [:]
+    /// Insertion order as a ring: it grows to `capacity`, then each new entry overwrites the oldest slot.
+    private var order: [Slot] = []
+    private var oldest = 0
+    private var nextSequence: UInt64 = 0
+    private let capacity: Int
+    private let packetRate: Double
+    private let packetBurst: Double
+    private let byteRate: Double
+    private let byteBurst: Double
+
+    init(configuration: RendezvousServer.Configuration) {
+        capacity = configuration.maxTrackedSources
+        packetRate = configuration.sourcePacketsPerSecond
+        packetBurst = configuration.sourcePacketBurst
+        byteRate = configuration.sourceBytesPerSecond
+        byteBurst = configuration.sourceByteBurst
+    }
+
+    var count: Int { entries.count }
+
+    /// Charges one packet of `size` bytes to `key`; false if either bucket is short.
+    mutating func admit(_ key: UDPEndpoint.Address, size: Int, now: ContinuousClock.Instant) -> Bool {
+        let index = entries.index(forKey: key) ?? insert(key, now: now)
+        var entry = entries.values[index]
+        entry.packets.refill(rate: packetRate, burst: packetBurst, now: now)
+        entry.bytes.refill(rate: byteRate, burst: byteBurst, now: now)
+        // Charge neither bucket unless both have room, so a refused packet costs the source nothing.
+        let admitted = entry.packets.tokens >= 1 && entry.bytes.tokens >= Double(size)
+        if admitted {
+            entry.packets.consume(1)
+            entry.bytes.consume(Double(size))
+        }
+        entries.values[index] = entry
+        return admitted
+    }
+
+    private mutating func insert(
+        _ key: UDPEndpoint.Address,
+        now: ContinuousClock.Instant
+    ) -> Dictionary<UDPEndpoint.Address, Entry>.Index {
+        let sequence = nextSequence
+        nextSequence &+= 1
+        let slot = Slot(key: key, sequence: sequence)
+        if order.count < capacity {
+            order.append(slot)
+        } else {
+            let evicted = order[oldest]
+            if entries[evicted.key]?.sequence == evicted.sequence { entries[evicted.key] = nil }
+            order[oldest] = slot
+            oldest = (oldest + 1) % capacity
+        }
+        entries[key] = Entry(
+            packets: TokenBucket(burst: packetBurst, now: now),
+            bytes: TokenBucket(burst: byteBurst, now: now),
+            sequence: sequence
+        )
+        return entries.index(forKey: key)!
+    }
+
+    /// Forgets sources whose buckets have refilled: they behave exactly as untracked ones.
+    mutating func sweep(now: ContinuousClock.Instant) {
+        var idle: [UDPEndpoint.Address] = []
+        for (key, entry) in entries
+        where entry.packets.isFull(rate: packetRate, burst: packetBurst, now: now)
+            && entry.bytes.isFull(rate: byteRate, burst: byteBurst, now: now)
+        {
+            idle.append(key)
+        }
+        for key in idle { entries[key] = nil }
+        if entries.isEmpty {
+            // Every slot is stale: start the ring afresh rather than keep dead keys in memory.
+            order.removeAll(keepingCapacity: false)
+            oldest = 0
+        }
+    }
+}
+
+/// A duration in seconds as a floating-point number.
+func seconds(_ duration: Duration) -> Double {
+    let parts = duration.components
+    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
+}

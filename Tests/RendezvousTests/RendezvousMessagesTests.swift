@@ -1,0 +1,228 @@
+import Rendezvous
+import Testing
+
+/// Samples covering every message type, both families, and empty and full lists.
+let sampleMessages: [RendezvousMessage] = {
+    let v4 = UDPEndpoint.ipv4(127, 0, 0, 1, port: 7700)
+    let v6 = UDPEndpoint(address: .v6(high: 0x2001_0db8_0000_0000, low: 1), port: 65_535)
+    let eight = (0..<8).map { i in
+        i % 2 == 0 ? loopback(i, port: UInt16(i)) : UDPEndpoint(address: .v6(high: UInt64(i), low: ~0), port: 1)
+    }
+    let eightV6 = (0..<8).map { UDPEndpoint(address: .v6(high: ~0, low: UInt64($0)), port: UInt16($0)) }
+    return [
+        .register(.init(roomTag: tag(1), peerID: peer(1), clientNonce: 0, cookie: .none, candidates: [])),
+        .register(
+            .init(
+                roomTag: tag(2),
+                peerID: peer(2),
+                clientNonce: .max,
+                cookie: RendezvousCookie(high: 1, low: 2),
+                candidates: [v4, v6]
+            )
+        ),
+        .register(.init(roomTag: tag(3), peerID: peer(3), clientNonce: 42, cookie: .none, candidates: eightV6)),
+        .cookieChallenge(.init(clientNonce: 7, cookie: RendezvousCookie(high: .max, low: 0))),
+        .registered(.init(peerID: peer(4), reflexive: v4, refreshIntervalSeconds: 15)),
+        .registered(.init(peerID: peer(5), reflexive: v6, refreshIntervalSeconds: .max)),
+        .introduce(.init(roomTag: tag(6), peerID: peer(6), reflexive: v4, candidates: [])),
+        .introduce(.init(roomTag: tag(7), peerID: peer(7), reflexive: v6, candidates: eight)),
+        .introduce(.init(roomTag: tag(7), peerID: peer(7), reflexive: v6, candidates: eightV6)),
+        .relay(.init(target: peer(8), datagram: [])),
+        .relay(.init(target: peer(9), datagram: Array(repeating: 0xAB, count: RendezvousWire.maxRelayedDatagramSize))),
+        .relayed(.init(source: peer(10), datagram: [1, 2, 3])),
+        .relayed(.init(source: peer(11), datagram: Array(repeating: 0, count: RendezvousWire.maxRelayedDatagramSize))),
+        .unregister(
+            .init(roomTag: tag(12), peerID: peer(12), clientNonce: 12, cookie: RendezvousCookie(high: 3, low: 4))
+        ),
+    ]
+}()
+
+@Suite struct RendezvousMessagesTests {
+    @Test(arguments: sampleMessages)
+    func everyMessageRoundTrips(message: RendezvousMessage) throws {
+        let bytes = message.encoded()
+        #expect(bytes[0] == message.type.rawValue)
+        #expect(bytes[1..<4].allSatisfy { $0 == 0 })
+        #expect(RendezvousWire.sizeRange(of: message.type).contains(bytes.count))
+        #expect(try RendezvousMessage.decode(bytes) == message)
+    }
+
+    @Test func everyTypeIsCoveredBySamples() {
+        #expect(Set(sampleMessages.map(\.type)) == Set(RendezvousWire.MessageType.allCases))
+    }
+
+    @Test func registerHasTheDocumentedByteLayout() throws {
+        let message = RendezvousMessage.register(
+            .init(
+                roomTag: try #require(RoomTag(bytes: Array(0x00...0x0F))),
+                peerID: RendezvousPeerID(rawValue: 0x1112_1314_1516_1718),
+                clientNonce: 0x2122_2324_2526_2728,
+                cookie: try #require(RendezvousCookie(bytes: Array(0x30...0x3F))),
+                candidates: [
+                    .ipv4(127, 0, 0, 1, port: 7700),
+                    UDPEndpoint(address: .v6(high: 0, low: 1), port: 7701),
+                ]
+            )
+        )
+        let golden: [UInt8] =
+            [0x20, 0, 0, 0]  // type, reserved
+            + Array(0x00...0x0F)  // room tag, offset 4
+            + [0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]  // peer id, offset 20
+            + [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]  // client nonce, offset 28
+            + Array(0x30...0x3F)  // cookie, offset 36
+            + [2]  // candidate count, offset 52
+            + [4, 127, 0, 0, 1, 0x1E, 0x14]  // 127.0.0.1:7700
+            + [6] + Array(repeating: 0, count: 15) + [1, 0x1E, 0x15]  // [::1]:7701
+        #expect(message.encoded() == golden)
+        #expect(
+            golden.count == RendezvousWire.registerMinSize + RendezvousWire.ipv4CandidateSize
+                + RendezvousWire.ipv6CandidateSize
+        )
+        #expect(try RendezvousMessage.decode(golden) == message)
+        #expect(RendezvousWire.registerCandidateCountOffset == 52)
+        #expect(RendezvousWire.registerCookieOffset == 36)
+    }
+
+    @Test func relayAndRelayedHaveTheDocumentedByteLayout() throws {
+        let inner: [UInt8] = [0xAA, 0xBB, 0xCC]
+        let relay = RendezvousMessage.relay(
+            .init(target: RendezvousPeerID(rawValue: 0x0102_0304_0506_0708), datagram: inner)
+        )
+        let golden: [UInt8] = [0x24, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0xAA, 0xBB, 0xCC]
+        #expect(relay.encoded() == golden)
+        #expect(RendezvousMessage.relayPeerID(in: golden) == RendezvousPeerID(rawValue: 0x0102_0304_0506_0708))
+        #expect(RendezvousMessage.relayPeerID(in: Array(golden.prefix(11))) == nil)
+        let relayed = RendezvousMessage.relayed(
+            .init(source: RendezvousPeerID(rawValue: 0x0102_0304_0506_0708), datagram: inner)
+        )
+        #expect(relayed.encoded() == [0x25] + golden.dropFirst())
+        #expect(RendezvousWire.relayHeaderSize == 12)
+        #expect(RendezvousWire.relayPayloadOffset == 12)
+    }
+
+    @Test func cookieChallengeAndUnregisterHaveTheDocumentedByteLayout() {
+        let challenge = RendezvousMessage.cookieChallenge(
+            .init(
+                clientNonce: 0x0102_0304_0506_0708,
+                cookie: RendezvousCookie(high: 0x1111_1111_1111_1111, low: 0x2222_2222_2222_2222)
+            )
+        )
+        #expect(
+            challenge.encoded() == [0x21, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8] + Array(repeating: 0x11, count: 8)
+                + Array(repeating: 0x22, count: 8)
+        )
+        let registered = RendezvousMessage.registered(
+            .init(
+                peerID: RendezvousPeerID(rawValue: 9),
+                reflexive: .ipv4(127, 0, 0, 1, port: 1),
+                refreshIntervalSeconds: 15
+            )
+        )
+        #expect(registered.encoded() == [0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 4, 127, 0, 0, 1, 0, 1, 0, 15])
+    }
+
+    @Test func sizesKeepTheRendezvousFromAmplifying() {
+        // The only reply to an unverified source must be smaller than the smallest request that triggers it.
+        #expect(RendezvousWire.cookieChallengeSize < RendezvousWire.registerMinSize)
+        #expect(RendezvousWire.cookieChallengeSize == 28)
+        #expect(RendezvousWire.registerMinSize == 53)
+        #expect(RendezvousWire.registerMaxSize == 205)
+        #expect(RendezvousWire.introduceMaxSize == 200)
+        #expect(RendezvousWire.unregisterSize == 52)
+        #expect(RendezvousWire.maxRelayedDatagramSize == 1188)
+        #expect(RendezvousWire.sizeRange(of: .relay) == RendezvousWire.sizeRange(of: .relayed))
+        for type in RendezvousWire.MessageType.allCases {
+            #expect(RendezvousWire.sizeRange(of: type).upperBound <= RendezvousWire.maxDatagramSize)
+        }
+    }
+
+    @Test(arguments: [
+        ([UInt8](), RendezvousError.truncatedHeader(size: 0)),
+        ([0x20, 0, 0], .truncatedHeader(size: 3)),
+        ([0x01, 0, 0, 0], .unknownType(0x01)),
+        ([0x27, 0, 0, 0], .unknownType(0x27)),
+        ([0x24, 0, 1, 0] + Array(repeating: 0, count: 8), .reservedNotZero),
+        ([0x24, 0, 0, 0, 1, 2, 3], .wrongSize(.relay, allowed: 12...1200, got: 7)),
+        ([0x21, 0, 0, 0] + Array(repeating: 0, count: 25), .wrongSize(.cookieChallenge, allowed: 28...28, got: 29)),
+    ])
+    func malformedHeadersAreRejected(bytes: [UInt8], error: RendezvousError) {
+        #expect(throws: error) { try RendezvousMessage.decode(bytes) }
+    }
+
+    @Test func oversizedDatagramsAreRejectedBeforeTheirType() {
+        let oversized = [UInt8](repeating: 0, count: RendezvousWire.maxDatagramSize + 1)
+        #expect(throws: RendezvousError.datagramTooLarge(size: 1_201)) { try RendezvousMessage.decode(oversized) }
+    }
+
+    @Test func malformedFieldsAreRejected() throws {
+        let base = RendezvousMessage.register(
+            .init(roomTag: tag(1), peerID: peer(1), clientNonce: 1, candidates: [.ipv4(127, 0, 0, 1, port: 1)])
+        ).encoded()
+        var badFamily = base
+        badFamily[RendezvousWire.registerCandidatesOffset] = 5
+        #expect(throws: RendezvousError.unknownAddressFamily(5)) { try RendezvousMessage.decode(badFamily) }
+        var tooMany = base + Array(repeating: 0, count: 60)
+        tooMany[RendezvousWire.registerCandidateCountOffset] = 9
+        #expect(throws: RendezvousError.tooManyCandidates(9)) { try RendezvousMessage.decode(tooMany) }
+        var hugeCount = base
+        hugeCount[RendezvousWire.registerCandidateCountOffset] = 255
+        #expect(throws: RendezvousError.tooManyCandidates(255)) { try RendezvousMessage.decode(hugeCount) }
+        #expect(throws: RendezvousError.trailingBytes(.register, count: 1)) { try RendezvousMessage.decode(base + [0]) }
+        var truncated = base
+        truncated[RendezvousWire.registerCandidateCountOffset] = 2
+        #expect(throws: RendezvousError.truncatedField(.register)) { try RendezvousMessage.decode(truncated) }
+        // An IPv6 family byte in an IPv4-sized slot runs past the end.
+        var shortV6 = base
+        shortV6[RendezvousWire.registerCandidatesOffset] = 6
+        #expect(throws: RendezvousError.truncatedField(.register)) { try RendezvousMessage.decode(shortV6) }
+    }
+
+    @Test(arguments: [
+        (UDPEndpoint.ipv4(127, 0, 0, 1, port: 7700), "127.0.0.1:7700"),
+        (UDPEndpoint(address: .v6(high: 0, low: 1), port: 7700), "[::1]:7700"),
+        (UDPEndpoint(address: .v6(high: 0, low: 0), port: 0), "[::]:0"),
+        (
+            UDPEndpoint(address: .v6(high: 0x2001_0db8_0000_0000, low: 0x0000_0000_0000_0001), port: 1),
+            "[2001:db8::1]:1"
+        ),
+        (
+            UDPEndpoint(address: .v6(high: 0x2001_0db8_0000_0001, low: 0x0000_0001_0000_0001), port: 1),
+            "[2001:db8:0:1:0:1:0:1]:1"
+        ),
+        (
+            UDPEndpoint(address: .v6(high: 0x2001_0db8_0000_0000, low: 0x0001_0000_0000_0001), port: 1),
+            "[2001:db8::1:0:0:1]:1"
+        ),
+        (
+            UDPEndpoint(address: .v6(high: 0x2001_0000_0000_0001, low: 0x0000_0000_0000_0001), port: 1),
+            "[2001:0:0:1::1]:1"
+        ),
+        (
+            UDPEndpoint(address: .v6(high: 0x2001_0db8_0001_0001, low: 0x0001_0001_0001_0001), port: 2),
+            "[2001:db8:1:1:1:1:1:1]:2"
+        ),
+    ])
+    func endpointsPrintAsPeopleWriteThem(endpoint: UDPEndpoint, text: String) {
+        #expect(endpoint.description == text)
+    }
+
+    @Test func ipv4MappedAddressesAreUnmapped() {
+        let mapped = UDPEndpoint(address: .v6(high: 0, low: 0xFFFF_7F00_0001), port: 9)
+        #expect(mapped.unmapped == .ipv4(127, 0, 0, 1, port: 9))
+        let plain = UDPEndpoint(address: .v6(high: 0, low: 1), port: 9)
+        #expect(plain.unmapped == plain)
+        #expect(UDPEndpoint(addressBytes: [127, 0, 0, 1], port: 9) == .ipv4(127, 0, 0, 1, port: 9))
+        #expect(UDPEndpoint(addressBytes: [1, 2, 3], port: 9) == nil)
+    }
+
+    @Test func identifiersRoundTripTheirBytes() throws {
+        let bytes = Array(UInt8(0xA0)...0xAF)
+        let room = try #require(RoomTag(bytes: bytes))
+        #expect(room.bytes == bytes)
+        #expect(room.shortDescription == "a0a1a2a3a4")
+        #expect(RoomTag(bytes: Array(bytes.dropLast())) == nil)
+        #expect(RendezvousPeerID(rawValue: 0x0102_0304_0506_0708).shortDescription == "0102030405")
+        #expect(RendezvousPeerID.random() != RendezvousPeerID.random())
+        #expect(!"\(RendezvousCookie(high: 0xDEAD_BEEF_0000_0000, low: 0x1234)))".contains("1234"))
+    }
+}

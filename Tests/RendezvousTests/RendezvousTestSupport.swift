@@ -1,0 +1,227 @@
+import CVPeerTestSupport
+import Rendezvous
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Random bytes from a seeded generator, shareable as the server's `RandomSource`.
+final class SeededBytes: Sendable {
+    private let generator: Mutex<SeededRandom>
+
+    init(seed: UInt64) {
+        generator = Mutex(SeededRandom(seed: seed))
+    }
+
+    func bytes(_ count: Int) -> [UInt8] {
+        generator.withLock { rng in (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+    }
+
+    var source: RendezvousServer.RandomSource {
+        { [self] count in bytes(count) }
+    }
+}
+
+/// A loopback endpoint in 127/8: state-machine tests never send anything anywhere, and 127/8
+/// keeps even a mistaken send on this host.
+func loopback(_ index: Int, port: UInt16 = 40_000) -> UDPEndpoint {
+    .ipv4(
+        127,
+        UInt8(truncatingIfNeeded: index >> 16),
+        UInt8(truncatingIfNeeded: index >> 8),
+        UInt8(truncatingIfNeeded: index),
+        port: port
+    )
+}
+
+func tag(_ n: UInt64) -> RoomTag { RoomTag(high: 0x7A67_0000_0000_0000 | n, low: n &* 0x9E37_79B9) }
+
+func peer(_ n: UInt64) -> RendezvousPeerID { RendezvousPeerID(rawValue: 0x5EE5_0000_0000_0000 | n) }
+
+/// A server with a seeded secret and a fixed starting instant, and the calls tests repeat.
+///
+/// A class, so that calls which drive the server can sit inside `#expect` and `#require`.
+final class ServerHarness {
+    var server: RendezvousServer
+    let start: ContinuousClock.Instant
+
+    init(configuration: RendezvousServer.Configuration = .init(), seed: UInt64 = 0x5EED) {
+        start = ContinuousClock.now
+        server = RendezvousServer(
+            configuration: configuration,
+            now: start,
+            randomSource: SeededBytes(seed: seed).source
+        )
+    }
+
+    func at(_ seconds: Double) -> ContinuousClock.Instant {
+        start + .nanoseconds(Int64(seconds * 1_000_000_000))
+    }
+
+    func receive(
+        _ message: RendezvousMessage,
+        from source: UDPEndpoint,
+        at seconds: Double = 0
+    )
+        -> [RendezvousServer.Action]
+    {
+        server.received(datagram: message.encoded(), from: source, now: at(seconds))
+    }
+
+    /// Asks for a cookie with a zero-cookie register and returns the challenge's cookie.
+    func cookie(for source: UDPEndpoint, nonce: UInt64, at seconds: Double = 0) -> RendezvousCookie? {
+        let probe = RendezvousMessage.register(
+            .init(roomTag: tag(0), peerID: peer(0), clientNonce: nonce, cookie: .none, candidates: [])
+        )
+        let sent = receive(probe, from: source, at: seconds).sends
+        guard sent.count == 1, sent[0].target == source,
+            case .cookieChallenge(let challenge) = try? RendezvousMessage.decode(sent[0].datagram),
+            challenge.clientNonce == nonce
+        else { return nil }
+        return challenge.cookie
+    }
+
+    /// The full round trip: zero-cookie register, challenge, register with the cookie.
+    @discardableResult
+    func register(
+        _ peerID: RendezvousPeerID,
+        in room: RoomTag,
+        from source: UDPEndpoint,
+        candidates: [UDPEndpoint] = [],
+        at seconds: Double = 0
+    ) -> [RendezvousServer.Action] {
+        let nonce = UInt64(source.port) << 32 | peerID.rawValue & 0xFFFF_FFFF
+        guard let cookie = cookie(for: source, nonce: nonce, at: seconds) else { return [] }
+        return receive(
+            .register(.init(roomTag: room, peerID: peerID, clientNonce: nonce, cookie: cookie, candidates: candidates)),
+            from: source,
+            at: seconds
+        )
+    }
+
+    func relay(
+        _ inner: [UInt8],
+        to target: RendezvousPeerID,
+        from source: UDPEndpoint,
+        at seconds: Double = 0
+    )
+        -> [RendezvousServer.Action]
+    {
+        receive(.relay(.init(target: target, datagram: inner)), from: source, at: seconds)
+    }
+}
+
+struct Sent: Equatable {
+    let datagram: [UInt8]
+    let target: UDPEndpoint
+
+    var message: RendezvousMessage? { try? RendezvousMessage.decode(datagram) }
+}
+
+extension Array where Element == RendezvousServer.Action {
+    var sends: [Sent] {
+        compactMap { action in
+            switch action {
+            case .send(let datagram, let target): Sent(datagram: datagram, target: target)
+            case .log, .drop: nil
+            }
+        }
+    }
+
+    var events: [RendezvousServer.Event] {
+        compactMap { action in
+            switch action {
+            case .log(let event): event
+            case .send, .drop: nil
+            }
+        }
+    }
+
+    var drops: [RendezvousServer.DropReason] {
+        compactMap { action in
+            switch action {
+            case .drop(let reason, _): reason
+            case .send, .log: nil
+            }
+        }
+    }
+
+    /// The decoded messages sent to `target`, in order.
+    func messages(to target: UDPEndpoint) -> [RendezvousMessage] {
+        sends.filter { $0.target == target }.compactMap(\.message)
+    }
+}
+
+/// A real UDP socket on 127.0.0.1 for the service test: plain POSIX, bounded waits only.
+final class LoopbackClient {
+    let descriptor: Int32
+    let endpoint: UDPEndpoint
+
+    init() throws {
+        #if canImport(Glibc)
+            let type = Int32(SOCK_DGRAM.rawValue)
+        #else
+            let type = SOCK_DGRAM
+        #endif
+        let descriptor = socket(AF_INET, type, 0)
+        try #require(descriptor >= 0)
+        self.descriptor = descriptor
+        var address = Self.loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(bound == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        try #require(named == 0)
+        endpoint = .ipv4(127, 0, 0, 1, port: UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    static func loopbackAddress(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// Sends to 127.0.0.1:`port`, the only target these tests use.
+    func send(_ datagram: [UInt8], toLoopbackPort port: UInt16) {
+        var address = Self.loopbackAddress(port: port)
+        let sent = datagram.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        #expect(sent == datagram.count)
+    }
+
+    /// The next datagram within `milliseconds`, or nil.
+    func receive(within milliseconds: Int32 = 2_000) -> [UInt8]? {
+        var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
+        guard poll(&fds, 1, milliseconds) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 2_048)
+        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        guard count >= 0 else { return nil }
+        return Array(buffer[0..<count])
+    }
+
+    /// The next rendezvous message within the time limit, or nil.
+    func receiveMessage(within milliseconds: Int32 = 2_000) -> RendezvousMessage? {
+        receive(within: milliseconds).flatMap { try? RendezvousMessage.decode($0) }
+    }
+}

@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "CBenchRef", dependencies: ["CSodium"]),
         .executableTarget(
             name: "cvpeer-bench",
-            dependencies: ["PeerCrypto", "CBenchRef"],
+            dependencies: ["PeerCrypto", "Replication", "Store", "CBenchRef"],
             swiftSettings: strict
         ),
         // Seeded randomness, simulated networks and clocks: used by tests only.

@@ -1,9 +1,11 @@
-// A child process for the store's crash-safety test: appends sealed batches one transaction at a
-// time and prints "ok SEQ" after each append returns, until it is killed.
+// A child process for the store's crash-safety test: makes real document batches (an item, then
+// marks on it), appends each in its own transaction, and prints "ok SEQ" after each append
+// returns, until it is killed.
 //
-// usage: StoreCrashWriter DB-PATH ROOM-SECRET-HEX AUTHOR-SEED-HEX PAYLOAD-FACTORY-SEED
+// usage: StoreCrashWriter DB-PATH ROOM-SECRET-HEX AUTHOR-SEED-HEX
 @preconcurrency import Glibc
 import PeerCrypto
+import Replication
 import Store
 
 func bytes(fromHex hex: String) -> [UInt8] {
@@ -22,17 +24,31 @@ guard arguments.count == 4 else {
 }
 let room = try RoomKeys(secret: SecretBytes(copying: bytes(fromHex: arguments[2])))
 let author = try Identity(seed: SecretBytes(copying: bytes(fromHex: arguments[3])))
+let me = ReplicaID(author.publicKey)
 let store = try Store(path: arguments[1])
 try store.addRoom(room, createdMillis: 0)
 let key = room.contentKey(epoch: 0)
-var sequence = UInt64(try store.batchCount(room: room.tag))
+// Resume where the killed predecessor stopped: the store is the only memory across runs.
+var replica = try store.loadReplica(room: room).replica
+var clock = HybridClock()
+var wall: UInt64 = 1_700_000_000_000
+var item = replica.document.panel.first?.id
 while true {
-    sequence += 1
-    // Payloads of varying size, so some appends span several WAL pages.
-    let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: Int(sequence % 7) * 3000 + 10)
-    let sealed = BatchSealer.seal(payload: payload, sequence: sequence, epoch: 0, identity: author, contentKey: key)
-    try store.append([StoredBatch(author: author.publicKey.bytes, sequence: sequence, epoch: 0, sealed: sealed)], room: room.tag)
+    wall += 1
+    var draft = replica.draft(author: me)
+    if let target = item {
+        // Batches of varying size, so some appends span several WAL pages.
+        for index in 0..<(Int(draft.sequence % 7) * 20 + 1) {
+            let point = UnitPoint(x: UInt32(index * 997 % 1_000_000), y: UInt32(draft.sequence % 1_000_000))!
+            _ = try draft.append(.addMark(item: target, Mark(shape: .pin(point), colour: Colour(rgba: 0xff0000ff))), at: clock.now(wallMillis: wall))
+        }
+    } else {
+        item = try draft.append(.createItem(kind: .note, position: .middle, fields: [.text("crash test")]), at: clock.now(wallMillis: wall))
+    }
+    let sealed = try draft.seal(identity: author, epoch: 0, contentKey: key)
+    _ = replica.receive(sealed)
+    try store.append([sealed], room: room.tag)
     // Unbuffered write: the acknowledgement must leave the process the moment the append returned.
-    let line = Array("ok \(sequence)\n".utf8)
+    let line = Array("ok \(sealed.batch.sequence)\n".utf8)
     _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
 }

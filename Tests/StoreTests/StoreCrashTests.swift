@@ -1,5 +1,6 @@
 import Foundation
 import PeerCrypto
+import Replication
 import Store
 import Testing
 
@@ -51,6 +52,15 @@ import Testing
                 let opened = try BatchSealer.open(stored.sealed) { room.contentKey(epoch: $0) }
                 #expect(opened.author == author.publicKey)
                 #expect(opened.sequence == UInt64(index + 1), "round \(round): a gap or a torn batch")
+            }
+            // The rebuilt document is whole: every batch opens, decodes and applies, invariants hold.
+            let (replica, unreadable) = try store.loadReplica(room: room)
+            #expect(unreadable.isEmpty)
+            #expect(replica.vector[ReplicaID(author.publicKey)] == UInt64(batches.count))
+            #expect(throws: Never.self) { try replica.document.checkInvariants() }
+            if batches.count > 1 {
+                #expect(replica.document.panel.count == 1)
+                #expect(!replica.document.visibleMarks.isEmpty)
             }
             acknowledgedTotal = max(acknowledgedTotal, acknowledged)
         }

@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Node", dependencies: ["Transport", "Replication", "Store", "PeerCrypto"], swiftSettings: strict),
         .executableTarget(
             name: "cvpeer",
-            dependencies: ["Node", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Node", "Rendezvous", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.

@@ -8,7 +8,7 @@ struct CVPeer: ParsableCommand {
         commandName: "cvpeer",
         abstract: "A peer-to-peer coviewing node: share products, photos and videos, end-to-end encrypted.",
         version: "0.1.0",
-        subcommands: [IdentityCommand.self]
+        subcommands: [RendezvousCommand.self, IdentityCommand.self]
     )
 }
 

@@ -23,6 +23,17 @@ struct CLIProcess {
         return directory.appendingPathComponent("cvpeer")
     }
 
+    /// Waits up to `timeout` seconds for `process` to exit, then kills it; true if it exited by itself.
+    @discardableResult
+    static func waitForExit(_ process: Process, timeout: TimeInterval = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        guard process.isRunning else { return true }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return false
+    }
+
     /// Runs `cvpeer` with `arguments`, waiting at most `timeout` seconds before killing it.
     static func run(_ arguments: [String], timeout: TimeInterval = 60) throws -> Output {
         let process = Process()
@@ -41,11 +52,7 @@ struct CLIProcess {
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        waitForExit(process, timeout: max(0, deadline.timeIntervalSinceNow))
         group.wait()
         process.waitUntilExit()
         return Output(

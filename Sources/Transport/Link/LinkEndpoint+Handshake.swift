@@ -1,0 +1,305 @@
+import PeerCrypto
+
+// Handshakes. Initiator: message 1 out (the same bytes on every path and every retry) → message 2
+// in, tried on a copy of the handshake → message 3 out, session created unconfirmed → the first
+// packet from the responder decrypts → confirmed. Responder: message 1 in → message 2 out from a
+// half-open state (copies of message 1 get the cached message 2) → message 3 in → session
+// confirmed, and an empty packet goes out at once so the initiator can confirm too.
+
+extension LinkEndpoint {
+    /// The mac, checked first: a non-member's packet costs one hash and nothing else.
+    mutating func admitHandshake(_ datagram: [UInt8], from path: Path, now: UInt64) -> Bool {
+        guard LinkMac.isValid(datagram, key: room.macKey) else {
+            stats.drop(.badMac)
+            return false
+        }
+        return true
+    }
+
+    /// The rate budget, charged just before a packet causes work or an answer (lookups that find
+    /// nothing are free): a member's flood costs bounded Diffie-Hellman and bounded replies.
+    mutating func chargeHandshake(from path: Path, now: UInt64) -> Bool {
+        guard rateLimiter.allow(from: path, now: now) else {
+            stats.drop(.rateLimited)
+            return false
+        }
+        return true
+    }
+
+    mutating func startAttempt(paths: [Path], rekeyOf: PublicKey?, now: UInt64) -> (UInt32, [LinkAction<Path>]) {
+        var handshake = CvpeerHandshake(role: .initiator, identity: identity, room: room)
+        let message: [UInt8]
+        do {
+            message = try handshake.writeMessage()
+        } catch {
+            preconditionFailure("a fresh initiator always writes message 1: \(error)")
+        }
+        let index = freshIndex()
+        let packet = LinkPacket.initiation(.init(senderIndex: index, message: message)).encoded(macKey: room.macKey)
+        attempts[index] = InitiatorAttempt(
+            localIndex: index, paths: paths, message1Packet: packet, handshake: handshake, startedAt: now,
+            nextRetryAt: now + retryDelay(), rekeyOf: rekeyOf, phase: .awaitingResponse)
+        stats.handshakesInitiated += 1
+        return (index, paths.map { .send(packet, to: $0) })
+    }
+
+    mutating func receivedInitiation(
+        _ initiation: LinkPacket.Initiation, packet: [UInt8], from path: Path, now: UInt64
+    ) -> [LinkAction<Path>] {
+        pruneHalfOpen(now: now)
+        if let index = halfOpenByMessage1[packet], var state = halfOpen[index] {
+            guard chargeHandshake(from: path, now: now) else { return [] }
+            // A copy (another path, a retry, the network): the same answer, no Diffie-Hellman.
+            if !state.paths.contains(path), state.paths.count < Wire.linkMaxCandidatePaths {
+                state.paths.append(path)
+                halfOpen[index] = state
+            }
+            stats.duplicateInitiationsAnswered += 1
+            return [.send(state.message2Packet, to: path)]
+        }
+        if sessionByMessage1[packet] != nil {
+            stats.drop(.duplicateHandshake)
+            return []
+        }
+        guard chargeHandshake(from: path, now: now) else { return [] }
+        var handshake = CvpeerHandshake(role: .responder, identity: identity, room: room)
+        let message2: [UInt8]
+        do {
+            _ = try handshake.readMessage(initiation.message)
+            message2 = try handshake.writeMessage()
+        } catch {
+            stats.drop(.handshakeRejected)
+            return []
+        }
+        precondition(message2.count == Wire.handshakeResponseMessageSize, "message 2 carries no payload")
+        if halfOpen.count >= Wire.linkMaxHalfOpen, let oldest = halfOpen.values.min(by: { $0.sequence < $1.sequence }) {
+            removeHalfOpen(oldest.localIndex)
+            stats.halfOpenEvicted += 1
+        }
+        let index = freshIndex()
+        let response = LinkPacket.response(
+            .init(senderIndex: index, receiverIndex: initiation.senderIndex, message: message2)
+        ).encoded(macKey: room.macKey)
+        halfOpenSequence += 1
+        halfOpen[index] = HalfOpenResponder(
+            localIndex: index, remoteIndex: initiation.senderIndex, message1Packet: packet, message2Packet: response,
+            handshake: handshake, createdAt: now, sequence: halfOpenSequence, paths: [path])
+        halfOpenByMessage1[packet] = index
+        return [.send(response, to: path)]
+    }
+
+    mutating func receivedResponse(
+        _ response: LinkPacket.Response, packet: [UInt8], from path: Path, now: UInt64
+    ) -> [LinkAction<Path>] {
+        guard var attempt = attempts[response.receiverIndex] else {
+            stats.drop(.unknownIndex)
+            return []
+        }
+        switch attempt.phase {
+        case .awaitingConfirmation(let message2Packet, _, _):
+            stats.drop(message2Packet == packet ? .duplicateHandshake : .staleHandshake)
+            return []
+        case .awaitingResponse:
+            break
+        }
+        guard chargeHandshake(from: path, now: now) else { return [] }
+        var handshake = attempt.handshake
+        let message3: [UInt8]
+        let established: CvpeerHandshake.EstablishedLink
+        do {
+            _ = try handshake.readMessage(response.message)
+            message3 = try handshake.writeMessage()
+            established = try handshake.finish()
+        } catch {
+            stats.drop(.handshakeRejected)
+            return []
+        }
+        precondition(message3.count == Wire.handshakeFinishMessageSize, "message 3 carries no payload")
+        guard links[established.peer] != nil || links.count < Wire.linkMaxLinks else {
+            stats.drop(.tooManyLinks)
+            return []
+        }
+        let finish = LinkPacket.finish(.init(receiverIndex: response.senderIndex, message: message3))
+            .encoded(macKey: room.macKey)
+        sessions[attempt.localIndex] = LinkSession(
+            localIndex: attempt.localIndex, remoteIndex: response.senderIndex, peer: established.peer,
+            initiator: localKey, isLocalInitiator: true, send: established.send, receive: established.receive,
+            createdAt: now, handshakeStartedAt: attempt.startedAt, confirmedAt: nil, message1Packet: nil,
+            message3Packet: nil)
+        stats.sessionsEstablished += 1
+        attempt.phase = .awaitingConfirmation(message2Packet: packet, message3Packet: finish, path: path)
+        attempt.nextRetryAt = now + retryDelay()
+        attempts[attempt.localIndex] = attempt
+        return [.send(finish, to: path)]
+    }
+
+    mutating func receivedFinish(
+        _ finish: LinkPacket.Finish, packet: [UInt8], from path: Path, now: UInt64
+    ) -> [LinkAction<Path>] {
+        let index = finish.receiverIndex
+        if let state = halfOpen[index] {
+            guard chargeHandshake(from: path, now: now) else { return [] }
+            var handshake = state.handshake
+            let established: CvpeerHandshake.EstablishedLink
+            do {
+                _ = try handshake.readMessage(finish.message)
+                established = try handshake.finish()
+            } catch {
+                stats.drop(.handshakeRejected)
+                return []
+            }
+            guard links[established.peer] != nil || links.count < Wire.linkMaxLinks else {
+                stats.drop(.tooManyLinks)
+                return []
+            }
+            removeHalfOpen(index)
+            sessions[index] = LinkSession(
+                localIndex: index, remoteIndex: state.remoteIndex, peer: established.peer,
+                initiator: established.peer, isLocalInitiator: false, send: established.send,
+                receive: established.receive, createdAt: now, handshakeStartedAt: state.createdAt, confirmedAt: now,
+                message1Packet: state.message1Packet,
+                message3Packet: packet)
+            sessionByMessage1[state.message1Packet] = index
+            stats.sessionsEstablished += 1
+            var actions = installConfirmed(index, path: path, candidates: state.paths, now: now)
+            if let confirmation = sendPacket(to: established.peer, plaintext: [], on: path, session: index, now: now) {
+                stats.keepalivesSent += 1
+                actions.append(confirmation)
+            }
+            return actions
+        }
+        if let session = sessions[index], !session.isLocalInitiator {
+            guard session.message3Packet == packet else {
+                stats.drop(.staleHandshake)
+                return []
+            }
+            guard chargeHandshake(from: path, now: now) else { return [] }
+            // Our confirmation was lost: confirm again, on a new packet number.
+            guard let confirmation = sendPacket(to: session.peer, plaintext: [], on: path, session: index, now: now)
+            else {
+                stats.drop(.staleHandshake)
+                return []
+            }
+            stats.duplicateFinishesAnswered += 1
+            stats.keepalivesSent += 1
+            return [confirmation]
+        }
+        stats.drop(.unknownIndex)
+        return []
+    }
+
+    /// Adds a newly confirmed session to its peer's link (creating the link if needed) and decides
+    /// whether packets go out on it from now on.
+    mutating func installConfirmed(
+        _ index: UInt32, path: Path, candidates: [Path], now: UInt64
+    ) -> [LinkAction<Path>] {
+        guard let session = sessions[index] else { return [] }
+        let peer = session.peer
+        guard var link = links[peer] else {
+            var link = LinkRecord<Path>(
+                peer: peer, current: index, sessions: [index], path: path, establishedAt: now, lastReceived: now)
+            link.lastReceivedOn[path] = now
+            link.relayPath = path.isRelayed ? path : candidates.first(where: \.isRelayed)
+            links[peer] = link
+            var actions: [LinkAction<Path>] = [.linkUp(peer, path: path)]
+            if path.isRelayed {
+                // Started on the relay: test every direct candidate at once.
+                for candidate in candidates.prefix(Wire.linkMaxCandidatePaths) where !candidate.isRelayed {
+                    if let probe = sendPacket(to: peer, plaintext: [], on: candidate, now: now) {
+                        stats.probesSent += 1
+                        actions.append(probe)
+                    }
+                }
+            }
+            return actions
+        }
+        var actions: [LinkAction<Path>] = []
+        // A verified handshake is as good as an authenticated packet: the peer lives there (a
+        // restarted peer may come from a new address).
+        link.lastReceived = max(link.lastReceived, now)
+        recordReceipt(on: path, at: now, in: &link)
+        if path != link.path, !path.isRelayed || link.path.isRelayed {
+            link.path = path
+            link.unansweredSince = nil
+            stats.pathChanges += 1
+            actions.append(.pathChanged(peer, path: path, isDirect: !path.isRelayed))
+        }
+        if link.rekeyAttempt == index { link.rekeyAttempt = nil }
+        if !link.sessions.contains(index) { link.sessions.append(index) }
+        var startFixUp = false
+        if let current = sessions[link.current], current.localIndex != index {
+            if current.initiator == session.initiator || Self.initiatorWins(session.initiator, over: current.initiator) {
+                link.current = index
+            } else if current.isLocalInitiator, !session.isLocalInitiator,
+                session.handshakeStartedAt > current.confirmedAt ?? .max
+            {
+                // The peer opened a session although ours wins, and its message 1 arrived after
+                // ours was confirmed, i.e. after the peer had it: it has probably lost ours
+                // (restart, timeout). A fresh one from us replaces both on both sides. (A message 1
+                // that came earlier crossed ours in a simultaneous open: no rekey needed.)
+                startFixUp = !rekeyInProgress(link)
+            }
+        } else {
+            link.current = index
+        }
+        while link.sessions.count > Wire.linkMaxSessionsPerLink,
+            let oldest = link.sessions.first(where: { $0 != link.current })
+        {
+            link.sessions.removeAll { $0 == oldest }
+            forgetSession(oldest)
+        }
+        links[peer] = link
+        if startFixUp { actions += startRekey(peer, now: now) }
+        return actions
+    }
+
+    func rekeyInProgress(_ link: LinkRecord<Path>) -> Bool {
+        link.rekeyAttempt.map { attempts[$0] != nil } ?? false
+    }
+
+    /// Starts a rekey if this side initiated the current session and it is old enough.
+    mutating func maybeStartRekey(_ peer: PublicKey, now: UInt64) -> [LinkAction<Path>] {
+        guard let link = links[peer], let current = sessions[link.current], current.isLocalInitiator,
+            Self.elapsed(from: current.createdAt, to: now) >= Wire.linkRekeyAfterTime, !rekeyInProgress(link)
+        else { return [] }
+        return startRekey(peer, now: now)
+    }
+
+    mutating func startRekey(_ peer: PublicKey, now: UInt64) -> [LinkAction<Path>] {
+        guard let path = links[peer]?.path else { return [] }
+        let (index, actions) = startAttempt(paths: [path], rekeyOf: peer, now: now)
+        links[peer]?.rekeyAttempt = index
+        stats.rekeysStarted += 1
+        return actions
+    }
+
+    mutating func removeHalfOpen(_ index: UInt32) {
+        guard let state = halfOpen.removeValue(forKey: index) else { return }
+        halfOpenByMessage1[state.message1Packet] = nil
+    }
+
+    mutating func pruneHalfOpen(now: UInt64) {
+        for (index, state) in halfOpen where Self.elapsed(from: state.createdAt, to: now) >= Wire.linkHandshakeTimeout {
+            removeHalfOpen(index)
+        }
+    }
+
+    /// Removes a session from the index tables (not from its link's list).
+    mutating func forgetSession(_ index: UInt32) {
+        guard let session = sessions.removeValue(forKey: index) else { return }
+        if let message1 = session.message1Packet { sessionByMessage1[message1] = nil }
+    }
+
+    /// Removes a link with every session, attempt and rekey that belongs to it.
+    mutating func tearDown(_ peer: PublicKey) {
+        guard let link = links.removeValue(forKey: peer) else { return }
+        for index in link.sessions { forgetSession(index) }
+        // Unconfirmed sessions of this peer belong to attempts awaiting confirmation: end both.
+        let unconfirmed = sessions.filter { $0.value.peer == peer }.map(\.key)
+        for index in unconfirmed {
+            forgetSession(index)
+            attempts[index] = nil
+        }
+        for (index, attempt) in attempts where attempt.rekeyOf == peer { attempts[index] = nil }
+    }
+}

@@ -1,0 +1,247 @@
+import PeerCrypto
+
+// The link layer's datagrams on one screen (docs/PROTOCOL.md, "Links"):
+//
+//   0x01 initiation  type 0x01 | reserved 0 0 0 | sender index (4) | Noise message 1 (48) | mac (16)    72 bytes
+//   0x02 response    type 0x02 | reserved 0 0 0 | sender (4) | receiver (4) | message 2 (128) | mac (16) 156 bytes
+//   0x03 finish      type 0x03 | reserved 0 0 0 | receiver (4) | message 3 (96) | mac (16)               120 bytes
+//   0x04 data        type 0x04 | reserved 0 0 0 | receiver (4) | counter (8) | ciphertext + tag (≥16)  32…1188 bytes
+//   0x05 punch       type 0x05 | reserved 0 0 0 | random (8)                                            12 bytes
+//
+// Integers are big-endian. mac = BLAKE2b-128 keyed with the room's mac key over every byte before
+// it; a data packet's 16-byte header is the AEAD's associated data and its counter the nonce.
+// Decoding checks only lengths, the type and the reserved bytes; the mac and the AEAD are checked
+// by the endpoint, in that order, before any Diffie-Hellman.
+
+/// Why bytes are not a link packet; every case is dropped and counted as malformed.
+public enum LinkPacketError: Error, Equatable, Sendable {
+    /// Not even a type byte.
+    case empty
+    /// A first byte the link layer does not define (rendezvous types go elsewhere).
+    case unknownType(UInt8)
+    /// A length this type never has.
+    case wrongLength(Wire.LinkPacketType, Int)
+    /// Reserved bytes that are not zero.
+    case nonZeroReserved
+}
+
+/// One datagram of the link layer, decoded but not yet verified.
+public enum LinkPacket: Equatable, Sendable {
+    /// Noise message 1.
+    case initiation(Initiation)
+    /// Noise message 2.
+    case response(Response)
+    /// Noise message 3.
+    case finish(Finish)
+    /// An encrypted data packet.
+    case data(DataPacket)
+    /// A NAT punch, meaningless on receipt.
+    case punch(Punch)
+
+    /// Message 1 and the initiator's index, which the responder addresses its answer to.
+    public struct Initiation: Equatable, Sendable {
+        /// The initiator's index for this attempt.
+        public var senderIndex: UInt32
+        /// Noise message 1 (exactly 48 bytes).
+        public var message: [UInt8]
+        /// The room mac as received (recomputed by `encoded`).
+        public var mac: [UInt8]
+
+        /// A packet to encode; the mac is filled in by `encoded(macKey:)`.
+        public init(senderIndex: UInt32, message: [UInt8], mac: [UInt8] = []) {
+            self.senderIndex = senderIndex
+            self.message = message
+            self.mac = mac
+        }
+    }
+
+    /// Message 2, with the responder's index and the initiator's.
+    public struct Response: Equatable, Sendable {
+        /// The responder's index for this session.
+        public var senderIndex: UInt32
+        /// The initiator's index from message 1.
+        public var receiverIndex: UInt32
+        /// Noise message 2 (exactly 128 bytes).
+        public var message: [UInt8]
+        /// The room mac as received (recomputed by `encoded`).
+        public var mac: [UInt8]
+
+        /// A packet to encode; the mac is filled in by `encoded(macKey:)`.
+        public init(senderIndex: UInt32, receiverIndex: UInt32, message: [UInt8], mac: [UInt8] = []) {
+            self.senderIndex = senderIndex
+            self.receiverIndex = receiverIndex
+            self.message = message
+            self.mac = mac
+        }
+    }
+
+    /// Message 3, addressed to the responder's index.
+    public struct Finish: Equatable, Sendable {
+        /// The responder's index from message 2.
+        public var receiverIndex: UInt32
+        /// Noise message 3 (exactly 96 bytes).
+        public var message: [UInt8]
+        /// The room mac as received (recomputed by `encoded`).
+        public var mac: [UInt8]
+
+        /// A packet to encode; the mac is filled in by `encoded(macKey:)`.
+        public init(receiverIndex: UInt32, message: [UInt8], mac: [UInt8] = []) {
+            self.receiverIndex = receiverIndex
+            self.message = message
+            self.mac = mac
+        }
+    }
+
+    /// A session's encrypted packet; the header is the associated data.
+    public struct DataPacket: Equatable, Sendable {
+        /// The receiving side's session index.
+        public var receiverIndex: UInt32
+        /// The packet number: the AEAD nonce, never reused under one key.
+        public var counter: UInt64
+        /// ChaCha20-Poly1305 output: plaintext length + 16.
+        public var ciphertext: [UInt8]
+
+        /// Wraps the fields.
+        public init(receiverIndex: UInt32, counter: UInt64, ciphertext: [UInt8]) {
+            self.receiverIndex = receiverIndex
+            self.counter = counter
+            self.ciphertext = ciphertext
+        }
+
+        /// The 16 cleartext bytes the AEAD authenticates.
+        public var header: [UInt8] { Self.header(receiverIndex: receiverIndex, counter: counter) }
+
+        /// The header for given fields, built before the ciphertext exists.
+        public static func header(receiverIndex: UInt32, counter: UInt64) -> [UInt8] {
+            var bytes: [UInt8] = [Wire.LinkPacketType.data.rawValue, 0, 0, 0]
+            bytes.reserveCapacity(Wire.dataHeaderSize)
+            bytes += receiverIndex.bigEndianBytes
+            bytes += counter.bigEndianBytes
+            return bytes
+        }
+    }
+
+    /// Random filler sent towards a candidate address so NATs open a mapping.
+    public struct Punch: Equatable, Sendable {
+        /// `Wire.punchRandomSize` random bytes.
+        public var random: [UInt8]
+
+        /// Wraps the random bytes.
+        public init(random: [UInt8]) {
+            precondition(random.count == Wire.punchRandomSize, "a punch carries 8 random bytes")
+            self.random = random
+        }
+    }
+
+    /// Parses `bytes`, checking only lengths, the type and the reserved bytes (never throws on
+    /// anything else, never traps).
+    ///
+    /// - Throws: `LinkPacketError` for anything that is not a well-formed link packet.
+    public static func decode(_ bytes: [UInt8]) throws(LinkPacketError) -> LinkPacket {
+        guard let first = bytes.first else { throw .empty }
+        guard let type = Wire.LinkPacketType(rawValue: first) else { throw .unknownType(first) }
+        switch type {
+        case .handshakeInitiation:
+            guard bytes.count == Wire.handshakeInitiationSize else { throw .wrongLength(type, bytes.count) }
+        case .handshakeResponse:
+            guard bytes.count == Wire.handshakeResponseSize else { throw .wrongLength(type, bytes.count) }
+        case .handshakeFinish:
+            guard bytes.count == Wire.handshakeFinishSize else { throw .wrongLength(type, bytes.count) }
+        case .data:
+            guard bytes.count >= Wire.minDataPacketSize, bytes.count <= Wire.maxLinkDatagramSize else {
+                throw .wrongLength(type, bytes.count)
+            }
+        case .punch:
+            guard bytes.count == Wire.punchSize else { throw .wrongLength(type, bytes.count) }
+        }
+        guard bytes[1] == 0, bytes[2] == 0, bytes[3] == 0 else { throw .nonZeroReserved }
+        let macStart = bytes.count - Wire.linkMacSize
+        switch type {
+        case .handshakeInitiation:
+            let m = Wire.handshakeInitiationMessageOffset
+            return .initiation(
+                Initiation(
+                    senderIndex: readUInt32(bytes, at: Wire.linkSenderIndexOffset),
+                    message: Array(bytes[m..<macStart]), mac: Array(bytes[macStart...])))
+        case .handshakeResponse:
+            let m = Wire.handshakeResponseMessageOffset
+            return .response(
+                Response(
+                    senderIndex: readUInt32(bytes, at: Wire.linkSenderIndexOffset),
+                    receiverIndex: readUInt32(bytes, at: Wire.handshakeResponseReceiverIndexOffset),
+                    message: Array(bytes[m..<macStart]), mac: Array(bytes[macStart...])))
+        case .handshakeFinish:
+            let m = Wire.handshakeFinishMessageOffset
+            return .finish(
+                Finish(
+                    receiverIndex: readUInt32(bytes, at: Wire.linkReceiverIndexOffset),
+                    message: Array(bytes[m..<macStart]), mac: Array(bytes[macStart...])))
+        case .data:
+            return .data(
+                DataPacket(
+                    receiverIndex: readUInt32(bytes, at: Wire.linkReceiverIndexOffset),
+                    counter: readUInt64(bytes, at: Wire.dataCounterOffset),
+                    ciphertext: Array(bytes[Wire.dataHeaderSize...])))
+        case .punch:
+            return .punch(Punch(random: Array(bytes[Wire.linkPacketPrefixSize...])))
+        }
+    }
+
+    /// The packet's bytes; handshake packets get a fresh mac under `macKey`.
+    ///
+    /// - Precondition: handshake messages have their fixed sizes, and data packets fit
+    ///   `Wire.maxLinkDatagramSize`.
+    public func encoded(macKey: SecretBytes) -> [UInt8] {
+        var bytes: [UInt8]
+        switch self {
+        case .initiation(let p):
+            precondition(p.message.count == Wire.handshakeInitiationMessageSize, "message 1 is 48 bytes")
+            bytes = [Wire.LinkPacketType.handshakeInitiation.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes + p.message
+        case .response(let p):
+            precondition(p.message.count == Wire.handshakeResponseMessageSize, "message 2 is 128 bytes")
+            bytes = [Wire.LinkPacketType.handshakeResponse.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes
+                + p.receiverIndex.bigEndianBytes + p.message
+        case .finish(let p):
+            precondition(p.message.count == Wire.handshakeFinishMessageSize, "message 3 is 96 bytes")
+            bytes = [Wire.LinkPacketType.handshakeFinish.rawValue, 0, 0, 0] + p.receiverIndex.bigEndianBytes + p.message
+        case .data(let p):
+            let out = p.header + p.ciphertext
+            precondition(out.count <= Wire.maxLinkDatagramSize, "data packets fit maxLinkDatagramSize")
+            return out
+        case .punch(let p):
+            return [Wire.LinkPacketType.punch.rawValue, 0, 0, 0] + p.random
+        }
+        bytes += LinkMac.compute(over: bytes[...], key: macKey)
+        return bytes
+    }
+
+    private static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+        bytes[offset..<offset + Wire.linkIndexSize].reduce(0) { ($0 << 8) | UInt32($1) }
+    }
+
+    private static func readUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        bytes[offset..<offset + Wire.dataCounterSize].reduce(0) { ($0 << 8) | UInt64($1) }
+    }
+}
+
+/// The room mac on handshake packets: one keyed hash that keeps non-members away from any
+/// Diffie-Hellman.
+public enum LinkMac {
+    /// BLAKE2b-128 of `bytes` keyed with the room's mac key.
+    public static func compute(over bytes: ArraySlice<UInt8>, key: SecretBytes) -> [UInt8] {
+        bytes.withUnsafeBytes { data in
+            key.withUnsafeBytes { k in Blake2b.hash(data, key: k, outputLength: Wire.linkMacSize) }
+        }
+    }
+
+    /// True if the last 16 bytes of a handshake packet are the mac of the rest, compared in
+    /// constant time so a non-member cannot forge a mac byte by byte.
+    public static func isValid(_ packet: [UInt8], key: SecretBytes) -> Bool {
+        guard packet.count >= Wire.linkMacSize else { return false }
+        let macStart = packet.count - Wire.linkMacSize
+        let expected = compute(over: packet[..<macStart], key: key)
+        var difference: UInt8 = 0
+        for i in 0..<Wire.linkMacSize { difference |= expected[i] ^ packet[macStart + i] }
+        return difference == 0
+    }
+}

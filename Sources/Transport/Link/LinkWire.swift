@@ -1,0 +1,122 @@
+// MARK: Links
+// Packet types, sizes, offsets, timers and bounds of the encrypted link layer
+// (docs/PROTOCOL.md, "Links"). Owned by Sources/Transport/Link. Times are monotonic nanoseconds.
+//
+// The link layer shares `Wire.maxLinkDatagramSize`, `Wire.dataHeaderSize`, `Wire.aeadTagSize` and
+// `Wire.maxFramesSize` with the reliability layer (they are defined in Wire.swift).
+
+extension Wire {
+    /// The first byte of every datagram one node sends another.
+    public enum LinkPacketType: UInt8, Sendable, CaseIterable {
+        /// Noise message 1: the initiator's ephemeral key.
+        case handshakeInitiation = 0x01
+        /// Noise message 2: the responder's ephemeral key and sealed identity.
+        case handshakeResponse = 0x02
+        /// Noise message 3: the initiator's sealed identity and the psk.
+        case handshakeFinish = 0x03
+        /// An encrypted packet of one session.
+        case data = 0x04
+        /// Random bytes that open NAT mappings; ignored on receipt.
+        case punch = 0x05
+    }
+
+    /// Type byte plus three reserved zero bytes: keeps every index and counter 4-byte aligned.
+    public static let linkPacketPrefixSize = 4
+    /// A 32-bit session index, chosen at random by the side that will receive on it.
+    public static let linkIndexSize = 4
+    /// BLAKE2b-128 under the room's mac key: enough that nobody without the key forges one.
+    public static let linkMacSize = 16
+
+    /// Where the sender index sits in initiation and response packets.
+    public static let linkSenderIndexOffset = 4
+    /// Where the receiver index sits in response packets (after the sender index).
+    public static let handshakeResponseReceiverIndexOffset = 8
+    /// Where the receiver index sits in finish and data packets.
+    public static let linkReceiverIndexOffset = 4
+    /// Where Noise message 1 starts in an initiation packet.
+    public static let handshakeInitiationMessageOffset = 8
+    /// Where Noise message 2 starts in a response packet.
+    public static let handshakeResponseMessageOffset = 12
+    /// Where Noise message 3 starts in a finish packet.
+    public static let handshakeFinishMessageOffset = 8
+    /// Where the 64-bit counter (the AEAD nonce and packet number) sits in a data packet.
+    public static let dataCounterOffset = 8
+    /// The counter's size: a 64-bit nonce never wraps.
+    public static let dataCounterSize = 8
+
+    /// Noise message 1 is fixed: an ephemeral key and an empty payload's tag (48 bytes).
+    public static let handshakeInitiationMessageSize = 48
+    /// Noise message 2 with no application payload (128 bytes): a payload would be readable by
+    /// anyone who knows the public room tag, so none is ever sent.
+    public static let handshakeResponseMessageSize = 128
+    /// Noise message 3 with no application payload (96 bytes): data waits for the session.
+    public static let handshakeFinishMessageSize = 96
+
+    /// 4 + 4 + 48 + 16 = 72 bytes, exactly.
+    public static let handshakeInitiationSize =
+        handshakeInitiationMessageOffset + handshakeInitiationMessageSize + linkMacSize
+    /// 4 + 4 + 4 + 128 + 16 = 156 bytes, exactly.
+    public static let handshakeResponseSize =
+        handshakeResponseMessageOffset + handshakeResponseMessageSize + linkMacSize
+    /// 4 + 4 + 96 + 16 = 120 bytes, exactly.
+    public static let handshakeFinishSize = handshakeFinishMessageOffset + handshakeFinishMessageSize + linkMacSize
+    /// Header and tag of an empty data packet (32 bytes): the smallest data packet.
+    public static let minDataPacketSize = dataHeaderSize + aeadTagSize
+    /// Random bytes in a punch packet: enough that middleboxes see distinct datagrams.
+    public static let punchRandomSize = 8
+    /// 4 + 8 = 12 bytes, exactly.
+    public static let punchSize = linkPacketPrefixSize + punchRandomSize
+
+    /// The whole plaintext of a close notice. A lone CLOSE frame type byte without the reason the
+    /// reliability layer's CLOSE frame always carries, so it never parses as a reliability packet.
+    public static let linkCloseNotice: UInt8 = 0x05
+
+    /// A link sends on one session for at most this long after its handshake before starting a
+    /// new one (WireGuard's REKEY_AFTER_TIME): bounds what one key protects.
+    public static let linkRekeyAfterTime: UInt64 = 120_000_000_000
+    /// A session older than this neither sends nor receives (WireGuard's REJECT_AFTER_TIME): a
+    /// rekey has had a full minute of retries to replace it.
+    public static let linkRejectAfterTime: UInt64 = 180_000_000_000
+    /// No packet number reaches this (WireGuard's REKEY_AFTER_MESSAGES): far below the nonce
+    /// space and `ReplayWindow.rejectAfter`. Numbers continue across rekeys, so a link that gets
+    /// here is torn down and connected afresh.
+    public static let linkRejectAfterMessages: UInt64 = 1 << 60
+    /// An empty data packet goes out after this long without sending (while packets arrive, or
+    /// always with persistent keepalives): NAT bindings last at least 30 s on common routers.
+    public static let linkKeepaliveInterval: UInt64 = 15_000_000_000
+    /// A link with nothing authenticated received for this long is dead: four keepalive intervals,
+    /// so a single lost keepalive never kills a link.
+    public static let linkDeadAfter: UInt64 = 60_000_000_000
+    /// Handshake messages are sent again this often without an answer: well above any round trip.
+    public static let linkHandshakeRetryInterval: UInt64 = 1_000_000_000
+    /// Up to this much random extra delay on each retry, so peers that started together drift apart.
+    public static let linkHandshakeRetryJitter: UInt64 = 250_000_000
+    /// A handshake attempt gives up after this long; so does a responder's half-open state.
+    public static let linkHandshakeTimeout: UInt64 = 90_000_000_000
+    /// Responder states awaiting message 3, at most: the oldest is evicted beyond, so a flood of
+    /// message 1 costs bounded memory.
+    public static let linkMaxHalfOpen = 1024
+    /// A direct path with nothing authenticated for this long while we send is considered dead and
+    /// the link falls back to the relay: several round trips even on slow mobile links.
+    public static let linkDirectSilenceTimeout: UInt64 = 5_000_000_000
+    /// Minimum spacing of handshake packets processed from one path (10 per second): an honest
+    /// peer sends about one per second per path.
+    public static let linkHandshakePathInterval: UInt64 = 100_000_000
+    /// Handshake packets one path may send back to back.
+    public static let linkHandshakePathBurst: UInt64 = 20
+    /// Minimum spacing of handshake packets processed in all (200 per second): a few Diffie-Hellman
+    /// each, about 1% of one core.
+    public static let linkHandshakeGlobalInterval: UInt64 = 5_000_000
+    /// Handshake packets processed back to back across all paths.
+    public static let linkHandshakeGlobalBurst: UInt64 = 200
+    /// Paths whose handshake rate is tracked, at most; the longest idle is forgotten beyond.
+    public static let linkRateLimitedPaths = 1024
+    /// Links an endpoint keeps at most: far above any room's size, so a member minting identities
+    /// cannot exhaust memory.
+    public static let linkMaxLinks = 1024
+    /// Confirmed sessions kept per link (current, previous, and one from a simultaneous open):
+    /// older ones are dropped beyond.
+    public static let linkMaxSessionsPerLink = 3
+    /// Paths remembered per link or handshake as candidates for probes and fallback.
+    public static let linkMaxCandidatePaths = 8
+}

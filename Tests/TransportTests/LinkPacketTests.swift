@@ -1,0 +1,97 @@
+import CVPeerTestSupport
+import PeerCrypto
+import Testing
+@testable import Transport
+
+@Suite struct LinkPacketTests {
+    static let macKey = LinkFixtures.room(1).macKey
+
+    static var samples: [LinkPacket] {
+        [
+            .initiation(.init(senderIndex: 0x0102_0304, message: [UInt8](repeating: 1, count: 48))),
+            .response(.init(senderIndex: 5, receiverIndex: 0xFFFF_FFFF, message: [UInt8](repeating: 2, count: 128))),
+            .finish(.init(receiverIndex: 9, message: [UInt8](repeating: 3, count: 96))),
+            .data(.init(receiverIndex: 7, counter: 0x0102_0304_0506_0708, ciphertext: [UInt8](repeating: 4, count: 16))),
+            .data(.init(receiverIndex: 7, counter: 1, ciphertext: [UInt8](repeating: 4, count: Wire.maxFramesSize + 16))),
+            .punch(.init(random: [1, 2, 3, 4, 5, 6, 7, 8])),
+        ]
+    }
+
+    @Test func sizesMatchThePacketTable() {
+        #expect(Wire.handshakeInitiationSize == 72)
+        #expect(Wire.handshakeResponseSize == 156)
+        #expect(Wire.handshakeFinishSize == 120)
+        #expect(Wire.minDataPacketSize == 32)
+        #expect(Wire.punchSize == 12)
+        #expect(Wire.maxLinkDatagramSize == 1188)
+        #expect(Wire.handshakeInitiationMessageSize == CvpeerHandshake.message1Length)
+        #expect(Wire.handshakeResponseMessageSize == CvpeerHandshake.message2MinimumLength)
+        #expect(Wire.handshakeFinishMessageSize == CvpeerHandshake.message3MinimumLength)
+    }
+
+    @Test(arguments: samples) func roundTripsAndMacVerifies(_ packet: LinkPacket) throws {
+        let bytes = packet.encoded(macKey: Self.macKey)
+        let decoded = try LinkPacket.decode(bytes)
+        switch (packet, decoded) {
+        case (.initiation(let a), .initiation(let b)):
+            #expect(a.senderIndex == b.senderIndex && a.message == b.message)
+            #expect(LinkMac.isValid(bytes, key: Self.macKey))
+            #expect(!LinkMac.isValid(bytes, key: LinkFixtures.room(2).macKey))
+        case (.response(let a), .response(let b)):
+            #expect(a.senderIndex == b.senderIndex && a.receiverIndex == b.receiverIndex && a.message == b.message)
+            #expect(LinkMac.isValid(bytes, key: Self.macKey))
+        case (.finish(let a), .finish(let b)):
+            #expect(a.receiverIndex == b.receiverIndex && a.message == b.message)
+            #expect(LinkMac.isValid(bytes, key: Self.macKey))
+        case (.data(let a), .data(let b)):
+            #expect(a == b)
+            #expect(Array(bytes.prefix(16)) == a.header)
+        case (.punch(let a), .punch(let b)):
+            #expect(a == b)
+        case (.initiation, _), (.response, _), (.finish, _), (.data, _), (.punch, _):
+            Issue.record("decoded to another type: \(decoded)")
+        }
+    }
+
+    @Test func fieldsSitAtTheirOffsets() {
+        let bytes = LinkPacket.data(.init(receiverIndex: 0xA1B2_C3D4, counter: 0x1122_3344_5566_7788, ciphertext: [UInt8](repeating: 0, count: 16)))
+            .encoded(macKey: Self.macKey)
+        #expect(Array(bytes[0..<4]) == [0x04, 0, 0, 0])
+        #expect(Array(bytes[Wire.linkReceiverIndexOffset..<Wire.linkReceiverIndexOffset + 4]) == [0xA1, 0xB2, 0xC3, 0xD4])
+        #expect(Array(bytes[Wire.dataCounterOffset..<Wire.dataCounterOffset + 8]) == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88])
+        let response = LinkPacket.response(.init(senderIndex: 1, receiverIndex: 2, message: [UInt8](repeating: 9, count: 128)))
+            .encoded(macKey: Self.macKey)
+        #expect(Array(response[4..<12]) == [0, 0, 0, 1, 0, 0, 0, 2])
+        #expect(response[Wire.handshakeResponseMessageOffset] == 9)
+    }
+
+    @Test func everyPrefixAndExtensionIsRefusedWithoutTrapping() {
+        for packet in Self.samples {
+            let bytes = packet.encoded(macKey: Self.macKey)
+            for length in 0..<bytes.count {
+                let prefix = Array(bytes.prefix(length))
+                // Data packets are variable: a long enough prefix of one is still a data packet.
+                if case .data = packet, length >= Wire.minDataPacketSize { continue }
+                #expect(throws: LinkPacketError.self) { try LinkPacket.decode(prefix) }
+            }
+            if case .data = packet, bytes.count < Wire.maxLinkDatagramSize { continue }
+            #expect(throws: LinkPacketError.self) { try LinkPacket.decode(bytes + [0]) }
+        }
+    }
+
+    @Test func reservedBytesMustBeZeroAndUnknownTypesAreRefused() {
+        for packet in Self.samples {
+            var bytes = packet.encoded(macKey: Self.macKey)
+            bytes[2] = 1
+            #expect(throws: LinkPacketError.nonZeroReserved) { try LinkPacket.decode(bytes) }
+        }
+        #expect(throws: LinkPacketError.empty) { try LinkPacket.decode([]) }
+        for type in [0x00, 0x06, 0x20, 0x24, 0xFF] as [UInt8] {
+            #expect(throws: LinkPacketError.unknownType(type)) { try LinkPacket.decode([type] + [UInt8](repeating: 0, count: 71)) }
+        }
+    }
+
+    @Test func closeNoticeIsNotAReliabilityPacket() {
+        #expect(throws: ReliabilityError.self) { try LinkFrame.decode([Wire.linkCloseNotice]) }
+    }
+}

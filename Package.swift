@@ -59,6 +59,10 @@ let package = Package(
         .testTarget(name: "RendezvousTests", dependencies: ["Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication"], swiftSettings: strict),
+        // A child process for transport end-to-end and NAT-lab tests: one node's transport, driven by arguments.
+        .executableTarget(
+            name: "TransportProbe", dependencies: ["Transport", "Rendezvous", "PeerCrypto"], path: "Tests/TransportProbe",
+            swiftSettings: strict),
         // A child process for the store's crash test: appends batches until it is killed.
         .executableTarget(
             name: "StoreCrashWriter", dependencies: ["Store", "PeerCrypto"], path: "Tests/StoreCrashWriter",

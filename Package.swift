@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "CVPeerTestSupport", dependencies: ["PeerCrypto"], swiftSettings: strict),
         .testTarget(
             name: "PeerCryptoTests",
-            dependencies: ["PeerCrypto"],
+            dependencies: ["PeerCrypto", "CVPeerTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
@@ -58,7 +58,7 @@ let package = Package(
         ),
         .testTarget(name: "RendezvousTests", dependencies: ["Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication", "CVPeerTestSupport"], swiftSettings: strict),
         // A child process for transport end-to-end and NAT-lab tests: one node's transport, driven by arguments.
         .executableTarget(
             name: "TransportProbe", dependencies: ["Transport", "Rendezvous", "PeerCrypto"], path: "Tests/TransportProbe",

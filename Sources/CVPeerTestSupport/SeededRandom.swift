@@ -26,6 +26,16 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return fallback
     }
 
+    /// The seed from `CVPEER_TEST_SEED` if set, else a fresh random one (print it on failure).
+    public static func seedFromEnvironmentOrRandom() -> UInt64 {
+        seedFromEnvironment(default: UInt64.random(in: 0...UInt64.max))
+    }
+
+    /// `count` random bytes.
+    public mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
+    }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

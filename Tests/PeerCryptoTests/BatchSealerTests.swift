@@ -1,46 +1,11 @@
 import Foundation
+import CVPeerTestSupport
 import Testing
 
 @testable import PeerCrypto
 
-/// SplitMix64: a small seeded generator, so that a failing random run can be replayed.
-private struct BatchTestRNG: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
-    }
-}
 
-/// The seed for the randomised tests: `CVPEER_TEST_SEED` if set (to replay a failure), else fresh.
-private func batchTestSeed() -> UInt64 {
-    if let text = ProcessInfo.processInfo.environment["CVPEER_TEST_SEED"], let seed = UInt64(text) { return seed }
-    return UInt64.random(in: 0...UInt64.max)
-}
 
-/// Runs `body` and returns the `CryptoError` it threw, recording an issue if it returned or threw
-/// something else.
-@discardableResult
-private func expectCryptoError(
-    _ comment: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
-) -> CryptoError? {
-    do {
-        try body()
-        Issue.record("no error thrown: \(comment())", sourceLocation: sourceLocation)
-    } catch let error as CryptoError {
-        return error
-    } catch {
-        Issue.record("unexpected error \(error): \(comment())", sourceLocation: sourceLocation)
-    }
-    return nil
-}
 
 /// Completes a hand-built batch as the wire format prescribes: `header` (72 bytes) followed by
 /// `plaintext` (payload ‖ signature) encrypted with bytes 0..<48 as associated data and 48..<72 as nonce.
@@ -77,8 +42,8 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
 
     @Test(arguments: [0, 1, 1200, 64 * 1024])
     func roundTripReturnsAuthorSequenceEpochAndPayload(length: Int) throws {
-        let seed = batchTestSeed()
-        var rng = BatchTestRNG(seed: seed)
+        let seed = SeededRandom.seedFromEnvironmentOrRandom()
+        var rng = SeededRandom(seed: seed)
         let payload = rng.bytes(length)
         let sealed = BatchSealer.seal(
             payload: payload, sequence: 0x0102_0304_0506_0708, epoch: 0xA0B0_C0D0, identity: alice,
@@ -254,8 +219,8 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
     }
 
     @Test func tenThousandRandomInputsOnlyThrow() {
-        let seed = batchTestSeed()
-        var rng = BatchTestRNG(seed: seed)
+        let seed = SeededRandom.seedFromEnvironmentOrRandom()
+        var rng = SeededRandom(seed: seed)
         let key = room.contentKey(epoch: 0)
         let genuine = BatchSealer.seal(
             payload: Array(repeating: 0x5A, count: 100), sequence: 1, epoch: 0, identity: alice, contentKey: key)

@@ -1,4 +1,5 @@
 import Foundation
+import CVPeerTestSupport
 import Testing
 
 @testable import PeerCrypto
@@ -7,44 +8,8 @@ import Testing
 // another room or with a lying identity, and replaced by garbage. The only acceptable outcome for
 // hostile input is a thrown error, after which the attempt is dead.
 
-/// SplitMix64: a small seeded generator, so that a failing random run can be replayed.
-private struct NoiseTamperRNG: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
-    }
-}
 
-/// The seed for the randomised tests: `CVPEER_TEST_SEED` if set (to replay a failure), else fresh.
-private func noiseTamperSeed() -> UInt64 {
-    if let text = ProcessInfo.processInfo.environment["CVPEER_TEST_SEED"], let seed = UInt64(text) { return seed }
-    return UInt64.random(in: 0...UInt64.max)
-}
 
-/// Runs `body` and returns the `CryptoError` it threw, recording an issue if it returned or threw
-/// something else.
-@discardableResult
-private func expectNoiseRejection(
-    _ comment: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
-) -> CryptoError? {
-    do {
-        try body()
-        Issue.record("accepted: \(comment())", sourceLocation: sourceLocation)
-    } catch let error as CryptoError {
-        return error
-    } catch {
-        Issue.record("unexpected error \(error): \(comment())", sourceLocation: sourceLocation)
-    }
-    return nil
-}
 
 private func isHandshakeError(_ error: CryptoError?) -> Bool {
     if case .handshake = error { return true }
@@ -133,9 +98,9 @@ private struct CvpeerTranscript {
             // Each direction has its own key: a packet cannot be reflected back to its sender.
             var reflected = initiatorLink.receive
             reflected.setNonce(UInt64(round))
-            expectNoiseRejection("reflected packet") { _ = try reflected.decrypt(sealedOut) }
+            expectCryptoError("reflected packet") { _ = try reflected.decrypt(sealedOut) }
         }
-        expectNoiseRejection("second finish") { _ = try transcript.initiator.finish() }
+        expectCryptoError("second finish") { _ = try transcript.initiator.finish() }
     }
 
     @Test func flippingAnyByteOfAnyHandshakeMessageIsRejected() throws {
@@ -145,11 +110,11 @@ private struct CvpeerTranscript {
                 var tampered = message
                 tampered[position] ^= 0x01
                 var attempt = receiver
-                expectNoiseRejection("\(name) with byte \(position) flipped") { _ = try attempt.readMessage(tampered) }
+                expectCryptoError("\(name) with byte \(position) flipped") { _ = try attempt.readMessage(tampered) }
                 #expect(attempt.status == .failed, "\(name) byte \(position)")
                 // The attempt is dead: not even the genuine message revives it.
-                expectNoiseRejection("\(name) after a failure") { _ = try attempt.readMessage(message) }
-                expectNoiseRejection("finish after a failure") { _ = try attempt.finish() }
+                expectCryptoError("\(name) after a failure") { _ = try attempt.readMessage(message) }
+                expectCryptoError("finish after a failure") { _ = try attempt.finish() }
             }
             // The untouched message is accepted by an unharmed copy.
             var genuine = receiver
@@ -167,10 +132,10 @@ private struct CvpeerTranscript {
         // XXpsk3 mixes the psk in only at message 3, so the first two messages go through.
         _ = try initiator.readMessage(responder.writeMessage())
         let message3 = try initiator.writeMessage()
-        let error = expectNoiseRejection("message 3 under another psk") { _ = try responder.readMessage(message3) }
+        let error = expectCryptoError("message 3 under another psk") { _ = try responder.readMessage(message3) }
         #expect(error == .authenticationFailed)
         #expect(responder.status == .failed)
-        expectNoiseRejection("finish after a psk mismatch") { _ = try responder.finish() }
+        expectCryptoError("finish after a psk mismatch") { _ = try responder.finish() }
     }
 
     @Test func aResponderWithAnotherRoomTagRejectsMessage1() throws {
@@ -181,7 +146,7 @@ private struct CvpeerTranscript {
         var responder = CvpeerHandshake(
             role: .responder, identity: .generate(), roomTag: wrongTag, psk: room.handshakePSK)
         let message1 = try initiator.writeMessage()
-        let error = expectNoiseRejection("message 1 with another prologue") { _ = try responder.readMessage(message1) }
+        let error = expectCryptoError("message 1 with another prologue") { _ = try responder.readMessage(message1) }
         #expect(error == .authenticationFailed)
         #expect(responder.status == .failed)
     }
@@ -190,7 +155,7 @@ private struct CvpeerTranscript {
         var initiator = CvpeerHandshake(role: .initiator, identity: .generate(), room: .generate())
         var responder = CvpeerHandshake(role: .responder, identity: .generate(), room: .generate())
         let message1 = try initiator.writeMessage()
-        expectNoiseRejection("message 1 from another room") { _ = try responder.readMessage(message1) }
+        expectCryptoError("message 1 from another room") { _ = try responder.readMessage(message1) }
     }
 
     @Test func aTransportMessageWithAnyFlippedByteIsRejected() throws {
@@ -203,25 +168,25 @@ private struct CvpeerTranscript {
             var tampered = sealed
             tampered[position] ^= 0x01
             var attempt = receiver.receive
-            expectNoiseRejection("transport byte \(position) flipped") { _ = try attempt.decrypt(tampered) }
+            expectCryptoError("transport byte \(position) flipped") { _ = try attempt.decrypt(tampered) }
             #expect(attempt.nonce == 0)
         }
         for length in 0..<sealed.count {
             var attempt = receiver.receive
-            expectNoiseRejection("transport truncated to \(length)") { _ = try attempt.decrypt(Array(sealed[..<length])) }
+            expectCryptoError("transport truncated to \(length)") { _ = try attempt.decrypt(Array(sealed[..<length])) }
         }
         let opened = try receiver.receive.decrypt(sealed)
         #expect(opened == plaintext)
-        expectNoiseRejection("transport replay") { _ = try receiver.receive.decrypt(sealed) }
+        expectCryptoError("transport replay") { _ = try receiver.receive.decrypt(sealed) }
     }
 
     @Test func replayedHandshakeMessagesAreRejected() throws {
         var transcript = try CvpeerTranscript()
         for message in [transcript.message1, transcript.message2, transcript.message3] {
-            #expect(isHandshakeError(expectNoiseRejection("replay to a finished responder") {
+            #expect(isHandshakeError(expectCryptoError("replay to a finished responder") {
                 _ = try transcript.responder.readMessage(message)
             }))
-            #expect(isHandshakeError(expectNoiseRejection("replay to a finished initiator") {
+            #expect(isHandshakeError(expectCryptoError("replay to a finished initiator") {
                 _ = try transcript.initiator.readMessage(message)
             }))
         }
@@ -233,13 +198,13 @@ private struct CvpeerTranscript {
         // The duplicate is refused but, being out of turn, does not kill the attempt (UDP duplicates).
         var responder = transcript.responderBeforeMessage1
         _ = try responder.readMessage(transcript.message1)
-        expectNoiseRejection("duplicate message 1") { _ = try responder.readMessage(transcript.message1) }
+        expectCryptoError("duplicate message 1") { _ = try responder.readMessage(transcript.message1) }
         #expect(responder.status == .awaitingWrite)
         _ = try responder.writeMessage()
         // And an old message 2 from an earlier handshake is refused by a new initiator.
         let earlier = try CvpeerTranscript(room: transcript.room)
         var initiator = transcript.initiatorBeforeMessage2
-        expectNoiseRejection("message 2 of another handshake") { _ = try initiator.readMessage(earlier.message2) }
+        expectCryptoError("message 2 of another handshake") { _ = try initiator.readMessage(earlier.message2) }
     }
 
     @Test func anIdentityThatDoesNotMatchTheStaticKeyIsRejected() throws {
@@ -256,12 +221,12 @@ private struct CvpeerTranscript {
         _ = try responder.readMessage(rogueInitiator.writeMessage())
         _ = try rogueInitiator.readMessage(responder.writeMessage())
         let message3 = try rogueInitiator.writeMessage(payload: impersonated.publicKey.bytes)
-        #expect(isHandshakeError(expectNoiseRejection("message 3 with a foreign identity") {
+        #expect(isHandshakeError(expectCryptoError("message 3 with a foreign identity") {
             _ = try responder.readMessage(message3)
         }))
         #expect(responder.status == .failed)
         #expect(responder.peer == nil)
-        expectNoiseRejection("finish after an identity mismatch") { _ = try responder.finish() }
+        expectCryptoError("finish after an identity mismatch") { _ = try responder.finish() }
 
         // The same in message 2, and with payloads too short to hold a key or holding no valid key.
         let lies: [[UInt8]] = [
@@ -275,11 +240,11 @@ private struct CvpeerTranscript {
                 staticKeyPair: honest.x25519KeyPair(), psks: [room.handshakePSK])
             _ = try rogueResponder.readMessage(initiator.writeMessage())
             let message2 = try rogueResponder.writeMessage(payload: lie)
-            expectNoiseRejection("message 2 claiming \(lie.count) bytes of identity") {
+            expectCryptoError("message 2 claiming \(lie.count) bytes of identity") {
                 _ = try initiator.readMessage(message2)
             }
             #expect(initiator.status == .failed)
-            expectNoiseRejection("writing after an identity mismatch") { _ = try initiator.writeMessage() }
+            expectCryptoError("writing after an identity mismatch") { _ = try initiator.writeMessage() }
         }
 
         // A static key that belongs to no identity, claiming an honest one.
@@ -290,7 +255,7 @@ private struct CvpeerTranscript {
         _ = try victim.readMessage(strangerInitiator.writeMessage())
         _ = try strangerInitiator.readMessage(victim.writeMessage())
         let forged = try strangerInitiator.writeMessage(payload: honest.publicKey.bytes)
-        expectNoiseRejection("a stranger's static claiming an identity") { _ = try victim.readMessage(forged) }
+        expectCryptoError("a stranger's static claiming an identity") { _ = try victim.readMessage(forged) }
     }
 
     @Test func aHandshakeReflectedBackToItsOwnNodeIsRejected() throws {
@@ -300,7 +265,7 @@ private struct CvpeerTranscript {
         var ownResponder = CvpeerHandshake(role: .responder, identity: identity, room: room)
         _ = try ownResponder.readMessage(initiator.writeMessage())
         let message2 = try ownResponder.writeMessage()
-        #expect(isHandshakeError(expectNoiseRejection("own identity") { _ = try initiator.readMessage(message2) }))
+        #expect(isHandshakeError(expectCryptoError("own identity") { _ = try initiator.readMessage(message2) }))
     }
 
     @Test func everyTruncationOfEveryHandshakeMessageIsRejected() throws {
@@ -308,11 +273,11 @@ private struct CvpeerTranscript {
         for (name, receiver, message) in transcript.reads {
             for length in 0..<message.count {
                 var attempt = receiver
-                expectNoiseRejection("\(name) cut to \(length) bytes") { _ = try attempt.readMessage(Array(message[..<length])) }
+                expectCryptoError("\(name) cut to \(length) bytes") { _ = try attempt.readMessage(Array(message[..<length])) }
                 #expect(attempt.status == .failed)
             }
             var extended = receiver
-            expectNoiseRejection("\(name) with a byte appended") { _ = try extended.readMessage(message + [0]) }
+            expectCryptoError("\(name) with a byte appended") { _ = try extended.readMessage(message + [0]) }
         }
     }
 
@@ -321,22 +286,22 @@ private struct CvpeerTranscript {
         let huge = [UInt8](repeating: 0x41, count: NoiseCipherState.maxMessageLength + 1)
         for (name, receiver, _) in transcript.reads {
             var attempt = receiver
-            expectNoiseRejection("\(name) over 65535 bytes") { _ = try attempt.readMessage(huge) }
+            expectCryptoError("\(name) over 65535 bytes") { _ = try attempt.readMessage(huge) }
         }
         var initiator = transcript.initiatorBeforeMessage2
         _ = try initiator.readMessage(transcript.message2)
         let tooBig = [UInt8](repeating: 0, count: NoiseCipherState.maxMessageLength)
-        expectNoiseRejection("writing a message over 65535 bytes") { _ = try initiator.writeMessage(payload: tooBig) }
+        expectCryptoError("writing a message over 65535 bytes") { _ = try initiator.writeMessage(payload: tooBig) }
     }
 
     @Test func callsOutOfTurnAreRejected() throws {
         let room = RoomKeys.generate()
         var responder = CvpeerHandshake(role: .responder, identity: .generate(), room: room)
         #expect(responder.status == .awaitingRead)
-        expectNoiseRejection("responder writing first") { _ = try responder.writeMessage() }
+        expectCryptoError("responder writing first") { _ = try responder.writeMessage() }
         var initiator = CvpeerHandshake(role: .initiator, identity: .generate(), room: room)
         #expect(initiator.status == .awaitingWrite)
-        expectNoiseRejection("initiator reading first") { _ = try initiator.readMessage([UInt8](repeating: 0, count: 48)) }
+        expectCryptoError("initiator reading first") { _ = try initiator.readMessage([UInt8](repeating: 0, count: 48)) }
         // Calls out of turn change nothing: the handshake still completes.
         _ = try responder.readMessage(initiator.writeMessage())
         _ = try initiator.readMessage(responder.writeMessage())
@@ -344,13 +309,13 @@ private struct CvpeerTranscript {
         _ = try initiator.finish()
         _ = try responder.finish()
         var early = CvpeerHandshake(role: .initiator, identity: .generate(), room: room)
-        expectNoiseRejection("finish before the handshake") { _ = try early.finish() }
+        expectCryptoError("finish before the handshake") { _ = try early.finish() }
         #expect(early.status == .awaitingWrite)
     }
 
     @Test func randomGarbageNeverCrashesAReader() throws {
-        let seed = noiseTamperSeed()
-        var rng = NoiseTamperRNG(seed: seed)
+        let seed = SeededRandom.seedFromEnvironmentOrRandom()
+        var rng = SeededRandom(seed: seed)
         let transcript = try CvpeerTranscript()
         for round in 0..<1500 {
             let (name, receiver, message) = transcript.reads[round % 3]
@@ -367,7 +332,7 @@ private struct CvpeerTranscript {
                 garbage[Int.random(in: 0..<length, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
             }
             var attempt = receiver
-            expectNoiseRejection("garbage of \(length) bytes as \(name), seed \(seed) round \(round)") {
+            expectCryptoError("garbage of \(length) bytes as \(name), seed \(seed) round \(round)") {
                 _ = try attempt.readMessage(garbage)
             }
         }

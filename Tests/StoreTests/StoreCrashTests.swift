@@ -1,3 +1,4 @@
+import CVPeerTestSupport
 import Foundation
 import PeerCrypto
 import Replication
@@ -26,8 +27,8 @@ import Testing
         let room = RoomKeys.generate()
         let seed = SecretBytes(randomCount: 32)
         let author = try Identity(seed: seed)
-        let seedValue = UInt64.random(in: 0...UInt64.max)
-        var random = SplitMix(seed: seedValue)
+        let seedValue = SeededRandom.seedFromEnvironmentOrRandom()
+        var random = SeededRandom(seed: seedValue)
         var acknowledgedTotal = 0
         for round in 1...20 {
             let process = Process()
@@ -68,15 +69,3 @@ import Testing
     }
 }
 
-/// A tiny seeded generator, so a failing schedule of kills can be reported by its seed.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -9,7 +9,8 @@ struct Suite: Sendable {
 
     /// Every suite, in the order `all` runs them.
     static let all: [Suite] = [
-        CryptoSuite.suite
+        CryptoSuite.suite,
+        ReplicationSuite.suite,
     ]
 }
 
@@ -17,6 +18,14 @@ struct Suite: Sendable {
 struct BenchOptions: Sendable {
     /// Fewer, shorter rounds: a smoke run for CI, not numbers to quote.
     var quick = false
+    /// Hidden: set when a suite re-runs this program as a child process to measure one workload
+    /// alone (`replication` does, so that each workload's peak memory is its own).
+    var workload: String?
+    /// Hidden: the scratch folder such a child works in.
+    var store: String?
+    /// Hidden: a child skips its untimed convergence check, so that a profiler
+    /// (`perf record -g cvpeer-bench replication --workload a --no-check`) sees only the timed work.
+    var check = true
 
     /// Measured rounds per side; odd, so the median is one real round.
     var rounds: Int { quick ? 3 : 7 }
@@ -34,10 +43,15 @@ enum Invocation {
     static func parse(_ arguments: [String]) -> Invocation {
         var options = BenchOptions()
         var names: [String] = []
-        for argument in arguments {
+        var remaining = arguments[...]
+        while let argument = remaining.popFirst() {
             switch argument {
             case "-h", "--help", "help": return .help
             case "--quick": options.quick = true
+            case "--no-check": options.check = false
+            case "--workload", "--store":
+                guard let value = remaining.popFirst() else { return .failure("\(argument) needs a value") }
+                if argument == "--workload" { options.workload = value } else { options.store = value }
             case _ where argument.hasPrefix("-"): return .failure("unknown option '\(argument)'")
             default: names.append(argument)
             }

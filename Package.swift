@@ -30,7 +30,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The node's durable store; the one module besides the transport that does I/O.
         .target(name: "Store", dependencies: ["CSQLite", "PeerCrypto", "Replication"], swiftSettings: strict),
-        .target(name: "Node", dependencies: ["Transport", "Replication", "Store", "PeerCrypto"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Transport", "Rendezvous", "Replication", "Store", "PeerCrypto"], swiftSettings: strict),
         .executableTarget(
             name: "cvpeer",
             dependencies: ["Node", "Rendezvous", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -55,10 +55,18 @@ public struct DataFolder: Sendable {
 public enum NodeError: Error, Equatable, CustomStringConvertible {
     /// The data folder could not be created or used (path, reason).
     case dataFolder(path: String, reason: String)
+    /// An invite could not be made or read (what is wrong; never the code itself).
+    case invalidInvite(InviteError)
+    /// A photo's metadata could not be removed because the file is damaged (format, byte offset, reason).
+    case unreadableMedia(format: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .dataFolder(path, reason): "data folder \(path): \(reason)"
+        case let .invalidInvite(problem): problem.description
+        case let .unreadableMedia(format, offset, reason):
+            "cannot remove metadata from this \(format) file, it is damaged at byte \(offset) (\(reason)); "
+                + "refusing to share it with its metadata unchecked; --keep-metadata shares it unchanged"
         }
     }
 }

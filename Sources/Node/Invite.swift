@@ -1,0 +1,460 @@
+import PeerCrypto
+import Rendezvous
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An invitation to a room: where to knock, the room secret, and who is inviting.
+///
+/// Text form: `cvp1:` followed by lowercase base32 (RFC 4648, no padding) of these bytes, so the
+/// code survives a shell single-quoted string, a chat message and being read aloud:
+///
+///     size  field
+///        1  format version, 1
+///        1  flags: bit 0 direct (the address is the host's own, not a rendezvous),
+///           bit 1 a display name follows; other bits must be zero
+///        1  address kind: 1 DNS name, 4 IPv4, 6 IPv6
+///    4/16/  address: 4 or 16 bytes, or for a DNS name a length byte (1…253) and ASCII
+///      1+n
+///        2  port, big-endian
+///       32  room secret
+///    [1+n]  display name: a length byte (1…48) and UTF-8, if flag bit 1
+///        4  CRC-32 (the PNG/zlib one) of "cvp1:" and every byte above, little-endian
+///
+/// Why CRC-32 and not a truncated hash: a mistyped character changes 5 adjacent bits and a swap
+/// of two neighbouring characters at most 10, so either error lies within 3 consecutive bytes,
+/// and CRC-32 detects every error confined to 32 consecutive bits of a message of any length. A
+/// 4-byte hash would miss such an error with probability 2⁻³²; the CRC never does. Truncation
+/// is caught twice over: the fields read from the (intact) front fix the total length, and the
+/// last 4 bytes no longer form the checksum. The checksum guards against accidents only; anyone
+/// who can hand out an invite can hand out a different room anyway.
+///
+/// Immutable and thread-safe. `description` never shows the secret; `code` is the shareable text.
+public struct Invite: Sendable, Equatable {
+    /// Whom the joiner contacts first.
+    public enum Route: Sendable, Equatable {
+        /// The address is a rendezvous server that introduces the joiner to the host.
+        case rendezvous
+        /// The address is the host's own node, reachable directly.
+        case direct
+    }
+
+    /// The text every code starts with; the digit is the format version.
+    public static let prefix = "cvp1:"
+    /// The format version carried in the first byte.
+    public static let formatVersion: UInt8 = 1
+    /// The longest display name in UTF-8 bytes: enough for a first name and a shop, short enough to keep codes short.
+    public static let maxDisplayNameLength = 48
+    /// The longest DNS name (RFC 1035's 253 characters in text form).
+    public static let maxDNSNameLength = 253
+    /// The longest code this format can produce: a 253-character DNS name and a 48-byte name.
+    public static let maxCodeLength = prefix.utf8.count + (maxPayloadLength + checksumLength) * 8 / 5 + 1
+    /// The most text `init(code:)` looks at: twice the longest code leaves room for stray spaces,
+    /// and anything longer is refused before any decoding.
+    public static let maxInputLength = 2 * maxCodeLength
+
+    static let checksumLength = 4
+    static let maxPayloadLength = 3 + 1 + maxDNSNameLength + 2 + RoomKeys.secretLength + 1 + maxDisplayNameLength
+
+    enum Flag {
+        static let direct: UInt8 = 1 << 0
+        static let displayName: UInt8 = 1 << 1
+        static let all = direct | displayName
+    }
+
+    enum AddressKind {
+        static let dns: UInt8 = 1
+        static let ipv4: UInt8 = 4
+        static let ipv6: UInt8 = 6
+    }
+
+    /// Whether `address` is a rendezvous server or the host itself.
+    public let route: Route
+    /// Where the joiner sends its first packet.
+    public let address: HostPort
+    /// The 32-byte room secret from which every room key is derived.
+    public let roomSecret: SecretBytes
+    /// The inviting person's name as they chose to show it, if any.
+    public let displayName: String?
+
+    /// Makes an invite for a room.
+    ///
+    /// - Parameters:
+    ///   - route: whether `address` is a rendezvous server or the host's own node.
+    ///   - address: a DNS name or an IPv4/IPv6 literal, and a port.
+    ///   - roomSecret: the room's 32-byte secret.
+    ///   - displayName: up to 48 UTF-8 bytes of printable text, or nil.
+    /// - Throws: `NodeError.invalidInvite` with `.invalidAddress`, `.invalidDisplayName` or `.invalidSecret`.
+    public init(route: Route, address: HostPort, roomSecret: SecretBytes, displayName: String? = nil) throws {
+        guard roomSecret.count == RoomKeys.secretLength else {
+            throw NodeError.invalidInvite(.invalidSecret(length: roomSecret.count))
+        }
+        guard let (kind, raw) = Self.addressBytes(address.host) else {
+            throw NodeError.invalidInvite(.invalidAddress(address.description))
+        }
+        if let displayName, let problem = Self.displayNameProblem(displayName) {
+            throw NodeError.invalidInvite(.invalidDisplayName(problem))
+        }
+        self.route = route
+        // IP literals are kept in their canonical spelling, the one a decoded invite has.
+        switch kind {
+        case AddressKind.ipv4: self.address = HostPort(host: Self.addressText(raw[...], family: AF_INET)!, port: address.port)
+        case AddressKind.ipv6: self.address = HostPort(host: Self.addressText(raw[...], family: AF_INET6)!, port: address.port)
+        default: self.address = address
+        }
+        self.roomSecret = roomSecret
+        self.displayName = displayName
+    }
+
+    /// Makes an invite from an address typed as `HOST:PORT` or `[IPV6]:PORT`.
+    ///
+    /// - Throws: `NodeError.invalidInvite` as `init(route:address:roomSecret:displayName:)` does.
+    public init(route: Route, address text: String, roomSecret: SecretBytes, displayName: String? = nil) throws {
+        guard let address = HostPort(parsing: text) else { throw NodeError.invalidInvite(.invalidAddress(text)) }
+        try self.init(route: route, address: address, roomSecret: roomSecret, displayName: displayName)
+    }
+
+    /// The room's keys, derived from the secret.
+    public var roomKeys: RoomKeys {
+        // RoomKeys throws only for a secret that is not 32 bytes, and no initialiser here accepts one.
+        try! RoomKeys(secret: roomSecret)
+    }
+
+    /// The shareable text, `cvp1:…`; it contains the room secret, so show it only to the person invited.
+    public var code: String {
+        var payload = payloadBytes()
+        defer { Sodium.zero(&payload) }
+        return Self.frame(payload)
+    }
+
+    /// The command the invited person runs: `cvpeer join 'cvp1:…'` (the code never contains a quote).
+    public var joinCommand: String { "cvpeer join '\(code)'" }
+
+    /// Reads an invite that a person pasted or typed.
+    ///
+    /// Surrounding spaces, line breaks and one pair of matching quotes are ignored, and letters may
+    /// be in either case. The length is checked before anything is decoded.
+    ///
+    /// - Throws: `NodeError.invalidInvite` saying what is wrong; no error repeats the code.
+    public init(code text: String) throws {
+        do throws(InviteError) {
+            try self.init(validating: text)
+        } catch {
+            throw NodeError.invalidInvite(error)
+        }
+    }
+
+    private init(validating text: String) throws(InviteError) {
+        let utf8 = text.utf8
+        guard utf8.count <= Self.maxInputLength else {
+            throw .tooLong(length: utf8.count, limit: Self.maxCodeLength)
+        }
+        var bytes = Array(utf8)
+        defer { Sodium.zero(&bytes) }
+        if let bad = bytes.firstIndex(where: { $0 >= 0x80 }) {
+            throw .notASCII(position: bad + 1)
+        }
+        var start = 0
+        var end = bytes.count
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || (0x09...0x0d).contains($0) }
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        if end - start >= 2, bytes[start] == bytes[end - 1], bytes[start] == UInt8(ascii: "'") || bytes[start] == UInt8(ascii: "\"") {
+            start += 1
+            end -= 1
+        }
+        guard end > start else { throw .empty }
+        guard end - start <= Self.maxCodeLength else { throw .tooLong(length: end - start, limit: Self.maxCodeLength) }
+
+        let body = try Self.checkPrefix(bytes, start: start, end: end)
+        var symbols: [UInt8] = []
+        symbols.reserveCapacity(end - body)
+        defer { Sodium.zero(&symbols) }
+        for i in body..<end {
+            guard let value = Self.base32Value(bytes[i]) else { throw .invalidCharacter(position: i + 1) }
+            symbols.append(value)
+        }
+        var decoded = try Self.unpack(symbols)
+        defer { Sodium.zero(&decoded) }
+        guard decoded.count > Self.checksumLength else { throw .damaged }
+        let payloadCount = decoded.count - Self.checksumLength
+        let stored = decoded[payloadCount...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard Self.checksum(decoded[..<payloadCount]) == stored else { throw .damaged }
+        self = try Self.parse(decoded[..<payloadCount])
+    }
+
+    /// Returns where the base32 body starts.
+    private static func checkPrefix(_ bytes: [UInt8], start: Int, end: Int) throws(InviteError) -> Int {
+        let letters = Array("cvp".utf8)
+        guard end - start > letters.count,
+            zip(bytes[start..<(start + letters.count)], letters).allSatisfy({ $0 | 0x20 == $1 })
+        else { throw .wrongPrefix }
+        var i = start + letters.count
+        var version = 0
+        let digitsStart = i
+        while i < end, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]), i - digitsStart < 3 {
+            version = version * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+            i += 1
+        }
+        guard i > digitsStart, i < end, bytes[i] == UInt8(ascii: ":") else { throw .wrongPrefix }
+        guard version == Int(formatVersion) else { throw .unsupportedVersion(version) }
+        return i + 1
+    }
+
+    private static func base32Value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): c - UInt8(ascii: "a")
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): c - UInt8(ascii: "A")
+        case UInt8(ascii: "2")...UInt8(ascii: "7"): c - UInt8(ascii: "2") + 26
+        default: nil
+        }
+    }
+
+    /// Packs 5-bit symbols into bytes; the unused low bits of the last symbol must be zero.
+    private static func unpack(_ symbols: [UInt8]) throws(InviteError) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(symbols.count * 5 / 8)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for s in symbols {
+            buffer = (buffer << 5 | UInt32(s)) & 0x1fff
+            bits += 5
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        // A length no encoder makes, or set padding bits, can only come from a lost or changed character.
+        guard bits < 5, buffer & ((1 << UInt32(bits)) - 1) == 0 else {
+            Sodium.zero(&out)
+            throw .damaged
+        }
+        return out
+    }
+
+    private static func parse(_ payload: ArraySlice<UInt8>) throws(InviteError) -> Invite {
+        var reader = ByteReader(payload)
+        guard let version = reader.byte() else { throw .damaged }
+        guard version == formatVersion else { throw .unsupportedVersion(Int(version)) }
+        guard let flags = reader.byte(), flags & ~Flag.all == 0, let kind = reader.byte() else { throw .damaged }
+        let host: String
+        switch kind {
+        case AddressKind.ipv4:
+            guard let raw = reader.bytes(4), let text = addressText(raw, family: AF_INET) else { throw .damaged }
+            host = text
+        case AddressKind.ipv6:
+            guard let raw = reader.bytes(16), let text = addressText(raw, family: AF_INET6) else { throw .damaged }
+            host = text
+        case AddressKind.dns:
+            guard let count = reader.byte(), let raw = reader.bytes(Int(count)), isDNSName(raw) else { throw .damaged }
+            host = String(decoding: raw, as: UTF8.self)
+        default:
+            throw .damaged
+        }
+        guard let portBytes = reader.bytes(2), let secretBytes = reader.bytes(RoomKeys.secretLength) else { throw .damaged }
+        let port = UInt16(portBytes[portBytes.startIndex]) << 8 | UInt16(portBytes[portBytes.startIndex + 1])
+        var displayName: String?
+        if flags & Flag.displayName != 0 {
+            guard let count = reader.byte(), let raw = reader.bytes(Int(count)),
+                let name = String(validating: raw, as: UTF8.self), displayNameProblem(name) == nil
+            else { throw .damaged }
+            displayName = name
+        }
+        guard reader.isAtEnd else { throw .damaged }
+        let route: Route = flags & Flag.direct != 0 ? .direct : .rendezvous
+        // Fields decoded from a checked payload satisfy every rule the public initialiser enforces.
+        return Invite(
+            checked: route, address: HostPort(host: host, port: port), roomSecret: SecretBytes(copying: secretBytes),
+            displayName: displayName)
+    }
+
+    private init(checked route: Route, address: HostPort, roomSecret: SecretBytes, displayName: String?) {
+        self.route = route
+        self.address = address
+        self.roomSecret = roomSecret
+        self.displayName = displayName
+    }
+
+    private func payloadBytes() -> [UInt8] {
+        var out: [UInt8] = [Self.formatVersion]
+        out.reserveCapacity(Self.maxPayloadLength)
+        var flags: UInt8 = 0
+        if route == .direct { flags |= Flag.direct }
+        if displayName != nil { flags |= Flag.displayName }
+        out.append(flags)
+        // Checked in init, so an address always encodes.
+        let (kind, raw) = Self.addressBytes(address.host)!
+        out.append(kind)
+        if kind == AddressKind.dns { out.append(UInt8(raw.count)) }
+        out += raw
+        out += port16(address.port)
+        roomSecret.withUnsafeBytes { out += $0 }
+        if let displayName {
+            let name = Array(displayName.utf8)
+            out.append(UInt8(name.count))
+            out += name
+        }
+        return out
+    }
+
+    private func port16(_ port: UInt16) -> [UInt8] { [UInt8(port >> 8), UInt8(port & 0xff)] }
+
+    /// Base32 text of `payload` and its checksum, behind the prefix; exposed for format tests only.
+    public static func _frame(payload: [UInt8]) -> String { frame(payload) }
+
+    private static func frame(_ payload: [UInt8]) -> String {
+        let crc = checksum(payload[...])
+        var framed = payload + [UInt8(crc & 0xff), UInt8(crc >> 8 & 0xff), UInt8(crc >> 16 & 0xff), UInt8(crc >> 24)]
+        defer { Sodium.zero(&framed) }
+        return prefix + Base32.encode(framed)
+    }
+
+    private static func checksum(_ payload: ArraySlice<UInt8>) -> UInt32 {
+        var crc = CRC32()
+        crc.update(Array(prefix.utf8)[...])
+        crc.update(payload)
+        return crc.value
+    }
+
+    /// The address kind and bytes for `host`, or nil if it is neither an IP literal nor a DNS name.
+    private static func addressBytes(_ host: String) -> (UInt8, [UInt8])? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return (AddressKind.ipv4, withUnsafeBytes(of: &v4) { Array($0) }) }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 { return (AddressKind.ipv6, withUnsafeBytes(of: &v6) { Array($0) }) }
+        let raw = Array(host.utf8)
+        return isDNSName(raw[...]) ? (AddressKind.dns, raw) : nil
+    }
+
+    private static func addressText(_ raw: ArraySlice<UInt8>, family: Int32) -> String? {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let ok = Array(raw).withUnsafeBytes { r in inet_ntop(family, r.baseAddress, &text, socklen_t(text.count)) != nil }
+        guard ok else { return nil }
+        return String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Letters, digits, `.`, `-` and `_` (which some internal names use); no IP-looking colons.
+    private static func isDNSName(_ raw: ArraySlice<UInt8>) -> Bool {
+        (1...maxDNSNameLength).contains(raw.count)
+            && raw.allSatisfy { c in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c)
+                    || c == UInt8(ascii: ".") || c == UInt8(ascii: "-") || c == UInt8(ascii: "_")
+            }
+    }
+
+    /// Why `name` cannot be shown as a display name, or nil if it can.
+    ///
+    /// Control and format characters are refused because the name is printed in terminals and
+    /// pages: escape sequences and bidirectional overrides could disguise it or the screen.
+    private static func displayNameProblem(_ name: String) -> String? {
+        let count = name.utf8.count
+        if count == 0 { return "it is empty" }
+        if count > maxDisplayNameLength { return "it is \(count) bytes long; the limit is \(maxDisplayNameLength)" }
+        let unprintable = name.unicodeScalars.contains { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned: true
+            default: false
+            }
+        }
+        return unprintable ? "it contains control or invisible characters" : nil
+    }
+
+    /// Equal if every field is; the secrets are compared in constant time.
+    public static func == (lhs: Invite, rhs: Invite) -> Bool {
+        lhs.route == rhs.route && lhs.address == rhs.address && lhs.displayName == rhs.displayName
+            && lhs.roomSecret == rhs.roomSecret
+    }
+}
+
+extension Invite: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// A summary for logs and messages, with the secret redacted.
+    public var description: String {
+        let via =
+            switch route {
+            case .rendezvous: "rendezvous"
+            case .direct: "direct"
+            }
+        let name = displayName.map { ", from \($0.debugDescription)" } ?? ""
+        return "Invite(\(via) \(address)\(name), secret redacted)"
+    }
+
+    /// The same redacted summary, for `String(reflecting:)` and the debugger.
+    public var debugDescription: String { description }
+
+    /// Reflection (`dump`, debugger) shows every field but the secret.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["route": route, "address": address, "displayName": displayName as Any], displayStyle: .struct)
+    }
+}
+
+/// Why an invite could not be made or read; no case carries the code or the secret.
+public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Nothing but spaces was given.
+    case empty
+    /// The text is longer than any invite (its length in bytes, the longest invite); refused before decoding.
+    case tooLong(length: Int, limit: Int)
+    /// A byte outside ASCII at this 1-based position: invites are plain letters and digits.
+    case notASCII(position: Int)
+    /// The text does not start with `cvp1:` (or another `cvpN:`).
+    case wrongPrefix
+    /// The invite is in a format this cvpeer does not read (the version it claims).
+    case unsupportedVersion(Int)
+    /// A character that base32 never uses (such as 0, 1, 8 or 9) at this 1-based position.
+    case invalidCharacter(position: Int)
+    /// The checksum or the structure is wrong: a typo, a swap, or a lost piece.
+    case damaged
+    /// The address to put in an invite is not a DNS name or IP literal with a port (as given).
+    case invalidAddress(String)
+    /// The display name cannot be put in an invite (why).
+    case invalidDisplayName(String)
+    /// The room secret has the wrong length (its length).
+    case invalidSecret(length: Int)
+
+    static let askAgain = "this invite is damaged or mistyped — ask for it again"
+
+    /// A sentence for the person who pasted or made the invite, saying what to do.
+    public var description: String {
+        switch self {
+        case .empty: "the invite is empty — paste the whole line that starts with \(Invite.prefix)"
+        case let .tooLong(length, limit):
+            "this is \(length) characters long but an invite has at most \(limit) — paste only the part that starts with \(Invite.prefix)"
+        case let .notASCII(position): "\(Self.askAgain) (character \(position) is not a plain letter or digit)"
+        case .wrongPrefix: "this is not a cvpeer invite: an invite starts with \(Invite.prefix)"
+        case let .unsupportedVersion(version):
+            "this invite is in format \(version), which this cvpeer cannot read — update cvpeer, or ask for a new invite"
+        case let .invalidCharacter(position): "\(Self.askAgain) (character \(position) cannot appear in an invite)"
+        case .damaged: Self.askAgain
+        case let .invalidAddress(text): "cannot invite to \(text): the address must be HOST:PORT, a DNS name or IP address and a port"
+        case let .invalidDisplayName(reason): "the name cannot go in an invite: \(reason)"
+        case let .invalidSecret(length): "a room secret is \(RoomKeys.secretLength) bytes, not \(length)"
+        }
+    }
+}
+
+/// Reads fields front to back; every read is bounds-checked and returns nil past the end.
+private struct ByteReader {
+    private let storage: ArraySlice<UInt8>
+    private var offset: Int
+
+    init(_ storage: ArraySlice<UInt8>) {
+        self.storage = storage
+        offset = storage.startIndex
+    }
+
+    var isAtEnd: Bool { offset == storage.endIndex }
+
+    mutating func byte() -> UInt8? {
+        guard offset < storage.endIndex else { return nil }
+        defer { offset += 1 }
+        return storage[offset]
+    }
+
+    mutating func bytes(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, storage.endIndex - offset >= count else { return nil }
+        defer { offset += count }
+        return storage[offset..<(offset + count)]
+    }
+}

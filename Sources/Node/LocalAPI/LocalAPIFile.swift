@@ -1,0 +1,93 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `api.json` in a data folder: how control commands find the node running with that folder.
+///
+///     {"pid":1234,"port":40123,"token":"…52 base32 characters…"}
+///
+/// Mode 0600 because the token in it is the key to the node; written to a temporary file and renamed
+/// so a reader never sees half a file. Nothing is fsynced: the file describes one run of a process and
+/// is worthless after a crash, so durability would only cost time.
+struct LocalAPIFile: Codable, Equatable, Sendable {
+    /// The file's name inside the data folder.
+    static let fileName = "api.json"
+    /// The most `read(from:)` looks at: the real file is under 100 bytes.
+    static let maxSize = 4096
+
+    /// The process serving the API, for people reading the file and for telling runs apart.
+    var pid: Int32
+    /// The port on 127.0.0.1.
+    var port: Int
+    /// The bearer token.
+    var token: String
+
+    /// The file's path inside `dataFolder`.
+    static func path(inDataFolder dataFolder: String) -> String {
+        dataFolder.hasSuffix("/") ? dataFolder + fileName : dataFolder + "/" + fileName
+    }
+
+    /// Writes the file atomically with mode 0600, replacing any earlier one.
+    ///
+    /// - Throws: `LocalAPIError.apiFileUnwritable` with the failing step's reason.
+    func save(to path: String) throws(LocalAPIError) {
+        let bytes: [UInt8]
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            bytes = Array(try encoder.encode(self))
+        } catch {
+            throw .apiFileUnwritable(path: path, reason: "\(error)")
+        }
+        let temporary = path + ".\(getpid()).tmp"
+        // A leftover from a crashed process that had the same pid would make O_EXCL fail; O_EXCL
+        // itself refuses to follow a symlink someone planted at the temporary name.
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .apiFileUnwritable(path: path, reason: Self.lastError()) }
+        var failure: String?
+        if fchmod(fd, 0o600) != 0 { failure = Self.lastError() }
+        var written = 0
+        while failure == nil, written < bytes.count {
+            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                failure = Self.lastError()
+            } else {
+                written += result
+            }
+        }
+        if close(fd) != 0, failure == nil { failure = Self.lastError() }
+        if failure == nil, rename(temporary, path) != 0 { failure = Self.lastError() }
+        if let failure {
+            unlink(temporary)
+            throw .apiFileUnwritable(path: path, reason: failure)
+        }
+    }
+
+    /// Reads the file; nil if it is missing, too large or not a valid description of a running API.
+    static func read(from path: String) -> LocalAPIFile? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: maxSize + 1), data.count <= maxSize,
+            let file = try? JSONDecoder().decode(LocalAPIFile.self, from: data),
+            (1...65535).contains(file.port), !file.token.isEmpty
+        else { return nil }
+        return file
+    }
+
+    /// Removes the file at `path` if it still holds `token`.
+    ///
+    /// A second node started on the same folder after this one has replaced the file with its own;
+    /// deleting that would strand the control commands of a node that is still running.
+    static func remove(at path: String, ifTokenIs token: String) {
+        guard let current = read(from: path), current.token == token else { return }
+        unlink(path)
+    }
+
+    private static func lastError() -> String { String(cString: strerror(errno)) }
+}

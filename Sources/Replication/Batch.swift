@@ -109,17 +109,20 @@ public struct BatchDraft: Sendable {
 
     /// Encodes and seals the batch.
     ///
-    /// - Returns: the sealed bytes to store and send, and the verified batch to apply locally,
-    ///   decoded from the very payload that was sealed, so the author applies exactly what others will.
+    /// - Returns: the sealed bytes to store and send, and the verified batch to apply locally.
+    ///   Its operations are the draft's: `append` validated each edit, and the payload decodes to
+    ///   exactly these operations (decoding inverts encoding for valid edits, which debug builds
+    ///   check on every seal), so the author applies exactly what others will.
     /// - Throws: `ReplicationError.identityMismatch` if `identity` is not the author; encoding errors.
     public func seal(identity: Identity, epoch: UInt32, contentKey: SecretBytes) throws(ReplicationError) -> SealedBatch {
         guard ReplicaID(identity.publicKey) == author else { throw .identityMismatch }
-        let payload = try BatchCodec.encode(operations, author: author)
+        let payload = try BatchCodec.encode(operations, author: author, editsValidated: true)
+        assert(
+            Result { () throws(ReplicationError) in try BatchCodec.decode(payload, author: author) } == .success(operations),
+            "a sealed payload does not decode to its draft's operations")
         let sealed = BatchSealer.seal(
             payload: payload, sequence: sequence, epoch: epoch, identity: identity, contentKey: contentKey)
-        let batch = VerifiedBatch(
-            author: author, sequence: sequence, epoch: epoch,
-            content: Result { () throws(ReplicationError) in try BatchCodec.decode(payload, author: author) })
+        let batch = VerifiedBatch(author: author, sequence: sequence, epoch: epoch, content: .success(operations))
         return SealedBatch(sealed: sealed, batch: batch)
     }
 }

@@ -36,6 +36,13 @@ public enum BatchCodec {
     /// - Throws: `ReplicationError` if the operations break a limit or a rule the decoder enforces,
     ///   so nothing is ever sealed that receivers would refuse.
     public static func encode(_ operations: [Operation], author: ReplicaID) throws(ReplicationError) -> [UInt8] {
+        try encode(operations, author: author, editsValidated: false)
+    }
+
+    /// Encodes operations of one author; with `editsValidated`, the caller vouches that every
+    /// edit passed `Edit.validate` (a `BatchDraft`'s did on `append`), so they are not checked
+    /// again. Everything else (counters, timestamps, references, key table, size) still is.
+    static func encode(_ operations: [Operation], author: ReplicaID, editsValidated: Bool) throws(ReplicationError) -> [UInt8] {
         guard let first = operations.first else { throw .invalidValue("batch (no operations)") }
         guard operations.count <= Limits.maxOperationsPerBatch else {
             throw .limitExceeded("operations per batch", limit: Limits.maxOperationsPerBatch)
@@ -51,7 +58,7 @@ public enum BatchCodec {
                 throw .invalidValue("operation id (not the author's next counter)")
             }
             guard operation.timestamp.millis <= HLC.maxMillis else { throw .invalidValue("timestamp") }
-            try operation.edit.validate()
+            if !editsValidated { try operation.edit.validate() }
             body.varint(operation.timestamp.millis)
             body.varint(UInt64(operation.timestamp.logical))
             try encode(operation.edit, into: &body, keys: &keys)

@@ -29,7 +29,10 @@ struct ByteWriter {
     }
 
     mutating func uint32(_ value: UInt32) {
-        bytes.append(contentsOf: value.bigEndianBytes)
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     mutating func lengthPrefixed(_ value: [UInt8]) {
@@ -97,8 +100,10 @@ struct ByteReader {
     }
 
     mutating func uint32(_ what: String) throws(ReplicationError) -> UInt32 {
-        let raw = try raw(4, what)
-        return raw.reduce(0) { ($0 << 8) | UInt32($1) }
+        guard remaining >= 4 else { throw .truncated(what) }
+        defer { offset += 4 }
+        return UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8
+            | UInt32(bytes[offset + 3])
     }
 
     /// Exactly `count` bytes; the caller has bounded `count` by a constant.

@@ -45,11 +45,244 @@ extension Document {
         ])
     }
 
-    /// The canonical JSON serialised: UTF-8 bytes.
-    public var canonicalBytes: [UInt8] { canonicalJSON.bytes }
+    /// The canonical JSON serialised: UTF-8 bytes, `canonicalJSON.bytes` exactly.
+    ///
+    /// Written directly rather than through the `canonicalJSON` tree, which is the reference
+    /// the tests hold this writer to.
+    public var canonicalBytes: [UInt8] {
+        var writer = CanonicalWriter()
+        writeCanonical(into: &writer)
+        return writer.bytes
+    }
 
     /// BLAKE2b-256 of the canonical bytes, in lower-case hex: equal on converged nodes.
-    public var stateHash: String { hexString(Blake2b.hash(canonicalBytes, outputLength: 32)) }
+    ///
+    /// The bytes are hashed in chunks as they are written, never held whole.
+    public var stateHash: String {
+        let hasher = Blake2b.Hasher(outputLength: 32)
+        var writer = CanonicalWriter(hasher: hasher)
+        writeCanonical(into: &writer)
+        writer.finish()
+        return hexString(hasher.finalize())
+    }
+
+    /// Item fields in canonical JSON's key order (their names' byte order).
+    private static let fieldKeysByName = ItemFieldKey.allCases.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+
+    /// Writes what `canonicalJSON` describes, members in canonical key order, straight into `w`.
+    func writeCanonical(into w: inout CanonicalWriter) {
+        w.raw(#"{"chat":["#)
+        for (index, message) in chat.enumerated() {
+            w.separator(index)
+            w.raw(#"{"author":"#)
+            w.replica(message.author)
+            w.raw(#","id":"#)
+            w.id(message.id)
+            w.raw(#","text":"#)
+            w.string(message.text)
+            w.raw(#","time":"#)
+            w.time(message.time)
+            w.byte(UInt8(ascii: "}"))
+            w.flushIfLarge()
+        }
+        w.raw(#"],"commerce":["#)
+        for (index, event) in commerce.enumerated() {
+            w.separator(index)
+            w.raw(#"{"by":"#)
+            w.replica(event.by)
+            w.raw(#","id":"#)
+            w.id(event.id)
+            w.raw(#","item":"#)
+            w.id(event.action.item)
+            w.raw(#","kind":""#)
+            w.raw(event.action.staticName)
+            w.byte(UInt8(ascii: "\""))
+            switch event.action {
+            case let .recommend(_, note):
+                w.raw(#","note":"#)
+                w.string(note)
+            case let .addToCart(_, quantity), let .purchase(_, quantity):
+                w.raw(#","quantity":"#)
+                w.integer(UInt64(quantity))
+            }
+            w.raw(#","time":"#)
+            w.time(event.time)
+            w.byte(UInt8(ascii: "}"))
+            w.flushIfLarge()
+        }
+        w.raw(#"],"focus":{"#)
+        for (index, focus) in focus.enumerated() {
+            w.separator(index)
+            w.replica(focus.participant)
+            w.raw(#":{"item":"#)
+            if let item = focus.item { w.id(item) } else { w.raw("null") }
+            w.raw(#","since":"#)
+            w.time(focus.since)
+            w.byte(UInt8(ascii: "}"))
+        }
+        w.raw(#"},"items":{"#)
+        let panel = self.panel
+        writeItems(panel, into: &w)
+        w.raw(#"},"panel":["#)
+        for (index, item) in panel.enumerated() {
+            w.separator(index)
+            w.id(item.id)
+        }
+        w.raw(#"],"participants":{"#)
+        for (index, participant) in participants.enumerated() {
+            w.separator(index)
+            w.replica(participant.id)
+            w.raw(#":{"name":"#)
+            w.string(participant.profile.name)
+            w.raw(#","role":""#)
+            w.raw(participant.profile.role.staticName)
+            w.raw(#"","updated":"#)
+            w.time(participant.updated)
+            w.byte(UInt8(ascii: "}"))
+        }
+        w.raw(#"},"viewports":["#)
+        for (index, viewport) in viewports.enumerated() {
+            w.separator(index)
+            w.raw(#"{"centre":"#)
+            w.point(viewport.viewport.centre)
+            w.raw(#","item":"#)
+            w.id(viewport.item)
+            w.raw(#","participant":"#)
+            w.replica(viewport.participant)
+            w.raw(#","updated":"#)
+            w.time(viewport.updated)
+            w.raw(#","zoomThousandths":"#)
+            w.integer(UInt64(viewport.viewport.zoom))
+            w.byte(UInt8(ascii: "}"))
+            w.flushIfLarge()
+        }
+        w.raw("]}")
+    }
+
+    /// The `items` object's members: the panel's items keyed by id string, in the strings' byte
+    /// order, each with its visible marks ascending by id.
+    private func writeItems(_ panel: [ItemView], into w: inout CanonicalWriter) {
+        // Visible marks, bucketed by panel item in one pass over the marks in id order.
+        var panelIndex: [OpID: Int] = [:]
+        for (index, item) in panel.enumerated() { panelIndex[item.id] = index }
+        var buckets = [[(column: Int32, position: Int32)]](repeating: [], count: panel.count)
+        var last: (counter: UInt64, replica: UInt32, index: Int?)?
+        marks.forEachInIDOrder { column, position in
+            let entry = marks.columns[column][position]
+            guard !entry.removed else { return }
+            let index: Int?
+            if let last, last.counter == entry.itemCounter, last.replica == entry.itemReplica {
+                index = last.index
+            } else {
+                index = panelIndex[marks.item(of: entry)]
+                last = (entry.itemCounter, entry.itemReplica, index)
+            }
+            if let index { buckets[index].append((Int32(column), Int32(position))) }
+        }
+        var markAuthorHex = [[UInt8]?](repeating: nil, count: marks.replicas.count)
+
+        let names = panel.map { Array($0.id.canonicalString.utf8) }
+        let order = panel.indices.sorted { names[$0].lexicographicallyPrecedes(names[$1]) }
+        for (rank, index) in order.enumerated() {
+            let item = panel[index]
+            w.separator(rank)
+            w.id(item.id)
+            w.raw(#":{"author":"#)
+            w.replica(item.author)
+            w.raw(#","created":"#)
+            w.time(item.created)
+            w.raw(#","fields":{"#)
+            var written = 0
+            for key in Self.fieldKeysByName {
+                guard let field = item.fields[key] else { continue }
+                w.separator(written)
+                written += 1
+                w.byte(UInt8(ascii: "\""))
+                w.raw(key.staticName)
+                w.raw(#"":"#)
+                switch field {
+                case let .title(text), let .text(text), let .url(text): w.string(text)
+                case let .price(price):
+                    w.raw(#"{"currency":"#)
+                    w.string(price.currency)
+                    w.raw(#","minorUnits":"#)
+                    w.integer(price.minorUnits)
+                    w.byte(UInt8(ascii: "}"))
+                case let .media(blob):
+                    w.raw(#"{"id":""#)
+                    w.hex(blob.id)
+                    w.raw(#"","mime":"#)
+                    w.string(blob.mime)
+                    w.raw(#","size":"#)
+                    w.integer(blob.size)
+                    w.byte(UInt8(ascii: "}"))
+                }
+            }
+            w.raw(#"},"kind":""#)
+            w.raw(item.kind.staticName)
+            w.raw(#"","marks":["#)
+            for (markIndex, stored) in buckets[index].enumerated() {
+                let column = Int(stored.column)
+                let entry = marks.columns[column][Int(stored.position)]
+                let hex: [UInt8]
+                if let known = markAuthorHex[column] {
+                    hex = known
+                } else {
+                    hex = w.hexBytes(of: marks.replicas[column])
+                    markAuthorHex[column] = hex
+                }
+                w.separator(markIndex)
+                w.raw(#"{"author":""#)
+                w.append(hex)
+                w.raw(#"","colour":"#)
+                w.byte(UInt8(ascii: "\""))
+                w.byte(UInt8(ascii: "#"))
+                w.hex32(entry.mark.colour.rgba)
+                w.raw(#"","created":"#)
+                w.time(entry.time)
+                w.raw(#","id":"#)
+                w.id(counter: entry.counter, hex: hex)
+                w.raw(#","shape":{"#)
+                switch entry.mark.shape {
+                case let .pin(point):
+                    w.raw(#""at":"#)
+                    w.point(point)
+                    w.raw(#","type":"pin"}"#)
+                case let .arrow(from, to):
+                    w.raw(#""from":"#)
+                    w.point(from)
+                    w.raw(#","to":"#)
+                    w.point(to)
+                    w.raw(#","type":"arrow"}"#)
+                case let .rectangle(a, b):
+                    w.raw(#""corner1":"#)
+                    w.point(a)
+                    w.raw(#","corner2":"#)
+                    w.point(b)
+                    w.raw(#","type":"rectangle"}"#)
+                case let .stroke(points):
+                    w.raw(#""points":["#)
+                    for (pointIndex, point) in points.enumerated() {
+                        w.separator(pointIndex)
+                        w.point(point)
+                    }
+                    w.raw(#"],"type":"stroke"}"#)
+                case let .text(point, text):
+                    w.raw(#""at":"#)
+                    w.point(point)
+                    w.raw(#","text":"#)
+                    w.string(text)
+                    w.raw(#","type":"text"}"#)
+                }
+                w.byte(UInt8(ascii: "}"))
+                w.flushIfLarge()
+            }
+            w.raw(#"],"position":""#)
+            w.hex(item.position.bytes)
+            w.raw(#""}"#)
+            w.flushIfLarge()
+        }
+    }
 
     private func json(_ time: HLC) -> CanonicalJSON {
         .object(["millis": .integer(time.millis), "logical": .integer(UInt64(time.logical))])

@@ -31,8 +31,9 @@ extension Document {
                 try checkStamp(register.stamp, "item field")
             }
         }
-        for (id, record) in markRecords {
-            if record.added != nil { try checkStamp(id, "mark") }
+        try marks.checkInvariants()
+        for column in marks.columns.indices {
+            for position in marks.columns[column].indices { try checkStamp(marks.id(column: column, position: position), "mark") }
         }
         for (key, register) in viewportRegisters {
             try require(register.stamp.replica == key.participant, "viewport of \(key.participant) written by another")

@@ -95,14 +95,21 @@ extension Document {
 
     /// Every visible mark, ascending by id.
     public var visibleMarks: [MarkView] {
-        markRecords.compactMap { id, record -> MarkView? in
-            guard let added = record.added, !record.removed, isVisible(item: added.item) else { return nil }
-            return MarkView(id: id, item: added.item, mark: added.mark, created: added.time)
-        }.sorted { $0.id < $1.id }
+        var views: [MarkView] = []
+        var visibility = ItemVisibilityCache()
+        marks.forEachInIDOrder { column, position in
+            let entry = marks.columns[column][position]
+            guard !entry.removed else { return }
+            let item = marks.item(of: entry)
+            guard visibility.isVisible(item, in: self) else { return }
+            let id = marks.id(column: column, position: position)
+            views.append(MarkView(id: id, item: item, mark: entry.mark, created: entry.time))
+        }
+        return views
     }
 
     /// Every mark id the document knows of (added or only removed so far), ascending.
-    public var knownMarkIDs: [OpID] { markRecords.keys.sorted() }
+    public var knownMarkIDs: [OpID] { marks.knownIDs }
 
     /// Participants with a profile, by id.
     public var participants: [ParticipantView] {
@@ -142,5 +149,17 @@ extension Document {
         var fields: [ItemFieldKey: ItemField] = [:]
         for (key, register) in record.fields where shown.contains(key) { fields[key] = register.value }
         return ItemView(id: id, kind: creation.kind, created: creation.time, position: position, fields: fields)
+    }
+}
+
+/// Remembers the last item asked about: consecutive marks are mostly on the same item.
+struct ItemVisibilityCache {
+    private var last: (item: OpID, visible: Bool)?
+
+    mutating func isVisible(_ item: OpID, in document: Document) -> Bool {
+        if let last, last.item == item { return last.visible }
+        let visible = document.isVisible(item: item)
+        last = (item, visible)
+        return visible
     }
 }

@@ -81,7 +81,7 @@ public struct Document: Sendable {
 
     var profiles: [ReplicaID: Register<Profile>] = [:]
     var items: [OpID: ItemRecord] = [:]
-    var markRecords: [OpID: MarkRecord] = [:]
+    var marks = MarkStore()
     var viewportRegisters: [ViewportKey: Register<Viewport>] = [:]
     var focusRegisters: [ReplicaID: Register<OpID?>] = [:]
     /// All chat messages, ascending by id.
@@ -147,13 +147,22 @@ public struct Document: Sendable {
             lastCounters[batch.author] = last.id.counter
             maxCounter = max(maxCounter, last.id.counter)
             var rejected = 0
-            for operation in operations where !merge(operation) { rejected += 1 }
+            // The batch's chat messages and commerce events come in id order (one author, rising
+            // counters): they are merged into the lists at the end, in one pass per list.
+            var newChat: [ChatMessage] = []
+            var newCommerce: [CommerceEvent] = []
+            for operation in operations where !merge(operation, chat: &newChat, commerce: &newCommerce) { rejected += 1 }
+            Self.merge(newChat, into: &chat)
+            Self.merge(newCommerce, into: &commerce)
             return .applied(rejectedOperations: rejected)
         }
     }
 
-    /// Merges one operation; false if a rule rejects it.
-    private mutating func merge(_ op: Operation) -> Bool {
+    /// Merges one operation; false if a rule rejects it. Chat messages and commerce events are
+    /// collected in `newChat` and `newCommerce`, for `merge(_:into:)`.
+    private mutating func merge(
+        _ op: Operation, chat newChat: inout [ChatMessage], commerce newCommerce: inout [CommerceEvent]
+    ) -> Bool {
         switch op.edit {
         case let .setProfile(participant, profile):
             guard participant == op.author else { return false }
@@ -171,9 +180,9 @@ public struct Document: Sendable {
         case let .moveItem(item, position):
             Register.write(&items[item, default: ItemRecord()].position, position, by: op)
         case let .addMark(item, mark):
-            markRecords[op.id, default: MarkRecord()].added = AddedMark(item: item, mark: mark, time: op.timestamp)
+            marks.add(op.id, item: item, mark: mark, time: op.timestamp)
         case let .removeMark(mark):
-            markRecords[mark, default: MarkRecord()].removed = true
+            marks.remove(mark)
         case let .setViewport(participant, item, viewport):
             guard participant == op.author else { return false }
             Register.write(&viewportRegisters[ViewportKey(participant: participant, item: item)], viewport, by: op)
@@ -181,22 +190,59 @@ public struct Document: Sendable {
             guard participant == op.author else { return false }
             Register.write(&focusRegisters[participant], item, by: op)
         case let .say(text):
-            Self.insert(ChatMessage(id: op.id, time: op.timestamp, text: text), into: &chat)
+            newChat.append(ChatMessage(id: op.id, time: op.timestamp, text: text))
         case let .commerce(action):
-            Self.insert(CommerceEvent(id: op.id, time: op.timestamp, action: action), into: &commerce)
+            newCommerce.append(CommerceEvent(id: op.id, time: op.timestamp, action: action))
         }
         return true
     }
 
-    /// Inserts in id order; ids are unique, so the list stays strictly ascending.
-    private static func insert<Entry: Identified>(_ entry: Entry, into list: inout [Entry]) {
+    /// Merges `entries` into `list` in id order; ids are unique, so the list stays strictly ascending.
+    ///
+    /// One pass: entries newer than the list's last are appended; otherwise they are merged
+    /// backwards into the list's tail in place, each run of list entries moved once by a block
+    /// move, so two authors' interleaved lists cost one pass over the tail per batch, not a
+    /// shift of the tail per entry.
+    static func merge<Entry: Identified>(_ entries: [Entry], into list: inout [Entry]) {
+        guard let first = entries.first else { return }
+        guard zip(entries, entries.dropFirst()).allSatisfy({ $0.id < $1.id }) else {
+            // Not reachable through `apply` (a batch's ids ascend); kept total all the same.
+            for entry in entries { merge([entry], into: &list) }
+            return
+        }
+        guard let last = list.last, !(last.id < first.id) else {
+            list.append(contentsOf: entries)
+            return
+        }
         var low = list.startIndex
         var high = list.endIndex
         while low < high {
             let middle = (low + high) / 2
-            if list[middle].id < entry.id { low = middle + 1 } else { high = middle }
+            if list[middle].id < first.id { low = middle + 1 } else { high = middle }
         }
-        list.insert(entry, at: low)
+        let count = list.count
+        list.append(contentsOf: entries)
+        list.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            // The appended copies are dropped: their slots become the gap that travels down as
+            // runs of list entries move up past it. Nothing in between can trap, and the gap is
+            // filled (with the entries) before the buffer is handed back.
+            (base + count).deinitialize(count: entries.count)
+            var unplaced = count  // list entries [low, unplaced) are still where they were
+            var filled = count + entries.count  // slots from `filled` on are final
+            for entry in entries.reversed() {
+                var start = unplaced
+                while start > low, entry.id < base[start - 1].id { start -= 1 }
+                let run = unplaced - start
+                if run > 0 {
+                    filled -= run
+                    (base + filled).moveInitialize(from: base + start, count: run)
+                    unplaced = start
+                }
+                filled -= 1
+                (base + filled).initialize(to: entry)
+            }
+        }
     }
 }
 
@@ -233,19 +279,6 @@ struct ItemRecord: Hashable, Sendable {
     var fields: [ItemFieldKey: Register<ItemField>] = [:]
 
     var isVisible: Bool { creation != nil && !removed }
-}
-
-/// A mark's content as added.
-struct AddedMark: Hashable, Sendable {
-    var item: OpID
-    var mark: Mark
-    var time: HLC
-}
-
-/// Everything known about one mark id; the removal may arrive before the addition.
-struct MarkRecord: Hashable, Sendable {
-    var added: AddedMark?
-    var removed = false
 }
 
 /// The key of a viewport register.

@@ -96,7 +96,7 @@ public enum ItemField: Hashable, Sendable {
     static func validateURL(_ url: String) throws(ReplicationError) {
         try TextRule.line.check(url, "url", minBytes: 1, maxBytes: Limits.maxURLBytes)
         guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw .invalidValue("url (not http or https)") }
-        guard !url.unicodeScalars.contains(where: { $0 == " " }) else { throw .invalidValue("url (contains a space)") }
+        guard !url.utf8.contains(UInt8(ascii: " ")) else { throw .invalidValue("url (contains a space)") }
     }
 }
 
@@ -114,8 +114,7 @@ public struct Price: Hashable, Sendable {
     }
 
     func validate() throws(ReplicationError) {
-        let letters = Array(currency.utf8)
-        guard letters.count == 3, letters.allSatisfy({ (65...90).contains($0) }) else {
+        guard currency.utf8.count == 3, currency.utf8.allSatisfy({ (65...90).contains($0) }) else {
             throw .invalidValue("currency code")
         }
         guard minorUnits <= Limits.maxPriceMinorUnits else {

@@ -53,9 +53,11 @@ public enum Edit: Hashable, Sendable {
             guard fields.count <= ItemFieldKey.allCases.count else {
                 throw .limitExceeded("initial fields", limit: ItemFieldKey.allCases.count)
             }
-            var seen = Set<ItemFieldKey>()
+            var seen: UInt8 = 0
             for field in fields {
-                guard seen.insert(field.key).inserted else { throw .invalidValue("initial fields (repeated field)") }
+                let bit: UInt8 = 1 << field.key.rawValue
+                guard seen & bit == 0 else { throw .invalidValue("initial fields (repeated field)") }
+                seen |= bit
                 try field.validate()
             }
         case let .setItemField(_, field): try field.validate()

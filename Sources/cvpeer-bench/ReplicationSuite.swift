@@ -209,7 +209,7 @@ enum ReplicationSuite {
                 "    step by step, each alone over the same \(grouped(batchesA)) batches:"
                     + " BatchCodec.encode \(milliseconds(encode)), BatchSealer.seal \(milliseconds(seal)),"
                     + " BatchSealer.open \(milliseconds(open)), BatchCodec.decode \(milliseconds(decode)),"
-                    + " Document.apply \(milliseconds(apply)) (A's BatchDraft.seal encodes, seals and decodes again,"
+                    + " Document.apply \(milliseconds(apply)) (A's BatchDraft.seal encodes its already validated edits and seals,"
                     + " then A applies; B opens, decodes and applies)")
         }
         if let before = a.first?.integer("rss_before_kib"), let created = a.first?.integer("rss_created_kib"),

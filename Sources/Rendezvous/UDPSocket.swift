@@ -4,14 +4,15 @@
     import Darwin
 #endif
 
-/// A non-blocking POSIX UDP socket: the only I/O the rendezvous service does.
+/// A non-blocking POSIX UDP socket: the only I/O the rendezvous service does, reused by the node's transport.
 ///
 /// A value type over a file descriptor: copies share the descriptor, and exactly one owner
-/// (`RendezvousService`) closes it once its loop thread has finished with it.
-struct UDPSocket: Sendable {
-    let descriptor: Int32
+/// (`RendezvousService`, or the transport's loop) closes it once its loop thread has finished with it.
+public struct UDPSocket: Sendable {
+    /// The file descriptor, for `poll(2)` and socket options.
+    public let descriptor: Int32
     /// True for an IPv6 socket: IPv4 targets are then sent as IPv4-mapped addresses.
-    let isIPv6: Bool
+    public let isIPv6: Bool
 
     #if canImport(Glibc)
         private static let datagramType = Int32(SOCK_DGRAM.rawValue)
@@ -22,7 +23,7 @@ struct UDPSocket: Sendable {
     /// Opens a socket bound to `hostPort`; an IPv6 wildcard (`::`) also receives IPv4.
     ///
     /// - Throws: `RendezvousError.cannotResolve` or `.socket`.
-    static func open(boundTo hostPort: HostPort) throws(RendezvousError) -> UDPSocket {
+    public static func open(boundTo hostPort: HostPort) throws(RendezvousError) -> UDPSocket {
         var (storage, length) = try resolve(hostPort)
         let family = Int32(storage.ss_family)
         let descriptor = socket(family, datagramType, 0)
@@ -58,7 +59,10 @@ struct UDPSocket: Sendable {
         }
     }
 
-    private static func resolve(_ hostPort: HostPort) throws(RendezvousError) -> (sockaddr_storage, socklen_t) {
+    /// The first address `hostPort` resolves to, as a socket address and its length.
+    ///
+    /// - Throws: `RendezvousError.cannotResolve`.
+    public static func resolve(_ hostPort: HostPort) throws(RendezvousError) -> (sockaddr_storage, socklen_t) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = datagramType
@@ -79,7 +83,7 @@ struct UDPSocket: Sendable {
     }
 
     /// The address the socket is bound to (with the real port when bound to port 0).
-    func localEndpoint() throws(RendezvousError) -> UDPEndpoint {
+    public func localEndpoint() throws(RendezvousError) -> UDPEndpoint {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
@@ -92,7 +96,7 @@ struct UDPSocket: Sendable {
     }
 
     /// The outcome of one receive attempt.
-    enum Received {
+    public enum Received: Sendable {
         /// A datagram of this many bytes (possibly truncated to the buffer) from this address.
         case datagram(Int, UDPEndpoint)
         /// Nothing is waiting.
@@ -104,7 +108,7 @@ struct UDPSocket: Sendable {
     }
 
     /// Reads one datagram into `buffer` without blocking.
-    func receive(into buffer: inout [UInt8]) -> Received {
+    public func receive(into buffer: inout [UInt8]) -> Received {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = buffer.withUnsafeMutableBytes { bytes in
@@ -128,7 +132,7 @@ struct UDPSocket: Sendable {
     }
 
     /// Sends one datagram; returns errno on failure (the datagram is then lost, as UDP may).
-    func send(_ datagram: [UInt8], to target: UDPEndpoint) -> Int32? {
+    public func send(_ datagram: [UInt8], to target: UDPEndpoint) -> Int32? {
         var storage = sockaddr_storage()
         let length: socklen_t
         switch (target.address, isIPv6) {
@@ -164,11 +168,13 @@ struct UDPSocket: Sendable {
         return sent == datagram.count ? nil : (sent < 0 ? errno : EMSGSIZE)
     }
 
-    func close() {
+    /// Closes the descriptor; every copy of this value is unusable afterwards.
+    public func close() {
         closeDescriptor(descriptor)
     }
 
-    static func endpoint(from storage: sockaddr_storage) -> UDPEndpoint? {
+    /// The endpoint a socket address names; nil for a family other than IPv4 and IPv6.
+    public static func endpoint(from storage: sockaddr_storage) -> UDPEndpoint? {
         switch Int32(storage.ss_family) {
         case AF_INET:
             let sin = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }

@@ -11,6 +11,7 @@ struct Suite: Sendable {
     static let all: [Suite] = [
         CryptoSuite.suite,
         ReplicationSuite.suite,
+        TransportSuite.suite,
     ]
 }
 

@@ -1,0 +1,310 @@
+import Rendezvous
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The node's one UDP socket: the rendezvous module's `UDPSocket`, with large kernel buffers,
+/// a sub-millisecond wait and the addresses worth announcing.
+///
+/// A value over a file descriptor; the transport's loop owns it and closes it once its thread is done.
+struct NodeSocket: Sendable {
+    let socket: UDPSocket
+
+    /// Binds `listen` and raises both kernel buffers towards `bufferSize` (best effort).
+    static func open(listen: HostPort, bufferSize: Int) throws(TransportError) -> NodeSocket {
+        let socket: UDPSocket
+        do {
+            socket = try UDPSocket.open(boundTo: listen)
+        } catch {
+            throw .socket(error.description)
+        }
+        var size = Int32(clamping: bufferSize)
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        for (option, force) in [(SO_RCVBUF, Self.receiveBufferForce), (SO_SNDBUF, Self.sendBufferForce)] {
+            // Unprivileged sockets are capped at rmem_max / wmem_max; the FORCE variants (root
+            // only) pass the cap, so try them first and fall back silently.
+            if let force, setsockopt(socket.descriptor, SOL_SOCKET, force, &size, length) == 0 { continue }
+            _ = setsockopt(socket.descriptor, SOL_SOCKET, option, &size, length)
+        }
+        return NodeSocket(socket: socket)
+    }
+
+    #if os(Linux)
+        private static let receiveBufferForce: Int32? = SO_RCVBUFFORCE
+        private static let sendBufferForce: Int32? = SO_SNDBUFFORCE
+    #else
+        private static let receiveBufferForce: Int32? = nil
+        private static let sendBufferForce: Int32? = nil
+    #endif
+
+    var descriptor: Int32 { socket.descriptor }
+
+    /// The kernel's receive and send buffer sizes (Linux reports twice what was set: it counts overhead).
+    var bufferSizes: (receive: Int, send: Int) {
+        func read(_ option: Int32) -> Int {
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            return getsockopt(socket.descriptor, SOL_SOCKET, option, &value, &length) == 0 ? Int(value) : 0
+        }
+        return (read(SO_RCVBUF), read(SO_SNDBUF))
+    }
+
+    /// True if `endpoint` can be reached from this socket's address family.
+    func canReach(_ endpoint: UDPEndpoint) -> Bool {
+        switch endpoint.address {
+        case .v4: true
+        case .v6: socket.isIPv6
+        }
+    }
+
+    /// The addresses to announce for a socket bound to `local`: that address itself, or for a
+    /// wildcard every non-loopback address of the host's interfaces up (loopback only if there is none).
+    static func candidates(for local: UDPEndpoint, limit: Int) -> [UDPEndpoint] {
+        switch local.address {
+        case .v4(let address) where address != 0:
+            return [local]
+        case .v6(let high, let low) where high != 0 || low != 0:
+            return [local]
+        case .v4, .v6:
+            break
+        }
+        var found: [UDPEndpoint] = []
+        var loopback: [UDPEndpoint] = []
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return [] }
+        defer { freeifaddrs(list) }
+        var cursor = list
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr, entry.pointee.ifa_flags & UInt32(IFF_UP) != 0 else { continue }
+            let family = Int32(address.pointee.sa_family)
+            let wanted = family == AF_INET || (family == AF_INET6 && local.family == .ipv6)
+            guard wanted else { continue }
+            var storage = sockaddr_storage()
+            let size = family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: size)) }
+            guard var endpoint = UDPSocket.endpoint(from: storage) else { continue }
+            endpoint.port = local.port
+            if case .v6(let high, _) = endpoint.address, high >> 54 == 0x3FA { continue }  // fe80::/10: needs a scope id
+            if entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) != 0 {
+                loopback.append(endpoint)
+            } else if !found.contains(endpoint) {
+                found.append(endpoint)
+            }
+        }
+        return Array((found.isEmpty ? loopback : found).prefix(limit))
+    }
+
+    /// Waits until the socket or `wake` is readable, or `nanoseconds` pass; returns (socket, wake) readiness.
+    func wait(wake: Int32, nanoseconds: UInt64) -> (socket: Bool, wake: Bool) {
+        var fds = [
+            pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+        ]
+        let result: Int32
+        if let precisePoll = Self.precisePoll {
+            // ppoll takes nanoseconds: pacing gaps on a fast path are microseconds, which poll's
+            // milliseconds would round to a busy loop or to a stall.
+            var timeout = timespec(
+                tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+            result = fds.withUnsafeMutableBufferPointer { precisePoll($0.baseAddress, 2, &timeout, nil) }
+        } else {
+            result = poll(&fds, 2, Int32(clamping: (nanoseconds + 999_999) / 1_000_000))
+        }
+        guard result > 0 else { return (false, false) }
+        let readable = Int16(POLLIN | POLLERR | POLLHUP)
+        return (fds[0].revents & readable != 0, fds[1].revents & readable != 0)
+    }
+
+    private typealias PrecisePoll = @convention(c) (
+        UnsafeMutablePointer<pollfd>?, nfds_t, UnsafePointer<timespec>?, UnsafeRawPointer?
+    ) -> Int32
+
+    /// `ppoll(2)`, looked up at run time: the C library has it, but Swift's Glibc module hides
+    /// it behind `_GNU_SOURCE`; nil where it does not exist (then `poll` is used).
+    private static let precisePoll: PrecisePoll? = {
+        #if os(Linux)
+            guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "ppoll") else { return nil }
+            return unsafeBitCast(symbol, to: PrecisePoll.self)
+        #else
+            return nil
+        #endif
+    }()
+
+    /// The outcome of one receive call.
+    enum Received {
+        /// `length` bytes from `source`: one datagram, or with `segmentSize` back-to-back
+        /// datagrams of that size (the last may be shorter) that the kernel coalesced.
+        case datagrams(length: Int, segmentSize: Int?, source: UDPEndpoint)
+        /// Nothing is waiting.
+        case empty
+        /// A transient error (an ICMP error reported on the socket, say); try again.
+        case transient
+        /// The socket is unusable.
+        case failed(Int32)
+    }
+
+    /// Linux's UDP_GRO option: with it on, the kernel may hand over several datagrams of one
+    /// sender in one receive (segment size in a cmsg), one pass through the stack for all of them.
+    private static let udpGROOption: Int32 = 104
+
+    /// Asks the kernel to coalesce datagrams (best effort; false where it cannot).
+    func enableCoalescing() -> Bool {
+        #if os(Linux)
+            var on: Int32 = 1
+            return setsockopt(
+                socket.descriptor, Self.udpLevel, Self.udpGROOption, &on, socklen_t(MemoryLayout<Int32>.size)) == 0
+        #else
+            return false
+        #endif
+    }
+
+    /// Reads one datagram (or one coalesced run) into `buffer` without blocking.
+    func receive(into buffer: UnsafeMutableRawBufferPointer) -> Received {
+        var storage = sockaddr_storage()
+        var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+        // Room for one cmsghdr and an int, aligned: CMSG_SPACE(4) = 24; 64 leaves slack.
+        var control: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var segmentSize: Int?
+        let count = withUnsafeMutablePointer(to: &storage) { address in
+            withUnsafeMutablePointer(to: &vector) { vector in
+                withUnsafeMutableBytes(of: &control) { control in
+                    var message = msghdr()
+                    message.msg_name = UnsafeMutableRawPointer(address)
+                    message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                    message.msg_iov = vector
+                    message.msg_iovlen = 1
+                    message.msg_control = control.baseAddress
+                    message.msg_controllen = control.count
+                    let count = recvmsg(socket.descriptor, &message, 0)
+                    if count > 0 { segmentSize = Self.segmentSize(control, length: Int(message.msg_controllen)) }
+                    return count
+                }
+            }
+        }
+        guard count >= 0 else {
+            let code = errno
+            switch code {
+            case EAGAIN, EWOULDBLOCK: return .empty
+            case EINTR, ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EMSGSIZE: return .transient
+            default: return .failed(code)
+            }
+        }
+        guard let source = UDPSocket.endpoint(from: storage) else { return .transient }
+        return .datagrams(length: count, segmentSize: segmentSize, source: source.unmapped)
+    }
+
+    /// The segment size in a UDP_GRO cmsg, if the control data holds one.
+    private static func segmentSize(_ control: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        let header = MemoryLayout<cmsghdr>.size
+        var offset = 0
+        while offset + header <= min(length, control.count) {
+            let cmsgLength = control.load(fromByteOffset: offset, as: Int.self)
+            let level = control.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
+            let type = control.load(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
+            guard cmsgLength >= header, offset + cmsgLength <= control.count else { return nil }
+            if level == udpLevel, type == udpGROOption, cmsgLength >= header + 2 {
+                // The kernel writes an int, or a u16 on some versions: the low 16 bits hold the size either way.
+                let size = Int(control.load(fromByteOffset: offset + header, as: UInt16.self))
+                return size > 0 ? size : nil
+            }
+            offset += (cmsgLength + 7) & ~7
+        }
+        return nil
+    }
+
+    /// The most datagrams one segmented send carries (the kernel's UDP_MAX_SEGMENTS is 64).
+    static let maxSegments = 48
+    /// The most bytes one segmented send carries: an IPv4 datagram's 65,535 less IP and UDP headers.
+    static let maxSegmentedBytes = 65_507
+
+    /// Sends the `length` bytes at `bytes` to `target`: as one datagram, or with `segmentSize`
+    /// as back-to-back datagrams of that size (the last may be shorter) in one system call,
+    /// which the kernel splits (UDP generic segmentation offload, Linux ≥ 4.18).
+    ///
+    /// - Returns: nil on success, else errno (the datagrams are then lost, as UDP may lose them).
+    func send(_ bytes: UnsafeRawBufferPointer, segmentSize: Int?, to target: UDPEndpoint) -> Int32? {
+        var storage = sockaddr_storage()
+        guard let addressLength = Self.socketAddress(target, ipv6Socket: socket.isIPv6, into: &storage) else {
+            return EAFNOSUPPORT
+        }
+        var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+        // cmsghdr (16 bytes: size_t length, int level, int type) and a 2-byte segment size,
+        // padded to 8: CMSG_SPACE(2) = 24.
+        var control: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let sent = withUnsafeMutablePointer(to: &storage) { address in
+            withUnsafeMutablePointer(to: &vector) { vector in
+                withUnsafeMutableBytes(of: &control) { control in
+                    var message = msghdr()
+                    message.msg_name = UnsafeMutableRawPointer(address)
+                    message.msg_namelen = addressLength
+                    message.msg_iov = vector
+                    message.msg_iovlen = 1
+                    if let segmentSize {
+                        let header = MemoryLayout<cmsghdr>.size
+                        control.storeBytes(of: header + 2, toByteOffset: 0, as: Int.self)
+                        control.storeBytes(of: Self.udpLevel, toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+                        control.storeBytes(
+                            of: Self.udpSegmentOption, toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
+                        control.storeBytes(of: UInt16(segmentSize), toByteOffset: header, as: UInt16.self)
+                        message.msg_control = control.baseAddress
+                        message.msg_controllen = control.count
+                    }
+                    return sendmsg(socket.descriptor, &message, 0)
+                }
+            }
+        }
+        return sent == bytes.count ? nil : (sent < 0 ? errno : EMSGSIZE)
+    }
+
+    /// IPPROTO_UDP as a socket option level (Linux's SOL_UDP).
+    private static let udpLevel: Int32 = 17
+    /// Linux's UDP_SEGMENT option: the cmsg carrying the segment size of a GSO send.
+    private static let udpSegmentOption: Int32 = 103
+
+    /// True where segmented sends may be tried at all.
+    static var segmentationAvailable: Bool {
+        #if os(Linux)
+            true
+        #else
+            false
+        #endif
+    }
+
+    /// Fills `storage` with `target` (IPv4-mapped on an IPv6 socket); returns its length, or nil
+    /// for an IPv6 target on an IPv4 socket.
+    static func socketAddress(_ target: UDPEndpoint, ipv6Socket: Bool, into storage: inout sockaddr_storage)
+        -> socklen_t?
+    {
+        switch (target.address, ipv6Socket) {
+        case (.v4(let address), false):
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = target.port.bigEndian
+            sin.sin_addr.s_addr = address.bigEndian
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin, as: sockaddr_in.self) }
+            return socklen_t(MemoryLayout<sockaddr_in>.size)
+        case (.v4, true), (.v6, true):
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = target.port.bigEndian
+            let bytes: [UInt8]
+            switch target.address {
+            case .v4: bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + target.addressBytes
+            case .v6: bytes = target.addressBytes
+            }
+            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin6, as: sockaddr_in6.self) }
+            return socklen_t(MemoryLayout<sockaddr_in6>.size)
+        case (.v6, false):
+            return nil
+        }
+    }
+
+    func close() {
+        socket.close()
+    }
+}

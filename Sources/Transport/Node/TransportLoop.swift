@@ -1,0 +1,670 @@
+import Dispatch
+import PeerCrypto
+import Rendezvous
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+// The loop of one PeerTransport, on its own thread. Each pass: run due timers (link, every
+// reliable link, rendezvous client, punches, probes) → build and send what the reliable links
+// may send now (window and pacing permitting) → publish status if it changed → wait in ppoll
+// until the earliest deadline, a datagram, or a command → take commands → read a batch of
+// datagrams. Inbound: rendezvous types only from the rendezvous's address (relayed ones are
+// unwrapped and go to the link layer on the relay path), link types from anywhere else; the
+// link layer authenticates, the reliability layer orders, events go to the handler.
+
+/// Monotonic nanoseconds, the clock every state machine here runs on.
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}
+
+/// One connected peer's reliability state; a class so the loop mutates it in place.
+final class PeerSlot {
+    var reliable = ReliableLink()
+    /// Set when the link layer refused a packet the reliable link already counted as sent: the
+    /// link is going down, and asking for more packets would reuse a packet number.
+    var broken = false
+    /// When a packet with content last arrived from the peer, and when we last sent it anything
+    /// through this slot: an unanswered arrival gets an empty packet after `Wire.linkAnswerAfter`.
+    var lastContentReceivedAt: UInt64 = 0
+    var lastSentAt: UInt64 = 0
+
+    /// When an empty answer is due, if one is.
+    var answerDue: UInt64? {
+        lastContentReceivedAt > lastSentAt ? lastContentReceivedAt + Wire.linkAnswerAfter : nil
+    }
+}
+
+/// Hole punching towards one introduced member.
+struct Traversal {
+    /// The member's direct candidates we may use (reflexive first, then its local addresses).
+    var directs: [UDPEndpoint]
+    var startedAt: UInt64
+    var punchUntil: UInt64
+    var nextPunchAt: UInt64
+    /// True while our handshake attempt towards it may still complete.
+    var connecting: Bool
+    /// The member's identity, once a link shows who it is.
+    var peer: PublicKey?
+}
+
+/// Datagrams waiting to leave together (see `TransportLoop.sendRaw`).
+struct OutgoingBatch {
+    /// One segmented send's worth of bytes, allocated once for the loop's life.
+    let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: NodeSocket.maxSegmentedBytes, alignment: 8)
+    var target: UDPEndpoint?
+    var segmentSize = 0
+    var count = 0
+    var used = 0
+    /// A datagram shorter than the segment size ended the batch: the kernel only allows that last.
+    var closed = false
+}
+
+/// Probing of direct candidates by a link on the relay.
+struct ProbeWindow {
+    var until: UInt64
+    var nextAt: UInt64
+}
+
+final class TransportLoop {
+    /// Everything `start()` prepared for the loop.
+    struct Setup: Sendable {
+        let socket: NodeSocket
+        let wakeRead: Int32
+        let wakeWrite: Int32
+        let local: UDPEndpoint
+        let server: UDPEndpoint?
+        let candidates: [UDPEndpoint]
+        let identity: Identity
+        let room: RoomKeys
+        let configuration: PeerTransport.Configuration
+        let rendezvousPeerID: RendezvousPeerID
+    }
+
+    /// Datagrams read per pass before timers and sending get their turn.
+    static let receiveBatch = 128
+    /// Packets built per peer per pass before incoming ACKs get their turn.
+    static let sendBatch = 128
+    /// The longest wait in ppoll when nothing is due.
+    static let maxWait: UInt64 = 1_000_000_000
+    /// Status is published at most this often while anything changes (and at once on link events).
+    static let statusInterval: UInt64 = 50_000_000
+    /// The reason code of the CLOSE frame a clean `close()` sends.
+    static let closeReason: UInt64 = 0
+
+    let setup: Setup
+    let shared: TransportShared
+    var endpoint: LinkEndpoint<TransportPath>
+    var client: RendezvousClient?
+    var slots: [PublicKey: PeerSlot] = [:]
+    var traversals: [RendezvousPeerID: Traversal] = [:]
+    var probing: [PublicKey: ProbeWindow] = [:]
+    var counters = TransportCounters()
+    var drainDeadline: UInt64?
+    var lastStatusAt: UInt64 = 0
+    var statusDirty = true
+    var changed = true
+    /// Receives land here: a coalesced run can be 64 KiB.
+    let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
+    var now: UInt64 = 0
+    let socketBuffers: (receive: Int, send: Int)
+    var batch = OutgoingBatch()
+    /// False once the kernel refused a segmented send (or where there is none): one datagram per call.
+    var segmentation = NodeSocket.segmentationAvailable
+    /// True if the kernel may coalesce received datagrams (UDP_GRO).
+    let coalescing: Bool
+
+    deinit {
+        batch.storage.deallocate()
+        receiveBuffer.deallocate()
+    }
+
+    init(setup: Setup, shared: TransportShared) {
+        self.setup = setup
+        self.shared = shared
+        endpoint = LinkEndpoint(
+            identity: setup.identity, room: setup.room, random: SystemRandomNumberGenerator(),
+            configuration: .init(persistentKeepalive: setup.configuration.persistentKeepalive))
+        if setup.server != nil {
+            client = RendezvousClient(
+                roomTag: RoomTag(roomKeys: setup.room), peerID: setup.rendezvousPeerID, candidates: setup.candidates,
+                random: SystemRandomNumberGenerator())
+        }
+        socketBuffers = setup.socket.bufferSizes
+        coalescing = setup.socket.enableCoalescing()
+    }
+
+    func run() {
+        shared.state.withLock { $0.loopThread = TransportShared.currentThreadID }
+        now = monotonicNanoseconds()
+        if let actions = client?.start(now: now) { performClient(actions) }
+        var idlePasses = 0
+        while true {
+            now = monotonicNanoseconds()
+            counters.loopIterations += 1
+            fireTimers()
+            if let drainDeadline, now >= drainDeadline || allDrained {
+                finishClose()
+                flushBatch()
+                publishStatus()
+                return
+            }
+            let (sent, budgetHit) = flush()
+            publishStatusIfDue()
+            var wait: UInt64 = 0
+            if !budgetHit {
+                now = monotonicNanoseconds()
+                let next = nextDeadline()
+                wait = min(next.map { $0 > now ? $0 - now : 0 } ?? Self.maxWait, Self.maxWait)
+                // A deadline that stays due while nothing moves would spin: back off a little.
+                idlePasses = wait == 0 && sent == 0 ? idlePasses + 1 : 0
+                if idlePasses > 2 { wait = 50_000 }
+            }
+            flushBatch()
+            let waitStart = monotonicNanoseconds()
+            let ready = setup.socket.wait(wake: setup.wakeRead, nanoseconds: wait)
+            counters.waitNanoseconds += monotonicNanoseconds() - waitStart
+            if ready.wake { takeCommands() }
+            if ready.socket { receiveBatch() }
+        }
+    }
+
+    // MARK: Commands
+
+    private func takeCommands() {
+        var byte = [UInt8](repeating: 0, count: 64)
+        while read(setup.wakeRead, &byte, byte.count) > 0 {}
+        // Cleared before the queue is taken: a command posted after this sees false and writes
+        // a new byte, one posted before is in the queue taken next.
+        shared.wakePending.store(false, ordering: .sequentiallyConsistent)
+        let commands = shared.state.withLock { state in
+            defer { state.commands = [] }
+            return state.commands
+        }
+        now = monotonicNanoseconds()
+        for command in commands {
+            switch command {
+            case .connect(let endpoints):
+                let paths = endpoints.filter(setup.socket.canReach).map(TransportPath.direct)
+                guard !paths.isEmpty, !setup.configuration.directPathsDisabled else { continue }
+                perform(endpoint.connect(paths: paths, now: now))
+            case .send(let peer, let message):
+                // The link may have gone down since the caller checked; the message goes with it.
+                _ = try? slots[peer]?.reliable.enqueue(message: message)
+            case .unreliable(let peer, let datagram):
+                try? slots[peer]?.reliable.enqueueUnreliable(datagram)
+            case .close(let drain):
+                drainDeadline = now + drain
+            case .publishStatus(let published):
+                publishStatus()
+                published.signal()
+            }
+        }
+        changed = true
+    }
+
+    private var allDrained: Bool {
+        slots.values.allSatisfy { $0.broken || $0.reliable.stats.queuedMessages == 0 }
+    }
+
+    // MARK: Receiving
+
+    private func receiveBatch() {
+        var datagrams = 0
+        while datagrams < Self.receiveBatch {
+            switch setup.socket.receive(into: receiveBuffer) {
+            case .datagrams(let length, let segmentSize, let source):
+                now = monotonicNanoseconds()
+                changed = true
+                // A coalesced run is split back into the sender's datagrams.
+                let size = segmentSize ?? length
+                var offset = 0
+                repeat {
+                    let count = min(size, length - offset)
+                    datagrams += 1
+                    counters.datagramsReceived += 1
+                    counters.bytesReceived += count
+                    if count > Wire.maxDatagramSize {
+                        counters.oversizedDrops += 1
+                    } else {
+                        received(Array(receiveBuffer[offset..<(offset + count)]), from: source)
+                    }
+                    offset += count
+                } while offset < length
+            case .empty:
+                return
+            case .transient:
+                datagrams += 1
+            case .failed:
+                return
+            }
+        }
+    }
+
+    private func received(_ datagram: [UInt8], from source: UDPEndpoint) {
+        let rendezvousType = datagram.first.flatMap(RendezvousWire.MessageType.init(rawValue:)) != nil
+        if let server = setup.server, source == server {
+            guard rendezvousType else {
+                counters.strayLinkDrops += 1
+                return
+            }
+            if let actions = client?.received(datagram, now: now) { performClient(actions) }
+            return
+        }
+        if rendezvousType {
+            counters.strayRendezvousDrops += 1
+            return
+        }
+        if setup.configuration.directPathsDisabled {
+            counters.directDisabledDrops += 1
+            return
+        }
+        perform(endpoint.received(datagram, from: .direct(source), now: now))
+    }
+
+    // MARK: Sending
+
+    /// Builds and sends what every reliable link may send now; returns packets sent and whether
+    /// a link stopped only because of the per-pass budget (so the loop comes straight back).
+    private func flush() -> (Int, Bool) {
+        var total = 0
+        var budgetHit = false
+        for (peer, slot) in slots where !slot.broken {
+            var count = 0
+            while count < Self.sendBatch, let number = endpoint.nextPacketNumber(for: peer) {
+                // A fresh clock per packet lets the pacer release packets as time passes.
+                now = monotonicNanoseconds()
+                guard let plaintext = slot.reliable.nextPacket(packetNumber: number, now: now) else { break }
+                do {
+                    perform(try endpoint.send(plaintext, to: peer, now: now))
+                } catch {
+                    slot.broken = true
+                    break
+                }
+                count += 1
+            }
+            if count > 0 { slot.lastSentAt = now }
+            total += count
+            if count == Self.sendBatch { budgetHit = true }
+        }
+        if total > 0 { changed = true }
+        return (total, budgetHit)
+    }
+
+    private func transmit(_ datagram: [UInt8], on path: TransportPath) {
+        switch path {
+        case .direct(let target):
+            guard !setup.configuration.directPathsDisabled, setup.socket.canReach(target) else { return }
+            sendRaw(datagram, to: target)
+        case .relay(let peer):
+            guard let server = setup.server else { return }
+            sendRaw(RendezvousClient.relayDatagram(datagram, to: peer), to: server)
+        }
+    }
+
+    /// Queues a datagram in the outgoing batch: consecutive datagrams to one target of one size
+    /// (the last may be shorter) leave in one segmented send, which costs the kernel one pass
+    /// through the stack instead of one per datagram.
+    private func sendRaw(_ datagram: [UInt8], to target: UDPEndpoint) {
+        if batch.count > 0 {
+            let fits =
+                batch.target == target && !batch.closed && datagram.count <= batch.segmentSize
+                && batch.count < NodeSocket.maxSegments && batch.used + datagram.count <= batch.storage.count
+            if !fits || !segmentation { flushBatch() }
+        }
+        if batch.count == 0 {
+            batch.target = target
+            batch.segmentSize = datagram.count
+            batch.closed = false
+        }
+        datagram.withUnsafeBytes { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: batch.storage[batch.used..<(batch.used + bytes.count)])
+                .copyMemory(from: bytes)
+        }
+        batch.used += datagram.count
+        batch.count += 1
+        if datagram.count < batch.segmentSize { batch.closed = true }
+    }
+
+    /// Sends the outgoing batch; called before every wait, so nothing stays queued while the loop sleeps.
+    func flushBatch() {
+        guard batch.count > 0, let target = batch.target else { return }
+        defer {
+            batch.count = 0
+            batch.used = 0
+            batch.target = nil
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: batch.storage[0..<batch.used])
+        let failure = setup.socket.send(bytes, segmentSize: batch.count > 1 ? batch.segmentSize : nil, to: target)
+        guard let failure else {
+            counters.datagramsSent += batch.count
+            counters.bytesSent += batch.used
+            return
+        }
+        guard batch.count > 1, failure == EIO || failure == EINVAL || failure == ENOPROTOOPT || failure == EOPNOTSUPP
+        else {
+            counters.sendFailures += batch.count
+            return
+        }
+        // This kernel or interface cannot segment: send one by one, now and from now on.
+        segmentation = false
+        var offset = 0
+        while offset < batch.used {
+            let length = min(batch.segmentSize, batch.used - offset)
+            let one = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
+            if setup.socket.send(one, segmentSize: nil, to: target) == nil {
+                counters.datagramsSent += 1
+                counters.bytesSent += length
+            } else {
+                counters.sendFailures += 1
+            }
+            offset += length
+        }
+    }
+
+    // MARK: Link actions
+
+    private func perform(_ actions: [LinkAction<TransportPath>]) {
+        for action in actions {
+            switch action {
+            case .send(let datagram, let path):
+                transmit(datagram, on: path)
+            case .deliver(let plaintext, let peer, let number):
+                deliver(plaintext, from: peer, number: number)
+            case .linkUp(let peer, let path):
+                slots[peer] = PeerSlot()
+                shared.state.withLock { _ = $0.connected.insert(peer) }
+                associate(peer, with: path)
+                if path.isRelayed { startProbing(peer) }
+                statusDirty = true
+                shared.events(.linkUp(peer, path: path))
+            case .linkDown(let peer, let reason):
+                linkDown(peer, reason: reason)
+            case .pathChanged(let peer, let path, _):
+                associate(peer, with: path)
+                if path.isRelayed { startProbing(peer) } else { probing[peer] = nil }
+                statusDirty = true
+                shared.events(.pathChanged(peer, path: path))
+            case .handshakeFailed(let paths):
+                for (id, _) in traversals where paths.contains(.relay(id)) { traversals[id]?.connecting = false }
+                shared.events(.handshakeFailed(paths: paths))
+            }
+        }
+    }
+
+    private func deliver(_ plaintext: [UInt8], from peer: PublicKey, number: UInt64) {
+        guard let slot = slots[peer] else { return }
+        slot.lastContentReceivedAt = now
+        let deliveries: [ReliableLink.Delivery]
+        do {
+            deliveries = try slot.reliable.received(packetNumber: number, plaintext: plaintext, now: now)
+        } catch {
+            counters.reliabilityDecodeDrops += 1
+            return
+        }
+        for delivery in deliveries {
+            switch delivery {
+            case .message(let message):
+                shared.events(.message(peer, message))
+            case .unreliable(let datagram):
+                shared.events(.unreliable(peer, datagram))
+            case .closed:
+                // The peer closed cleanly: end the link here too, reported as the peer's doing.
+                for action in endpoint.close(peer, now: now) {
+                    switch action {
+                    case .linkDown(let closed, .closedLocally):
+                        linkDown(closed, reason: .closedByPeer)
+                    case .send, .deliver, .linkUp, .linkDown, .pathChanged, .handshakeFailed:
+                        perform([action])
+                    }
+                }
+                return
+            }
+        }
+    }
+
+    private func linkDown(_ peer: PublicKey, reason: LinkDownReason) {
+        slots[peer] = nil
+        probing[peer] = nil
+        shared.state.withLock { _ = $0.connected.remove(peer) }
+        for (id, traversal) in traversals where traversal.peer == peer {
+            // Forget the association so the next introduction of this member tries again.
+            traversals[id]?.peer = nil
+            traversals[id]?.connecting = false
+            traversals[id]?.punchUntil = now
+        }
+        statusDirty = true
+        shared.events(.linkDown(peer, reason: reason))
+    }
+
+    // MARK: Rendezvous
+
+    private func performClient(_ actions: [RendezvousClient.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let datagram):
+                if let server = setup.server { sendRaw(datagram, to: server) }
+            case .registered(let reflexive):
+                statusDirty = true
+                shared.events(.registered(reflexive: reflexive))
+            case .introduced(let introduction):
+                introduced(introduction)
+            case .relayed(let datagram, let source):
+                let actions = endpoint.received(datagram, from: .relay(source), now: now)
+                for case .deliver(_, let peer, _) in actions { associate(peer, with: .relay(source)) }
+                perform(actions)
+            case .registrationLost:
+                statusDirty = true
+            }
+        }
+    }
+
+    private func introduced(_ introduction: RendezvousClient.Introduction) {
+        let id = introduction.peerID
+        if introduction.isNew {
+            shared.events(.introduced(id, candidates: [introduction.reflexive] + introduction.candidates))
+        }
+        let directs = directCandidates(of: introduction)
+        if var traversal = traversals[id] {
+            let added = directs.filter { !traversal.directs.contains($0) }
+            traversal.directs = directs
+            traversals[id] = traversal
+            if let peer = traversal.peer, slots[peer] != nil {
+                if introduction.isNew, endpoint.linkInfo(for: peer)?.isDirect == false { startProbing(peer) }
+                return
+            }
+            if isLive(traversal) {
+                // The attempt in progress includes the relay path, so it completes whatever the
+                // member's addresses now are; new addresses only need punching (and the probes
+                // once linked). One attempt per member keeps a stream of changed introductions
+                // from piling up handshakes.
+                guard introduction.isNew else { return }
+                traversals[id]?.punchUntil = now + Wire.natPunchDuration
+                for candidate in added { punch(candidate) }
+                return
+            }
+        }
+        guard traversals.values.filter({ $0.peer == nil && isLive($0) }).count < Wire.natMaxPendingTraversals else {
+            // Far more members than a room holds: ignore it; a real one is introduced again at the next refresh.
+            counters.traversalsRefused += 1
+            return
+        }
+        startTraversal(id, directs: directs)
+    }
+
+    /// True while a traversal's handshake attempt may still complete, or (on the side that does
+    /// not initiate) while it still punches.
+    private func isLive(_ traversal: Traversal) -> Bool {
+        traversal.connecting ? now < traversal.startedAt + Wire.linkHandshakeTimeout : now < traversal.punchUntil
+    }
+
+    /// The member's addresses this socket can use: reflexive first (across NATs), then its
+    /// local ones (same LAN), without duplicates or our own address, leaving room for the relay path.
+    private func directCandidates(of introduction: RendezvousClient.Introduction) -> [UDPEndpoint] {
+        guard !setup.configuration.directPathsDisabled else { return [] }
+        var result: [UDPEndpoint] = []
+        for candidate in [introduction.reflexive] + introduction.candidates {
+            guard candidate.port != 0, setup.socket.canReach(candidate), !result.contains(candidate),
+                candidate != setup.local, !setup.candidates.contains(candidate)
+            else { continue }
+            switch candidate.address {
+            case .v4(let address) where address == 0: continue
+            case .v6(let high, let low) where high == 0 && low == 0: continue
+            case .v4, .v6: break
+            }
+            result.append(candidate)
+        }
+        return Array(result.prefix(Wire.linkMaxCandidatePaths - 1))
+    }
+
+    private func startTraversal(_ id: RendezvousPeerID, directs: [UDPEndpoint]) {
+        // The lower peer id initiates; the other side only punches, so one handshake crosses
+        // the NATs rather than two racing (equal ids, impossible in practice, both initiate).
+        let initiates = setup.rendezvousPeerID.rawValue <= id.rawValue
+        traversals[id] = Traversal(
+            directs: directs, startedAt: now, punchUntil: now + Wire.natPunchDuration,
+            nextPunchAt: now + Wire.natPunchInterval, connecting: initiates, peer: nil)
+        for candidate in directs { punch(candidate) }
+        if initiates { perform(endpoint.connect(paths: directs.map(TransportPath.direct) + [.relay(id)], now: now)) }
+        while traversals.count > Wire.rendezvousMaxKnownPeers,
+            let stalest = traversals.filter({ $0.value.peer == nil }).min(by: { $0.value.startedAt < $1.value.startedAt })
+        {
+            traversals[stalest.key] = nil
+        }
+    }
+
+    private func punch(_ target: UDPEndpoint) {
+        counters.punchesSent += 1
+        perform(endpoint.punch(on: .direct(target)))
+    }
+
+    /// Links the member's rendezvous id with its identity, from a path a link of it uses.
+    private func associate(_ peer: PublicKey, with path: TransportPath) {
+        switch path {
+        case .relay(let id):
+            traversals[id]?.peer = peer
+        case .direct(let address):
+            for (id, traversal) in traversals where traversal.directs.contains(address) { traversals[id]?.peer = peer }
+        }
+    }
+
+    private func startProbing(_ peer: PublicKey) {
+        guard traversals.values.contains(where: { $0.peer == peer && !$0.directs.isEmpty }) else { return }
+        probing[peer] = ProbeWindow(until: now + Wire.natProbeDuration, nextAt: now)
+    }
+
+    // MARK: Timers
+
+    private func fireTimers() {
+        if let due = endpoint.nextTimer, due <= now { perform(endpoint.timerFired(now: now)) }
+        for (peer, slot) in slots {
+            if let due = slot.reliable.nextTimer, due <= now { slot.reliable.timerFired(now: now) }
+            if let due = slot.answerDue, due <= now {
+                slot.lastSentAt = now
+                if let info = endpoint.linkInfo(for: peer), info.isDirect,
+                    let actions = try? endpoint.probe(peer, on: info.path, now: now)
+                {
+                    perform(actions)
+                }
+            }
+        }
+        if let due = client?.nextTimer, due <= now, let actions = client?.timerFired(now: now) {
+            performClient(actions)
+        }
+        for (id, traversal) in traversals
+        where traversal.peer == nil && traversal.nextPunchAt <= now && now < traversal.punchUntil {
+            traversals[id]?.nextPunchAt = now + Wire.natPunchInterval
+            for candidate in traversal.directs { punch(candidate) }
+        }
+        for (peer, window) in probing where window.nextAt <= now {
+            guard now < window.until, slots[peer] != nil, endpoint.linkInfo(for: peer)?.isDirect == false,
+                let traversal = traversals.values.first(where: { $0.peer == peer })
+            else {
+                probing[peer] = nil
+                continue
+            }
+            probing[peer]?.nextAt = now + Wire.natProbeInterval
+            counters.probeRounds += 1
+            for candidate in traversal.directs {
+                guard let actions = try? endpoint.probe(peer, on: .direct(candidate), now: now) else { break }
+                perform(actions)
+            }
+        }
+    }
+
+    private func nextDeadline() -> UInt64? {
+        var earliest: UInt64?
+        func consider(_ time: UInt64?) {
+            guard let time else { return }
+            earliest = min(earliest ?? time, time)
+        }
+        consider(endpoint.nextTimer)
+        for slot in slots.values where !slot.broken {
+            consider(slot.reliable.nextTimer)
+            consider(slot.answerDue)
+        }
+        consider(client?.nextTimer)
+        for traversal in traversals.values where traversal.peer == nil && now < traversal.punchUntil {
+            consider(traversal.nextPunchAt)
+        }
+        for window in probing.values { consider(window.nextAt) }
+        consider(drainDeadline)
+        if changed || statusDirty { consider(lastStatusAt + Self.statusInterval) }
+        return earliest
+    }
+
+    // MARK: Close
+
+    private func finishClose() {
+        now = monotonicNanoseconds()
+        for (peer, slot) in slots where !slot.broken {
+            slot.reliable.close(reason: Self.closeReason, now: now)
+            guard let number = endpoint.nextPacketNumber(for: peer),
+                let plaintext = slot.reliable.nextPacket(packetNumber: number, now: now),
+                let actions = try? endpoint.send(plaintext, to: peer, now: now)
+            else { continue }
+            perform(actions)
+        }
+        for peer in endpoint.connectedPeers { perform(endpoint.close(peer, now: now)) }
+        if let actions = client?.close(now: now) { performClient(actions) }
+        shared.state.withLock { $0.connected = [] }
+    }
+
+    // MARK: Status
+
+    private func publishStatusIfDue() {
+        guard statusDirty || (changed && now >= lastStatusAt + Self.statusInterval) else { return }
+        publishStatus()
+    }
+
+    private func publishStatus() {
+        var status = TransportStatus()
+        status.localEndpoint = setup.local
+        status.localCandidates = setup.candidates
+        status.registered = client?.isRegistered ?? false
+        status.reflexive = client?.reflexive
+        status.rendezvousPeerID = client?.peerID
+        status.peers = endpoint.connectedPeers.compactMap { peer in
+            guard let info = endpoint.linkInfo(for: peer), let slot = slots[peer] else { return nil }
+            return PeerStatus(link: info, reliability: slot.reliable.stats)
+        }
+        status.link = endpoint.stats
+        status.rendezvous = client?.stats
+        status.counters = counters
+        status.pendingHandshakes = endpoint.pendingHandshakes
+        status.halfOpenHandshakes = endpoint.halfOpenCount
+        status.socketReceiveBuffer = socketBuffers.receive
+        status.socketSendBuffer = socketBuffers.send
+        status.sendOffload = segmentation
+        status.receiveOffload = coalescing
+        shared.state.withLock { $0.status = status }
+        lastStatusAt = now
+        statusDirty = false
+        changed = false
+    }
+}

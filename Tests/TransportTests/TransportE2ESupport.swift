@@ -1,0 +1,470 @@
+import CVPeerTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+// Real processes and real sockets on 127.0.0.1 for the transport's end-to-end tests: the built
+// `TransportProbe` and `cvpeer` binaries as child processes, and an in-test UDP proxy that can
+// drop, duplicate, reorder and record datagrams.
+
+/// Built executables beside the test bundle (`swift build --build-tests` builds every product).
+enum BuiltBinary {
+    static func url(_ name: String) -> URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path),
+            directory.pathComponents.count > 1
+        {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent(name)
+    }
+}
+
+/// One child process whose standard output is read line by line as it comes.
+///
+/// `@unchecked Sendable`: `Process` and `Pipe` are only touched through their thread-safe calls
+/// (run, isRunning, terminationStatus, writing a pipe); the lines live under a mutex.
+final class ChildProcess: @unchecked Sendable {
+    let name: String
+    private let process: Process
+    private let input: Pipe
+    private let lines = LineBuffer()
+    private let finishedReading = DispatchSemaphore(value: 0)
+
+    init(_ executable: URL, _ arguments: [String], name: String) throws {
+        self.name = name
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let lines = self.lines
+        let done = finishedReading
+        let handle = output.fileHandleForReading
+        Thread.detachNewThread {
+            var pending = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    lines.append(line)
+                }
+            }
+            done.signal()
+        }
+    }
+
+    /// Every line printed so far.
+    var output: [String] { lines.all }
+
+    /// The first line starting with `prefix` (waiting up to `timeout` seconds), or nil.
+    func line(_ prefix: String, timeout: Double) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let line = output.first(where: { $0.hasPrefix(prefix) }) { return line }
+            usleep(10_000)
+        } while Date() < deadline
+        return output.first(where: { $0.hasPrefix(prefix) })
+    }
+
+    /// The last line starting with `prefix` printed after `after` lines, waiting up to `timeout` seconds.
+    func nextLine(_ prefix: String, after: Int, timeout: Double) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let line = output.dropFirst(after).last(where: { $0.hasPrefix(prefix) }) { return line }
+            usleep(10_000)
+        } while Date() < deadline
+        return nil
+    }
+
+    /// Writes one command line to the child's standard input.
+    func send(_ command: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
+    }
+
+    /// Asks for `status` and returns the JSON that answers it.
+    func status(timeout: Double = 5) -> String? {
+        let before = output.count
+        send("status")
+        return nextLine("status ", after: before, timeout: timeout).map { String($0.dropFirst("status ".count)) }
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Waits up to `timeout` seconds for the child to exit by itself; its exit status, or nil if still running.
+    func waitForExit(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else { return nil }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; returns the exit status (nil if it had to be killed).
+    @discardableResult
+    func stop(grace: Double = 5) -> Int32? {
+        guard process.isRunning else {
+            process.waitUntilExit()
+            _ = finishedReading.wait(timeout: .now() + 2)
+            return process.terminationStatus
+        }
+        kill(process.processIdentifier, SIGTERM)
+        if let status = waitForExit(timeout: grace) {
+            _ = finishedReading.wait(timeout: .now() + 2)
+            return status
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        _ = finishedReading.wait(timeout: .now() + 2)
+        return nil
+    }
+
+    /// The resident set size from /proc, in KiB (0 if unknown).
+    var residentKiB: Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(processIdentifier)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+}
+
+/// Lines shared between the reader thread and the test.
+final class LineBuffer: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// The children of one test, every one stopped when the test ends, whatever happened.
+final class ProcessGroup: Sendable {
+    private let children = Mutex<[ChildProcess]>([])
+
+    /// A `TransportProbe` child.
+    func probe(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+        let child = try ChildProcess(BuiltBinary.url("TransportProbe"), arguments, name: name)
+        children.withLock { $0.append(child) }
+        return child
+    }
+
+    /// A `cvpeer rendezvous --listen 127.0.0.1:0` child and the port it listens on.
+    func rendezvous() throws -> (ChildProcess, UInt16) {
+        let child = try ChildProcess(
+            BuiltBinary.url("cvpeer"), ["rendezvous", "--listen", "127.0.0.1:0", "--log-level", "debug"], name: "rendezvous")
+        children.withLock { $0.append(child) }
+        guard let line = child.line("rendezvous info: listening on ", timeout: 20),
+            let port = line.split(separator: " ").dropFirst(4).first?.split(separator: ":").last.flatMap({ UInt16($0) })
+        else { throw E2EFailure("the rendezvous did not start: \(child.output)") }
+        return (child, port)
+    }
+
+    /// Stops every child (SIGTERM, then SIGKILL) and prints the output of any that misbehaved.
+    func stopAll() {
+        for child in children.withLock({ $0 }) { child.stop() }
+    }
+
+    /// Every child's output, for failure messages.
+    var transcript: String {
+        children.withLock { $0 }.map { "--- \($0.name)\n" + $0.output.map { String($0.prefix(400)) }.joined(separator: "\n") }
+            .joined(separator: "\n")
+    }
+}
+
+struct E2EFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Arguments every probe shares: the room, its identity, a time limit.
+enum ProbeArguments {
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    static func room(_ n: UInt8) -> String { hex([UInt8](repeating: n, count: 32)) }
+
+    static func seed(_ n: UInt8) -> String { hex((0..<32).map { UInt8(truncatingIfNeeded: Int(n) &* 31 &+ $0) }) }
+
+    static func node(room: UInt8, seed: UInt8, maxSeconds: Int = 90) -> [String] {
+        ["--listen", "127.0.0.1:0", "--room-secret", Self.room(room), "--seed", Self.seed(seed), "--max-seconds", String(maxSeconds)]
+    }
+}
+
+/// `key=value` fields of a probe line.
+func field(_ line: String?, _ name: String) -> String? {
+    guard let line else { return nil }
+    for word in line.split(separator: " ") where word.hasPrefix(name + "=") {
+        return String(word.dropFirst(name.count + 1))
+    }
+    return nil
+}
+
+/// The port of a `ready 127.0.0.1:PORT …` line.
+func readyPort(_ child: ChildProcess, timeout: Double = 20) throws -> UInt16 {
+    guard let line = child.line("ready ", timeout: timeout),
+        let port = line.split(separator: " ").dropFirst().first?.split(separator: ":").last.flatMap({ UInt16($0) })
+    else { throw E2EFailure("\(child.name) never became ready: \(child.output)") }
+    return port
+}
+
+/// A number in a status JSON: the first `"name":N` (good enough for the flat fields read here).
+func jsonNumber(_ json: String?, _ name: String) -> Int? {
+    guard let json, let range = json.range(of: "\"\(name)\":") else { return nil }
+    let digits = json[range.upperBound...].prefix { $0.isNumber }
+    return Int(digits)
+}
+
+/// True if `haystack` contains `needle` anywhere.
+func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+    return haystack.withUnsafeBufferPointer { bytes in
+        var index = 0
+        while index + needle.count <= bytes.count {
+            if bytes[index] == needle[0], Array(bytes[index..<(index + needle.count)]) == needle { return true }
+            index += 1
+        }
+        return false
+    }
+}
+
+// MARK: Sockets
+
+/// A non-blocking UDP socket on 127.0.0.1; peers are named by port only.
+struct LoopbackSocket: Sendable {
+    let descriptor: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw E2EFailure("socket failed") }
+        var size: Int32 = 4 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.address(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw E2EFailure("bind failed") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        descriptor = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    static func address(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    func send(_ bytes: [UInt8], to port: UInt16) {
+        var address = Self.address(port: port)
+        _ = bytes.withUnsafeBytes { raw in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(descriptor, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    /// One waiting datagram and its source port, or nil.
+    func receive() -> ([UInt8], UInt16)? {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let count = buffer.withUnsafeMutableBytes { raw in
+            withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(descriptor, raw.baseAddress, raw.count, 0, $0, &length)
+                }
+            }
+        }
+        guard count >= 0 else { return nil }
+        return (Array(buffer[0..<count]), UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        #if canImport(Glibc)
+            _ = Glibc.close(descriptor)
+        #else
+            _ = Darwin.close(descriptor)
+        #endif
+    }
+}
+
+/// A UDP proxy on 127.0.0.1 between clients and one target, like a NAT: each client gets its
+/// own upstream socket, so the target sees each client at a distinct port. It can drop,
+/// duplicate and reorder datagrams (seeded) and record every datagram in both directions.
+final class UDPProxy: Sendable {
+    struct Impairment: Sendable {
+        var loss = 0.0
+        var duplicate = 0.0
+        var reorder = 0.0
+    }
+
+    struct Counts: Sendable {
+        var forwarded = 0
+        var dropped = 0
+        var duplicated = 0
+        var reordered = 0
+    }
+
+    private struct State: Sendable {
+        var upstreams: [UInt16: LoopbackSocket] = [:]
+        var clientOf: [UInt16: UInt16] = [:]
+        var recorded: [[UInt8]] = []
+        var recordedBytes = 0
+        var counts = Counts()
+        var impairment: Impairment
+        var random: SeededRandom
+        /// Held for reordering: the datagram, the socket to send it from, its target port.
+        var held: [([UInt8], Int32, UInt16)] = []
+        var running = true
+    }
+
+    /// The port clients send to.
+    let port: UInt16
+    let target: UInt16
+    private let front: LoopbackSocket
+    private let state: Mutex<State>
+    private let record: Bool
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(target: UInt16, impairment: Impairment = Impairment(), seed: UInt64, record: Bool = false) throws {
+        front = try LoopbackSocket()
+        port = front.port
+        self.target = target
+        self.record = record
+        state = Mutex(State(impairment: impairment, random: SeededRandom(seed: seed)))
+        let proxy = self
+        Thread.detachNewThread { proxy.run() }
+    }
+
+    /// Every datagram that passed (or was dropped), in both directions, if recording.
+    var recorded: [[UInt8]] { state.withLock { $0.recorded } }
+    var recordedBytes: Int { state.withLock { $0.recordedBytes } }
+    var counts: Counts { state.withLock { $0.counts } }
+
+    /// The upstream ports the target sees, one per client.
+    var upstreamPorts: [UInt16] { state.withLock { $0.upstreams.values.map(\.port) } }
+
+    func setImpairment(_ impairment: Impairment) { state.withLock { $0.impairment = impairment } }
+
+    /// Sends `datagram` to the target from the upstream socket of the first client, as if that client sent it.
+    func inject(_ datagram: [UInt8]) {
+        let socket = state.withLock { $0.upstreams.values.first }
+        socket?.send(datagram, to: target)
+    }
+
+    func stop() {
+        let wasRunning = state.withLock { state in
+            defer { state.running = false }
+            return state.running
+        }
+        guard wasRunning else { return }
+        _ = finished.wait(timeout: .now() + 5)
+        front.close()
+        for socket in state.withLock({ Array($0.upstreams.values) }) { socket.close() }
+    }
+
+    private func run() {
+        defer { finished.signal() }
+        while state.withLock({ $0.running }) {
+            let upstreams = state.withLock { Array($0.upstreams.values) }
+            var fds = [pollfd(fd: front.descriptor, events: Int16(POLLIN), revents: 0)]
+            fds += upstreams.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), 5)
+            if ready == 0 { releaseHeld() }
+            if fds[0].revents != 0 {
+                while let (datagram, client) = front.receive() {
+                    guard let upstream = upstream(for: client) else { continue }
+                    forward(datagram, from: upstream.descriptor, to: target)
+                }
+            }
+            for (index, socket) in upstreams.enumerated() where fds[index + 1].revents != 0 {
+                while let (datagram, source) = socket.receive() {
+                    // Like a filtering NAT: only the target's answers come back.
+                    guard source == target, let client = state.withLock({ $0.clientOf[socket.port] }) else { continue }
+                    forward(datagram, from: front.descriptor, to: client)
+                }
+            }
+        }
+    }
+
+    private func upstream(for client: UInt16) -> LoopbackSocket? {
+        if let socket = state.withLock({ $0.upstreams[client] }) { return socket }
+        guard let socket = try? LoopbackSocket() else { return nil }
+        state.withLock {
+            $0.upstreams[client] = socket
+            $0.clientOf[socket.port] = client
+        }
+        return socket
+    }
+
+    private func forward(_ datagram: [UInt8], from descriptor: Int32, to port: UInt16) {
+        enum Fate { case drop, send(copies: Int), hold }
+        let (fate, release) = state.withLock { state -> (Fate, [([UInt8], Int32, UInt16)]) in
+            if record {
+                state.recorded.append(datagram)
+                state.recordedBytes += datagram.count
+            }
+            let roll = Double.random(in: 0..<1, using: &state.random)
+            let impairment = state.impairment
+            if roll < impairment.loss {
+                state.counts.dropped += 1
+                return (.drop, [])
+            }
+            if roll < impairment.loss + impairment.reorder, state.held.count < 4 {
+                state.counts.reordered += 1
+                state.held.append((datagram, descriptor, port))
+                return (.hold, [])
+            }
+            let copies = roll < impairment.loss + impairment.reorder + impairment.duplicate ? 2 : 1
+            if copies == 2 { state.counts.duplicated += 1 }
+            state.counts.forwarded += 1
+            // Held datagrams go out after this one: they arrive late.
+            defer { state.held = [] }
+            return (.send(copies: copies), state.held)
+        }
+        switch fate {
+        case .drop, .hold:
+            break
+        case .send(let copies):
+            for _ in 0..<copies { LoopbackSocket(descriptor: descriptor, port: 0).send(datagram, to: port) }
+            for (held, from, to) in release { LoopbackSocket(descriptor: from, port: 0).send(held, to: to) }
+        }
+    }
+
+    private func releaseHeld() {
+        let release = state.withLock { state in
+            defer { state.held = [] }
+            return state.held
+        }
+        for (held, from, to) in release { LoopbackSocket(descriptor: from, port: 0).send(held, to: to) }
+    }
+}
+
+extension LoopbackSocket {
+    /// Wraps an existing descriptor (to send from the proxy's sockets).
+    init(descriptor: Int32, port: UInt16) {
+        self.descriptor = descriptor
+        self.port = port
+    }
+}

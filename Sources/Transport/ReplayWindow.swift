@@ -7,9 +7,9 @@
 ///
 /// Not thread-safe; owned by one link's receive path.
 public struct ReplayWindow: Sendable {
-    /// Counters this far behind the newest are still accepted: more than the 2,048 the design asks
-    /// for, so that heavy reordering on a fast path (pacing bursts, multipath) is not mistaken
-    /// for replay. A multiple of 64 by construction.
+    /// Counters this far behind the newest are still accepted: the 2,048 the design asks for, so
+    /// that heavy reordering on a fast path (pacing bursts, several paths) is not taken for replay.
+    /// A multiple of 64 by construction.
     public static let windowSize: UInt64 = UInt64(wordCount - 1) * 64
     /// 33 words: 32 whole words of history plus one being filled.
     private static let wordCount = 33

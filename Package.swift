@@ -62,7 +62,11 @@ let package = Package(
         .target(name: "CBenchRef", dependencies: ["CSodium"]),
         .executableTarget(
             name: "cvpeer-bench",
-            dependencies: ["PeerCrypto", "Replication", "Store", "CBenchRef"],
+            dependencies: [
+                "PeerCrypto", "Replication", "Store", "CBenchRef",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // Seeded randomness, simulated networks and clocks: used by tests only.

@@ -34,13 +34,15 @@ let package = Package(
         .target(name: "Replication", dependencies: ["PeerCrypto"], swiftSettings: strict),
         .target(name: "Rendezvous", dependencies: ["PeerCrypto"], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["Rendezvous", "PeerCrypto"], swiftSettings: strict),
+        // Business intelligence: pure figures computed from a room's verified batches; no I/O.
+        .target(name: "Insights", dependencies: ["Replication", "PeerCrypto"], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The node's durable store; the one module besides the transport that does I/O.
         .target(name: "Store", dependencies: ["CSQLite", "PeerCrypto", "Replication"], swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
-                "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto",
+                "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -51,6 +53,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The viewer: plain HTML, CSS and JavaScript served as they are (no build step, no CDN).
+            resources: [.copy("Viewer")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -93,7 +97,8 @@ let package = Package(
         .executableTarget(
             name: "StoreCrashWriter", dependencies: ["Store", "PeerCrypto"], path: "Tests/StoreCrashWriter",
             swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto"], swiftSettings: strict),
     ]

@@ -31,6 +31,9 @@ public struct DataFolder: Sendable {
     /// Where the identity key lives.
     public var identityPath: String { path + "/identity.key" }
 
+    /// Where the store (SQLite, 0600) lives.
+    public var storePath: String { path + "/store.sqlite" }
+
     /// Loads this node's identity, creating one (mode 0600) on first use.
     public func identity() throws -> Identity {
         try Identity.loadOrCreate(at: identityPath)

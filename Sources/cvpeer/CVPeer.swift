@@ -3,7 +3,7 @@ import Node
 import PeerCrypto
 
 @main
-struct CVPeer: ParsableCommand {
+struct CVPeer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cvpeer",
         abstract: "A peer-to-peer coviewing node: share products, photos and videos, end-to-end encrypted.",

@@ -1,0 +1,2 @@
+// Placeholder until the report engine lands.
+enum InsightsPlaceholder {}

@@ -40,10 +40,10 @@ func sentBytes(_ actions: [TestLinkAction]) -> [[UInt8]] {
         #expect(net.nodes[1].linkInfo(for: net.key(0))?.initiatedLocally == false)
         #expect(net.nodes[0].stats.totalDrops == 0)
         #expect(net.nodes[1].stats.totalDrops == 0)
-        // 72 + 156 + 120 bytes of handshake, as the packet table says.
+        // 72 + 164 + 128 bytes of handshake, as the packet table says.
         #expect(net.packets(.handshakeInitiation, from: 0).map(\.bytes.count) == [72])
-        #expect(net.packets(.handshakeResponse, from: 1).map(\.bytes.count) == [156])
-        #expect(net.packets(.handshakeFinish, from: 0).map(\.bytes.count) == [120])
+        #expect(net.packets(.handshakeResponse, from: 1).map(\.bytes.count) == [164])
+        #expect(net.packets(.handshakeFinish, from: 0).map(\.bytes.count) == [128])
     }
 
     @Test func fullSizedPlaintextFitsAndOneMoreIsRefused() throws {
@@ -169,10 +169,10 @@ func sentBytes(_ actions: [TestLinkAction]) -> [[UInt8]] {
         }
         #expect(net.nodes[1].stats.dropped(.decryptionFailed) == 50)
         // Members can make valid macs; handshake packets to indices that do not exist still die.
-        let finish = LinkPacket.finish(.init(receiverIndex: 12345, message: [UInt8](repeating: 1, count: 96)))
+        let finish = LinkPacket.finish(.init(receiverIndex: 12345, message: [UInt8](repeating: 1, count: Wire.handshakeFinishMessageSize)))
         net.inject(finish.encoded(macKey: LinkFixtures.room(1).macKey), to: 1, from: from)
         let response = LinkPacket.response(
-            .init(senderIndex: 1, receiverIndex: 12345, message: [UInt8](repeating: 1, count: 128)))
+            .init(senderIndex: 1, receiverIndex: 12345, message: [UInt8](repeating: 1, count: Wire.handshakeResponseMessageSize)))
         net.inject(response.encoded(macKey: LinkFixtures.room(1).macKey), to: 1, from: from)
         #expect(net.nodes[1].stats.dropped(.unknownIndex) == 202)
         #expect(net.nodes[1]._stateSnapshot == before, "not even the handshake rate budget is charged")

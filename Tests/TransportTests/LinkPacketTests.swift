@@ -9,8 +9,8 @@ import Testing
     static var samples: [LinkPacket] {
         [
             .initiation(.init(senderIndex: 0x0102_0304, message: [UInt8](repeating: 1, count: 48))),
-            .response(.init(senderIndex: 5, receiverIndex: 0xFFFF_FFFF, message: [UInt8](repeating: 2, count: 128))),
-            .finish(.init(receiverIndex: 9, message: [UInt8](repeating: 3, count: 96))),
+            .response(.init(senderIndex: 5, receiverIndex: 0xFFFF_FFFF, message: [UInt8](repeating: 2, count: Wire.handshakeResponseMessageSize))),
+            .finish(.init(receiverIndex: 9, message: [UInt8](repeating: 3, count: Wire.handshakeFinishMessageSize))),
             .data(.init(receiverIndex: 7, counter: 0x0102_0304_0506_0708, ciphertext: [UInt8](repeating: 4, count: 16))),
             .data(.init(receiverIndex: 7, counter: 1, ciphertext: [UInt8](repeating: 4, count: Wire.maxFramesSize + 16))),
             .punch(.init(random: [1, 2, 3, 4, 5, 6, 7, 8])),
@@ -19,14 +19,14 @@ import Testing
 
     @Test func sizesMatchThePacketTable() {
         #expect(Wire.handshakeInitiationSize == 72)
-        #expect(Wire.handshakeResponseSize == 156)
-        #expect(Wire.handshakeFinishSize == 120)
+        #expect(Wire.handshakeResponseSize == 164)
+        #expect(Wire.handshakeFinishSize == 128)
         #expect(Wire.minDataPacketSize == 32)
         #expect(Wire.punchSize == 12)
         #expect(Wire.maxLinkDatagramSize == 1188)
         #expect(Wire.handshakeInitiationMessageSize == CvpeerHandshake.message1Length)
-        #expect(Wire.handshakeResponseMessageSize == CvpeerHandshake.message2MinimumLength)
-        #expect(Wire.handshakeFinishMessageSize == CvpeerHandshake.message3MinimumLength)
+        #expect(Wire.handshakeResponseMessageSize == CvpeerHandshake.message2MinimumLength + Wire.linkIncarnationSize)
+        #expect(Wire.handshakeFinishMessageSize == CvpeerHandshake.message3MinimumLength + Wire.linkIncarnationSize)
     }
 
     @Test(arguments: samples) func roundTripsAndMacVerifies(_ packet: LinkPacket) throws {
@@ -59,7 +59,7 @@ import Testing
         #expect(Array(bytes[0..<4]) == [0x04, 0, 0, 0])
         #expect(Array(bytes[Wire.linkReceiverIndexOffset..<Wire.linkReceiverIndexOffset + 4]) == [0xA1, 0xB2, 0xC3, 0xD4])
         #expect(Array(bytes[Wire.dataCounterOffset..<Wire.dataCounterOffset + 8]) == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88])
-        let response = LinkPacket.response(.init(senderIndex: 1, receiverIndex: 2, message: [UInt8](repeating: 9, count: 128)))
+        let response = LinkPacket.response(.init(senderIndex: 1, receiverIndex: 2, message: [UInt8](repeating: 9, count: Wire.handshakeResponseMessageSize)))
             .encoded(macKey: Self.macKey)
         #expect(Array(response[4..<12]) == [0, 0, 0, 1, 0, 0, 0, 2])
         #expect(response[Wire.handshakeResponseMessageOffset] == 9)

@@ -66,12 +66,12 @@ extension LinkEndpoint {
         let message2: [UInt8]
         do {
             _ = try handshake.readMessage(initiation.message)
-            message2 = try handshake.writeMessage()
+            message2 = try handshake.writeMessage(payload: incarnation)
         } catch {
             stats.drop(.handshakeRejected)
             return []
         }
-        precondition(message2.count == Wire.handshakeResponseMessageSize, "message 2 carries no payload")
+        precondition(message2.count == Wire.handshakeResponseMessageSize, "message 2 carries the incarnation only")
         if halfOpen.count >= Wire.linkMaxHalfOpen, let oldest = halfOpen.values.min(by: { $0.sequence < $1.sequence }) {
             removeHalfOpen(oldest.localIndex)
             stats.halfOpenEvicted += 1
@@ -106,15 +106,17 @@ extension LinkEndpoint {
         var handshake = attempt.handshake
         let message3: [UInt8]
         let established: CvpeerHandshake.EstablishedLink
+        let peerIncarnation: [UInt8]
         do {
-            _ = try handshake.readMessage(response.message)
-            message3 = try handshake.writeMessage()
+            peerIncarnation = try handshake.readMessage(response.message)
+            guard peerIncarnation.count == Wire.linkIncarnationSize else { throw CryptoError.handshake("no incarnation") }
+            message3 = try handshake.writeMessage(payload: incarnation)
             established = try handshake.finish()
         } catch {
             stats.drop(.handshakeRejected)
             return []
         }
-        precondition(message3.count == Wire.handshakeFinishMessageSize, "message 3 carries no payload")
+        precondition(message3.count == Wire.handshakeFinishMessageSize, "message 3 carries the incarnation only")
         guard links[established.peer] != nil || links.count < Wire.linkMaxLinks else {
             stats.drop(.tooManyLinks)
             return []
@@ -125,7 +127,7 @@ extension LinkEndpoint {
             localIndex: attempt.localIndex, remoteIndex: response.senderIndex, peer: established.peer,
             initiator: localKey, isLocalInitiator: true, send: established.send, receive: established.receive,
             createdAt: now, handshakeStartedAt: attempt.startedAt, confirmedAt: nil, message1Packet: nil,
-            message3Packet: nil)
+            message3Packet: nil, peerIncarnation: peerIncarnation)
         stats.sessionsEstablished += 1
         attempt.phase = .awaitingConfirmation(message2Packet: packet, message3Packet: finish, path: path)
         attempt.nextRetryAt = now + retryDelay()
@@ -141,8 +143,10 @@ extension LinkEndpoint {
             guard chargeHandshake(from: path, now: now) else { return [] }
             var handshake = state.handshake
             let established: CvpeerHandshake.EstablishedLink
+            let peerIncarnation: [UInt8]
             do {
-                _ = try handshake.readMessage(finish.message)
+                peerIncarnation = try handshake.readMessage(finish.message)
+                guard peerIncarnation.count == Wire.linkIncarnationSize else { throw CryptoError.handshake("no incarnation") }
                 established = try handshake.finish()
             } catch {
                 stats.drop(.handshakeRejected)
@@ -158,7 +162,7 @@ extension LinkEndpoint {
                 initiator: established.peer, isLocalInitiator: false, send: established.send,
                 receive: established.receive, createdAt: now, handshakeStartedAt: state.createdAt, confirmedAt: now,
                 message1Packet: state.message1Packet,
-                message3Packet: packet)
+                message3Packet: packet, peerIncarnation: peerIncarnation)
             sessionByMessage1[state.message1Packet] = index
             stats.sessionsEstablished += 1
             var actions = installConfirmed(index, path: path, candidates: state.paths, now: now)
@@ -195,9 +199,19 @@ extension LinkEndpoint {
     ) -> [LinkAction<Path>] {
         guard let session = sessions[index] else { return [] }
         let peer = session.peer
+        if let old = links[peer], old.peerIncarnation != session.peerIncarnation {
+            // The peer restarted: its reliable streams start again from nothing, so ours must too.
+            // The old link goes down and this session starts a new one.
+            tearDown(peer)
+            sessions[index] = session
+            if let message1 = session.message1Packet { sessionByMessage1[message1] = index }
+            stats.peerRestarts += 1
+            return [.linkDown(peer, reason: .peerRestarted)] + installConfirmed(index, path: path, candidates: candidates, now: now)
+        }
         guard var link = links[peer] else {
             var link = LinkRecord<Path>(
-                peer: peer, current: index, sessions: [index], path: path, establishedAt: now, lastReceived: now)
+                peer: peer, current: index, sessions: [index], path: path, establishedAt: now, lastReceived: now,
+                peerIncarnation: session.peerIncarnation)
             link.lastReceivedOn[path] = now
             link.relayPath = path.isRelayed ? path : candidates.first(where: \.isRelayed)
             links[peer] = link

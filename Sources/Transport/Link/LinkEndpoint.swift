@@ -43,6 +43,9 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     let identity: Identity
     let room: RoomKeys
     var random: any RandomNumberGenerator & Sendable
+    /// Random per endpoint, sent in handshake messages 2 and 3: a peer that sees a new one knows this
+    /// side restarted and drops the old link's state instead of resuming it.
+    public let incarnation: [UInt8]
 
     var links: [PublicKey: LinkRecord<Path>] = [:]
     var sessions: [UInt32: LinkSession] = [:]
@@ -64,7 +67,9 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     ) {
         self.identity = identity
         self.room = room
-        self.random = random
+        var generator = random
+        incarnation = (0..<Wire.linkIncarnationSize).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        self.random = generator
         self.configuration = configuration
         localKey = identity.publicKey
     }

@@ -198,11 +198,11 @@ public enum LinkPacket: Equatable, Sendable {
             precondition(p.message.count == Wire.handshakeInitiationMessageSize, "message 1 is 48 bytes")
             bytes = [Wire.LinkPacketType.handshakeInitiation.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes + p.message
         case .response(let p):
-            precondition(p.message.count == Wire.handshakeResponseMessageSize, "message 2 is 128 bytes")
+            precondition(p.message.count == Wire.handshakeResponseMessageSize, "message 2 is 136 bytes")
             bytes = [Wire.LinkPacketType.handshakeResponse.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes
                 + p.receiverIndex.bigEndianBytes + p.message
         case .finish(let p):
-            precondition(p.message.count == Wire.handshakeFinishMessageSize, "message 3 is 96 bytes")
+            precondition(p.message.count == Wire.handshakeFinishMessageSize, "message 3 is 104 bytes")
             bytes = [Wire.LinkPacketType.handshakeFinish.rawValue, 0, 0, 0] + p.receiverIndex.bigEndianBytes + p.message
         case .data(let p):
             let out = p.header + p.ciphertext

@@ -26,6 +26,8 @@ struct LinkSession: Sendable {
     /// The handshake packets that made this session, to recognise copies of them.
     let message1Packet: [UInt8]?
     let message3Packet: [UInt8]?
+    /// The peer's incarnation from the handshake: a new one means the peer restarted.
+    let peerIncarnation: [UInt8]
 }
 
 /// A link: everything known about one peer identity, over any number of sessions.
@@ -42,6 +44,8 @@ struct LinkRecord<Path: LinkPath>: Sendable {
     var lastReceivedOn: [Path: UInt64] = [:]
     let establishedAt: UInt64
     var lastReceived: UInt64
+    /// The incarnation of the peer process this link talks to.
+    let peerIncarnation: [UInt8]
     var lastSent: UInt64?
     var lastNonEmptyReceived: UInt64?
     /// The first packet with content sent on the current direct path since anything authenticated

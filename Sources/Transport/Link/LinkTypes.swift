@@ -36,6 +36,8 @@ public enum LinkDownReason: Equatable, Sendable {
     case closedByPeer
     /// `close(peer:now:)` was called here.
     case closedLocally
+    /// The peer restarted (a handshake came with a new incarnation); a new link replaces this one at once.
+    case peerRestarted
 }
 
 /// A local request the link layer refuses; network input never throws, it is dropped.
@@ -108,6 +110,8 @@ public struct LinkStats: Equatable, Sendable {
     public internal(set) var handshakesInitiated = 0
     /// Sessions created by a completed handshake, either role.
     public internal(set) var sessionsEstablished = 0
+    /// Links replaced because the peer came back with a new incarnation (it restarted).
+    public internal(set) var peerRestarts = 0
     /// Rekeys started by this side.
     public internal(set) var rekeysStarted = 0
     /// Handshake attempts that gave up.

@@ -46,19 +46,21 @@ extension Wire {
 
     /// Noise message 1 is fixed: an ephemeral key and an empty payload's tag (48 bytes).
     public static let handshakeInitiationMessageSize = 48
-    /// Noise message 2 with no application payload (128 bytes): a payload would be readable by
-    /// anyone who knows the public room tag, so none is ever sent.
-    public static let handshakeResponseMessageSize = 128
-    /// Noise message 3 with no application payload (96 bytes): data waits for the session.
-    public static let handshakeFinishMessageSize = 96
+    /// The incarnation each side sends in its handshake message (2 or 3): random per process start.
+    public static let linkIncarnationSize = 8
+    /// Noise message 2 (136 bytes): its payload is only the responder's incarnation, readable by
+    /// whoever sent message 1 before the psk is mixed in, so nothing else is ever put there.
+    public static let handshakeResponseMessageSize = 128 + linkIncarnationSize
+    /// Noise message 3 (104 bytes): the initiator's incarnation; data waits for the session.
+    public static let handshakeFinishMessageSize = 96 + linkIncarnationSize
 
     /// 4 + 4 + 48 + 16 = 72 bytes, exactly.
     public static let handshakeInitiationSize =
         handshakeInitiationMessageOffset + handshakeInitiationMessageSize + linkMacSize
-    /// 4 + 4 + 4 + 128 + 16 = 156 bytes, exactly.
+    /// 4 + 4 + 4 + 136 + 16 = 164 bytes, exactly.
     public static let handshakeResponseSize =
         handshakeResponseMessageOffset + handshakeResponseMessageSize + linkMacSize
-    /// 4 + 4 + 96 + 16 = 120 bytes, exactly.
+    /// 4 + 4 + 104 + 16 = 128 bytes, exactly.
     public static let handshakeFinishSize = handshakeFinishMessageOffset + handshakeFinishMessageSize + linkMacSize
     /// Header and tag of an empty data packet (32 bytes): the smallest data packet.
     public static let minDataPacketSize = dataHeaderSize + aeadTagSize

@@ -28,7 +28,7 @@ public enum BatchCodec {
 
     /// Mark shape tags on the wire.
     enum ShapeTag: UInt8 {
-        case pin = 1, arrow, rectangle, stroke, text
+        case pin = 1, arrow, rectangle, stroke, text, labelledPin
     }
 
     /// Encodes operations of one author, which must have consecutive counters.
@@ -192,6 +192,10 @@ public enum BatchCodec {
                 w.byte(ShapeTag.text.rawValue)
                 encode(point, into: &w)
                 w.string(text)
+            case let .labelledPin(point, label):
+                w.byte(ShapeTag.labelledPin.rawValue)
+                encode(point, into: &w)
+                w.string(label)
             }
         case let .removeMark(mark):
             w.byte(Tag.removeMark.rawValue)
@@ -300,6 +304,9 @@ public enum BatchCodec {
             case .text:
                 let point = try decodePoint(&r)
                 shape = .text(point, try r.string("mark text", maxBytes: Limits.maxTextBytes))
+            case .labelledPin:
+                let point = try decodePoint(&r)
+                shape = .labelledPin(point, try r.string("pin label", maxBytes: Limits.maxTitleBytes))
             }
             return .addMark(item: item, Mark(shape: shape, colour: colour))
         case .removeMark:

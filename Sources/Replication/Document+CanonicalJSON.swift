@@ -273,6 +273,12 @@ extension Document {
                     w.raw(#","text":"#)
                     w.string(text)
                     w.raw(#","type":"text"}"#)
+                case let .labelledPin(point, label):
+                    w.raw(#""at":"#)
+                    w.point(point)
+                    w.raw(#","label":"#)
+                    w.string(label)
+                    w.raw(#","type":"pin"}"#)
                 }
                 w.byte(UInt8(ascii: "}"))
                 w.flushIfLarge()
@@ -328,6 +334,9 @@ extension Document {
         case let .text(point, text):
             shape["at"] = json(point)
             shape["text"] = .string(text)
+        case let .labelledPin(point, label):
+            shape["at"] = json(point)
+            shape["label"] = .string(label)
         }
         return .object([
             "id": .string(mark.id.canonicalString),

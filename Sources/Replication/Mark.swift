@@ -58,11 +58,13 @@ public enum MarkShape: Hashable, Sendable {
     case stroke([UnitPoint])
     /// Text anchored at a point: 1…`Limits.maxTextBytes` bytes.
     case text(UnitPoint, String)
+    /// A pin with a short label (1…`Limits.maxTitleBytes` bytes, one line); canonical JSON calls it a pin.
+    case labelledPin(UnitPoint, String)
 
     /// The shape's name in canonical JSON.
     public var name: String {
         switch self {
-        case .pin: "pin"
+        case .pin, .labelledPin: "pin"
         case .arrow: "arrow"
         case .rectangle: "rectangle"
         case .stroke: "stroke"
@@ -79,6 +81,8 @@ public enum MarkShape: Hashable, Sendable {
             }
         case let .text(_, text):
             try TextRule.multiline.check(text, "mark text", minBytes: 1, maxBytes: Limits.maxTextBytes)
+        case let .labelledPin(_, label):
+            try TextRule.line.check(label, "pin label", minBytes: 1, maxBytes: Limits.maxTitleBytes)
         }
     }
 }

@@ -32,6 +32,7 @@ import Testing
                 item: item,
                 Mark(shape: .stroke((0..<Limits.maxStrokePoints).map { Fixtures.point(Double($0) / 512, 0.5) }), colour: Colour(rgba: 3))),
             .addMark(item: item, Mark(shape: .text(Fixtures.point(0.9, 0.9), "look here"), colour: Colour(rgba: 4))),
+            .addMark(item: item, Mark(shape: .labelledPin(Fixtures.point(0.2, 0.8), "this one?"), colour: Colour(rgba: 5))),
             .removeMark(OpID(counter: 8, replica: other)),
             .setViewport(participant: author, item: theirs, Viewport(zoom: 2500, centre: Fixtures.point(0.4, 0.6))),
             .setViewport(participant: other, item: theirs, Viewport(zoom: 10, centre: Fixtures.point(1, 1))),

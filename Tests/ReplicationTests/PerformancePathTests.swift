@@ -65,6 +65,22 @@ import Testing
         }
     }
 
+    /// A labelled pin is a pin with a `label` in canonical JSON, written alike by both writers.
+    @Test func aLabelledPinIsAPinWithALabel() throws {
+        var peer = TestPeer(identity: Fixtures.identities(1, seed: 4)[0])
+        let creation = try peer.commit([.createItem(kind: .image, position: .middle, fields: [])])
+        let item = creation.batch.operations[0].id
+        _ = try peer.commit([.addMark(item: item, Mark(shape: .labelledPin(Fixtures.point(0.25, 0.5), "here \"this\""), colour: Colour(rgba: 7)))])
+        let document = peer.document
+        #expect(document.canonicalBytes == document.canonicalJSON.bytes)
+        let text = String(decoding: document.canonicalBytes, as: UTF8.self)
+        #expect(text.contains(#""shape":{"at":{"x":250000,"y":500000},"label":"here \"this\"","type":"pin"}"#))
+        #expect(throws: ReplicationError.self) {
+            var draft = document.draft(author: ReplicaID(Fixtures.identities(1, seed: 4)[0].publicKey))
+            _ = try draft.append(.addMark(item: item, Mark(shape: .labelledPin(Fixtures.point(0, 0), "two\nlines"), colour: Colour(rgba: 7))), at: .zero)
+        }
+    }
+
     /// More authors than the merge of columns handles by scanning (16), with equal counters
     /// (ties broken by replica id), and fewer: visible marks ascend by id either way.
     @Test(arguments: [3, 18]) func marksOfManyAuthorsComeOutInIDOrder(authors: Int) throws {

@@ -53,13 +53,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // The viewer: plain HTML, CSS and JavaScript served as they are (no build step, no CDN).
-            resources: [.copy("Viewer")],
+            // The viewer (plain HTML, CSS and JavaScript served as they are: no build step, no CDN)
+            // and the demo's sample photos.
+            resources: [.copy("Viewer"), .copy("Samples")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "cvpeer",
-            dependencies: ["Node", "Rendezvous", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Node", "Rendezvous", "Store", "Insights", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.
@@ -67,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "cvpeer-bench",
             dependencies: [
-                "PeerCrypto", "Replication", "Store", "CBenchRef",
+                "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "Rendezvous",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -100,6 +101,6 @@ let package = Package(
         .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
     ]
 )

@@ -4,11 +4,19 @@ import Replication
 extension Store {
     /// Rebuilds a room's document from its stored batches.
     ///
+    /// - Returns: the replica and the stored batches that failed to open (see `verifiedBatches(room:)`).
+    public func loadReplica(room: RoomKeys) throws -> (replica: Replica, unreadable: [StoredBatch]) {
+        let (verified, unreadable) = try verifiedBatches(room: room)
+        return (Replica(document: Document(batches: verified)), unreadable)
+    }
+
+    /// A room's stored batches, each opened again, in the store's order (author, then sequence).
+    ///
     /// Every batch is opened again (decrypted and its signature verified) rather than trusted,
     /// so a store file edited behind the node's back cannot inject operations in a member's
-    /// name. A batch that no longer opens is reported, never applied.
-    /// - Returns: the replica and the ids of stored batches that failed to open.
-    public func loadReplica(room: RoomKeys) throws -> (replica: Replica, unreadable: [StoredBatch]) {
+    /// name. A batch that no longer opens is reported, never returned as verified.
+    /// - Returns: the verified batches and the stored batches that failed to open.
+    public func verifiedBatches(room: RoomKeys) throws -> (verified: [VerifiedBatch], unreadable: [StoredBatch]) {
         var verified: [VerifiedBatch] = []
         var unreadable: [StoredBatch] = []
         let stored = try batches(room: room.tag)
@@ -27,7 +35,7 @@ extension Store {
                 unreadable.append(batch)
             }
         }
-        return (Replica(document: Document(batches: verified)), unreadable)
+        return (verified, unreadable)
     }
 
     /// Stores a batch the replica applied, keyed by its verified header.

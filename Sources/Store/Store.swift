@@ -168,6 +168,19 @@ public final class Store: Sendable {
         }
     }
 
+    /// Stores several encrypted chunks of one blob durably in one transaction (idempotent).
+    public func putChunks(room: [UInt8], blob: [UInt8], chunks: [(index: Int, data: [UInt8])]) throws {
+        guard !chunks.isEmpty else { return }
+        try connection.withLock { db in
+            try db.transaction {
+                for chunk in chunks {
+                    try db.statement("INSERT OR IGNORE INTO chunks (room, blob, idx, data) VALUES (?, ?, ?, ?)")
+                        .bind(.blob(room), .blob(blob), .integer(Int64(chunk.index)), .blob(chunk.data)).run()
+                }
+            }
+        }
+    }
+
     /// One stored chunk, or nil if it has not arrived.
     public func chunk(room: [UInt8], blob: [UInt8], index: Int) throws -> [UInt8]? {
         try connection.withLock { db in
@@ -196,6 +209,17 @@ public final class Store: Sendable {
             try db.transaction {
                 try db.statement("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").bind(.text(key), .blob(value)).run()
             }
+        }
+    }
+
+    /// The keys of the settings that start with `prefix`, in order.
+    public func settingKeys(prefix: String) throws -> [String] {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT key FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key")
+            try query.bind(.integer(Int64(prefix.utf8.count)), .text(prefix))
+            var result: [String] = []
+            while try query.step() { result.append(query.text(0)) }
+            return result
         }
     }
 

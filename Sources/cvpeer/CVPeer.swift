@@ -2,13 +2,26 @@ import ArgumentParser
 import Node
 import PeerCrypto
 
-@main
 struct CVPeer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cvpeer",
         abstract: "A peer-to-peer coviewing node: share products, photos and videos, end-to-end encrypted.",
         version: "0.1.0",
-        subcommands: [RendezvousCommand.self, IdentityCommand.self]
+        subcommands: [
+            DemoCommand.self,
+            HostCommand.self, JoinCommand.self, RendezvousCommand.self, IdentityCommand.self,
+            ShareCommand.self,
+            MarkCommand.self,
+            ViewCommand.self,
+            RecommendCommand.self,
+            CartCommand.self,
+            BuyCommand.self,
+            SayCommand.self,
+            StatusCommand.self,
+            ExportCommand.self,
+            SaveCommand.self,
+            ReportCommand.self,
+        ]
     )
 }
 

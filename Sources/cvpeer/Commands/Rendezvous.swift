@@ -81,6 +81,9 @@ enum TerminationSignals {
         return set
     }
 
+    /// The commands that run until a termination signal.
+    static let longRunningCommands: Set<String> = ["host", "join", "rendezvous", "demo"]
+
     /// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards.
     static func block() {
         var signals = set

@@ -1,2 +1,0 @@
-// Placeholder until the report engine lands.
-enum InsightsPlaceholder {}

@@ -1,0 +1,296 @@
+import Foundation
+import PeerCrypto
+import Replication
+import Store
+import Synchronization
+
+/// The local API of a running node (docs/LOCAL-API.md): what control commands and the viewer call.
+///
+/// Every handler turns a request into engine calls and a JSON answer; errors a person can act on
+/// become 4xx answers with one line, anything else a 500 whose detail stays in the node's log.
+enum NodeRoutes {
+    /// The viewer's Content-Security-Policy: only the node's own files, nothing inline, no other host.
+    static let contentSecurityPolicy =
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; "
+        + "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+    /// The largest upload `share` accepts; the file is held in memory while it is sealed.
+    static let uploadLimit = 2 << 30
+
+    static func routes(engine: RoomEngine) -> [LocalAPIRoute] {
+        [
+            LocalAPIRoute(.get, "/") { _ in try viewerFile("index.html") },
+            LocalAPIRoute(.get, "/viewer/:file") { request in try viewerFile(request.parameters["file"] ?? "") },
+            LocalAPIRoute(.get, "/api/state") { _ in
+                await guarded { text(await engine.stateText()) }
+            },
+            LocalAPIRoute(.get, "/api/status") { _ in
+                await guarded { text(await engine.statusText()) }
+            },
+            LocalAPIRoute(.get, "/api/export") { _ in
+                await guarded { text(await engine.documentText(extra: [:])) }
+            },
+            LocalAPIRoute(.get, "/api/blobs/:id") { request in
+                await guarded {
+                    do {
+                        let blob = try await engine.blob(hex: request.parameters["id"] ?? "")
+                        var response = LocalAPIResponse.bytes(blob.bytes, contentType: blob.mime)
+                        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+                        response.headers["X-Content-Type-Options"] = "nosniff"
+                        return response
+                    } catch NodeError.blobIncomplete(let have, let total) {
+                        return try .json(["error": "still arriving: \(have) of \(total) chunks", "have": "\(have)", "total": "\(total)"], status: 409)
+                    }
+                }
+            },
+            .upload("/api/share", limit: uploadLimit) { request in
+                await guarded { try await share(request, engine: engine) }
+            },
+            LocalAPIRoute(.post, "/api/mark") { request in
+                await guarded {
+                    let body = try request.decode(MarkRequest.self)
+                    let item = try await engine.resolveItem(body.item)
+                    let mark = Mark(shape: try body.shape.markShape(), colour: try CommandInput.colour(body.colour ?? "#ff0000"))
+                    let id = try await engine.commit([.addMark(item: item, mark)])[0]
+                    return try .json(["mark": id.canonicalString])
+                }
+            },
+            LocalAPIRoute(.post, "/api/unmark") { request in
+                await guarded {
+                    let body = try request.decode(MarkReference.self)
+                    try await engine.removeOwnMark(body.mark)
+                    return try .json([String: String]())
+                }
+            },
+            LocalAPIRoute(.post, "/api/view") { request in
+                await guarded {
+                    let body = try request.decode(ViewRequest.self)
+                    let item = try await engine.resolveItem(body.item)
+                    let centre = body.centre ?? [0.5, 0.5]
+                    guard centre.count == 2, centre.allSatisfy({ $0.isFinite && (0...1).contains($0) }) else {
+                        throw NodeError.badRequest("centre must be two numbers from 0 to 1")
+                    }
+                    let zoom = body.zoom ?? 1
+                    let thousandths = zoom.isFinite ? (zoom * 1000).rounded() : -1
+                    guard thousandths >= Double(Viewport.zoomRange.lowerBound), thousandths <= Double(Viewport.zoomRange.upperBound) else {
+                        throw NodeError.badRequest("zoom must be from 0.01 to 100")
+                    }
+                    try await engine.view(item: item, viewport: Viewport(zoom: UInt32(thousandths), centre: UnitPoint(fractionX: centre[0], fractionY: centre[1])))
+                    return try .json([String: String]())
+                }
+            },
+            LocalAPIRoute(.post, "/api/focus") { request in
+                await guarded {
+                    let body = try request.decode(FocusRequest.self)
+                    let item = try await body.item.asyncMap { try await engine.resolveItem($0) }
+                    try await engine.commit([.setFocus(participant: engine.me, item: item)])
+                    return try .json([String: String]())
+                }
+            },
+            LocalAPIRoute(.post, "/api/recommend") { request in
+                await guarded {
+                    let body = try request.decode(ItemRequest.self)
+                    let item = try await engine.resolveItem(body.item)
+                    let id = try await engine.commit([.commerce(.recommend(item: item, note: body.note ?? ""))])[0]
+                    return try .json(["event": id.canonicalString])
+                }
+            },
+            LocalAPIRoute(.post, "/api/cart") { request in
+                await guarded { try await commerce(request, engine: engine) { .addToCart(item: $0, quantity: $1) } }
+            },
+            LocalAPIRoute(.post, "/api/buy") { request in
+                await guarded { try await commerce(request, engine: engine) { .purchase(item: $0, quantity: $1) } }
+            },
+            LocalAPIRoute(.post, "/api/say") { request in
+                await guarded {
+                    let body = try request.decode(SayRequest.self)
+                    let id = try await engine.commit([.say(body.text)])[0]
+                    return try .json(["message": id.canonicalString])
+                }
+            },
+            LocalAPIRoute(.post, "/api/remove") { request in
+                await guarded {
+                    let body = try request.decode(ItemRequest.self)
+                    let item = try await engine.resolveItem(body.item)
+                    try await engine.commit([.removeItem(item)])
+                    return try .json([String: String]())
+                }
+            },
+        ]
+    }
+
+    /// The live feed: state and status pushed, pointers both ways.
+    static func live(engine: RoomEngine) -> LocalAPIWebSocketRoute {
+        let sessions = Mutex<[UInt64: UInt64]>([:])
+        return LocalAPIWebSocketRoute(
+            path: "/api/live",
+            onConnect: { session in
+                let (id, stream) = await engine.subscribe()
+                sessions.withLock { $0[session.id] = id }
+                return stream
+            },
+            onMessage: { _, text in
+                guard let message = try? JSONDecoder().decode(PointerMessage.self, from: Data(text.utf8)), message.type == "pointer" else { return }
+                let item = message.item.flatMap { try? OpID(canonical: $0) }
+                await engine.setPointer(item: item, x: message.x ?? 0, y: message.y ?? 0)
+            },
+            onDisconnect: { session in
+                guard let id = sessions.withLock({ $0.removeValue(forKey: session.id) }) else { return }
+                await engine.unsubscribe(id)
+                await engine.setPointer(item: nil, x: 0, y: 0)
+            })
+    }
+
+    // MARK: Handlers
+
+    private static func share(_ request: LocalAPIRequest, engine: RoomEngine) async throws -> LocalAPIResponse {
+        let name = request.query["name"] ?? "file"
+        let keepMetadata = ["1", "true", "yes"].contains(request.query["keepMetadata"]?.lowercased() ?? "")
+        let price = try request.query["price"].flatMap { $0.isEmpty ? nil : $0 }.map { text throws in try CommandInput.price(text) }
+        var bytes: [UInt8] = []
+        if let stream = request.bodyStream {
+            for try await chunk in stream { bytes += chunk }
+        }
+        let prepared = try MediaUpload.prepare(bytes, name: name, keepMetadata: keepMetadata)
+        let title = request.query["title"].flatMap { $0.isEmpty ? nil : $0 }
+        let result = try await engine.share(bytes: prepared.bytes, mime: prepared.mime, title: title, price: price)
+        let object: [String: Any] = [
+            "item": result.item.canonicalString, "blob": Hex.string(result.blob.id), "size": result.blob.size,
+            "mime": result.blob.mime, "kind": result.kind.name, "metadataRemoved": prepared.metadataRemoved,
+            "removed": prepared.removed,
+        ]
+        return text(RoomEngine.text(object))
+    }
+
+    private static func commerce(
+        _ request: LocalAPIRequest, engine: RoomEngine, _ action: (OpID, UInt32) -> CommerceAction
+    ) async throws -> LocalAPIResponse {
+        let body = try request.decode(ItemRequest.self)
+        let item = try await engine.resolveItem(body.item)
+        let quantity = body.quantity ?? 1
+        guard quantity >= 1, quantity <= Int(Limits.maxQuantity) else {
+            throw NodeError.badRequest("quantity must be from 1 to \(Limits.maxQuantity)")
+        }
+        let id = try await engine.commit([.commerce(action(item, UInt32(quantity)))])[0]
+        return try .json(["event": id.canonicalString])
+    }
+
+    // MARK: Helpers
+
+    private static func text(_ json: String) -> LocalAPIResponse {
+        .bytes(Array(json.utf8), contentType: "application/json")
+    }
+
+    /// Runs a handler, turning the errors people can act on into 4xx answers.
+    private static func guarded(_ body: () async throws -> LocalAPIResponse) async -> LocalAPIResponse {
+        do {
+            return try await body()
+        } catch let error as NodeError {
+            switch error {
+            case .notFound: return .error(404, error.description)
+            case .ambiguous, .blobIncomplete: return .error(409, error.description)
+            case .internalInconsistency, .blobCorrupt, .dataFolder: return .error(500, error.description)
+            default: return .error(400, error.description)
+            }
+        } catch let error as ReplicationError {
+            return .error(400, "\(error)")
+        } catch let error as CommandInputError {
+            return .error(400, error.description)
+        } catch let error as LocalAPIError {
+            return .error(error.httpStatus, error.description)
+        } catch let error as StoreError {
+            return .error(500, "the store refused the write: \(error)")
+        } catch {
+            return .error(500, "internal error: \(error)")
+        }
+    }
+
+    private static func viewerFile(_ name: String) throws -> LocalAPIResponse {
+        let types = ["html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png"]
+        guard name.range(of: #"^[A-Za-z0-9_-]+\.[a-z]+$"#, options: .regularExpression) != nil,
+            let type = types[String(name.split(separator: ".").last ?? "")],
+            let url = Bundle.module.url(forResource: "Viewer/" + name, withExtension: nil) ?? Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Viewer"),
+            let data = try? Data(contentsOf: url)
+        else { return .error(404, "no such file") }
+        var response = LocalAPIResponse.bytes(Array(data), contentType: type)
+        response.headers["Content-Security-Policy"] = contentSecurityPolicy
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    }
+}
+
+// MARK: Request bodies
+
+struct MarkRequest: Decodable {
+    var item: String
+    var shape: ShapeRequest
+    var colour: String?
+}
+
+struct ShapeRequest: Decodable {
+    var type: String
+    var at: [Double]?
+    var from: [Double]?
+    var to: [Double]?
+    var corner1: [Double]?
+    var corner2: [Double]?
+    var points: [[Double]]?
+    var text: String?
+    var label: String?
+
+    func markShape() throws -> MarkShape {
+        func point(_ pair: [Double]?, _ name: String) throws -> UnitPoint {
+            guard let pair, pair.count == 2, pair.allSatisfy({ $0.isFinite && (0...1).contains($0) }) else {
+                throw NodeError.badRequest("\(name) must be two numbers from 0 to 1")
+            }
+            return UnitPoint(fractionX: pair[0], fractionY: pair[1])
+        }
+        switch type {
+        case "pin":
+            let at = try point(at, "at")
+            if let label, !label.isEmpty { return .labelledPin(at, label) }
+            return .pin(at)
+        case "arrow": return .arrow(from: try point(from, "from"), to: try point(to, "to"))
+        case "rectangle": return .rectangle(try point(corner1, "corner1"), try point(corner2, "corner2"))
+        case "stroke":
+            guard let points, (2...Limits.maxStrokePoints).contains(points.count) else {
+                throw NodeError.badRequest("a stroke has 2 to \(Limits.maxStrokePoints) points")
+            }
+            return .stroke(try points.map { try point($0, "points") })
+        case "text":
+            guard let text, !text.isEmpty else { throw NodeError.badRequest("a text mark needs text") }
+            return .text(try point(at, "at"), text)
+        default:
+            throw NodeError.badRequest("unknown shape type \(type.prefix(32)); use pin, arrow, rectangle, stroke or text")
+        }
+    }
+}
+
+struct MarkReference: Decodable { var mark: String }
+struct ViewRequest: Decodable {
+    var item: String
+    var zoom: Double?
+    var centre: [Double]?
+}
+struct FocusRequest: Decodable { var item: String? }
+struct ItemRequest: Decodable {
+    var item: String
+    var note: String?
+    var quantity: Int?
+}
+struct SayRequest: Decodable { var text: String }
+struct PointerMessage: Decodable {
+    var type: String
+    var item: String?
+    var x: Double?
+    var y: Double?
+}
+
+extension Optional {
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

@@ -1,0 +1,169 @@
+/// What nodes say to each other inside a link, after the transport has authenticated the peer.
+///
+/// Reliable messages carry sync exchanges and blob chunks; unreliable datagrams carry presence.
+/// Every field has a fixed size except the trailing payloads, whose sizes are bounded, so a
+/// decoder never allocates more than the (already bounded) message it was given.
+///
+///     tag 1  sync          SyncMessageCodec bytes
+///     tag 2  chunkRequest  blob id (32) ‖ count (u32) ‖ n (u16) ‖ n × index (u32)
+///     tag 3  chunk         blob id (32) ‖ count (u32) ‖ index (u32) ‖ sealed chunk
+///     tag 4  chunkMissing  blob id (32) ‖ count (u32) ‖ n (u16) ‖ n × index (u32)
+///     tag 16 pointer       flags (u8: 1 = on an item) [‖ counter (u64) ‖ replica (32) ‖ x (u32) ‖ y (u32)]
+///
+/// Integers are big-endian. `count` is the blob's chunk count, which a chunk is sealed under.
+enum PeerMessage: Equatable, Sendable {
+    /// A sync exchange (version vector and batches).
+    case sync([UInt8])
+    /// Please send these chunks of this blob.
+    case chunkRequest(BlobKey, indices: [UInt32])
+    /// One sealed chunk, exactly as stored.
+    case chunk(BlobKey, index: UInt32, sealed: [UInt8])
+    /// I do not have these chunks (yet): ask someone else.
+    case chunkMissing(BlobKey, indices: [UInt32])
+    /// Where the sender's pointer is: on an item at millionths (x, y), or nowhere.
+    case pointer(Pointer?)
+
+    /// The most indices one request or refusal names: 64 chunks are 4 MiB in flight.
+    static let maxIndices = 64
+    /// The largest sealed chunk a message may carry.
+    static let maxSealedChunk = 65536 + 40
+
+    /// A pointer position on an item.
+    struct Pointer: Equatable, Sendable {
+        /// The item's id counter and author.
+        var counter: UInt64
+        var replica: [UInt8]
+        /// Millionths of the item's width and height.
+        var x: UInt32
+        var y: UInt32
+    }
+
+    enum Tag: UInt8 {
+        case sync = 1, chunkRequest = 2, chunk = 3, chunkMissing = 4, pointer = 16
+    }
+
+    /// The wire bytes.
+    var encoded: [UInt8] {
+        var out: [UInt8] = []
+        switch self {
+        case let .sync(bytes):
+            out.reserveCapacity(bytes.count + 1)
+            out.append(Tag.sync.rawValue)
+            out += bytes
+        case let .chunkRequest(key, indices), let .chunkMissing(key, indices):
+            if case .chunkRequest = self { out.append(Tag.chunkRequest.rawValue) } else { out.append(Tag.chunkMissing.rawValue) }
+            out += key.id
+            out.appendBigEndian(key.count)
+            out.appendBigEndian(UInt16(indices.count))
+            for index in indices { out.appendBigEndian(index) }
+        case let .chunk(key, index, sealed):
+            out.reserveCapacity(41 + sealed.count)
+            out.append(Tag.chunk.rawValue)
+            out += key.id
+            out.appendBigEndian(key.count)
+            out.appendBigEndian(index)
+            out += sealed
+        case let .pointer(pointer):
+            out.append(Tag.pointer.rawValue)
+            guard let pointer else {
+                out.append(0)
+                break
+            }
+            out.append(1)
+            out.appendBigEndian(pointer.counter)
+            out += pointer.replica
+            out.appendBigEndian(pointer.x)
+            out.appendBigEndian(pointer.y)
+        }
+        return out
+    }
+
+    /// Decodes a message, or nil for anything malformed (the caller drops it).
+    static func decode(_ bytes: [UInt8]) -> PeerMessage? {
+        var reader = FixedReader(bytes)
+        guard let raw = reader.byte(), let tag = Tag(rawValue: raw) else { return nil }
+        switch tag {
+        case .sync:
+            return .sync(reader.rest())
+        case .chunkRequest, .chunkMissing:
+            guard let key = reader.blobKey(), let n = reader.u16(), n <= maxIndices, reader.remaining == Int(n) * 4 else { return nil }
+            var indices: [UInt32] = []
+            indices.reserveCapacity(Int(n))
+            for _ in 0..<n {
+                guard let index = reader.u32(), index < key.count else { return nil }
+                indices.append(index)
+            }
+            return tag == .chunkRequest ? .chunkRequest(key, indices: indices) : .chunkMissing(key, indices: indices)
+        case .chunk:
+            guard let key = reader.blobKey(), let index = reader.u32(), index < key.count,
+                (40...maxSealedChunk).contains(reader.remaining)
+            else { return nil }
+            return .chunk(key, index: index, sealed: reader.rest())
+        case .pointer:
+            guard let flags = reader.byte() else { return nil }
+            if flags == 0 { return reader.remaining == 0 ? .pointer(nil) : nil }
+            guard flags == 1, let counter = reader.u64(), let replica = reader.bytes(32), let x = reader.u32(), let y = reader.u32(),
+                x <= 1_000_000, y <= 1_000_000, reader.remaining == 0
+            else { return nil }
+            return .pointer(Pointer(counter: counter, replica: replica, x: x, y: y))
+        }
+    }
+}
+
+/// A blob as transfers know it: its id and its number of chunks.
+struct BlobKey: Hashable, Sendable {
+    /// The 32-byte blob id.
+    var id: [UInt8]
+    /// The number of chunks it is sealed in.
+    var count: UInt32
+}
+
+/// Reads fixed-size big-endian fields; every read fails softly past the end.
+private struct FixedReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var remaining: Int { bytes.count - offset }
+
+    mutating func byte() -> UInt8? {
+        guard remaining >= 1 else { return nil }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func bytes(_ count: Int) -> [UInt8]? {
+        guard remaining >= count else { return nil }
+        defer { offset += count }
+        return Array(bytes[offset..<offset + count])
+    }
+
+    mutating func rest() -> [UInt8] {
+        defer { offset = bytes.count }
+        return Array(bytes[offset...])
+    }
+
+    mutating func u16() -> UInt16? { integer(2).map { UInt16($0) } }
+    mutating func u32() -> UInt32? { integer(4).map { UInt32($0) } }
+    mutating func u64() -> UInt64? { integer(8) }
+
+    mutating func blobKey() -> BlobKey? {
+        guard let id = bytes(32), let count = u32(), count >= 1 else { return nil }
+        return BlobKey(id: id, count: count)
+    }
+
+    private mutating func integer(_ size: Int) -> UInt64? {
+        guard remaining >= size else { return nil }
+        var value: UInt64 = 0
+        for i in 0..<size { value = value << 8 | UInt64(bytes[offset + i]) }
+        offset += size
+        return value
+    }
+}
+
+extension [UInt8] {
+    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
+    }
+}

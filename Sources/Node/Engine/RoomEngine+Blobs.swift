@@ -1,0 +1,220 @@
+import PeerCrypto
+import Replication
+import Store
+import Transport
+
+extension RoomEngine {
+    /// The settings key prefix marking a blob as held whole and checked.
+    static let verifiedPrefix = "blob-verified:"
+    /// Chunks written to the store in one transaction.
+    static let chunkFlushCount = 32
+    /// The largest blob fetched: bigger references (a hostile member's, say) are ignored.
+    static let maxFetchedBlobSize: UInt64 = 16 << 30
+
+    /// A blob being shared from this node: its reference, and how much of it is sealed and stored.
+    public struct ShareResult: Sendable {
+        /// The new item.
+        public let item: OpID
+        /// The blob as the item references it.
+        public let blob: BlobRef
+        /// The item's kind.
+        public let kind: ItemKind
+    }
+
+    /// Seals `bytes` as a blob of this room, stores every chunk durably, and adds an item showing it.
+    ///
+    /// - Parameters:
+    ///   - title: the item's title (a product card's name), if any.
+    ///   - price: makes the item a product card.
+    /// - Returns: the new item and its blob.
+    public func share(bytes: [UInt8], mime: String, title: String?, price: Price?) throws -> ShareResult {
+        let count = BlobSealer.chunkCount(forSize: bytes.count)
+        guard count <= Int(UInt32.max) else { throw NodeError.badRequest("file too large") }
+        let id = BlobSealer.blobID(for: bytes, contentKey: contentKey)
+        var pending: [(index: Int, data: [UInt8])] = []
+        pending.reserveCapacity(Self.chunkFlushCount)
+        let held = Set(try store.chunkIndices(room: room.tag, blob: id.bytes))
+        for index in 0..<count where !held.contains(index) {
+            let start = index * BlobSealer.chunkSize
+            let end = min(start + BlobSealer.chunkSize, bytes.count)
+            let sealedChunk = bytes.withUnsafeBytes { raw in
+                BlobSealer.sealChunk(
+                    index: index, of: count, blobID: id, plaintext: Array(raw[start..<end]), contentKey: contentKey)
+            }
+            pending.append((index, sealedChunk))
+            if pending.count == Self.chunkFlushCount {
+                try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
+        try markVerified(id.bytes)
+        let blob = BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime)
+        let kind: ItemKind = price != nil ? .productCard : (mime.hasPrefix("video/") ? .video : .image)
+        var fields: [ItemField] = [.media(blob)]
+        if let title, !title.isEmpty { fields.append(.title(title)) }
+        if let price { fields.append(.price(price)) }
+        let position = PanelPosition.between(replica.document.panel.last?.position, nil) ?? .middle
+        let ids = try commit([.createItem(kind: kind, position: position, fields: fields)])
+        return ShareResult(item: ids[0], blob: blob, kind: kind)
+    }
+
+    private func markVerified(_ id: [UInt8]) throws {
+        try store.setSetting(Self.verifiedPrefix + Hex.string(id), [1])
+        completeBlobs.insert(id)
+    }
+
+    /// The blob references of the visible items.
+    var mediaReferences: [(item: OpID, blob: BlobRef)] {
+        replica.document.panel.compactMap { item in
+            guard case .media(let blob)? = item.fields[.media] else { return nil }
+            return (item.id, blob)
+        }
+    }
+
+    /// Starts fetching every visible item's blob that is neither complete nor being fetched.
+    func scanBlobs() {
+        for (_, blob) in mediaReferences {
+            guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
+                blob.size <= Self.maxFetchedBlobSize
+            else { continue }
+            let key = BlobKey(id: blob.id, count: UInt32(BlobSealer.chunkCount(forSize: Int(blob.size))))
+            guard transfers.transfers[key] == nil else { continue }
+            let held = (try? store.chunkIndices(room: room.tag, blob: blob.id)) ?? []
+            transfers.want(key, size: blob.size, held: held)
+            if transfers.transfers[key]?.isComplete == true { finish(key) }
+        }
+        pumpTransfers()
+    }
+
+    /// Asks linked peers for the chunks still missing, within each peer's window.
+    func pumpTransfers() {
+        guard let transport, !transfers.transfers.isEmpty else { return }
+        for request in transfers.requests(peers: Array(peers.keys), now: Self.monotonicSeconds()) {
+            try? transport.send(message: PeerMessage.chunkRequest(request.key, indices: request.indices).encoded, to: request.peer)
+        }
+    }
+
+    /// The periodic pass over transfers: time-outs, parked chunks, buffered writes.
+    func transferTimer() {
+        flushChunks()
+        transfers.refresh(now: Self.monotonicSeconds())
+        pumpTransfers()
+    }
+
+    func serve(_ key: BlobKey, indices: [UInt32], to peer: PublicKey) {
+        guard let transport else { return }
+        var missing: [UInt32] = []
+        for index in indices {
+            let buffered = chunkBuffer.first { $0.key == key && $0.index == index }?.sealed
+            guard let data = buffered ?? (try? store.chunk(room: room.tag, blob: key.id, index: Int(index))) else {
+                missing.append(index)
+                continue
+            }
+            counters.chunksServed += 1
+            try? transport.send(message: PeerMessage.chunk(key, index: index, sealed: data).encoded, to: peer)
+        }
+        if !missing.isEmpty {
+            try? transport.send(message: PeerMessage.chunkMissing(key, indices: missing).encoded, to: peer)
+        }
+    }
+
+    func receiveChunk(_ key: BlobKey, index: UInt32, sealed data: [UInt8], from peer: PublicKey) {
+        guard transfers.wants(key, index: index), let id = BlobID(bytes: key.id) else {
+            counters.unwantedChunks += 1
+            return
+        }
+        guard (try? BlobSealer.openChunk(index: Int(index), of: Int(key.count), blobID: id, sealed: data, contentKey: contentKey)) != nil
+        else {
+            counters.rejectedChunks += 1
+            transfers.refused(key, indices: [index], by: peer)
+            return
+        }
+        chunkBuffer.append((key, index, data))
+        let complete = transfers.received(key, index: index)
+        if chunkBuffer.count >= Self.chunkFlushCount { flushChunks() }
+        if complete { finish(key) }
+        pumpTransfers()
+    }
+
+    /// Writes buffered chunks in one transaction; on failure they are dropped and fetched again.
+    func flushChunks() {
+        guard !chunkBuffer.isEmpty else { return }
+        let byBlob = Dictionary(grouping: chunkBuffer, by: \.key)
+        chunkBuffer.removeAll(keepingCapacity: true)
+        for (key, chunks) in byBlob {
+            do {
+                try store.putChunks(room: room.tag, blob: key.id, chunks: chunks.map { (Int($0.index), $0.sealed) })
+            } catch {
+                transfers.forget(key)
+            }
+        }
+    }
+
+    /// All chunks are in: check the whole blob against its id, then stop tracking it.
+    private func finish(_ key: BlobKey) {
+        flushChunks()
+        transfers.forget(key)
+        if (try? plaintext(of: key.id, size: nil)) != nil, (try? markVerified(key.id)) != nil {
+            scheduleStatusPush()
+            return
+        }
+        corruptBlobs.insert(key.id)
+    }
+
+    private func scheduleStatusPush() { pushStatus() }
+
+    /// The whole plaintext of a blob held here, checked against its id.
+    ///
+    /// - Throws: `NodeError.blobIncomplete` while chunks are missing, `.blobCorrupt` if it does not match.
+    func plaintext(of id: [UInt8], size: UInt64?) throws -> [UInt8] {
+        guard let blobID = BlobID(bytes: id) else { throw NodeError.notFound("blob") }
+        guard let size = size ?? mediaReferences.first(where: { $0.blob.id == id })?.blob.size else {
+            throw NodeError.notFound("blob")
+        }
+        let count = BlobSealer.chunkCount(forSize: Int(size))
+        var result: [UInt8] = []
+        result.reserveCapacity(Int(size))
+        let hasher = BlobHasher(contentKey: contentKey)
+        for index in 0..<count {
+            guard let data = try store.chunk(room: room.tag, blob: id, index: index) else {
+                let have = (try? store.chunkIndices(room: room.tag, blob: id).count) ?? 0
+                throw NodeError.blobIncomplete(have: have, total: count)
+            }
+            let chunk = try BlobSealer.openChunk(index: index, of: count, blobID: blobID, sealed: data, contentKey: contentKey)
+            hasher.update(chunk)
+            result += chunk
+        }
+        guard hasher.finalize() == blobID, result.count == Int(size) else { throw NodeError.blobCorrupt }
+        return result
+    }
+
+    /// The plaintext and MIME type of a visible item's blob, for the viewer and `save`.
+    public func blob(hex: String) throws -> (bytes: [UInt8], mime: String) {
+        guard let id = Hex.bytes(hex), let reference = mediaReferences.first(where: { $0.blob.id == id }) else {
+            throw NodeError.notFound("blob")
+        }
+        flushChunks()
+        return (try plaintext(of: id, size: reference.blob.size), reference.blob.mime)
+    }
+
+    /// True once this node holds the blob whole and has checked it against its id; cheap, unlike
+    /// `blob(hex:)`, which decrypts the whole file (benchmarks wait on this).
+    public func holdsWhole(blobHex: String) -> Bool {
+        Hex.bytes(blobHex).map { completeBlobs.contains($0) } ?? false
+    }
+
+    /// Transfers in progress, for status.
+    var transferList: [[String: Any]] {
+        transfers.transfers.values.sorted { $0.key.id.lexicographicallyPrecedes($1.key.id) }.map { transfer in
+            let item = mediaReferences.first { $0.blob.id == transfer.key.id }?.item.canonicalString
+            let total = Int(transfer.key.count)
+            let bytes = min(UInt64(transfer.haveCount) * UInt64(BlobSealer.chunkSize), transfer.size)
+            return [
+                "item": item ?? "", "blob": Hex.string(transfer.key.id), "have": transfer.haveCount, "total": total,
+                "bytes": bytes, "size": transfer.size,
+                "percent": total == 0 ? 100.0 : (Double(transfer.haveCount) * 1000 / Double(total)).rounded() / 10,
+            ]
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import PeerCrypto
+import Replication
+
+extension RoomEngine {
+    /// The visible item a person means: an exact id, a unique id prefix (4 characters or more) or an exact title.
+    ///
+    /// - Throws: `NodeError.notFound` or `.ambiguous`.
+    public func resolveItem(_ reference: String) throws -> OpID {
+        let panel = replica.document.panel
+        let candidates = panel.map { item -> (id: String, title: String?) in
+            if case .title(let title)? = item.fields[.title] { return (item.id.canonicalString, title) }
+            return (item.id.canonicalString, nil)
+        }
+        switch CommandInput.matchItem(reference, in: candidates) {
+        case .found(let id):
+            guard let item = panel.first(where: { $0.id.canonicalString == id }) else { throw NodeError.notFound("item \(reference.prefix(80))") }
+            return item.id
+        case .none: throw NodeError.notFound("item \(reference.prefix(80))")
+        case .ambiguous(let ids): throw NodeError.ambiguous(String(reference.prefix(80)), count: ids.count)
+        }
+    }
+
+    /// Removes a mark this node drew; others' marks are theirs to remove.
+    public func removeOwnMark(_ reference: String) throws {
+        guard let id = try? OpID(canonical: reference), let mark = replica.document.visibleMarks.first(where: { $0.id == id }) else {
+            throw NodeError.notFound("mark \(reference.prefix(80))")
+        }
+        guard mark.author == me else { throw NodeError.badRequest("that mark is someone else's; only its author removes it") }
+        try commit([.removeMark(id)])
+    }
+
+    /// Sets this node's viewport on an item and opens it, in one batch.
+    public func view(item: OpID, viewport: Viewport) throws {
+        var edits: [Edit] = [.setViewport(participant: me, item: item, viewport)]
+        let focused = replica.document.focus.first { $0.participant == me }?.item
+        if focused != item { edits.append(.setFocus(participant: me, item: item)) }
+        try commit(edits)
+    }
+}
+
+extension OpID {
+    /// Parses `COUNTER-AUTHORHEX`, the form the canonical document and the API use.
+    ///
+    /// - Throws: `NodeError.badRequest` for anything else.
+    public init(canonical text: String) throws {
+        let parts = text.split(separator: "-", maxSplits: 1)
+        guard parts.count == 2, parts[0].count <= 20, let counter = UInt64(parts[0]), parts[1].count == 64,
+            let bytes = Hex.bytes(parts[1]), let key = try? PublicKey(bytes: bytes)
+        else { throw NodeError.badRequest("not an id: \(text.prefix(80))") }
+        self.init(counter: counter, replica: ReplicaID(key))
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import PeerCrypto
+import Replication
+import Transport
+
+extension RoomEngine {
+    /// This node as the API describes it: id, name, role, fingerprint.
+    var meObject: [String: Any] {
+        let profile = replica.document.participants.first { $0.id == me }?.profile
+        return [
+            "id": me.hex, "name": profile?.name ?? "", "role": profile?.role.name ?? "guest",
+            "fingerprint": identity.publicKey.fingerprint,
+        ]
+    }
+
+    /// `{"document": …, "stateHash": …}` and any extra members, written around the canonical bytes
+    /// so a large document is never parsed back into objects.
+    func documentText(extra: [String: Any]) -> String {
+        let document = replica.document
+        var text = "{\"document\":" + String(decoding: document.canonicalBytes, as: UTF8.self)
+        text += ",\"stateHash\":\"" + document.stateHash + "\""
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
+            let inner = Self.text(["v": value])
+            // `{"v":X}` → X: the value serialised by JSONSerialization, escapes included.
+            text += ",\"" + key + "\":" + inner.dropFirst(5).dropLast()
+        }
+        return text + "}"
+    }
+
+    /// The live feed's state message.
+    func stateText() -> String {
+        documentText(extra: ["type": "state", "me": meObject])
+    }
+
+    /// The status as `GET /api/status` answers it.
+    func statusText() -> String { Self.text(statusObject(type: nil)) }
+
+    /// The status as `GET /api/status` and the live feed give it.
+    func statusObject(type: String?) -> [String: Any] {
+        let status = transport?.status
+        var linked: [[String: Any]] = []
+        let document = replica.document
+        for peer in peers.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            guard let state = peers[peer] else { continue }
+            let participant = ReplicaID(peer)
+            let profile = document.participants.first { $0.id == participant }?.profile
+            let info = status?.peers.first { $0.peer == peer }
+            var entry: [String: Any] = [
+                "id": participant.hex, "name": profile?.name ?? "", "role": profile?.role.name ?? "",
+                "fingerprint": peer.fingerprint,
+                "path": state.path.isRelayed ? "relayed" : "direct",
+                "safetyNumber": PublicKey.safetyNumber(roomTag: room.tag, identity.publicKey, peer),
+                "sync": syncDescription(peer: state.sync.peerVector),
+            ]
+            switch state.path {
+            case .direct(let endpoint): entry["address"] = endpoint.description
+            case .relay: entry["address"] = transport?.rendezvousAddress?.description ?? "relay"
+            }
+            if let rtt = info?.reliability.smoothedRTT { entry["rttMillis"] = (Double(rtt) / 1e4).rounded() / 100 }
+            linked.append(entry)
+        }
+        var object: [String: Any] = [
+            "me": meObject, "room": Hex.string(room.tag.prefix(4)), "peers": linked, "transfers": transferList,
+            "stateHash": document.stateHash, "batches": sealed.count,
+            "listen": status?.localEndpoint?.description ?? "", "rendezvous": transport?.rendezvousAddress?.description ?? NSNull(),
+            "registered": status?.registered ?? false,
+        ]
+        if let type { object["type"] = type }
+        return object
+    }
+
+    /// How a peer's last announced vector compares with ours.
+    private func syncDescription(peer: VersionVector?) -> String {
+        guard let peer else { return "waiting" }
+        let local = replica.vector
+        var behind: UInt64 = 0
+        var ahead: UInt64 = 0
+        for author in Set(local.authors + peer.authors) {
+            let (ours, theirs) = (local[author], peer[author])
+            if theirs > ours { behind += theirs - ours } else { ahead += ours - theirs }
+        }
+        if behind == 0, ahead == 0 { return "in sync" }
+        if behind > 0 { return "behind \(behind)" }
+        return "ahead \(ahead)"
+    }
+}
+
+/// A small snapshot of a running node for the terminal: who is linked and what is arriving.
+public struct NodeSummary: Sendable, Equatable {
+    /// A linked peer: display name and whether the path is relayed.
+    public struct Peer: Sendable, Equatable {
+        /// The peer's display name (or its fingerprint before its profile arrived).
+        public var name: String
+        /// True when packets go through the rendezvous relay.
+        public var relayed: Bool
+    }
+    /// A blob transfer: which item, and how far along.
+    public struct Transfer: Sendable, Equatable {
+        /// The item's title, or its id.
+        public var item: String
+        /// Chunks held and in all.
+        public var have: Int
+        public var total: Int
+    }
+    /// Linked peers, by name.
+    public var peers: [Peer]
+    /// Transfers in progress.
+    public var transfers: [Transfer]
+}
+
+extension RoomEngine {
+    /// Who is linked and what is arriving, for the terminal of `host` and `join`.
+    public func summary() -> NodeSummary {
+        let document = replica.document
+        let linked = peers.map { key, state in
+            NodeSummary.Peer(
+                name: document.participants.first { $0.id == ReplicaID(key) }?.profile.name ?? key.fingerprint,
+                relayed: state.path.isRelayed)
+        }.sorted { $0.name < $1.name }
+        let arriving = transfers.transfers.values.map { transfer in
+            let item = document.panel.first { item in
+                if case .media(let blob)? = item.fields[.media] { return blob.id == transfer.key.id }
+                return false
+            }
+            var name = item?.id.canonicalString ?? Hex.string(transfer.key.id.prefix(8))
+            if case .title(let title)? = item?.fields[.title] { name = title }
+            return NodeSummary.Transfer(item: name, have: transfer.haveCount, total: Int(transfer.key.count))
+        }.sorted { $0.item < $1.item }
+        return NodeSummary(peers: linked, transfers: arriving)
+    }
+}

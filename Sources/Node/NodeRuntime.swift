@@ -1,0 +1,262 @@
+import Foundation
+import PeerCrypto
+import Rendezvous
+import Replication
+import Store
+import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How a node is started: `cvpeer host` and `cvpeer join` fill this in from their flags.
+public struct NodeOptions: Sendable {
+    /// The data folder (identity, store, api.json).
+    public var dataFolder: DataFolder
+    /// The display name; nil keeps the stored one (or "Agent"/"Customer"/"Guest" on first use).
+    public var name: String?
+    /// The role this node takes in the room.
+    public var role: Role
+    /// Where the UDP socket binds; nil is every interface on a free port.
+    public var listen: HostPort?
+    /// Where the local API and viewer listen; nil is 127.0.0.1 on a free port.
+    public var ui: HostPort?
+    /// The rendezvous to use (the host chooses; a joiner takes the invite's).
+    public var rendezvous: HostPort?
+
+    /// Options with defaults for everything but the folder and the role.
+    public init(dataFolder: DataFolder, role: Role, name: String? = nil, listen: HostPort? = nil, ui: HostPort? = nil, rendezvous: HostPort? = nil) {
+        self.dataFolder = dataFolder
+        self.role = role
+        self.name = name
+        self.listen = listen
+        self.ui = ui
+        self.rendezvous = rendezvous
+    }
+}
+
+/// A running node: the room engine, its UDP transport, its timers and its local API.
+///
+/// `host` and `join` start one; `stop()` closes it cleanly (queued messages drained, peers told,
+/// the API's `api.json` removed). One node per data folder: a second start is refused while the
+/// first runs (an advisory lock on the folder).
+public final class NodeRuntime: Sendable {
+    /// The room's engine.
+    public let engine: RoomEngine
+    /// The invite that brings others into the room (it holds the room secret: show it only to the user).
+    public let invite: Invite
+    /// The viewer's URL, token included (show it only to the user).
+    public let viewerURL: String
+    /// The local API's port.
+    public let apiPort: Int
+    /// Where the UDP socket is bound.
+    public let listenEndpoint: UDPEndpoint
+    let transport: PeerTransport
+    let api: LocalAPIServer
+    let tasks: [Task<Void, Never>]
+    let lockDescriptor: Int32
+
+    private init(
+        engine: RoomEngine, invite: Invite, transport: PeerTransport, listen: UDPEndpoint, api: LocalAPIServer,
+        endpoint: LocalAPIEndpoint, tasks: [Task<Void, Never>], lock: Int32
+    ) {
+        self.engine = engine
+        self.invite = invite
+        self.transport = transport
+        listenEndpoint = listen
+        self.api = api
+        viewerURL = endpoint.viewerURL
+        apiPort = endpoint.port
+        self.tasks = tasks
+        lockDescriptor = lock
+    }
+
+    /// Starts a node that hosts a new room (or, with `resume`, the room it hosted last).
+    public static func host(_ options: NodeOptions, resume: Bool = false) async throws -> NodeRuntime {
+        let lock = try lockFolder(options.dataFolder)
+        do {
+            let store = try Store(path: options.dataFolder.storePath)
+            var keys = RoomKeys.generate()
+            if resume {
+                guard let tag = try store.setting(lastHostedKey), let room = try store.rooms().first(where: { $0.keys.tag == tag }) else {
+                    throw NodeError.badRequest("this data folder has not hosted a room yet; run `cvpeer host` without --resume")
+                }
+                keys = room.keys
+            }
+            let runtime = try await start(options, store: store, keys: keys, lock: lock) { bound in
+                if let rendezvous = options.rendezvous {
+                    return try Invite(route: .rendezvous, address: rendezvous, roomSecret: keys.secret)
+                }
+                return try Invite(route: .direct, address: reachableAddress(bound), roomSecret: keys.secret)
+            }
+            try store.setSetting(lastHostedKey, keys.tag)
+            return runtime
+        } catch {
+            close(lock)
+            throw error
+        }
+    }
+
+    /// Starts a node that joins the room of `invite` (resuming it if this folder was there before).
+    public static func join(_ invite: Invite, options: NodeOptions) async throws -> NodeRuntime {
+        let lock = try lockFolder(options.dataFolder)
+        do {
+            let store = try Store(path: options.dataFolder.storePath)
+            var options = options
+            if invite.route == .rendezvous { options.rendezvous = invite.address }
+            return try await start(options, store: store, keys: invite.roomKeys, lock: lock, direct: invite.route == .direct ? invite.address : nil) { _ in invite }
+        } catch {
+            close(lock)
+            throw error
+        }
+    }
+
+    private static let lastHostedKey = "last-hosted-room"
+
+    private static func start(
+        _ options: NodeOptions, store: Store, keys: RoomKeys, lock: Int32, direct: HostPort? = nil,
+        invite makeInvite: (UDPEndpoint) throws -> Invite
+    ) async throws -> NodeRuntime {
+        let identity = try options.dataFolder.identity()
+        let engine = try RoomEngine(identity: identity, room: keys, store: store, nowMillis: Int64(RoomEngine.wallMillis()))
+        try await engine.ensureProfile(name: options.name, role: options.role)
+
+        let (events, continuation) = AsyncStream<TransportEvent>.makeStream()
+        let transport = PeerTransport(
+            identity: identity, room: keys, listen: options.listen ?? HostPort(host: "0.0.0.0", port: 0),
+            rendezvous: options.rendezvous, events: { continuation.yield($0) })
+        let bound: UDPEndpoint
+        do {
+            bound = try transport.start()
+        } catch {
+            throw NodeError.badRequest("cannot open the UDP socket: \(error)")
+        }
+        await engine.attach(transport)
+        let invite = try makeInvite(bound)
+
+        var directEndpoint: UDPEndpoint?
+        if let direct {
+            let (storage, _) = try UDPSocket.resolve(direct)
+            directEndpoint = UDPSocket.endpoint(from: storage)
+            if let directEndpoint { transport.connect(to: [directEndpoint]) }
+        }
+        let eventTask = Task {
+            for await event in events { await engine.handle(event) }
+        }
+        let timerTask = Task {
+            var tick = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                tick += 1
+                await engine.flushChunksTick()
+                if tick % 10 == 0 {
+                    await engine.transferTimer()
+                    await engine.pushStatus()
+                    // A joiner without a rendezvous keeps knocking until the host answers again.
+                    if let directEndpoint, await engine.linkedPeerCount == 0 { transport.connect(to: [directEndpoint]) }
+                }
+                if tick % 30 == 0 { await engine.syncTimer() }
+            }
+        }
+        let ui = options.ui ?? HostPort(host: "127.0.0.1", port: 0)
+        let api: LocalAPIServer
+        let endpoint: LocalAPIEndpoint
+        do {
+            api = try LocalAPIServer(
+                configuration: .init(host: ui.host, port: Int(ui.port), dataFolderPath: options.dataFolder.path),
+                routes: NodeRoutes.routes(engine: engine), webSocket: NodeRoutes.live(engine: engine))
+            endpoint = try await api.start()
+        } catch {
+            eventTask.cancel()
+            timerTask.cancel()
+            await engine.detach()
+            transport.close()
+            throw error
+        }
+        return NodeRuntime(
+            engine: engine, invite: invite, transport: transport, listen: bound, api: api, endpoint: endpoint,
+            tasks: [eventTask, timerTask], lock: lock)
+    }
+
+    /// Stops cleanly: the API first (no new edits), then buffered chunks written, then the links drained and closed.
+    public func stop() async {
+        await api.stop()
+        for task in tasks { task.cancel() }
+        await engine.detach()
+        transport.close()
+        Self.close(lockDescriptor)
+    }
+
+    // MARK: Helpers
+
+    /// Takes the data folder's lock, or says another node holds it.
+    private static func lockFolder(_ folder: DataFolder) throws -> Int32 {
+        let path = folder.path + "/node.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw NodeError.dataFolder(path: folder.path, reason: String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            _ = Glibc.close(fd)
+            throw NodeError.alreadyRunning(path: folder.path)
+        }
+        return fd
+    }
+
+    private static func close(_ fd: Int32) {
+        _ = flock(fd, LOCK_UN)
+        _ = Glibc.close(fd)
+    }
+
+    /// The address a joiner can reach this node at: the bound one, or for a wildcard bind the
+    /// first non-loopback IPv4 address of an interface that is up (127.0.0.1 if there is none).
+    static func reachableAddress(_ bound: UDPEndpoint) -> HostPort {
+        let text = bound.description
+        let host = text.hasPrefix("[") ? String(text.dropFirst().prefix { $0 != "]" }) : String(text.prefix { $0 != ":" })
+        guard host == "0.0.0.0" || host == "::" else { return HostPort(host: host, port: bound.port) }
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return HostPort(host: "127.0.0.1", port: bound.port) }
+        defer { freeifaddrs(list) }
+        var cursor = list
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                entry.pointee.ifa_flags & UInt32(IFF_UP) != 0, entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0
+            else { continue }
+            var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
+                var addr = inet.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &addr, &buffer, socklen_t(INET_ADDRSTRLEN))
+            }
+            return HostPort(host: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: bound.port)
+        }
+        return HostPort(host: "127.0.0.1", port: bound.port)
+    }
+}
+
+extension RoomEngine {
+    /// Number of linked peers.
+    var linkedPeerCount: Int { peers.count }
+
+    /// Writes buffered chunks if any (the runtime's 100 ms tick).
+    func flushChunksTick() { flushChunks() }
+
+    /// Records this node's name and role in the room unless the document already says so.
+    func ensureProfile(name: String?, role: Role) throws {
+        let current = replica.document.participants.first { $0.id == me }?.profile
+        let wanted = Profile(name: name ?? current?.name ?? role.defaultName, role: current?.role ?? role)
+        guard wanted != current else { return }
+        try commit([.setProfile(participant: me, wanted)])
+    }
+}
+
+extension Role {
+    /// The name a participant gets when it gives none.
+    var defaultName: String {
+        switch self {
+        case .agent: "Agent"
+        case .customer: "Customer"
+        case .guest: "Guest"
+        }
+    }
+}

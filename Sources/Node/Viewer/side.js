@@ -1,0 +1,257 @@
+// The side column: who is here, links and safety numbers, transfers, chat.
+
+import { act } from './api.js';
+import { el, formatBytes, formatTime, participantColour } from './dom.js';
+import { itemTitle } from './panel.js';
+
+const ROLE_LABEL = { agent: 'agent', customer: 'customer', guest: 'guest' };
+
+export class Side {
+  constructor(app) {
+    this.app = app;
+    this.people = document.getElementById('people');
+    this.peers = document.getElementById('peers');
+    this.safety = document.getElementById('safety-number');
+    this.transfers = document.getElementById('transfers');
+    this.chatLog = document.getElementById('chat-log');
+    this.chatForm = document.getElementById('chat-form');
+    this.chatInput = document.getElementById('chat-input');
+    this.room = document.getElementById('room');
+    this.chatSignature = null;
+    this.chatForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.say();
+    });
+  }
+
+  async say() {
+    const text = this.chatInput.value.trim();
+    if (!text) return;
+    this.chatInput.disabled = true;
+    const answer = await act('/api/say', { text });
+    this.chatInput.disabled = false;
+    if (answer) this.chatInput.value = '';
+    this.chatInput.focus();
+  }
+
+  render() {
+    this.renderPeople();
+    this.renderChat();
+  }
+
+  // ---- who is here ----------------------------------------------------------------------
+
+  /** Rows are kept and updated in place, so a click on "Follow" never lands on a replaced node. */
+  renderPeople() {
+    const { doc, me, status } = this.app;
+    if (!doc || !me) return;
+    const stage = this.app.stage;
+    const linked = new Set((status && Array.isArray(status.peers) ? status.peers : []).map((p) => p && p.id));
+    const participants = Object.entries(doc.participants || {}).filter(([id]) => typeof id === 'string');
+    participants.sort(([a, pa], [b, pb]) => {
+      if (a === me.id) return -1;
+      if (b === me.id) return 1;
+      return String(pa && pa.name).localeCompare(String(pb && pb.name)) || a.localeCompare(b);
+    });
+    this.personRows = this.personRows || new Map();
+    const seen = new Set(participants.map(([id]) => id));
+    for (const [id, row] of this.personRows) {
+      if (!seen.has(id)) {
+        row.node.remove();
+        this.personRows.delete(id);
+      }
+    }
+    participants.forEach(([id, profile], index) => {
+      let row = this.personRows.get(id);
+      if (!row) {
+        row = this.personRow(id);
+        this.personRows.set(id, row);
+      }
+      const isMe = id === me.id;
+      const online = isMe || linked.has(id);
+      const name = (profile && profile.name) || shortId(id);
+      row.node.className = `person${isMe ? ' me' : ''}${online ? ' online' : ' offline'}`;
+      setText(row.name, name);
+      setText(row.role, ROLE_LABEL[profile && profile.role] || 'guest');
+      setText(row.tag, isMe ? 'you' : online ? 'linked' : 'not linked');
+      row.tag.className = isMe ? 'you' : 'presence';
+      row.tag.title = isMe ? '' : online ? 'Linked to this node now' : 'Not linked to this node right now';
+      const focus = doc.focus && doc.focus[id];
+      const focusItem = focus && typeof focus.item === 'string' && doc.items && doc.items[focus.item];
+      setText(row.looking, focusItem ? `looking at ${itemTitle(focusItem)}` : '');
+      row.looking.hidden = !focusItem;
+      row.follow.hidden = isMe;
+      const following = stage.following === id;
+      row.follow.setAttribute('aria-pressed', following ? 'true' : 'false');
+      setText(row.follow, following ? 'Following' : 'Follow');
+      row.follow.title = following ? 'Stop following' : `Show what ${name} sees: their item, zoom and pan`;
+      if (this.people.children[index] !== row.node) this.people.insertBefore(row.node, this.people.children[index] || null);
+    });
+  }
+
+  personRow(id) {
+    const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+    swatch.style.backgroundColor = participantColour(id);
+    const name = el('span', { class: 'name' });
+    const role = el('span', { class: 'role' });
+    const tag = el('span', { class: 'presence' });
+    const looking = el('span', { class: 'looking' });
+    const follow = el('button', {
+      type: 'button', class: 'follow', dataset: { participant: id },
+      onclick: () => (this.app.stage.following === id ? this.app.stage.unfollow(false) : this.app.stage.follow(id)),
+    });
+    const node = el('li', { class: 'person', dataset: { participant: id } }, swatch, name, role, tag, looking, follow);
+    return { node, name, role, tag, looking, follow };
+  }
+
+  // ---- status: room, links, safety numbers, transfers -------------------------------------
+
+  renderStatus() {
+    const { status, doc } = this.app;
+    if (!status) return;
+    setText(this.room, typeof status.room === 'string' && status.room ? `room ${status.room}` : '');
+    this.renderPeople();
+    const peers = Array.isArray(status.peers) ? status.peers.filter((p) => p && typeof p.id === 'string') : [];
+    const transfers = Array.isArray(status.transfers) ? status.transfers.filter(Boolean) : [];
+    this.renderPeers(peers, status);
+    this.renderSafety(peers);
+    this.renderTransfers(transfers, doc);
+  }
+
+  /** Peer rows are updated in place: the round-trip time changes every second, and a person may be selecting the safety number to copy it. */
+  renderPeers(peers, status) {
+    this.peerRows = this.peerRows || new Map();
+    const seen = new Set(peers.map((p) => p.id));
+    for (const [id, row] of this.peerRows) {
+      if (!seen.has(id)) {
+        row.node.remove();
+        this.peerRows.delete(id);
+      }
+    }
+    if (!this.noPeer) this.noPeer = el('li', { class: 'muted no-peer' });
+    setText(this.noPeer, status.rendezvous ? `No peer linked yet (rendezvous ${status.rendezvous}).` : 'No peer linked yet.');
+    if (peers.length === 0) {
+      if (this.noPeer.parentNode !== this.peers) this.peers.append(this.noPeer);
+    } else this.noPeer.remove();
+    peers.forEach((peer, index) => {
+      let row = this.peerRows.get(peer.id);
+      if (!row) {
+        const name = el('strong');
+        const path = el('span');
+        const rtt = el('span', { class: 'rtt', title: 'Round-trip time' });
+        const sync = el('span', { class: 'sync' });
+        const address = el('div', { class: 'address muted' });
+        const safety = el('span', { class: 'safety-digits' });
+        const node = el('li', { class: 'peer', dataset: { peer: peer.id } },
+          el('div', { class: 'peer-line' }, name, path, rtt, sync), address,
+          el('div', { class: 'peer-safety' }, el('span', { class: 'muted', text: 'safety number ' }), safety));
+        row = { node, name, path, rtt, sync, address, safety };
+        this.peerRows.set(peer.id, row);
+      }
+      const path = peer.path === 'relayed' ? 'relayed' : 'direct';
+      const rtt = Number(peer.rttMillis);
+      row.node.dataset.path = path;
+      setText(row.name, this.app.nameOf(peer.id, peer.name));
+      setText(row.path, path);
+      row.path.className = `path ${path}`;
+      row.path.title = path === 'relayed' ? 'Packets go through the rendezvous relay, still end-to-end encrypted' : 'Packets go straight between the two computers';
+      setText(row.rtt, peer.rttMillis !== undefined && peer.rttMillis !== null && Number.isFinite(rtt) ? `${rtt < 10 ? rtt.toFixed(1) : rtt.toFixed(0)} ms` : '– ms');
+      setText(row.sync, typeof peer.sync === 'string' ? peer.sync : '');
+      setText(row.address, typeof peer.address === 'string' ? peer.address : '');
+      row.address.hidden = !(typeof peer.address === 'string' && peer.address);
+      setText(row.safety, String(peer.safetyNumber || ''));
+      if (this.peers.children[index] !== row.node) this.peers.insertBefore(row.node, this.peers.children[index] || null);
+    });
+  }
+
+  /** The safety numbers, large, to compare aloud. */
+  renderSafety(peers) {
+    const safety = peers.filter((p) => typeof p.safetyNumber === 'string' && p.safetyNumber);
+    const signature = JSON.stringify(safety.map((p) => [p.id, p.safetyNumber, this.app.nameOf(p.id, p.name)]));
+    if (signature === this.safetySignature) return;
+    this.safetySignature = signature;
+    this.safety.replaceChildren(
+      el('p', { class: 'muted', text: safety.length ? 'Compare the safety number with the other person (by phone or face to face). The same digits on both sides mean nobody is in between.' : 'The safety number appears once a peer is linked.' }),
+      ...safety.map((peer) => el('div', { class: 'safety-entry', dataset: { peer: peer.id } },
+        el('span', { class: 'safety-name', text: this.app.nameOf(peer.id, peer.name) }),
+        el('span', { class: 'safety-digits', text: peer.safetyNumber }))),
+    );
+  }
+
+  renderTransfers(transfers, doc) {
+    const signature = JSON.stringify([transfers, transfers.map((t) => (doc && doc.items && doc.items[t.item] ? itemTitle(doc.items[t.item]) : null))]);
+    if (signature === this.transfersSignature) return;
+    this.transfersSignature = signature;
+    this.transfers.replaceChildren(...(transfers.length
+      ? transfers.map((transfer) => {
+        const percent = Math.max(0, Math.min(100, Number(transfer.percent) || 0));
+        const item = doc && doc.items && typeof transfer.item === 'string' ? doc.items[transfer.item] : null;
+        return el('li', { class: 'transfer', dataset: { blob: String(transfer.blob || ''), item: String(transfer.item || '') } },
+          el('span', { class: 'transfer-name', text: item ? itemTitle(item) : 'file' }),
+          el('progress', { max: '100', value: String(percent) }),
+          el('span', { class: 'percent', text: `${percent.toFixed(0)}%` }),
+          el('span', { class: 'muted', text: `${formatBytes(transfer.bytes)} of ${formatBytes(transfer.size)}` }));
+      })
+      : [el('li', { class: 'muted', text: 'No transfer in progress.' })]));
+  }
+
+  // ---- chat -----------------------------------------------------------------------------
+
+  renderChat() {
+    const { doc, me } = this.app;
+    if (!doc || !me) return;
+    const chat = Array.isArray(doc.chat) ? doc.chat.filter((m) => m && typeof m.id === 'string') : [];
+    const commerce = Array.isArray(doc.commerce) ? doc.commerce.filter((e) => e && typeof e.id === 'string') : [];
+    const names = Object.entries(doc.participants || {}).map(([id, p]) => [id, p && p.name]);
+    const signature = JSON.stringify([chat.map((m) => m.id), commerce.map((e) => e.id), names, me.id,
+      commerce.map((e) => (doc.items && doc.items[e.item] ? itemTitle(doc.items[e.item]) : null))]);
+    if (signature === this.chatSignature) return;
+    this.chatSignature = signature;
+    const entries = [
+      ...chat.map((m) => ({ kind: 'chat', time: m.time, value: m })),
+      ...commerce.map((e) => ({ kind: 'commerce', time: e.time, value: e })),
+    ];
+    entries.sort((a, b) => timeKey(a.time) - timeKey(b.time) || (a.time && b.time ? (a.time.logical || 0) - (b.time.logical || 0) : 0));
+    const log = this.chatLog;
+    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    log.replaceChildren(...entries.map((entry) => (entry.kind === 'chat' ? this.chatLine(entry.value) : this.commerceLine(entry.value))));
+    if (nearBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  chatLine(message) {
+    const me = this.app.me.id;
+    const mine = message.author === me;
+    const who = el('span', { class: 'who', text: mine ? 'you' : this.app.nameOf(message.author) });
+    who.style.color = participantColour(message.author);
+    return el('li', { class: `chat-line${mine ? ' mine' : ''}`, dataset: { id: message.id, author: String(message.author || '') } },
+      who, el('time', { text: formatTime(message.time) }), el('span', { class: 'text', text: String(message.text ?? '') }));
+  }
+
+  commerceLine(event) {
+    const doc = this.app.doc;
+    const by = event.by === this.app.me.id ? 'You' : this.app.nameOf(event.by);
+    const item = doc.items && doc.items[event.item];
+    const title = item ? `“${itemTitle(item)}”` : 'an item';
+    let text;
+    if (event.kind === 'recommend') text = `${by} recommended ${title}${event.note ? `: ${event.note}` : ''}`;
+    else if (event.kind === 'addToCart') text = `${by} added ${event.quantity > 1 ? `${event.quantity} × ` : ''}${title} to the cart`;
+    else if (event.kind === 'purchase') text = `${by} bought ${event.quantity > 1 ? `${event.quantity} × ` : ''}${title}`;
+    else text = `${by}: ${String(event.kind)} ${title}`;
+    const icon = { recommend: '★', addToCart: '+', purchase: '✔' }[event.kind] || '•';
+    return el('li', { class: `commerce-line kind-${String(event.kind)}`, dataset: { id: event.id } },
+      el('span', { class: 'icon', text: icon }), el('time', { text: formatTime(event.time) }), el('span', { class: 'text', text }));
+  }
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function timeKey(time) {
+  const millis = Number(time && time.millis);
+  return Number.isFinite(millis) ? millis : 0;
+}
+
+export function shortId(hex) {
+  return typeof hex === 'string' ? `${hex.slice(0, 8)}…` : '?';
+}

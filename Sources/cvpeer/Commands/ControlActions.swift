@@ -1,0 +1,209 @@
+import ArgumentParser
+import Node
+
+struct ViewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "view",
+        abstract: "Open an item in your own view, zoomed and centred where you say.",
+        discussion: """
+            Sets your viewport on the item and focuses it; the others see its outline and may follow you, but their own views stay theirs. Zoom 1 shows the whole item, 2 half of it; the centre is the point of the item in the middle of your view, as fractions of its width and height.
+
+            Examples:
+              cvpeer view sofa
+              cvpeer view 12-3f2a --zoom 3 --center 0.42,0.61
+            """
+    )
+
+    @Argument(help: itemArgumentHelp)
+    var item: String
+
+    @Option(help: ArgumentHelp("The zoom factor, 0.01 to 100 (default: 1, the whole item).", valueName: "zoom"))
+    var zoom: String?
+
+    @Option(
+        name: [.customLong("center"), .customLong("centre")],
+        help: ArgumentHelp("The point of the item in the middle of the view (default: 0.5,0.5).", valueName: "x,y"))
+    var center: String?
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        try Control.validate { _ = try body() }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let _: EmptyAnswer = try await Control.client(options).send(.post, "/api/view", json: try body())
+        }
+    }
+
+    private func body() throws(ControlFailure) -> ViewRequest {
+        var request = ViewRequest(item: item, zoom: 1, centre: FractionPoint(x: 0.5, y: 0.5))
+        if let zoom { request.zoom = try Control.parse("--zoom") { try CommandInput.zoom(zoom) } }
+        if let center { request.centre = try Control.parse("--center") { try CommandInput.point(center) } }
+        return request
+    }
+}
+
+struct RecommendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recommend",
+        abstract: "Recommend an item to the room, with an optional note.",
+        discussion: """
+            The recommendation is recorded in the shared document, so a later purchase of the item counts as influenced by it. Prints the event's id.
+
+            Example:
+              cvpeer recommend sofa --note "In stock in blue, delivered in 3 days"
+            """
+    )
+
+    @Argument(help: itemArgumentHelp)
+    var item: String
+
+    @Option(help: ArgumentHelp("A note shown with the recommendation.", valueName: "text"))
+    var note: String?
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        try Control.validate { _ = try body() }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let answer: EventAnswer = try await Control.client(options).send(.post, "/api/recommend", json: try body())
+            print(CommandInput.oneLine(answer.event))
+        }
+    }
+
+    private func body() throws(CommandInputError) -> RecommendRequest {
+        RecommendRequest(item: item, note: try CommandInput.text(note ?? "", as: .note))
+    }
+}
+
+struct CartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cart",
+        abstract: "Add an item to your cart, for everyone in the room to see.",
+        discussion: """
+            Prints the event's id.
+
+            Example:
+              cvpeer cart sofa --quantity 2
+            """
+    )
+
+    @Argument(help: itemArgumentHelp)
+    var item: String
+
+    @Option(help: ArgumentHelp("How many, 1 to 10000.", valueName: "n"))
+    var quantity = 1
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        try Control.validate { _ = try CommandInput.quantity(quantity) }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let body = QuantityRequest(item: item, quantity: quantity)
+            let answer: EventAnswer = try await Control.client(options).send(.post, "/api/cart", json: body)
+            print(CommandInput.oneLine(answer.event))
+        }
+    }
+}
+
+struct BuyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "buy",
+        abstract: "Record a purchase of an item in the room.",
+        discussion: """
+            A purchase after a recommendation of the same item counts as influenced by it in `cvpeer report`. Prints the event's id.
+
+            Example:
+              cvpeer buy sofa --quantity 1
+            """
+    )
+
+    @Argument(help: itemArgumentHelp)
+    var item: String
+
+    @Option(help: ArgumentHelp("How many, 1 to 10000.", valueName: "n"))
+    var quantity = 1
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        try Control.validate { _ = try CommandInput.quantity(quantity) }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let body = QuantityRequest(item: item, quantity: quantity)
+            let answer: EventAnswer = try await Control.client(options).send(.post, "/api/buy", json: body)
+            print(CommandInput.oneLine(answer.event))
+        }
+    }
+}
+
+struct SayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "say",
+        abstract: "Write a message in the room's chat.",
+        discussion: """
+            Prints the message's id.
+
+            Example:
+              cvpeer say "The blue one is back in stock."
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The message.", valueName: "text"))
+    var text: String
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        try Control.validate { _ = try CommandInput.text(text, as: .message) }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let answer: MessageAnswer = try await Control.client(options).send(
+                .post, "/api/say", json: SayRequest(text: text))
+            print(CommandInput.oneLine(answer.message))
+        }
+    }
+}
+
+private struct ViewRequest: Encodable {
+    let item: String
+    var zoom: Double
+    var centre: FractionPoint
+}
+
+private struct RecommendRequest: Encodable {
+    let item: String
+    let note: String
+}
+
+private struct QuantityRequest: Encodable {
+    let item: String
+    let quantity: Int
+}
+
+private struct SayRequest: Encodable {
+    let text: String
+}
+
+/// `{}`: the answer of routes that create nothing.
+private struct EmptyAnswer: Decodable {}
+
+private struct EventAnswer: Decodable {
+    let event: String
+}
+
+private struct MessageAnswer: Decodable {
+    let message: String
+}

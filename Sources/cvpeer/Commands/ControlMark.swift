@@ -1,0 +1,140 @@
+import ArgumentParser
+import Node
+
+struct MarkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mark",
+        abstract: "Draw a mark on an item for everyone to see: a pin, an arrow, a rectangle or a text.",
+        discussion: """
+            Coordinates are fractions of the item's width and height, from 0 to 1: 0,0 is the top-left corner, 1,1 the bottom-right. Give exactly one shape. Prints the new mark's id.
+
+            Examples:
+              cvpeer mark sofa --pin 0.42,0.61 --label "scratch here"
+              cvpeer mark 12-3f2a --rect 0.1,0.2,0.3,0.25 --color "#00A0FF"
+              cvpeer mark sofa --text 0.5,0.9,"the same fabric, in blue" --color blue
+            """
+    )
+
+    @Argument(help: itemArgumentHelp)
+    var item: String
+
+    @Option(help: ArgumentHelp("A pin at a point.", valueName: "x,y"))
+    var pin: String?
+
+    @Option(help: ArgumentHelp("A label shown with the pin (with --pin only).", valueName: "text"))
+    var label: String?
+
+    @Option(help: ArgumentHelp("An arrow from the first point to the second.", valueName: "x1,y1,x2,y2"))
+    var arrow: String?
+
+    @Option(help: ArgumentHelp("A rectangle by its top-left corner, width and height.", valueName: "x,y,w,h"))
+    var rect: String?
+
+    @Option(help: ArgumentHelp("A text at a point; the text may contain commas.", valueName: "x,y,text"))
+    var text: String?
+
+    @Option(
+        name: [.customLong("color"), .customLong("colour")],
+        help: ArgumentHelp(
+            "The mark's colour: #RRGGBB, #RRGGBBAA, or red, green, blue, yellow, orange, purple, black, white, grey (default: red).",
+            valueName: "color"))
+    var color: String?
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        try Control.validate { _ = try body() }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let answer = try await Control.client(options).send(
+                .post, "/api/mark", json: try body(), as: MarkAnswer.self)
+            print(CommandInput.oneLine(answer.mark))
+        }
+    }
+
+    /// The request, once every option is checked.
+    private func body() throws(ControlFailure) -> MarkRequest {
+        let given = [("--pin", pin), ("--arrow", arrow), ("--rect", rect), ("--text", text)].filter { $0.1 != nil }
+        guard given.count == 1 else {
+            let names = given.isEmpty ? "none was given" : given.map(\.0).joined(separator: " and ") + " were given"
+            throw ControlFailure(
+                "give exactly one shape: --pin, --arrow, --rect or --text (\(names))", exitCode: .validationFailure)
+        }
+        guard label == nil || pin != nil else {
+            throw ControlFailure("--label goes with --pin only", exitCode: .validationFailure)
+        }
+        let shape: MarkShapeBody
+        if let pin {
+            let at = try Control.parse("--pin") { try CommandInput.point(pin) }
+            if let label {
+                do throws(CommandInputError) {
+                    _ = try CommandInput.text(label, as: .label)
+                } catch {
+                    throw ControlFailure(error.description, exitCode: .validationFailure)
+                }
+            }
+            shape = .pin(at, label: label)
+        } else if let arrow {
+            let (from, to) = try Control.parse("--arrow") { try CommandInput.arrow(arrow) }
+            shape = .arrow(from: from, to: to)
+        } else if let rect {
+            let (corner1, corner2) = try Control.parse("--rect") { try CommandInput.rectangle(rect) }
+            shape = .rectangle(corner1, corner2)
+        } else {
+            let typed = text ?? ""
+            let anchored = try Control.parse("--text") { try CommandInput.anchoredText(typed) }
+            shape = .text(anchored.at, anchored.text)
+        }
+        var colour = CommandInput.defaultColour
+        if let color { colour = try Control.parse("--color") { try CommandInput.colour(color) } }
+        return MarkRequest(item: item, shape: shape, colour: colour.hex)
+    }
+}
+
+/// `POST /api/mark`'s body.
+private struct MarkRequest: Encodable {
+    let item: String
+    let shape: MarkShapeBody
+    let colour: String
+}
+
+/// A SHAPE of the local API: `{"type": "pin", "at": [X, Y], "label": …}` and so on.
+private enum MarkShapeBody: Encodable {
+    case pin(FractionPoint, label: String?)
+    case arrow(from: FractionPoint, to: FractionPoint)
+    case rectangle(FractionPoint, FractionPoint)
+    case text(FractionPoint, String)
+
+    private enum Key: String, CodingKey {
+        case type, at, label, from, to, corner1, corner2, text
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        switch self {
+        case .pin(let at, let label):
+            try container.encode("pin", forKey: .type)
+            try container.encode(at, forKey: .at)
+            try container.encodeIfPresent(label, forKey: .label)
+        case .arrow(let from, let to):
+            try container.encode("arrow", forKey: .type)
+            try container.encode(from, forKey: .from)
+            try container.encode(to, forKey: .to)
+        case .rectangle(let corner1, let corner2):
+            try container.encode("rectangle", forKey: .type)
+            try container.encode(corner1, forKey: .corner1)
+            try container.encode(corner2, forKey: .corner2)
+        case .text(let at, let text):
+            try container.encode("text", forKey: .type)
+            try container.encode(at, forKey: .at)
+            try container.encode(text, forKey: .text)
+        }
+    }
+}
+
+/// The node's answer to a mark.
+private struct MarkAnswer: Decodable {
+    let mark: String
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import Node
+
+struct ShareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "share",
+        abstract: "Share a photo or video with everyone in the room.",
+        discussion: """
+            Streams FILE to the node running with the same data folder, which stores it, adds it to the shared panel and sends it, end-to-end encrypted, to every peer. A photo's EXIF, GPS and other metadata are removed before it leaves the node unless --keep-metadata is given. Prints the new item's id on standard output once it is stored; what happened to the metadata, and progress for large files, go to standard error.
+
+            Examples:
+              cvpeer share sofa.jpg --title "Sofa, left arm" --price "129.90 EUR"
+              item=$(cvpeer share --data ~/cvpeer-ana clip.mp4 --keep-metadata)
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The photo or video to share.", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("A title for the item, one line.", valueName: "text"))
+    var title: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A price for the item: \"129.90 EUR\", \"EUR 129.90\" or \"129.90\" (EUR).", valueName: "price"))
+    var price: String?
+
+    @Flag(help: "Share the file exactly as it is, with its location, camera and other metadata.")
+    var keepMetadata = false
+
+    @OptionGroup var options: DataOptions
+
+    /// Below this size an upload is over before progress would be readable.
+    static let progressThreshold: Int64 = 8 << 20
+
+    mutating func validate() throws {
+        try Control.validate {
+            _ = try checkedPrice()
+            if let title { _ = try CommandInput.text(title, as: .title) }
+        }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let size = try Self.checkFile(file)
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            let path = LocalAPIClient.path(
+                "/api/share",
+                query: [
+                    ("name", name), ("title", title), ("price", try checkedPrice()),
+                    ("keepMetadata", keepMetadata ? "1" : nil),
+                ])
+            let showsProgress = Control.standardErrorIsTerminal && size >= Self.progressThreshold
+            let progress = showsProgress ? ProgressLine("sending \(CommandInput.oneLine(name))") : nil
+            // The node answers once the item is stored: hashing and sealing a large video can keep it
+            // silent for a while after the last byte.
+            let client = Control.client(options, timeout: .seconds(120))
+            let response: LocalAPIClient.Response
+            do {
+                response = try await client.upload(path, file: file) { sent, total in
+                    progress?.update(sent, of: total)
+                }
+                progress?.finish()
+            } catch {
+                progress?.finish()
+                throw error
+            }
+            let answer = try response.successful().decode(ShareAnswer.self)
+            if keepMetadata {
+                Control.note("kept metadata (--keep-metadata)\n")
+            } else if answer.metadataRemoved == true {
+                Control.note("metadata removed (EXIF/GPS)\n")
+            } else {
+                let kind = answer.kind.map(CommandInput.oneLine) ?? "file"
+                Control.note("no metadata removed: the node found none it removes in this \(kind)\n")
+            }
+            print(CommandInput.oneLine(answer.item))
+        }
+    }
+
+    /// The price as the node reads it most plainly (`129.90 EUR`), or nil without `--price`.
+    private func checkedPrice() throws(ControlFailure) -> String? {
+        guard let price else { return nil }
+        return try Control.parse("--price") { try CommandInput.format(CommandInput.price(price)) }
+    }
+
+    /// The file's size, once it is known to be a readable, non-empty regular file the node can take.
+    private static func checkFile(_ path: String) throws(ControlFailure) -> Int64 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ControlFailure("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ControlFailure("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ControlFailure("\(path) is not a regular file") }
+        let size = Int64(info.st_size)
+        guard size > 0 else { throw ControlFailure("\(path) is empty") }
+        guard size <= Int64(LocalAPIRoute.uploadBodyLimit) else {
+            let limit = ByteCount(Int64(LocalAPIRoute.uploadBodyLimit))
+            throw ControlFailure("\(path) is \(ByteCount(size)); the node takes files up to \(limit)")
+        }
+        return size
+    }
+}
+
+/// The node's answer to a share.
+private struct ShareAnswer: Decodable {
+    let item: String
+    let kind: String?
+    let metadataRemoved: Bool?
+}
+
+/// A byte count for people: 512 B, 3.4 MB, 4.3 GB (powers of 1000, as file managers show them).
+struct ByteCount: CustomStringConvertible {
+    let bytes: Int64
+
+    init(_ bytes: Int64) { self.bytes = bytes }
+
+    var description: String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000, unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}

@@ -1,0 +1,201 @@
+import ArgumentParser
+import Dispatch
+import Node
+import Rendezvous
+import Replication
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Options `host` and `join` share: where the node listens, its folder, its name, its viewer.
+struct SessionOptions: ParsableArguments {
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Your name as the others see it (default: the one used last, or your role).")
+    var name: String?
+
+    @Option(help: "UDP address to listen on (default: every interface, a free port).")
+    var listen: String?
+
+    @Option(help: "Where the local viewer listens: 127.0.0.1:PORT (default: a free port).")
+    var ui: String?
+
+    func validate() throws {
+        if let listen, HostPort(parsing: listen) == nil { throw ValidationError("--listen must be HOST:PORT, got '\(listen)'") }
+        if let ui {
+            guard let address = HostPort(parsing: ui) else { throw ValidationError("--ui must be 127.0.0.1:PORT, got '\(ui)'") }
+            guard address.host == "127.0.0.1" || address.host == "localhost" else {
+                throw ValidationError("--ui must be on 127.0.0.1: the viewer is for this machine only")
+            }
+        }
+        if let name, name.isEmpty || name.utf8.count > 64 { throw ValidationError("--name must be 1 to 64 bytes") }
+    }
+
+    func options(role: Role, rendezvous: HostPort? = nil) throws -> NodeOptions {
+        NodeOptions(
+            dataFolder: try data.folder(), role: role, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
+            ui: ui.flatMap(HostPort.init(parsing:)), rendezvous: rendezvous)
+    }
+}
+
+struct HostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "host",
+        abstract: "Open a new coviewing room and print the invite line for your customer.",
+        discussion: """
+            Runs your node until Ctrl-C (or SIGTERM). The invite line carries the room's secret key: send it to your customer privately (chat, e-mail, SMS). Without --rendezvous the invite names this node's own address, which the customer must be able to reach.
+
+            Examples:
+              cvpeer host --rendezvous rv.shop.example:7700 --name Ana
+              cvpeer host --listen 192.168.1.20:7701 --name Ana
+              cvpeer host --resume        (reopen the room this folder hosted last)
+            """
+    )
+
+    @Option(help: "The shop's rendezvous, HOST:PORT.")
+    var rendezvous: String?
+
+    @Flag(help: "Reopen the room this data folder hosted last instead of opening a new one.")
+    var resume = false
+
+    @OptionGroup var session: SessionOptions
+
+    func validate() throws {
+        if let rendezvous, HostPort(parsing: rendezvous) == nil {
+            throw ValidationError("--rendezvous must be HOST:PORT, got '\(rendezvous)'")
+        }
+    }
+
+    func run() throws {
+        let options = try session.options(role: .agent, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
+        let resume = self.resume
+        let node = try runBlocking { try await NodeRuntime.host(options, resume: resume) }
+        print("Room ready. Send this line to your customer, privately (it holds the room's key):")
+        print("")
+        print("  " + node.invite.joinCommand)
+        print("")
+        SessionConsole.announce(node)
+        SessionConsole.runUntilSignal(node)
+    }
+}
+
+struct JoinCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "join",
+        abstract: "Join the coviewing room of an invite line.",
+        discussion: """
+            Runs your node until Ctrl-C (or SIGTERM) and prints the address of your own viewer. Joining again with the same data folder resumes where you left off.
+
+            Example:
+              cvpeer join 'cvp1:…' --name Ben
+            """
+    )
+
+    @Argument(help: "The invite: the cvp1:… text the agent sent you (the whole line also works).")
+    var invite: String
+
+    @Option(help: "Join as: customer or guest.")
+    var role: String = "customer"
+
+    @OptionGroup var session: SessionOptions
+
+    func validate() throws {
+        guard role == "customer" || role == "guest" else { throw ValidationError("--role must be customer or guest") }
+    }
+
+    func run() throws {
+        let parsed = try Invite(code: Self.code(in: invite))
+        let options = try session.options(role: role == "guest" ? .guest : .customer)
+        let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
+        SessionConsole.announce(node)
+        SessionConsole.runUntilSignal(node)
+    }
+
+    /// The `cvp1:` code inside whatever was pasted: the bare code, or the whole `cvpeer join '…'` line.
+    static func code(in text: String) -> String {
+        guard let start = text.range(of: Invite.prefix) else { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        return String(text[start.lowerBound...].prefix { !$0.isWhitespace && $0 != "'" && $0 != "\"" })
+    }
+}
+
+/// What `host` and `join` print while they run.
+enum SessionConsole {
+    static func announce(_ node: NodeRuntime) {
+        print("Your viewer (this machine only; keep the link private): \(node.viewerURL)")
+        print("Listening on UDP \(node.listenEndpoint). Stop with Ctrl-C.")
+        fflush(nil)
+    }
+
+    /// Reports peers coming and going and transfers in progress until SIGINT/SIGTERM, then stops the node.
+    static func runUntilSignal(_ node: NodeRuntime) {
+        let monitor = Task {
+            var last: NodeSummary?
+            let terminal = isatty(STDERR_FILENO) == 1
+            while !Task.isCancelled {
+                let now = await node.engine.summary()
+                for peer in now.peers where last?.peers.contains(peer) != true {
+                    print("\(peer.name) is here (\(peer.relayed ? "relayed through the rendezvous" : "direct"))")
+                }
+                for peer in last?.peers ?? [] where !now.peers.contains(where: { $0.name == peer.name }) {
+                    print("\(peer.name) left")
+                }
+                fflush(nil)
+                if terminal {
+                    for transfer in now.transfers {
+                        let percent = transfer.total == 0 ? 100 : transfer.have * 100 / transfer.total
+                        FileHandleOutput.stderr("\r\u{1B}[Kreceiving \(transfer.item): \(percent)%")
+                    }
+                    if now.transfers.isEmpty, last?.transfers.isEmpty == false { FileHandleOutput.stderr("\r\u{1B}[Kreceived\n") }
+                }
+                last = now
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        TerminationSignals.wait()
+        monitor.cancel()
+        print("Stopping…")
+        fflush(nil)
+        runBlocking { await node.stop() }
+        print("Stopped.")
+    }
+}
+
+enum FileHandleOutput {
+    static func stderr(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Runs async work from a synchronous command and waits for it.
+///
+/// `host` and `join` wait for their signal with a blocking `sigwait`, so they are synchronous commands
+/// that start their async work here.
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
+        done.signal()
+    }
+    done.wait()
+    return try box.get()
+}
+
+/// The non-throwing form.
+func runBlocking(_ body: @escaping @Sendable () async -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        await body()
+        done.signal()
+    }
+    done.wait()
+}
+
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    // Written once by the task before the semaphore is signalled, read once after the wait.
+    private var result: Result<T, any Error>?
+    func set(_ value: Result<T, any Error>) { result = value }
+    func get() throws -> T { try result!.get() }
+}

@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Browser test of the cvpeer viewer: two real pages of two nodes in one room.
+
+Usage:
+    viewer_test.py URL_AGENT URL_CUSTOMER ARTEFACT_DIR JPEG [--timeout SECONDS]
+
+URL_AGENT and URL_CUSTOMER are the viewer URLs two running nodes printed (with `?token=`); the
+nodes are in one room and already share at least one image item. JPEG is a small photo to upload.
+
+Runs headless Chromium through Selenium (Debian: chromium, chromium-driver, python3-selenium) and
+checks, each within a bounded wait:
+  (a) a rectangle drawn with pointer events on the agent's stage appears in the customer's marks;
+  (b) zooming in on the agent's page changes its zoom, leaves the customer's alone, and changes
+      the agent's viewport outline on the customer's page;
+  (c) moving the pointer over the agent's stage moves the agent's pointer on the customer's page;
+  (d) a JPEG uploaded through the agent's file input appears, loaded, in the customer's panel;
+  (e) a PNG screenshot of each page goes to ARTEFACT_DIR (viewer-agent.png, viewer-customer.png);
+  (f) neither page logged a script error or a Content-Security-Policy violation.
+Prints one line per check; exits 0 if all passed, 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.mouse_button import MouseButton
+    from selenium.webdriver.common.by import By
+except ImportError:
+    # Debian's python3-selenium is installed for /usr/bin/python3; a python3 from elsewhere on PATH
+    # (pyenv, a virtualenv) does not see it.
+    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    print("FAIL setup: selenium is missing (apt-get install python3-selenium chromium chromium-driver)")
+    sys.exit(1)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def wait_until(predicate, timeout, message, interval=0.1):
+    """Polls `predicate` until it returns a truthy value; raises CheckFailed with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except CheckFailed:
+            raise
+        except Exception as error:  # a page mid-render, a stale element: try again
+            last_error = error
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_error.__class__.__name__}: {str(last_error).splitlines()[0] if str(last_error) else ''})" if last_error else ""
+            raise CheckFailed(f"{message} within {timeout:g} s{detail}")
+        time.sleep(interval)
+
+
+def make_driver():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1280,900", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+class Page:
+    """One viewer page in its own browser."""
+
+    def __init__(self, role, url, timeout):
+        self.role = role
+        self.url = url
+        self.timeout = timeout
+        self.driver = make_driver()
+        self.driver.set_page_load_timeout(max(30, timeout * 2))
+        self.logs = []
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def open(self):
+        self.driver.get(self.url)
+        wait_until(lambda: self.js("return !!(window.cvpeerViewer && window.cvpeerViewer.state().me && window.cvpeerViewer.state().document)"),
+                   self.timeout, f"the {self.role}'s page did not load the document")
+        wait_until(lambda: self.js("return window.cvpeerViewer.state().connection") == "live",
+                   self.timeout, f"the {self.role}'s page did not connect its live WebSocket")
+        self.me = self.js("return window.cvpeerViewer.state().me.id")
+
+    def state(self):
+        return self.js("return window.cvpeerViewer.state()")
+
+    def zoom(self):
+        return self.js("return window.cvpeerViewer.zoom()")
+
+    def focus(self):
+        return self.js("return window.cvpeerViewer.focus()")
+
+    def rect(self, selector):
+        """The element's client rect as a dict, or None when absent or not displayed."""
+        return self.js(
+            "const e = document.querySelector(arguments[0]); if (!e) return null;"
+            "const r = e.getBoundingClientRect(); if (r.width === 0 && r.height === 0 && !e.classList.contains('pointer')) return null;"
+            "return {x: r.left, y: r.top, w: r.width, h: r.height};", selector)
+
+    def item_area(self):
+        """The part of the stage where the item is drawn (viewport coordinates)."""
+        return self.js(
+            "const s = document.getElementById('stage').getBoundingClientRect();"
+            "const c = document.querySelector('#stage-content > *'); if (!c) return null;"
+            "const m = c.getBoundingClientRect();"
+            "const x1 = Math.max(s.left, m.left), y1 = Math.max(s.top, m.top), x2 = Math.min(s.right, m.right), y2 = Math.min(s.bottom, m.bottom);"
+            "if (x2 - x1 < 20 || y2 - y1 < 20) return null; return {x: x1, y: y1, w: x2 - x1, h: y2 - y1};")
+
+    def click(self, selector):
+        element = self.driver.find_element(By.CSS_SELECTOR, selector)
+        self.js("arguments[0].scrollIntoView({block: 'nearest', inline: 'nearest'});", element)
+        element.click()
+
+    def collect_logs(self):
+        try:
+            self.logs.extend(self.driver.get_log("browser"))
+        except Exception:
+            pass
+        return self.logs
+
+    def screenshot(self, path):
+        self.driver.save_screenshot(path)
+
+    def quit(self):
+        try:
+            self.driver.quit()
+        except Exception:
+            pass
+
+
+def mouse(page, steps, duration=40):
+    """Performs pointer actions at viewport coordinates: [("move"|"down"|"up", x, y), …]."""
+    chain = ActionChains(page.driver, duration=duration)
+    pointer = chain.w3c_actions.pointer_action
+    for kind, x, y in steps:
+        if kind == "move":
+            pointer.move_to_location(int(round(x)), int(round(y)))
+        elif kind == "down":
+            pointer.move_to_location(int(round(x)), int(round(y)))
+            pointer.pointer_down(MouseButton.LEFT)
+        elif kind == "up":
+            pointer.move_to_location(int(round(x)), int(round(y)))
+            pointer.pointer_up(MouseButton.LEFT)
+    chain.perform()
+
+
+def marks_by(page, author):
+    return page.js(
+        "return [...document.querySelectorAll('#marks [data-mark-id]')]"
+        ".filter(e => e.dataset.author === arguments[0]).map(e => ({id: e.dataset.markId, cls: e.getAttribute('class')}));", author)
+
+
+def shared_image(agent, customer):
+    """An image item with a photo that both documents hold, in the agent's panel order."""
+    def find():
+        a = agent.state()["document"]
+        b = customer.state()["document"]
+        for item_id in a.get("panel", []):
+            item = a["items"].get(item_id) or {}
+            media = (item.get("fields") or {}).get("media") or {}
+            if item.get("kind") == "image" and str(media.get("mime", "")).startswith("image/") and item_id in b.get("items", {}):
+                return item_id
+        return None
+    return wait_until(find, agent.timeout, "no image item shared by both nodes")
+
+
+def open_on_both(item_id, pages):
+    for page in pages:
+        page.click(f'.panel-item[data-item="{item_id}"]')
+    for page in pages:
+        wait_until(lambda: page.focus() == item_id, page.timeout, f"the {page.role}'s stage did not open item {item_id}")
+        wait_until(lambda: page.js("return document.getElementById('stage').dataset.ready") == "1" and page.item_area(),
+                   page.timeout, f"the {page.role}'s stage did not show the photo of item {item_id}")
+
+
+def check_mark(agent, customer, timeout):
+    agent.click('#toolbar [data-tool="rectangle"]')
+    wait_until(lambda: agent.state()["tool"] == "rectangle", timeout, "the rectangle tool was not selected")
+    before = {m["id"] for m in marks_by(customer, agent.me)}
+    before_agent = {m["id"] for m in marks_by(agent, agent.me)}
+    area = agent.item_area()
+    if not area:
+        raise CheckFailed("the agent's stage shows no item to draw on")
+    x1, y1 = area["x"] + area["w"] * 0.30, area["y"] + area["h"] * 0.30
+    x2, y2 = area["x"] + area["w"] * 0.62, area["y"] + area["h"] * 0.66
+    steps = [("down", x1, y1)]
+    for i in range(1, 9):
+        steps.append(("move", x1 + (x2 - x1) * i / 8, y1 + (y2 - y1) * i / 8))
+    steps.append(("up", x2, y2))
+    mouse(agent, steps)
+    new_in_agent = wait_until(lambda: [m for m in marks_by(agent, agent.me) if m["id"] not in before_agent],
+                              timeout, "the rectangle drawn on the agent's stage did not become a mark there")
+    mark_id = new_in_agent[0]["id"]
+    found = wait_until(lambda: [m for m in marks_by(customer, agent.me) if m["id"] not in before and m["id"] == mark_id],
+                       timeout, f"mark {mark_id} drawn by the agent did not appear in the customer's #marks")
+    if "mark-rectangle" not in (found[0]["cls"] or ""):
+        raise CheckFailed(f"mark {mark_id} appeared in the customer's page, but not as a rectangle ({found[0]['cls']})")
+    agent.click('#toolbar [data-tool="pan"]')
+    return f"rectangle {mark_id} drawn with pointer events by the agent appeared in the customer's #marks"
+
+
+def check_zoom(agent, customer, timeout):
+    outline = f'.outline[data-participant="{agent.me}"]'
+    item_id = agent.focus()
+    agent.click("#zoom-reset")
+    wait_until(lambda: abs(agent.zoom() - 1) < 1e-6, timeout, "the agent's zoom did not reset to 1")
+
+    def agent_viewport_in_customer():
+        for viewport in customer.state()["document"].get("viewports", []):
+            if viewport.get("participant") == agent.me and viewport.get("item") == item_id:
+                return viewport
+        return None
+
+    # The customer's document must hold the agent's zoom-1 viewport (an earlier one may linger).
+    wait_until(lambda: (agent_viewport_in_customer() or {}).get("zoomThousandths") == 1000, timeout,
+               "the agent's viewport at zoom 1 did not reach the customer's document")
+    first = wait_until(lambda: customer.rect(outline), timeout, "the agent's viewport outline did not appear on the customer's page")
+    time.sleep(0.2)  # one more frame
+    first = customer.rect(outline) or first
+    customer_zoom = customer.zoom()
+    agent_zoom = agent.zoom()
+    agent_label = agent.js("return document.getElementById('zoom-level').textContent")
+    agent.click("#zoom-in")
+    agent.click("#zoom-in")
+    wait_until(lambda: agent.zoom() > agent_zoom * 2.0, timeout, f"the agent's zoom did not grow from {agent_zoom:.2f} after two clicks on #zoom-in")
+    wait_until(lambda: agent.js("return document.getElementById('zoom-level').textContent") != agent_label,
+               timeout, "the agent's #zoom-level did not change")
+    after = wait_until(lambda: (lambda r: r if r and r["w"] < first["w"] * 0.6 and r["h"] < first["h"] * 0.6 else None)(customer.rect(outline)),
+                       timeout, f"the agent's outline on the customer's page did not shrink (it was {first['w']:.0f}×{first['h']:.0f} px)")
+    if abs(customer.zoom() - customer_zoom) > 1e-9:
+        raise CheckFailed(f"the customer's zoom changed from {customer_zoom} to {customer.zoom()} when the agent zoomed")
+    return (f"agent zoom {agent_zoom:.2f} → {agent.zoom():.2f}, customer zoom stays {customer_zoom:.2f}, "
+            f"agent's outline on the customer's page {first['w']:.0f}×{first['h']:.0f} → {after['w']:.0f}×{after['h']:.0f} px")
+
+
+def check_pointer(agent, customer, timeout):
+    selector = f'.pointer[data-participant="{agent.me}"]'
+    area = agent.item_area()
+    if not area:
+        raise CheckFailed("the agent's stage shows no item")
+    p1 = (area["x"] + area["w"] * 0.35, area["y"] + area["h"] * 0.40)
+    p2 = (area["x"] + area["w"] * 0.65, area["y"] + area["h"] * 0.60)
+    # Pointers travel unreliably (datagrams), so the mouse keeps twitching around its spot until seen.
+    def twitching_at(point, predicate):
+        tick = [0]
+
+        def probe():
+            tick[0] += 1
+            if tick[0] % 5 == 1:
+                offset = 1 if (tick[0] // 5) % 2 else -1
+                mouse(agent, [("move", point[0] + offset, point[1]), ("move", point[0], point[1] + offset)], duration=20)
+            return predicate()
+        return probe
+
+    mouse(agent, [("move", p1[0] - 5, p1[1]), ("move", *p1)])
+    wait_until(twitching_at(p1, lambda: customer.rect(selector)), timeout, "the agent's pointer did not appear on the customer's page")
+    time.sleep(0.3)
+    first = customer.rect(selector)
+    if not first:
+        raise CheckFailed("the agent's pointer vanished from the customer's page while the agent's mouse stayed on the stage")
+    mouse(agent, [("move", (p1[0] + p2[0]) / 2, (p1[1] + p2[1]) / 2), ("move", *p2)])
+    second = wait_until(
+        twitching_at(p2, lambda: (lambda r: r if r and abs(r["x"] - first["x"]) + abs(r["y"] - first["y"]) > 8 else None)(customer.rect(selector))),
+        timeout, "the agent's pointer on the customer's page did not move when the agent's mouse moved")
+    return f"agent's pointer on the customer's page moved from ({first['x']:.0f}, {first['y']:.0f}) to ({second['x']:.0f}, {second['y']:.0f})"
+
+
+def check_upload(agent, customer, jpeg, timeout):
+    before = set(customer.js("return [...document.querySelectorAll('.panel-item[data-item]')].map(e => e.dataset.item)"))
+    uploads_before = agent.js("return document.querySelectorAll('#upload-progress .upload').length")
+    agent.driver.find_element(By.CSS_SELECTOR, "#file-input").send_keys(os.path.abspath(jpeg))
+    row = wait_until(lambda: agent.js(
+        "const rows = [...document.querySelectorAll('#upload-progress .upload')].slice(arguments[0]);"
+        "const r = rows.find(r => r.dataset.state === 'done' || r.dataset.state === 'failed');"
+        "return r ? {state: r.dataset.state, item: r.dataset.item || '', removed: r.dataset.metadataRemoved || '', text: r.textContent} : null;",
+        uploads_before), timeout, "the agent's upload did not finish (#upload-progress)")
+    if row["state"] != "done" or not row["item"]:
+        raise CheckFailed(f"the agent's upload failed: {row['text']}")
+    item_id = row["item"]
+    wait_until(lambda: customer.js("return !!document.querySelector(arguments[0])", f'.panel-item[data-item="{item_id}"]'),
+               timeout, f"the uploaded item {item_id} did not appear in the customer's panel")
+    wait_until(lambda: customer.js(
+        "const img = document.querySelector(arguments[0]); return !!(img && img.complete && img.naturalWidth > 0);",
+        f'.panel-item[data-item="{item_id}"] img'), timeout, f"the uploaded photo {item_id} did not load in the customer's panel")
+    if item_id in before:
+        raise CheckFailed(f"item {item_id} was in the customer's panel before the upload")
+    return f"uploaded {os.path.basename(jpeg)} as {item_id}; it loaded in the customer's panel (metadataRemoved={row['removed']})"
+
+
+def check_console(pages):
+    problems = []
+    for page in pages:
+        for entry in page.collect_logs():
+            message = entry.get("message", "")
+            if "Content Security Policy" in message or "Uncaught" in message or entry.get("source") == "javascript":
+                problems.append(f"{page.role}: {message[:300]}")
+    if problems:
+        raise CheckFailed("console errors: " + " | ".join(problems[:5]))
+    return "no script error or CSP violation in either console"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("agent_url")
+    parser.add_argument("customer_url")
+    parser.add_argument("artefacts")
+    parser.add_argument("jpeg")
+    parser.add_argument("--timeout", type=float, default=15.0, help="bound of each wait, in seconds (default 15)")
+    args = parser.parse_args()
+    os.makedirs(args.artefacts, exist_ok=True)
+    if not os.path.isfile(args.jpeg):
+        print(f"FAIL setup: no file {args.jpeg}")
+        return 1
+
+    results = []
+
+    def run(name, function, *arguments):
+        started = time.monotonic()
+        try:
+            detail = function(*arguments)
+            results.append(True)
+            print(f"ok   ({name}) {detail} [{time.monotonic() - started:.1f} s]", flush=True)
+        except CheckFailed as error:
+            results.append(False)
+            print(f"FAIL ({name}) {error}", flush=True)
+        except Exception as error:
+            results.append(False)
+            print(f"FAIL ({name}) unexpected {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+            traceback.print_exc(file=sys.stderr)
+
+    pages = []
+    try:
+        try:
+            agent = Page("agent", args.agent_url, args.timeout)
+            pages.append(agent)
+            customer = Page("customer", args.customer_url, args.timeout)
+            pages.append(customer)
+            agent.open()
+            customer.open()
+            item_id = shared_image(agent, customer)
+            open_on_both(item_id, [agent, customer])
+            print(f"ok   (setup) both pages live, showing shared image {item_id}", flush=True)
+        except Exception as error:
+            print(f"FAIL (setup) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+            if not isinstance(error, CheckFailed):
+                traceback.print_exc(file=sys.stderr)
+            for page in pages:
+                try:
+                    page.screenshot(os.path.join(args.artefacts, f"viewer-{page.role}.png"))
+                except Exception:
+                    pass
+            return 1
+
+        run("a", check_mark, agent, customer, args.timeout)
+        run("b", check_zoom, agent, customer, args.timeout)
+        run("c", check_pointer, agent, customer, args.timeout)
+        run("d", check_upload, agent, customer, args.jpeg, args.timeout)
+
+        def screenshots():
+            names = []
+            for page in pages:
+                path = os.path.join(args.artefacts, f"viewer-{page.role}.png")
+                page.screenshot(path)
+                if not os.path.isfile(path) or os.path.getsize(path) == 0:
+                    raise CheckFailed(f"no screenshot at {path}")
+                names.append(path)
+            return "screenshots " + ", ".join(names)
+
+        run("e", screenshots)
+        run("f", check_console, pages)
+    finally:
+        for page in pages:
+            page.quit()
+    passed = sum(results)
+    print(f"{'ok  ' if all(results) else 'FAIL'} viewer: {passed} of {len(results)} checks passed", flush=True)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+import CVPeerTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The viewer in a real browser, and the local API's guard, against `cvpeer demo` and `cvpeer host`.
+@Suite("Viewer and local API of a running node", .serialized)
+struct ViewerTests {
+    /// Chromium, its driver and selenium: Debian's packages, which `./dev test` installs.
+    static var browserAvailable: Bool {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
+            && FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/selenium")
+    }
+
+    /// The repository's `artefacts/` folder (git-ignored), where screenshots are kept.
+    static var artefacts: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("artefacts").path
+    }
+
+    @Test(
+        "two viewers of cvpeer demo in headless Chromium: marks, separate zooms with outlines, pointers and an upload cross between them",
+        .enabled(if: browserAvailable, "chromium, chromium-driver and python3-selenium are needed; ./dev test installs them"))
+    func browser() throws {
+        let demo = try ChildProcess(BuiltBinary.url("cvpeer"), ["demo"], name: "demo")
+        defer { demo.stop() }
+        guard let agent = demo.line("  Agent's viewer:", timeout: 60)?.split(separator: " ").last,
+            let customer = demo.line("  Customer's viewer:", timeout: 10)?.split(separator: " ").last
+        else {
+            Issue.record("the demo did not print its viewers:\n\(demo.output.joined(separator: "\n"))")
+            return
+        }
+        try FileManager.default.createDirectory(atPath: Self.artefacts, withIntermediateDirectories: true)
+        var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        script.appendPathComponent("Browser/viewer_test.py")
+        var photo = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { photo.deleteLastPathComponent() }
+        photo.appendPathComponent("Sources/Node/Samples/armchair.jpg")
+        let browser = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/python3"), [script.path, String(agent), String(customer), Self.artefacts, photo.path],
+            name: "viewer_test.py")
+        defer { browser.stop() }
+        let status = browser.waitForExit(timeout: 180)
+        let transcript = browser.output.joined(separator: "\n")
+        #expect(status == 0, "the browser checks failed:\n\(transcript)\n--- demo\n\(demo.output.joined(separator: "\n"))")
+        for check in ["(a)", "(b)", "(c)", "(d)", "(e)"] {
+            #expect(browser.output.contains { $0.hasPrefix("ok   \(check)") }, "check \(check) did not pass:\n\(transcript)")
+        }
+        #expect(FileManager.default.fileExists(atPath: Self.artefacts + "/viewer-agent.png"))
+        #expect(FileManager.default.fileExists(atPath: Self.artefacts + "/viewer-customer.png"))
+    }
+
+    @Test("the running node's API refuses requests without the token, with a foreign Origin or Host, on HTTP and WebSocket alike, and is not reachable off loopback")
+    func apiGuard() throws {
+        let lab = try SessionLab()
+        defer { lab.stopAll() }
+        let (host, _) = try lab.host(name: "Ana", data: "agent", rendezvous: nil)
+        guard let line = host.line("Your viewer", timeout: 10), let url = line.split(separator: " ").last,
+            let components = URLComponents(string: String(url)), let port = components.port,
+            let token = components.queryItems?.first(where: { $0.name == "token" })?.value
+        else {
+            Issue.record("no viewer URL:\n\(host.output)")
+            return
+        }
+        let hostHeader = "127.0.0.1:\(port)"
+        func status(_ request: String) throws -> Int { try RawHTTP.status(port: UInt16(port), request: request) }
+        let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+        #expect(try status("GET /api/status HTTP/1.1\r\nHost: \(hostHeader)\r\nAuthorization: Bearer \(token)\r\n\r\n") == 200)
+        #expect(try status("GET /api/status HTTP/1.1\r\nHost: \(hostHeader)\r\n\r\n") == 403)
+        #expect(try status("GET /api/status HTTP/1.1\r\nHost: \(hostHeader)\r\nAuthorization: Bearer \(String(token.reversed()))\r\n\r\n") == 403)
+        #expect(try status("GET /api/status HTTP/1.1\r\nHost: evil.example:\(port)\r\nAuthorization: Bearer \(token)\r\n\r\n") == 403)
+        #expect(
+            try status("GET /api/status HTTP/1.1\r\nHost: \(hostHeader)\r\nOrigin: http://evil.example\r\nAuthorization: Bearer \(token)\r\n\r\n")
+                == 403)
+        #expect(
+            try status("POST /api/say HTTP/1.1\r\nHost: \(hostHeader)\r\nOrigin: http://evil.example\r\nCookie: cvpeer_token_\(port)=\(token)\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"text\":\"x\"}")
+                == 403)
+        #expect(try status("GET /api/live HTTP/1.1\r\nHost: \(hostHeader)\r\nCookie: cvpeer_token_\(port)=\(token)\r\n\(upgrade)\r\n") == 101)
+        #expect(try status("GET /api/live HTTP/1.1\r\nHost: \(hostHeader)\r\n\(upgrade)\r\n") == 403)
+        #expect(
+            try status("GET /api/live HTTP/1.1\r\nHost: \(hostHeader)\r\nOrigin: http://evil.example\r\nCookie: cvpeer_token_\(port)=\(token)\r\n\(upgrade)\r\n") == 403)
+        #expect(try status("GET /api/live HTTP/1.1\r\nHost: evil.example\r\nCookie: cvpeer_token_\(port)=\(token)\r\n\(upgrade)\r\n") == 403)
+        // Nothing was said through the refused requests.
+        let chat = (try lab.json("agent", ["export", "--json"])["document"] as? [String: Any])?["chat"] as? [Any]
+        #expect(chat?.isEmpty == true)
+
+        // Every non-loopback IPv4 address of this machine refuses the viewer's port.
+        let others = RawHTTP.nonLoopbackAddresses()
+        for address in others {
+            #expect(RawHTTP.connects(address: address, port: UInt16(port)) == false, "the viewer port answers on \(address)")
+        }
+    }
+}
+
+/// A bare HTTP/1.1 exchange over a POSIX socket: the test controls every header byte.
+enum RawHTTP {
+    /// Sends `request` to 127.0.0.1:`port` and returns the status code of the answer.
+    static func status(port: UInt16, request: String) throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LabFailure("socket") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw LabFailure("connect to \(port) failed") }
+        let bytes = Array(request.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        guard count > 12 else { throw LabFailure("no answer") }
+        let head = String(decoding: buffer.prefix(count), as: UTF8.self)
+        guard let code = head.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { throw LabFailure("bad answer: \(head.prefix(80))") }
+        return code
+    }
+
+    /// True if a TCP connection to address:port succeeds within a second.
+    static func connects(address: String, port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = port.bigEndian
+        target.sin_addr.s_addr = inet_addr(address)
+        return withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// This machine's IPv4 addresses other than loopback (they are our own: connecting stays local).
+    static func nonLoopbackAddresses() -> [String] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return [] }
+        defer { freeifaddrs(list) }
+        var result: [String] = []
+        var cursor = list
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0
+            else { continue }
+            var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
+                var addr = inet.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &addr, &buffer, socklen_t(INET_ADDRSTRLEN))
+            }
+            result.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return result
+    }
+}

@@ -1,5 +1,9 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // Commands that run until SIGINT/SIGTERM (host, join, rendezvous, demo) take those signals with
 // `sigwait`, which needs them blocked in every thread. They are synchronous commands run here on
 // the main thread, after the mask is set and before the concurrency runtime starts any thread, so
@@ -17,8 +21,27 @@ func runAsyncCommand() async {
             try command.run()
         }
     } catch {
-        CVPeer.exit(withError: error)
+        fail(error)
     }
+}
+
+/// Help and version requests print as ArgumentParser prints them; every error is one line on
+/// standard error, naming the subcommand's `--help`, with ArgumentParser's exit code.
+func fail(_ error: any Error) -> Never {
+    let code = CVPeer.exitCode(for: error)
+    // Help and version print as ArgumentParser prints them; a bare ExitCode was thrown by a
+    // command that has already said what went wrong.
+    if code == .success { CVPeer.exit(withError: error) }
+    if let exitCode = error as? ExitCode { exit(exitCode.rawValue) }
+    if CVPeer.message(for: error).isEmpty { exit(code.rawValue) }
+    // ArgumentParser's own messages add "Help:" and "Usage:" lines; the first line says what is wrong.
+    let message = CVPeer.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    let text = message.lowercased().hasPrefix("error:") ? message : "error: " + message
+    let names = CVPeer.configuration.subcommands.map { $0.configuration.commandName ?? "" }
+    let command = CommandLine.arguments.dropFirst().first.flatMap { names.contains($0) ? " \($0)" : nil } ?? ""
+    let hint = code == .validationFailure ? " (see `cvpeer\(command) --help`)" : ""
+    FileHandleOutput.stderr(text + hint + "\n")
+    exit(code.rawValue)
 }
 
 if let name = CommandLine.arguments.dropFirst().first, TerminationSignals.longRunningCommands.contains(name) {
@@ -27,7 +50,7 @@ if let name = CommandLine.arguments.dropFirst().first, TerminationSignals.longRu
         var command = try CVPeer.parseAsRoot()
         try command.run()
     } catch {
-        CVPeer.exit(withError: error)
+        fail(error)
     }
 } else {
     await runAsyncCommand()

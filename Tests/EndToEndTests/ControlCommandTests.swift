@@ -65,6 +65,9 @@ import Testing
         (["buy", "sofa", "--quantity", "10001"], "quantity 10001"),
         (["say", ""], "empty"),
         (["recommend", "sofa", "--note", "a\u{1B}[2Jb"], "control character"),
+        // ArgumentParser's own refusals are one line too (main.swift keeps only their first line).
+        (["mark"], "Missing expected argument"),
+        (["say", "hi", "--frobnicate"], "Unknown option"),
     ]
 
     @Test(arguments: badArguments)

@@ -31,6 +31,7 @@ import Testing
     func badFlagsGiveAClearErrorAndNonZeroExit(arguments: [String]) throws {
         let result = try CLIProcess.run(["rendezvous"] + arguments)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("Error:"))
+        #expect(result.stderr.hasPrefix("error: "))
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
     }
 }

@@ -34,12 +34,11 @@ enum NodeRoutes {
                 await guarded {
                     do {
                         let blob = try await engine.blob(hex: request.parameters["id"] ?? "")
-                        var response = LocalAPIResponse.bytes(blob.bytes, contentType: blob.mime)
-                        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
-                        response.headers["X-Content-Type-Options"] = "nosniff"
-                        return response
+                        return blobResponse(blob.bytes, mime: blob.mime, range: request.headers["range"])
                     } catch NodeError.blobIncomplete(let have, let total) {
-                        return try .json(["error": "still arriving: \(have) of \(total) chunks", "have": "\(have)", "total": "\(total)"], status: 409)
+                        var response = text(RoomEngine.text(["error": "still arriving: \(have) of \(total) chunks", "have": have, "total": total]))
+                        response.status = 409
+                        return response
                     }
                 }
             },
@@ -176,6 +175,39 @@ enum NodeRoutes {
     }
 
     // MARK: Helpers
+
+    /// The whole blob, or the one byte range a video player asks for (`Range: bytes=A-B`, `A-`, `-N`).
+    static func blobResponse(_ bytes: [UInt8], mime: String, range: String?) -> LocalAPIResponse {
+        var response = LocalAPIResponse.bytes(bytes, contentType: mime)
+        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Accept-Ranges"] = "bytes"
+        guard let range, range.hasPrefix("bytes="), !range.contains(",") else { return response }
+        let spec = range.dropFirst("bytes=".count).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard spec.count == 2 else { return response }
+        let count = bytes.count
+        var lower: Int
+        var upper: Int
+        if spec[0].isEmpty {
+            guard let suffix = Int(spec[1]), suffix > 0 else { return response }
+            lower = max(0, count - suffix)
+            upper = count - 1
+        } else {
+            guard let start = Int(spec[0]) else { return response }
+            lower = start
+            upper = spec[1].isEmpty ? count - 1 : min(Int(spec[1]) ?? -1, count - 1)
+        }
+        guard lower < count, lower <= upper else {
+            var refused = LocalAPIResponse(status: 416, headers: ["Content-Range": "bytes */\(count)"])
+            refused.headers["X-Content-Type-Options"] = "nosniff"
+            return refused
+        }
+        lower = max(0, lower)
+        response.status = 206
+        response.body = Array(bytes[lower...upper])
+        response.headers["Content-Range"] = "bytes \(lower)-\(upper)/\(count)"
+        return response
+    }
 
     private static func text(_ json: String) -> LocalAPIResponse {
         .bytes(Array(json.utf8), contentType: "application/json")

@@ -93,24 +93,10 @@ struct CartCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: itemArgumentHelp)
-    var item: String
-
-    @Option(help: ArgumentHelp("How many, 1 to 10000.", valueName: "n"))
-    var quantity = 1
-
-    @OptionGroup var options: DataOptions
-
-    mutating func validate() throws {
-        try Control.validate { _ = try CommandInput.quantity(quantity) }
-    }
+    @OptionGroup var order: OrderArguments
 
     func run() async throws {
-        try await Control.run {
-            let body = QuantityRequest(item: item, quantity: quantity)
-            let answer: EventAnswer = try await Control.client(options).send(.post, "/api/cart", json: body)
-            print(CommandInput.oneLine(answer.event))
-        }
+        try await order.send(to: "/api/cart")
     }
 }
 
@@ -126,6 +112,15 @@ struct BuyCommand: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup var order: OrderArguments
+
+    func run() async throws {
+        try await order.send(to: "/api/buy")
+    }
+}
+
+/// What `cart` and `buy` take, and how they send it.
+struct OrderArguments: ParsableArguments {
     @Argument(help: itemArgumentHelp)
     var item: String
 
@@ -138,10 +133,11 @@ struct BuyCommand: AsyncParsableCommand {
         try Control.validate { _ = try CommandInput.quantity(quantity) }
     }
 
-    func run() async throws {
+    /// Posts the item and quantity to `path` and prints the new event's id.
+    func send(to path: String) async throws {
         try await Control.run {
             let body = QuantityRequest(item: item, quantity: quantity)
-            let answer: EventAnswer = try await Control.client(options).send(.post, "/api/buy", json: body)
+            let answer: EventAnswer = try await Control.client(options).send(.post, path, json: body)
             print(CommandInput.oneLine(answer.event))
         }
     }

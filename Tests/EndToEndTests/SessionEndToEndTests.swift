@@ -68,4 +68,30 @@ struct SessionEndToEndTests {
         #expect(copies[0].count == media?["size"] as? Int)
         #expect(copies[0].count > 5_000_000)
     }
+
+    @Test("without a rendezvous the joiners reach only the host, and the host forwards: all three converge, blob included")
+    func forwardingThroughTheHost() throws {
+        let lab = try SessionLab()
+        defer { lab.stopAll() }
+        let (_, invite) = try lab.host(name: "Ana", data: "agent", rendezvous: nil)
+        _ = try lab.join(invite, name: "Ben", data: "customer")
+        _ = try lab.join(invite, name: "Cleo", data: "guest", extra: ["--role", "guest"])
+        #expect(lab.wait(30) { try lab.peerCount("agent") == 2 })
+        // The invite names the host alone: the joiners never learn each other's addresses.
+        #expect(try lab.peerCount("customer") == 1 && lab.peerCount("guest") == 1)
+
+        let clip = lab.fakeVideo(size: 3_000_000, name: "clip.mp4")
+        let item = SessionLab.itemID(try lab.cli("guest", ["share", clip, "--title", "From Cleo"]))
+        try lab.cli("customer", ["say", "seen it"])
+        let nodes = ["agent", "customer", "guest"]
+        let converged = lab.wait(60) {
+            let hashes = try nodes.map { try lab.stateHash($0) }
+            let done = try nodes.allSatisfy { try lab.transfersDone($0) }
+            return Set(hashes).count == 1 && done
+        }
+        #expect(converged, "no convergence through the host:\n\(lab.transcript)")
+        let out = lab.data("customer-clip.mp4")
+        try lab.cli("customer", ["save", item, "--out", out])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: clip)))
+    }
 }

@@ -12,6 +12,7 @@ struct Suite: Sendable {
         CryptoSuite.suite,
         ReplicationSuite.suite,
         TransportSuite.suite,
+        NodeSuite.suite,
     ]
 }
 

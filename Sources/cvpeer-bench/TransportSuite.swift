@@ -330,7 +330,7 @@ private struct LoopbackUDP: Sendable {
 }
 
 /// `close(2)` under a name the socket type's own `close` does not shadow.
-private func closeSocket(_ descriptor: Int32) -> Int32 {
+func closeSocket(_ descriptor: Int32) -> Int32 {
     #if canImport(Glibc)
         Glibc.close(descriptor)
     #else
@@ -338,8 +338,8 @@ private func closeSocket(_ descriptor: Int32) -> Int32 {
     #endif
 }
 
-/// A joinable thread for the blaster's receiver (the bench does not link Foundation).
-private final class BenchThread: @unchecked Sendable {
+/// A joinable pthread for the blaster's receiver and the node suite's echo side.
+final class BenchThread: @unchecked Sendable {
     private let body: @Sendable () -> Void
     private var handle = pthread_t()
 

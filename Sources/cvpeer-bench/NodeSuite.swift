@@ -1,0 +1,552 @@
+import Dispatch
+import Node
+import PeerCrypto
+import Rendezvous
+import Replication
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `cvpeer-bench node`: two real nodes (`NodeRuntime`: SQLite store, UDP transport, room engine,
+/// local API) in this process, the second joining the first's invite directly over 127.0.0.1,
+/// against raw UDP on the same loopback in the same run.
+///
+/// 1. Latency: sequential `say` operations committed on A, each timed until B's change handler
+///    sees B's vector include A's new batch, i.e. until B has applied and stored it. Run with the
+///    data folders on the default temp directory (a disk) and on /dev/shm (tmpfs), because each
+///    operation waits for an fsync on both nodes and that cost depends on the medium. Reference:
+///    one-way UDP latency, half the round trip of a small datagram ping-ponged between two
+///    blocking threads.
+/// 2. Throughput: a 100 MB blob shared on A with `RoomEngine.share` (what `cvpeer share` and
+///    POST /api/share end in) until B holds it whole and has checked its keyed hash. Fresh nodes
+///    each round. Reference: `TransportSuite.blast`, raw `sendto` of 1,200-byte datagrams, as the
+///    time 100 MB would take at its rate.
+enum NodeSuite {
+    static let suite = Suite(
+        name: "node",
+        summary: "two in-process nodes on loopback: op latency (disk and tmpfs), 100 MB share end to end; vs raw UDP",
+        run: { options in runBlocking { await run(options) } })
+
+    /// Size of the ping-pong reference's datagram: about what one sealed `say` batch is on the wire.
+    static let pingSize = 64
+
+    /// Both parts in turn; false if either could not produce trustworthy numbers.
+    static func run(_ options: BenchOptions) async -> Bool {
+        let count = options.quick ? 200 : 2_000
+        let warmup = options.quick ? 20 : 100
+        print(
+            "node: two NodeRuntimes in this process (SQLite store, UDP transport, engine), linked directly on 127.0.0.1; "
+                + "vs raw UDP on loopback, same run")
+        print(
+            "latency: \(grouped(count)) sequential `say` ops (after \(warmup) unmeasured), each from just before commit on A "
+                + "until B's change handler sees it applied and stored; reference: raw UDP one-way = half the round trip of a "
+                + "\(pingSize)-byte datagram ping-ponged between two blocking threads, same count"
+                + (options.quick ? "; --quick: a smoke run only" : ""))
+
+        // The default temp directory (normally a disk), then memory, unless the first already was.
+        var bases = [temporaryBase()]
+        if access("/dev/shm", W_OK) == 0, fileSystemType(bases[0]) != "tmpfs" { bases.append("/dev/shm") }
+        var verdicts: [String] = []
+        for base in bases {
+            print()
+            guard let root = makeTemporaryFolder(in: base) else {
+                print("node: cannot create a temporary folder in \(base)")
+                return false
+            }
+            defer { removeTree(root) }
+            let type = fileSystemType(root)
+            print("data folders in \(root) (\(describe(type)))")
+            guard let reference = udpPingPong(count: count, warmup: warmup) else {
+                print("node: the raw UDP ping-pong could not run")
+                return false
+            }
+            guard let run = await latency(in: root, count: count, warmup: warmup) else { return false }
+            printLatency(run, reference: reference)
+            let p50 = percentile(run.total, 0.5) * 1e3
+            let p99 = percentile(run.total, 0.99) * 1e3
+            verdicts.append(
+                "\(type) p50 \(fixed(p50, decimals: 3)) ms \(p50 < 0.5 ? "met" : "NOT met"), "
+                    + "p99 \(fixed(p99, decimals: 3)) ms \(p99 < 2 ? "met" : "NOT met")")
+        }
+        print("aim: p50 under 0.5 ms, p99 under 2 ms: " + verdicts.joined(separator: "; "))
+        print()
+        return await share(options)
+    }
+
+    // MARK: Latency
+
+    /// Per-operation seconds: the whole way, A's commit alone, and what follows it.
+    struct LatencyRun {
+        var total: [Double] = []
+        var commit: [Double] = []
+        var rest: [Double] = []
+    }
+
+    /// One latency run on a fresh pair of nodes with their data folders in `root`; nil (after saying why) on failure.
+    static func latency(in root: String, count: Int, warmup: Int) async -> LatencyRun? {
+        guard let (a, b) = await startPair(in: root) else { return nil }
+        let arrival = Arrival()
+        await b.engine.setChangeHandler { arrival.observe($0) }
+        let author = a.engine.me
+        // Only this loop commits on A, so A's next batch number is known before each commit; the
+        // waiter is armed with it first, since B may apply the batch before `commit` returns here.
+        var sequence = await a.engine.vector[author]
+        var run = LatencyRun()
+        let clock = ContinuousClock()
+        var failure: String?
+        for index in 0..<(warmup + count) {
+            sequence += 1
+            arrival.expect(author: author, sequence: sequence)
+            let start = clock.now
+            let committed: (finished: ContinuousClock.Instant, sequence: UInt64)
+            do {
+                committed = try await a.engine.benchCommit([.say("latency \(index)")])
+            } catch {
+                failure = "commit failed: \(error)"
+                break
+            }
+            guard committed.sequence == sequence else {
+                failure = "A's batch took sequence \(committed.sequence), expected \(sequence)"
+                break
+            }
+            let applied = await arrival.wait()
+            guard index >= warmup else { continue }
+            run.total.append(seconds(applied - start))
+            run.commit.append(seconds(committed.finished - start))
+            run.rest.append(seconds(applied - committed.finished))
+        }
+        await b.engine.setChangeHandler(nil)
+        await stopPair(a, b)
+        if let failure {
+            print("node: \(failure)")
+            return nil
+        }
+        return run
+    }
+
+    /// The latency table: percentiles of each part, and their ratios to the UDP reference's.
+    static func printLatency(_ run: LatencyRun, reference: [Double]) {
+        let udp50 = percentile(reference, 0.5)
+        let udp99 = percentile(reference, 0.99)
+        func row(_ label: String, _ values: [Double], ratios: Bool = true) -> [String] {
+            let p50 = percentile(values, 0.5)
+            let p99 = percentile(values, 0.99)
+            return [
+                label, fixed(p50 * 1e3, decimals: 3), fixed(percentile(values, 0.9) * 1e3, decimals: 3),
+                fixed(p99 * 1e3, decimals: 3), fixed((values.max() ?? 0) * 1e3, decimals: 3),
+                ratios ? fixed(p50 / udp50, decimals: 1) + "x" : "1.0x", ratios ? fixed(p99 / udp99, decimals: 1) + "x" : "1.0x",
+            ]
+        }
+        TransportSuite.printRows(
+            ["case", "p50 ms", "p90 ms", "p99 ms", "max ms", "p50 vs UDP", "p99 vs UDP"],
+            [
+                row("raw UDP one-way, \(pingSize) B (the reference)", reference, ratios: false),
+                row("node: commit on A → applied and stored on B", run.total),
+                row("  of which A's commit (seal, SQLite write + fsync, apply, send)", run.commit),
+                row("  of which the rest (UDP, B opens, applies, SQLite write + fsync)", run.rest),
+            ])
+    }
+
+    /// What B's change handler reports, and the one task waiting for a given batch of A's.
+    final class Arrival: Sendable {
+        /// The batch expected, when B applied it, and who waits for it.
+        struct State {
+            var author: ReplicaID?
+            var sequence: UInt64 = 0
+            var at: ContinuousClock.Instant?
+            var waiter: CheckedContinuation<ContinuousClock.Instant, Never>?
+        }
+
+        let state = Mutex(State())
+
+        /// Arms the waiter for A's batch `sequence`; called before that batch is committed.
+        func expect(author: ReplicaID, sequence: UInt64) {
+            state.withLock { $0 = State(author: author, sequence: sequence) }
+        }
+
+        /// B's change handler: runs on B's engine right after the change was stored, so the time is taken here.
+        func observe(_ vector: VersionVector) {
+            let now = ContinuousClock.now
+            let waiter = state.withLock { state -> CheckedContinuation<ContinuousClock.Instant, Never>? in
+                guard let author = state.author, state.at == nil, vector[author] >= state.sequence else { return nil }
+                state.at = now
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: now)
+        }
+
+        /// When B applied the expected batch (at once if it already has).
+        func wait() async -> ContinuousClock.Instant {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> ContinuousClock.Instant? in
+                    if let at = state.at { return at }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+    }
+
+    // MARK: 100 MB share
+
+    /// Seconds of one round: A's `share` call, and the whole way until B holds the blob whole;
+    /// then B's completion check (decrypt and keyed hash of every chunk) timed again on its own.
+    struct ShareRound {
+        var share: Double
+        var total: Double
+        var check: Double
+        var transfer: Double { total - share }
+    }
+
+    /// The share part: rounds alternating the UDP blaster with a fresh pair of nodes, and the table.
+    static func share(_ options: BenchOptions) async -> Bool {
+        let rounds = options.quick ? 1 : 3
+        let size = options.quick ? 20_000_000 : 100_000_000
+        let blastSeconds = options.quick ? 0.5 : 2.0
+        guard let root = makeTemporaryFolder(in: temporaryBase()) else {
+            print("node: cannot create a temporary folder in \(temporaryBase())")
+            return false
+        }
+        defer { removeTree(root) }
+        print(
+            "share: \(size / 1_000_000) MB of random bytes (an MP4 `ftyp` header at offset 4), from just before `share` on A until "
+                + "B holds the blob whole and checked; fresh nodes each round, data folders in \(root) "
+                + "(\(describe(fileSystemType(root)))); "
+                + "median round of \(rounds); MB = 10^6 bytes" + (options.quick ? "; --quick: 20 MB, a smoke run only" : ""))
+        var bytes = Sodium.randomBytes(size)
+        // A minimal ISO BMFF `ftyp` box, so the file is the video it claims to be.
+        let header: [UInt8] = [0, 0, 0, 24] + Array("ftypisom".utf8) + [0, 0, 2, 0] + Array("isommp41".utf8)
+        bytes.replaceSubrange(0..<header.count, with: header)
+
+        var results: [ShareRound] = []
+        var rates: [Double] = []
+        for _ in 0..<rounds {
+            // Alternated with the node's rounds, so that load drifting during the run hits both.
+            guard let blast = TransportSuite.blast(seconds: blastSeconds, segment: false, coalesce: false) else {
+                print("node: the raw UDP blaster could not run")
+                return false
+            }
+            rates.append(blast.mbPerSecond)
+            let folder = root + "/round\(results.count)"
+            guard let pair = await startPair(in: folder) else { return false }
+            let round = await shareRound(pair.a, pair.b, bytes)
+            await stopPair(pair.a, pair.b)
+            removeTree(folder)
+            guard let round else { return false }
+            results.append(round)
+        }
+        let middle = results.sorted { $0.total < $1.total }[rounds / 2]
+        let rate = TransportSuite.median(rates)
+        let reference = Double(size) / (rate * 1e6)
+        let megabytes = Double(size) / 1e6
+        func row(_ label: String, _ value: Double) -> [String] {
+            [label, fixed(value, decimals: 3), fixed(megabytes / value, decimals: 1), fixed(value / reference, decimals: 2) + "x"]
+        }
+        TransportSuite.printRows(
+            ["case", "seconds", "MB/s", "vs raw UDP time"],
+            [
+                ["raw UDP: one sendto per 1,200-byte datagram, \(Int(megabytes)) MB at its rate (the reference)"]
+                    + [fixed(reference, decimals: 3), fixed(rate, decimals: 1), "1.00x"],
+                row("node: share on A → B holds it whole, checked", middle.total),
+                row("  of which A's share (keyed hash, seal, SQLite writes + fsync, commit the item)", middle.share),
+                row("  of which the transfer (item to B, chunks fetched, stored, B's whole-blob check)", middle.transfer),
+                row("    B's whole-blob check alone (read, decrypt, keyed hash; timed again after)", middle.check),
+                row("    ≈ fetching the chunks (the transfer less that check)", middle.transfer - middle.check),
+            ])
+        print(
+            "all rounds, end to end: " + results.map { fixed($0.total, decimals: 3) + " s" }.joined(separator: ", ")
+                + "; raw UDP rates: " + rates.map { fixed($0, decimals: 1) + " MB/s" }.joined(separator: ", "))
+        if options.quick {
+            print("aim: 100 MB under 0.7 s on loopback: not judged on a --quick run")
+        } else {
+            print("aim: 100 MB under 0.7 s on loopback: \(fixed(middle.total, decimals: 3)) s, \(middle.total < 0.7 ? "met" : "NOT met")")
+        }
+        return true
+    }
+
+    /// One round on a linked pair; nil (after saying why) if the share failed or B's copy is wrong.
+    static func shareRound(_ a: NodeRuntime, _ b: NodeRuntime, _ bytes: [UInt8]) async -> ShareRound? {
+        // B's live feed gets a status message the moment a blob completes (and others besides);
+        // each one wakes this task to ask B, so the end is seen without polling on a timer.
+        let (subscription, stream) = await b.engine.subscribe()
+        var feed = stream.makeAsyncIterator()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let shared: RoomEngine.ShareResult
+        do {
+            shared = try await a.engine.share(bytes: bytes, mime: "video/mp4", title: "bench video", price: nil)
+        } catch {
+            print("node: share failed: \(error)")
+            return nil
+        }
+        let sharedAt = clock.now
+        let hex = hexString(shared.blob.id)
+        while !(await b.engine.holdsWhole(blobHex: hex)) {
+            guard await feed.next() != nil else {
+                print("node: B's live feed ended before the blob arrived")
+                return nil
+            }
+        }
+        let done = clock.now
+        await b.engine.unsubscribe(subscription)
+        // The bytes B serves are the bytes A shared; `blob(hex:)` does the same read, decrypt and
+        // keyed hash that B ran on completion, so timing it shows that part of the transfer.
+        let checkStart = clock.now
+        let held: [UInt8]
+        do {
+            held = try await b.engine.blob(hex: hex).bytes
+        } catch {
+            print("node: B cannot read the blob it says it holds: \(error)")
+            return nil
+        }
+        let checkEnd = clock.now
+        guard held == bytes else {
+            print("node: B's copy of the blob differs from A's")
+            return nil
+        }
+        return ShareRound(share: seconds(sharedAt - start), total: seconds(done - start), check: seconds(checkEnd - checkStart))
+    }
+
+    // MARK: Nodes
+
+    /// A hosts a new room with its data folder in `root`/a; B joins A's invite from `root`/b; both
+    /// bound to 127.0.0.1. Returns once each sees the other linked and both hold the same batches.
+    static func startPair(in root: String) async -> (a: NodeRuntime, b: NodeRuntime)? {
+        let a: NodeRuntime
+        let b: NodeRuntime
+        do {
+            let loopback = HostPort(host: "127.0.0.1", port: 0)
+            a = try await NodeRuntime.host(
+                NodeOptions(dataFolder: try DataFolder(path: root + "/a"), role: .agent, name: "A", listen: loopback))
+            do {
+                let options = NodeOptions(
+                    dataFolder: try DataFolder(path: root + "/b"), role: .customer, name: "B", listen: loopback)
+                b = try await NodeRuntime.join(a.invite, options: options)
+            } catch {
+                await a.stop()
+                throw error
+            }
+        } catch {
+            print("node: cannot start the two nodes: \(error)")
+            return nil
+        }
+        // Set-up, not measured: polled, with a generous bound so a broken link fails the suite
+        // instead of hanging it.
+        for _ in 0..<1_000 {
+            let linkedA = await a.engine.summary().peers.count == 1
+            let linkedB = await b.engine.summary().peers.count == 1
+            if linkedA, linkedB, await a.engine.vector == b.engine.vector { return (a, b) }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        print("node: the two nodes did not link and sync within 10 s")
+        await stopPair(a, b)
+        return nil
+    }
+
+    /// Stops both nodes, the joiner first, so it does not knock again at a host that is gone.
+    static func stopPair(_ a: NodeRuntime, _ b: NodeRuntime) async {
+        await b.stop()
+        await a.stop()
+    }
+
+    // MARK: Raw UDP reference
+
+    /// One-way seconds of `count` ping-pongs (after `warmup`) of a `pingSize`-byte datagram between
+    /// two connected sockets on 127.0.0.1, the echo on its own thread, both sides blocked in `recv`
+    /// as the node's transport thread is; nil if a socket call failed or a datagram went missing.
+    static func udpPingPong(count: Int, warmup: Int) -> [Double]? {
+        guard let (pinger, echoer) = connectedPair() else { return nil }
+        defer {
+            _ = closeSocket(pinger)
+            _ = closeSocket(echoer)
+        }
+        let total = warmup + count
+        let echo = BenchThread {
+            var buffer = [UInt8](repeating: 0, count: 2_048)
+            for _ in 0..<total {
+                let received = buffer.withUnsafeMutableBytes { recv(echoer, $0.baseAddress, $0.count, 0) }
+                guard received > 0 else { return }
+                _ = buffer.withUnsafeBytes { send(echoer, $0.baseAddress, received, 0) }
+            }
+        }
+        echo.start()
+        defer { echo.join() }
+        let payload = [UInt8](repeating: 0x5A, count: pingSize)
+        var buffer = [UInt8](repeating: 0, count: 2_048)
+        var oneWay: [Double] = []
+        oneWay.reserveCapacity(count)
+        let clock = ContinuousClock()
+        for index in 0..<total {
+            let start = clock.now
+            let sent = payload.withUnsafeBytes { send(pinger, $0.baseAddress, $0.count, 0) }
+            let received = buffer.withUnsafeMutableBytes { recv(pinger, $0.baseAddress, $0.count, 0) }
+            let end = clock.now
+            // A lost datagram times both receivers out (1 s), which also ends the echo thread.
+            guard sent == pingSize, received == pingSize else { return nil }
+            if index >= warmup { oneWay.append(seconds(end - start) / 2) }
+        }
+        return oneWay
+    }
+
+    /// Two UDP sockets bound to 127.0.0.1 and connected to each other, with a 1 s receive timeout.
+    private static func connectedPair() -> (Int32, Int32)? {
+        var sockets: [(fd: Int32, address: sockaddr_in)] = []
+        for _ in 0..<2 {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { break }
+            var timeout = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            sockets.append((fd, address))
+            guard bound else { break }
+        }
+        var connected = sockets.count == 2
+        if connected {
+            for (index, side) in sockets.enumerated() {
+                var peer = sockets[1 - index].address
+                let done = withUnsafePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(side.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                    }
+                }
+                connected = connected && done
+            }
+        }
+        guard connected else {
+            for side in sockets { _ = closeSocket(side.fd) }
+            return nil
+        }
+        return (sockets[0].fd, sockets[1].fd)
+    }
+
+    // MARK: Helpers
+
+    /// Nearest-rank percentile of unsorted values (p in 0…1).
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((p * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    /// A duration in seconds.
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    /// Lower-case hex, as `blob(hex:)` takes it.
+    static func hexString(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef")
+        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+    }
+
+    /// `$TMPDIR`, else /tmp: where a user's temporary data folders would go.
+    static func temporaryBase() -> String {
+        if let value = getenv("TMPDIR").map({ String(cString: $0) }), value.hasPrefix("/") {
+            return value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value
+        }
+        return "/tmp"
+    }
+
+    /// A new private folder under `base` (mkdtemp), or nil.
+    static func makeTemporaryFolder(in base: String) -> String? {
+        var template = Array((base + "/cvpeer-bench-node.XXXXXX").utf8CString)
+        return template.withUnsafeMutableBufferPointer { buffer in
+            mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
+        }
+    }
+
+    /// Deletes a folder and everything in it (the bench does not use Foundation's file manager).
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            _ = unlink(path)
+            return
+        }
+        if let directory = opendir(path) {
+            var names: [String] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name != ".", name != ".." { names.append(name) }
+            }
+            closedir(directory)
+            for name in names { removeTree(path + "/" + name) }
+        }
+        _ = rmdir(path)
+    }
+
+    /// The type of the file system `path` is on (that of the longest mount point containing it in
+    /// /proc/self/mounts), so the report says whether fsync reached a disk.
+    static func fileSystemType(_ path: String) -> String {
+        let fd = open("/proc/self/mounts", O_RDONLY)
+        guard fd >= 0 else { return "unknown file system" }
+        defer { _ = closeSocket(fd) }
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            text += buffer[0..<count]
+        }
+        var best: (mount: String, type: String)?
+        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") {
+            // device mountpoint type options…; spaces in a mount point are written \040.
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { continue }
+            let mount = String(fields[1].replacing("\\040", with: " "))
+            let inside = mount == "/" || path == mount || path.hasPrefix(mount + "/")
+            if inside, mount.count >= (best?.mount.count ?? 0) { best = (mount, String(fields[2])) }
+        }
+        return best?.type ?? "unknown file system"
+    }
+
+    /// A file system type as the report shows it.
+    static func describe(_ type: String) -> String {
+        type == "tmpfs" ? "tmpfs: memory, fsync costs nothing" : type
+    }
+}
+
+extension RoomEngine {
+    /// `commit`, timed on the engine itself: when it finished and which batch number it took (the
+    /// caller's own clock would also count the hop back from the actor).
+    func benchCommit(_ edits: [Edit]) throws -> (finished: ContinuousClock.Instant, sequence: UInt64) {
+        try commit(edits)
+        let finished = ContinuousClock.now
+        return (finished, vector[me])
+    }
+}
+
+/// Runs async work from the synchronous `Suite.run` and waits for it on this thread (which is
+/// not one of the concurrency pool's, so blocking it starves nothing).
+private func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let value = await body()
+        box.value.withLock { $0 = value }
+        done.signal()
+    }
+    done.wait()
+    return box.value.withLock { $0! }
+}
+
+/// Carries `runBlocking`'s result from the task back to the waiting thread.
+private final class ResultBox<T: Sendable>: Sendable {
+    let value = Mutex<T?>(nil)
+}
+

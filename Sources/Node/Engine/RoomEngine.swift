@@ -34,6 +34,9 @@ public actor RoomEngine {
     var transfers = BlobTransfers()
     /// Chunks received and verified but not yet written: flushed in one transaction.
     var chunkBuffer: [(key: BlobKey, index: UInt32, sealed: [UInt8])] = []
+    /// Blobs being received, hashed in index order as their chunks are verified, so the check
+    /// against the id at the end needs no second pass over the file.
+    var runningHashes: [BlobKey: RunningBlobHash] = [:]
     /// Blobs held whole and checked against their id.
     var completeBlobs: Set<[UInt8]> = []
     /// Blobs whose chunks all arrived but whose content did not match the id.

@@ -60,7 +60,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cvpeer",
-            dependencies: ["Node", "Rendezvous", "Store", "Insights", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Node", "Rendezvous", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Insights
 import Node
 import PeerCrypto
-import Store
 
 #if canImport(Glibc)
     import Glibc
@@ -34,7 +32,7 @@ struct ReportCommand: ParsableCommand {
     var all = false
 
     @Option(help: "Output format: text, json, csv or html.")
-    var format: ReportFormat = .text
+    var format: ShopReport.Format = .text
 
     @Option(help: "Write the report to this file (mode 0600) instead of standard output.")
     var out: String?
@@ -50,48 +48,15 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = options.data ?? DataFolder.defaultPath()
-        // Checked before anything opens the folder or the store, both of which would create them.
-        guard Self.exists(path) else { throw ReportError.noStore(path: path) }
-        let folder = try DataFolder(path: path)
-        guard Self.exists(folder.storePath) else { throw ReportError.noStore(path: path) }
-        let store = try Store(path: folder.storePath)
-        var rooms = try store.rooms()
-        if let room {
-            rooms = rooms.filter { RoomName(tag: $0.keys.tag).matches(prefix: room) }
-            guard rooms.count == 1 else {
-                throw rooms.isEmpty ? ReportError.noSuchRoom(room) : ReportError.ambiguousRoom(room, count: rooms.count)
-            }
-        }
-        var histories: [RoomHistory] = []
-        for stored in rooms {
-            let (verified, unreadable) = try store.verifiedBatches(room: stored.keys)
-            if !unreadable.isEmpty {
-                Self.warn(
-                    "room \(RoomName(tag: stored.keys.tag).short): \(unreadable.count) stored batches do not open; left out"
-                )
-            }
-            histories.append(RoomHistory(tag: stored.keys.tag, batches: verified))
-        }
-        let report = Report(rooms: histories)
-        let rendered =
-            switch format {
-            case .text: TextReport.render(report)
-            case .json: JSONReport.render(report)
-            case .csv: CSVReport.render(report)
-            case .html: HTMLReport.render(report)
-            }
+        let rendered = try ShopReport.render(
+            dataFolder: options.data ?? DataFolder.defaultPath(), roomPrefix: room, format: format)
+        for warning in rendered.warnings { Self.warn(warning) }
         if let out {
-            try Self.save(rendered, to: out)
-            print("report written to \(out) (\(report.sessions.count) sessions)")
+            try Self.save(rendered.text, to: out)
+            print("report written to \(out) (\(rendered.sessions) sessions)")
         } else {
-            print(rendered, terminator: "")
+            print(rendered.text, terminator: "")
         }
-    }
-
-    private static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0
     }
 
     private static func warn(_ line: String) {
@@ -117,42 +82,22 @@ struct ReportCommand: ParsableCommand {
     private static func save(_ text: String, to path: String) throws {
         let temporary = path + ".partial"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ReportError.write(path: path, reason: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw ReportWriteError(path: path, reason: String(cString: strerror(errno))) }
         var failure = writeAll(fd, text)
         if close(fd) != 0, failure == nil { failure = String(cString: strerror(errno)) }
         if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
         if let failure {
             unlink(temporary)
-            throw ReportError.write(path: path, reason: failure)
+            throw ReportWriteError(path: path, reason: failure)
         }
     }
 }
 
-/// The report's output formats.
-enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, csv, html
-}
+extension ShopReport.Format: ExpressibleByArgument {}
 
-/// What stops a report, said in one line.
-enum ReportError: Error, CustomStringConvertible {
-    /// The data folder has no store yet.
-    case noStore(path: String)
-    /// No room's tag starts with the prefix.
-    case noSuchRoom(String)
-    /// Several rooms' tags start with the prefix.
-    case ambiguousRoom(String, count: Int)
-    /// The output file could not be written.
-    case write(path: String, reason: String)
-
-    var description: String {
-        switch self {
-        case .noStore(let path):
-            "no store in \(path): this node has not hosted or joined a room yet (or --data is wrong)"
-        case .noSuchRoom(let prefix):
-            "no room in the store has a tag starting with \(prefix); `cvpeer report` lists them"
-        case .ambiguousRoom(let prefix, let count):
-            "\(count) rooms have a tag starting with \(prefix); give more hex digits"
-        case .write(let path, let reason): "cannot write \(path): \(reason)"
-        }
-    }
+/// The output file could not be written.
+struct ReportWriteError: Error, CustomStringConvertible {
+    let path: String
+    let reason: String
+    var description: String { "cannot write \(path): \(reason)" }
 }

@@ -16,9 +16,10 @@ import Synchronization
 /// against raw UDP on the same loopback in the same run.
 ///
 /// 1. Latency: sequential `say` operations committed on A, each timed until B's change handler
-///    sees B's vector include A's new batch, i.e. until B has applied and stored it. Run with the
-///    data folders on the default temp directory (a disk) and on /dev/shm (tmpfs), because each
-///    operation waits for an fsync on both nodes and that cost depends on the medium. Reference:
+///    sees B's vector include A's new batch, i.e. until B has applied it (B shows it before writing
+///    it; A writes it durably before sending). Run with the data folders on the default temp
+///    directory (a disk) and on /dev/shm (tmpfs), because each operation waits for A's fsync and
+///    that cost depends on the medium. Reference:
 ///    one-way UDP latency, half the round trip of a small datagram ping-ponged between two
 ///    blocking threads.
 /// 2. Throughput: a 100 MB blob shared on A with `RoomEngine.share` (what `cvpeer share` and
@@ -43,7 +44,7 @@ enum NodeSuite {
                 + "vs raw UDP on loopback, same run")
         print(
             "latency: \(grouped(count)) sequential `say` ops (after \(warmup) unmeasured), each from just before commit on A "
-                + "until B's change handler sees it applied and stored; reference: raw UDP one-way = half the round trip of a "
+                + "until B's change handler sees it applied; reference: raw UDP one-way = half the round trip of a "
                 + "\(pingSize)-byte datagram ping-ponged between two blocking threads, same count"
                 + (options.quick ? "; --quick: a smoke run only" : ""))
 
@@ -145,9 +146,9 @@ enum NodeSuite {
             ["case", "p50 ms", "p90 ms", "p99 ms", "max ms", "p50 vs UDP", "p99 vs UDP"],
             [
                 row("raw UDP one-way, \(pingSize) B (the reference)", reference, ratios: false),
-                row("node: commit on A → applied and stored on B", run.total),
+                row("node: commit on A → applied on B", run.total),
                 row("  of which A's commit (seal, SQLite write + fsync, apply, send)", run.commit),
-                row("  of which the rest (UDP, B opens, applies, SQLite write + fsync)", run.rest),
+                row("  of which the rest (UDP, B opens and applies)", run.rest),
             ])
     }
 

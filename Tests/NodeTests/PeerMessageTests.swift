@@ -15,6 +15,8 @@ struct PeerMessageTests {
         .chunkMissing(key, indices: [3]),
         .pointer(nil),
         .pointer(.init(counter: 12, replica: Array(repeating: 1, count: 32), x: 500_000, y: 1_000_000)),
+        .relayedPointer(origin: Array(repeating: 5, count: 32), nil),
+        .relayedPointer(origin: Array(repeating: 5, count: 32), .init(counter: 3, replica: Array(repeating: 2, count: 32), x: 0, y: 7)),
     ])
     func roundTrip(message: PeerMessage) {
         #expect(PeerMessage.decode(message.encoded) == message)
@@ -38,6 +40,7 @@ struct PeerMessageTests {
         let samples: [PeerMessage] = [
             .chunkRequest(Self.key, indices: [0, 5, 99]), .chunk(Self.key, index: 42, sealed: Array(repeating: 9, count: 100)),
             .chunkMissing(Self.key, indices: [3]), .pointer(.init(counter: 12, replica: Array(repeating: 1, count: 32), x: 5, y: 6)),
+            .relayedPointer(origin: Array(repeating: 5, count: 32), .init(counter: 1, replica: Array(repeating: 2, count: 32), x: 5, y: 6)),
         ]
         for sample in samples {
             let bytes = sample.encoded
@@ -51,7 +54,7 @@ struct PeerMessageTests {
         var random = SeededRandom(seed: seed)
         for _ in 0..<50_000 {
             var bytes = random.bytes(Int.random(in: 0...80, using: &random))
-            if !bytes.isEmpty { bytes[0] = [1, 2, 3, 4, 16].randomElement(using: &random)! }
+            if !bytes.isEmpty { bytes[0] = [1, 2, 3, 4, 16, 17].randomElement(using: &random)! }
             _ = PeerMessage.decode(bytes)
         }
     }

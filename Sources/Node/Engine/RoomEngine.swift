@@ -10,8 +10,8 @@ import Transport
 /// Order of effects for a local edit: sealed, applied, stored durably, then offered to every
 /// linked peer, so an edit a command was told about survives a crash and a batch number is never
 /// sent before it is on disk (a restarted node could otherwise seal a different batch under it).
-/// Received batches are applied first and stored right after; if the node dies in between, sync
-/// fetches them again. Network input never throws here: what is malformed or forged is dropped
+/// Received batches are applied, shown and forwarded first and stored right after; if the node
+/// dies in between, sync fetches them again. Network input never throws here: what is malformed or forged is dropped
 /// and counted.
 public actor RoomEngine {
     /// The epoch every batch and blob of a room is sealed in (rekeying rooms is future work).
@@ -173,7 +173,10 @@ public actor RoomEngine {
             pumpTransfers()
             pushStatus()
         case let .linkDown(peer, _):
-            if peers.removeValue(forKey: peer)?.pointer != nil { broadcastPointer(of: peer, nil) }
+            if peers.removeValue(forKey: peer)?.pointer != nil {
+                broadcastPointer(of: peer, nil)
+                relayPointer(of: peer, nil)
+            }
             transfers.peerGone(peer)
             pumpTransfers()
             pushStatus()
@@ -188,9 +191,19 @@ public actor RoomEngine {
             }
             receive(message, from: peer)
         case let .unreliable(peer, bytes):
-            guard peers[peer] != nil, case .pointer(let pointer)? = PeerMessage.decode(bytes) else { return }
-            peers[peer]?.pointer = pointer
-            broadcastPointer(of: peer, pointer)
+            guard peers[peer] != nil else { return }
+            switch PeerMessage.decode(bytes) {
+            case .pointer(let pointer)?:
+                peers[peer]?.pointer = pointer
+                broadcastPointer(of: peer, pointer)
+                relayPointer(of: peer, pointer)
+            case .relayedPointer(let origin, let pointer)?:
+                // A pointer of someone we have no link to; a direct link's own pointer always wins.
+                guard let key = try? PublicKey(bytes: origin), key != identity.publicKey, peers[key] == nil else { return }
+                broadcastPointer(of: key, pointer)
+            default:
+                return
+            }
         case .registered, .introduced, .handshakeFailed:
             return
         }
@@ -223,9 +236,11 @@ public actor RoomEngine {
                 sealed[batch.batch.id] = batch.sealed
                 if let latest = batch.batch.latestTimestamp { clock.observe(latest, wallMillis: wall) }
             }
-            // Already applied: a failed write is healed by the next sync after a restart.
-            try? store.append(applied, room: room.tag)
+            // Others' batches are shown and forwarded before they are written: their durability
+            // here promises nobody anything (sync fetches them again after a crash), so the
+            // viewer need not wait for the fsync. A failed write is healed the same way.
             documentChanged()
+            try? store.append(applied, room: room.tag)
         case let .chunkRequest(key, indices):
             serve(key, indices: indices, to: peer)
         case let .chunk(key, index, sealedChunk):
@@ -233,7 +248,8 @@ public actor RoomEngine {
         case let .chunkMissing(key, indices):
             transfers.refused(key, indices: indices, by: peer)
             pumpTransfers()
-        case .pointer:
+        case .pointer, .relayedPointer:
+            // Presence travels unreliably only.
             counters.malformedMessages += 1
         }
     }
@@ -282,6 +298,15 @@ public actor RoomEngine {
         }
         let datagram = PeerMessage.pointer(pointer).encoded
         for peer in peers.keys { try? transport.sendUnreliable(datagram, to: peer) }
+    }
+
+    /// Passes a linked peer's pointer on, once, to the other linked peers: where links form a
+    /// star (joiners that reach only the host), everyone still sees everyone's pointer. Those
+    /// linked to the origin themselves ignore the copy.
+    private func relayPointer(of origin: PublicKey, _ pointer: PeerMessage.Pointer?) {
+        guard let transport, peers.count > 1 else { return }
+        let datagram = PeerMessage.relayedPointer(origin: origin.bytes, pointer).encoded
+        for peer in peers.keys where peer != origin { try? transport.sendUnreliable(datagram, to: peer) }
     }
 
     private func broadcastPointer(of peer: PublicKey, _ pointer: PeerMessage.Pointer?) {

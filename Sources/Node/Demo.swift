@@ -54,15 +54,22 @@ public final class Demo: Sendable {
                 await agent.stop()
                 throw error
             }
-            for sample in samples {
-                guard let url = Bundle.module.url(forResource: sample.file, withExtension: nil, subdirectory: "Samples")
-                    ?? Bundle.module.url(forResource: "Samples/" + sample.file, withExtension: nil)
-                else { continue }
-                let prepared = try MediaUpload.prepare(Array(try Data(contentsOf: url)), name: sample.file, keepMetadata: false)
-                _ = try await agent.engine.share(
-                    bytes: prepared.bytes, mime: prepared.mime, title: sample.title, price: try sample.price.map { try CommandInput.price($0) })
+            let demo = Demo(agent: agent, customer: customer, rendezvous: service, port: port)
+            do {
+                for sample in samples {
+                    guard let data = NodeResources.contents("Samples/" + sample.file) else {
+                        throw NodeError.badRequest(NodeResources.missingHint)
+                    }
+                    let prepared = try MediaUpload.prepare(Array(data), name: sample.file, keepMetadata: false)
+                    _ = try await agent.engine.share(
+                        bytes: prepared.bytes, mime: prepared.mime, title: sample.title,
+                        price: try sample.price.map { try CommandInput.price($0) })
+                }
+            } catch {
+                await demo.stop()
+                throw error
             }
-            return Demo(agent: agent, customer: customer, rendezvous: service, port: port)
+            return demo
         } catch {
             service.stop()
             throw error

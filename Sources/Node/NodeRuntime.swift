@@ -180,6 +180,11 @@ public final class NodeRuntime: Sendable {
             tasks: [eventTask, timerTask], lock: lock)
     }
 
+    /// Why the viewer cannot be served (its files are not installed beside the binary), or nil.
+    public var viewerProblem: String? {
+        NodeResources.folder == nil ? NodeResources.missingHint : nil
+    }
+
     /// Stops cleanly: the API first (no new edits), then buffered chunks written, then the links drained and closed.
     public func stop() async {
         await api.stop()

@@ -98,6 +98,32 @@ struct ViewerTests {
     }
 }
 
+@Suite("Installed binaries")
+struct InstalledBinaryTests {
+    @Test("a cvpeer binary copied without its resources folder says so in one line instead of failing later; with it, the demo runs")
+    func resourcesBesideTheBinary() throws {
+        let folder = NSTemporaryDirectory() + "cvpeer-install-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let built = BuiltBinary.url("cvpeer")
+        for name in ["bare", "installed"] {
+            try FileManager.default.createDirectory(atPath: folder + "/" + name, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: built.path, toPath: folder + "/\(name)/cvpeer")
+        }
+        try FileManager.default.copyItem(
+            atPath: built.deletingLastPathComponent().appendingPathComponent("cvpeer_Node.resources").path,
+            toPath: folder + "/installed/cvpeer_Node.resources")
+
+        let bare = try ChildProcess(URL(fileURLWithPath: folder + "/bare/cvpeer"), ["demo"], name: "bare demo")
+        let status = bare.waitForExit(timeout: 60)
+        #expect(status != nil && status != 0)
+        #expect(bare.output.contains { $0.hasPrefix("error: ") && $0.contains("cvpeer_Node.resources") }, "\(bare.output)")
+
+        let installed = try ChildProcess(URL(fileURLWithPath: folder + "/installed/cvpeer"), ["demo"], name: "installed demo")
+        defer { installed.stop() }
+        #expect(installed.line("  Customer's viewer:", timeout: 60) != nil, "\(installed.output)")
+    }
+}
+
 /// A bare HTTP/1.1 exchange over a POSIX socket: the test controls every header byte.
 enum RawHTTP {
     /// Sends `request` to 127.0.0.1:`port` and returns the status code of the answer.

@@ -240,10 +240,11 @@ enum NodeRoutes {
     private static func viewerFile(_ name: String) throws -> LocalAPIResponse {
         let types = ["html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png"]
         guard name.range(of: #"^[A-Za-z0-9_-]+\.[a-z]+$"#, options: .regularExpression) != nil,
-            let type = types[String(name.split(separator: ".").last ?? "")],
-            let url = Bundle.module.url(forResource: "Viewer/" + name, withExtension: nil) ?? Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Viewer"),
-            let data = try? Data(contentsOf: url)
+            let type = types[String(name.split(separator: ".").last ?? "")]
         else { return .error(404, "no such file") }
+        guard let data = NodeResources.contents("Viewer/" + name) else {
+            return NodeResources.folder == nil ? .error(500, NodeResources.missingHint) : .error(404, "no such file")
+        }
         var response = LocalAPIResponse.bytes(Array(data), contentType: type)
         response.headers["Content-Security-Policy"] = contentSecurityPolicy
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -10,8 +10,9 @@ import Synchronization
 /// against raw UDP blasted over the same loopback in the same run; the handshake time; the
 /// rendezvous server's registration rate and memory with 10,000 rooms.
 ///
-/// The transport side runs in `TransportProbe bench …` child processes (the bench target does not
-/// link the transport; the probe is built beside this program). The raw UDP reference runs here:
+/// The transport side runs in `TransportProbe bench …` child processes (built beside this
+/// program), so each node has a process of its own and the measuring one stays out of the way.
+/// The raw UDP reference runs here:
 /// one thread sends 1,200-byte datagrams as fast as it can, another counts what arrives. It is
 /// measured three ways: one `sendto` per datagram (the plain reference); with the send offload
 /// the transport uses (UDP GSO, 48 datagrams per `sendmsg`) and one `recv` per datagram; and with

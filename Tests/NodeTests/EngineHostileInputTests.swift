@@ -82,3 +82,37 @@ struct EngineHostileInputTests {
         #expect(await engine.counters.malformedMessages == 0)
     }
 }
+
+@Suite("Equivocation")
+struct EquivocationTests {
+    @Test("a member who signs two different batches under one number is named; a copy sealed for another room accuses nobody")
+    func twoVersionsOfOneBatch() async throws {
+        let folder = NSTemporaryDirectory() + "cvpeer-equivocation-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let room = RoomKeys.generate()
+        let engine = try RoomEngine(identity: Identity.generate(), room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let peer = Identity.generate().publicKey
+        await engine.handle(.linkUp(peer, path: .direct(.ipv4(127, 0, 0, 1, port: 9))))
+
+        let member = Identity.generate()
+        func batch(_ text: String, key: SecretBytes) throws -> [UInt8] {
+            var draft = Replica().draft(author: ReplicaID(member.publicKey))
+            _ = try draft.append(.say(text), at: HLC(millis: 1, logical: 0))
+            return try draft.seal(identity: member, epoch: RoomEngine.epoch, contentKey: key).sealed
+        }
+        func deliver(_ sealed: [UInt8]) async throws {
+            let sync = try SyncMessageCodec.encode(SyncMessage(vector: VersionVector(), batches: [sealed]))
+            await engine.handle(.message(peer, PeerMessage.sync(sync).encoded))
+        }
+        try await deliver(try batch("first version", key: room.contentKey(epoch: RoomEngine.epoch)))
+        let hash = await engine.document.stateHash
+        try await deliver(try batch("other room", key: RoomKeys.generate().contentKey(epoch: RoomEngine.epoch)))
+        #expect(await engine.equivocators.isEmpty)
+        try await deliver(try batch("second version", key: room.contentKey(epoch: RoomEngine.epoch)))
+        #expect(await engine.equivocators == [ReplicaID(member.publicKey)])
+        #expect(await engine.counters.equivocations == 1)
+        #expect(await engine.document.stateHash == hash, "the first version stays")
+        #expect(await engine.statusText().contains(ReplicaID(member.publicKey).hex))
+    }
+}

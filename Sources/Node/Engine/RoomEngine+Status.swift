@@ -64,6 +64,9 @@ extension RoomEngine {
             "stateHash": document.stateHash, "batches": sealed.count,
             "listen": status?.localEndpoint?.description ?? "", "rendezvous": transport?.rendezvousAddress?.description ?? NSNull(),
             "registered": status?.registered ?? false,
+            "equivocators": equivocators.sorted().map { participant in
+                ["id": participant.hex, "name": document.participants.first { $0.id == participant }?.profile.name ?? ""]
+            },
         ]
         if let type { object["type"] = type }
         return object

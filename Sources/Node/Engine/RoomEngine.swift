@@ -41,6 +41,9 @@ public actor RoomEngine {
     var completeBlobs: Set<[UInt8]> = []
     /// Blobs whose chunks all arrived but whose content did not match the id.
     var corruptBlobs: Set<[UInt8]> = []
+    /// Participants caught signing two different batches under one number: the room cannot
+    /// converge on their edits (peers keep whichever came first), so status says who.
+    public internal(set) var equivocators: Set<ReplicaID> = []
     /// Live subscribers (viewer WebSockets).
     var subscribers: [UInt64: AsyncStream<String>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
@@ -62,6 +65,8 @@ public actor RoomEngine {
         public var unwantedChunks = 0
         /// Chunks served to peers.
         public var chunksServed = 0
+        /// Authentic batches that differ from the one held under the same author and number.
+        public var equivocations = 0
     }
 
     /// A linked peer.
@@ -217,6 +222,7 @@ public actor RoomEngine {
                 return
             }
             let key = contentKey
+            for batch in sync.batches { checkEquivocation(batch) }
             let outcomes = replica.receive(sync, state: &state, contentKey: { $0 == Self.epoch ? key : nil })
             peers[peer]?.sync = state
             var applied: [SealedBatch] = []
@@ -252,6 +258,20 @@ public actor RoomEngine {
             // Presence travels unreliably only.
             counters.malformedMessages += 1
         }
+    }
+
+    /// Notes an author who signed another batch under a number whose batch we hold. The replica
+    /// drops such a batch as a duplicate by its header; only one that also opens and verifies
+    /// (so its author really signed it) counts, so nobody can accuse another by relabelling.
+    private func checkEquivocation(_ batch: [UInt8]) {
+        guard let header = try? BatchSealer.peekHeader(batch) else { return }
+        let id = BatchID(author: ReplicaID(header.author), sequence: header.sequence)
+        guard let held = sealed[id], held != batch, !equivocators.contains(id.author) else { return }
+        let key = contentKey
+        guard (try? BatchSealer.open(batch, contentKey: { $0 == Self.epoch ? key : nil })) != nil else { return }
+        equivocators.insert(id.author)
+        counters.equivocations += 1
+        pushStatus()
     }
 
     /// After any change of the document: offer it to every peer, start fetching new blobs, tell subscribers.

@@ -79,6 +79,12 @@ struct StatusView: Decodable {
     let transfers: [TransferView]?
     let stateHash: String?
     let batches: Int?
+    let equivocators: [EquivocatorView]?
+
+    struct EquivocatorView: Decodable {
+        let id: String?
+        let name: String?
+    }
 
     struct MeView: Decodable {
         let id: String?
@@ -218,6 +224,11 @@ enum StatusText {
         }
         let batches = status.batches.map { " (\($0) batch\($0 == 1 ? "" : "es"))" } ?? ""
         lines.append("state hash:  \(text(status.stateHash))\(batches)")
+        for cheat in status.equivocators ?? [] {
+            lines.append(
+                "warning:     \(text(cheat.name)) (\(shortID(cheat.id))) signed two different versions of one batch; "
+                    + "the others may not all see that person's edits alike")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

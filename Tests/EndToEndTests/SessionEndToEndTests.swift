@@ -94,4 +94,22 @@ struct SessionEndToEndTests {
         try lab.cli("customer", ["save", item, "--out", out])
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: clip)))
     }
+
+    @Test("a 200 MB video is shared without the node ever holding it in memory")
+    func largeVideoStaysOnDisk() throws {
+        let lab = try SessionLab()
+        defer { lab.stopAll() }
+        let (host, _) = try lab.host(name: "Ana", data: "agent", rendezvous: nil)
+        let video = lab.fakeVideo(size: 200 << 20, name: "walkthrough.mp4")
+        let item = SessionLab.itemID(try lab.cli("agent", ["share", video, "--title", "Walkthrough"]))
+        #expect(item.hasSuffix(try lab.json("agent", ["status", "--json"])["me"].flatMap { ($0 as? [String: Any])?["id"] as? String } ?? "?"))
+        // The peak resident size of the node's process, from the kernel.
+        let status = try String(contentsOfFile: "/proc/\(host.processIdentifier)/status", encoding: .utf8)
+        let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }.flatMap { Int($0) } ?? 0
+        #expect(peakKiB > 0 && peakKiB < 150 << 10, "the node peaked at \(peakKiB) KiB for a 200 MiB upload")
+        // And nothing of the upload is left beside the store.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: lab.data("agent")).filter { $0.contains(".upload-") }
+        #expect(leftovers.isEmpty)
+    }
 }

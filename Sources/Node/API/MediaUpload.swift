@@ -1,3 +1,11 @@
+import PeerCrypto
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What `share` does to a file before it is sealed: recognise it, and remove a photo's metadata.
 ///
 /// Photos (JPEG, PNG) lose their EXIF/GPS and other metadata unless the user keeps it. Other
@@ -46,5 +54,49 @@ enum MediaUpload {
             return at(8, "qt  ") ? "video/quicktime" : "video/mp4"
         }
         return nil
+    }
+}
+
+/// A video upload written to a private file beside the store while its blob id is computed.
+enum VideoUpload {
+    /// The file, its size and the blob id of its bytes.
+    struct Received {
+        let path: String
+        let size: Int
+        let id: BlobID
+    }
+
+    /// Writes `head` and the rest of the body to a new 0600 file next to `storePath`.
+    ///
+    /// - Throws: `NodeError.badRequest` if the file cannot be written (the file is then removed).
+    static func receive(
+        head: [UInt8], rest body: inout LocalAPIBodyStream.AsyncIterator, beside storePath: String, contentKey: SecretBytes
+    ) async throws -> Received {
+        let path = storePath + ".upload-" + Hex.string((0..<8).map { _ in UInt8.random(in: 0...255) })
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw NodeError.badRequest("cannot keep the upload: \(String(cString: strerror(errno)))") }
+        let hasher = BlobHasher(contentKey: contentKey)
+        var size = 0
+        do {
+            func append(_ bytes: [UInt8]) throws {
+                hasher.update(bytes)
+                var written = 0
+                while written < bytes.count {
+                    let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, bytes.count - written) }
+                    if n < 0, errno == EINTR { continue }
+                    guard n > 0 else { throw NodeError.badRequest("cannot keep the upload: \(String(cString: strerror(errno)))") }
+                    written += n
+                }
+                size += bytes.count
+            }
+            try append(head)
+            while let chunk = try await body.next() { try append(chunk) }
+            close(descriptor)
+        } catch {
+            close(descriptor)
+            unlink(path)
+            throw error
+        }
+        return Received(path: path, size: size, id: hasher.finalize())
     }
 }

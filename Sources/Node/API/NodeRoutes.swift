@@ -4,6 +4,12 @@ import Replication
 import Store
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The local API of a running node (docs/LOCAL-API.md): what control commands and the viewer call.
 ///
 /// Every handler turns a request into engine calls and a JSON answer; errors a person can act on
@@ -146,13 +152,25 @@ enum NodeRoutes {
         let name = request.query["name"] ?? "file"
         let keepMetadata = ["1", "true", "yes"].contains(request.query["keepMetadata"]?.lowercased() ?? "")
         let price = try request.query["price"].flatMap { $0.isEmpty ? nil : $0 }.map { text throws in try CommandInput.price(text) }
-        var bytes: [UInt8] = []
-        if let stream = request.bodyStream {
-            for try await chunk in stream { bytes += chunk }
-        }
-        let prepared = try MediaUpload.prepare(bytes, name: name, keepMetadata: keepMetadata)
         let title = request.query["title"].flatMap { $0.isEmpty ? nil : $0 }
-        let result = try await engine.share(bytes: prepared.bytes, mime: prepared.mime, title: title, price: price)
+        guard let stream = request.bodyStream else { throw NodeError.badRequest("\(name.prefix(80)) is empty") }
+        var body = stream.makeAsyncIterator()
+        var head: [UInt8] = []
+        while head.count < 64, let chunk = try await body.next() { head += chunk }
+        let result: RoomEngine.ShareResult
+        let prepared: MediaUpload.Prepared
+        if let mime = MediaUpload.mimeType(of: head), mime.hasPrefix("video/") {
+            // Videos are shared as they are: streamed to a file and hashed on the way, never held whole.
+            let upload = try await VideoUpload.receive(head: head, rest: &body, beside: engine.store.path, contentKey: engine.contentKey)
+            defer { unlink(upload.path) }
+            result = try await engine.share(file: upload.path, size: upload.size, id: upload.id, mime: mime, title: title, price: price)
+            prepared = MediaUpload.Prepared(bytes: [], mime: mime, metadataRemoved: false, removed: [])
+        } else {
+            // Photos are small and their metadata is removed from the whole file.
+            while let chunk = try await body.next() { head += chunk }
+            prepared = try MediaUpload.prepare(head, name: name, keepMetadata: keepMetadata)
+            result = try await engine.share(bytes: prepared.bytes, mime: prepared.mime, title: title, price: price)
+        }
         let object: [String: Any] = [
             "item": result.item.canonicalString, "blob": Hex.string(result.blob.id), "size": result.blob.size,
             "mime": result.blob.mime, "kind": result.kind.name, "metadataRemoved": prepared.metadataRemoved,

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import PeerCrypto
 import Replication
 import Store
@@ -23,34 +28,66 @@ extension RoomEngine {
 
     /// Seals `bytes` as a blob of this room, stores every chunk durably, and adds an item showing it.
     ///
+    /// The sealing and writing run off the actor, so links and viewers are served meanwhile.
     /// - Parameters:
     ///   - title: the item's title (a product card's name), if any.
     ///   - price: makes the item a product card.
     /// - Returns: the new item and its blob.
-    public func share(bytes: [UInt8], mime: String, title: String?, price: Price?) throws -> ShareResult {
-        let count = BlobSealer.chunkCount(forSize: bytes.count)
-        guard count <= Int(UInt32.max) else { throw NodeError.badRequest("file too large") }
+    public nonisolated func share(bytes: [UInt8], mime: String, title: String?, price: Price?) async throws -> ShareResult {
         let id = BlobSealer.blobID(for: bytes, contentKey: contentKey)
+        try storeBlob(id: id, size: bytes.count) { index, range in Array(bytes[range]) }
+        return try await publish(BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime), title: title, price: price)
+    }
+
+    /// The same for a file already on disk (a large video, streamed there by the local API):
+    /// read, sealed and stored one chunk at a time, so memory stays at a chunk whatever its size.
+    ///
+    /// - Parameter id: the blob's id (`BlobHasher` over the whole file, computed while it was written).
+    public nonisolated func share(file path: String, size: Int, id: BlobID, mime: String, title: String?, price: Price?) async throws
+        -> ShareResult
+    {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw NodeError.badRequest("cannot read the upload: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: BlobSealer.chunkSize)
+        try storeBlob(id: id, size: size) { index, range in
+            let wanted = range.count
+            var got = 0
+            while got < wanted {
+                let n = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + got, wanted - got, off_t(range.lowerBound + got)) }
+                guard n > 0 else { throw NodeError.badRequest("the upload's file ended early") }
+                got += n
+            }
+            return Array(buffer[0..<wanted])
+        }
+        return try await publish(BlobRef(id: id.bytes, size: UInt64(size), mime: mime), title: title, price: price)
+    }
+
+    /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per transaction.
+    ///
+    /// - Parameter plaintext: chunk `index`'s bytes, the blob's bytes in `range`.
+    private nonisolated func storeBlob(id: BlobID, size: Int, plaintext: (Int, Range<Int>) throws -> [UInt8]) throws {
+        let count = BlobSealer.chunkCount(forSize: size)
+        guard count <= Int(UInt32.max) else { throw NodeError.badRequest("file too large") }
         var pending: [(index: Int, data: [UInt8])] = []
         pending.reserveCapacity(Self.chunkFlushCount)
         let held = Set(try store.chunkIndices(room: room.tag, blob: id.bytes))
         for index in 0..<count where !held.contains(index) {
             let start = index * BlobSealer.chunkSize
-            let end = min(start + BlobSealer.chunkSize, bytes.count)
-            let sealedChunk = bytes.withUnsafeBytes { raw in
-                BlobSealer.sealChunk(
-                    index: index, of: count, blobID: id, plaintext: Array(raw[start..<end]), contentKey: contentKey)
-            }
-            pending.append((index, sealedChunk))
+            let chunk = try plaintext(index, start..<min(start + BlobSealer.chunkSize, size))
+            pending.append((index, BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: contentKey)))
             if pending.count == Self.chunkFlushCount {
                 try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
                 pending.removeAll(keepingCapacity: true)
             }
         }
         try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
-        try markVerified(id.bytes)
-        let blob = BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime)
-        let kind: ItemKind = price != nil ? .productCard : (mime.hasPrefix("video/") ? .video : .image)
+    }
+
+    /// Marks a blob whose chunks are all stored as held, and adds the item that shows it.
+    private func publish(_ blob: BlobRef, title: String?, price: Price?) throws -> ShareResult {
+        try markVerified(blob.id)
+        let kind: ItemKind = price != nil ? .productCard : (blob.mime.hasPrefix("video/") ? .video : .image)
         var fields: [ItemField] = [.media(blob)]
         if let title, !title.isEmpty { fields.append(.title(title)) }
         if let price { fields.append(.price(price)) }

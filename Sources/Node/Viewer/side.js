@@ -133,6 +133,16 @@ export class Side {
     if (peers.length === 0) {
       if (this.noPeer.parentNode !== this.peers) this.peers.append(this.noPeer);
     } else this.noPeer.remove();
+    // A participant who signed two versions of one change (the node detects it; see docs/LOCAL-API.md).
+    if (!this.cheats) {
+      this.cheats = el('p', { class: 'warning equivocation' });
+      this.peers.after(this.cheats);
+    }
+    const cheats = Array.isArray(status.equivocators) ? status.equivocators : [];
+    setText(this.cheats, cheats.length
+      ? `Warning: ${cheats.map((c) => this.app.nameOf(c.id, c.name)).join(', ')} signed two different versions of the same change; the others may not all see those edits alike.`
+      : '');
+    this.cheats.hidden = cheats.length === 0;
     peers.forEach((peer, index) => {
       let row = this.peerRows.get(peer.id);
       if (!row) {

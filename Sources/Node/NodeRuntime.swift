@@ -150,7 +150,7 @@ public final class NodeRuntime: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 tick += 1
-                await engine.flushChunksTick()
+                await engine.flushChunks()
                 if tick % 10 == 0 {
                     await engine.transferTimer()
                     await engine.pushStatus()
@@ -242,9 +242,6 @@ public final class NodeRuntime: Sendable {
 extension RoomEngine {
     /// Number of linked peers.
     var linkedPeerCount: Int { peers.count }
-
-    /// Writes buffered chunks if any (the runtime's 100 ms tick).
-    func flushChunksTick() { flushChunks() }
 
     /// Records this node's name and role in the room unless the document already says so.
     func ensureProfile(name: String?, role: Role) throws {

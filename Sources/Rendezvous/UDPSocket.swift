@@ -134,30 +134,7 @@ public struct UDPSocket: Sendable {
     /// Sends one datagram; returns errno on failure (the datagram is then lost, as UDP may).
     public func send(_ datagram: [UInt8], to target: UDPEndpoint) -> Int32? {
         var storage = sockaddr_storage()
-        let length: socklen_t
-        switch (target.address, isIPv6) {
-        case (.v4(let address), false):
-            var sin = sockaddr_in()
-            sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = target.port.bigEndian
-            sin.sin_addr.s_addr = address.bigEndian
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin, as: sockaddr_in.self) }
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        case (.v4, true), (.v6, true):
-            var sin6 = sockaddr_in6()
-            sin6.sin6_family = sa_family_t(AF_INET6)
-            sin6.sin6_port = target.port.bigEndian
-            let bytes: [UInt8]
-            switch target.address {
-            case .v4(let address): bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + address.bigEndianBytesForSocket
-            case .v6: bytes = target.addressBytes
-            }
-            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin6, as: sockaddr_in6.self) }
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        case (.v6, false):
-            return EAFNOSUPPORT
-        }
+        guard let length = Self.socketAddress(target, ipv6Socket: isIPv6, into: &storage) else { return EAFNOSUPPORT }
         let sent = datagram.withUnsafeBytes { bytes in
             withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -166,6 +143,36 @@ public struct UDPSocket: Sendable {
             }
         }
         return sent == datagram.count ? nil : (sent < 0 ? errno : EMSGSIZE)
+    }
+
+    /// Fills `storage` with `target` (IPv4-mapped on an IPv6 socket); returns its length, or nil
+    /// for an IPv6 target on an IPv4 socket.
+    public static func socketAddress(_ target: UDPEndpoint, ipv6Socket: Bool, into storage: inout sockaddr_storage)
+        -> socklen_t?
+    {
+        switch (target.address, ipv6Socket) {
+        case (.v4(let address), false):
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = target.port.bigEndian
+            sin.sin_addr.s_addr = address.bigEndian
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin, as: sockaddr_in.self) }
+            return socklen_t(MemoryLayout<sockaddr_in>.size)
+        case (.v4, true), (.v6, true):
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = target.port.bigEndian
+            let bytes: [UInt8]
+            switch target.address {
+            case .v4: bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + target.addressBytes
+            case .v6: bytes = target.addressBytes
+            }
+            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin6, as: sockaddr_in6.self) }
+            return socklen_t(MemoryLayout<sockaddr_in6>.size)
+        case (.v6, false):
+            return nil
+        }
     }
 
     /// Closes the descriptor; every copy of this value is unusable afterwards.
@@ -189,13 +196,6 @@ public struct UDPSocket: Sendable {
         default:
             return nil
         }
-    }
-}
-
-extension UInt32 {
-    /// The four address bytes in network order.
-    fileprivate var bigEndianBytesForSocket: [UInt8] {
-        [UInt8(self >> 24), UInt8(self >> 16 & 0xFF), UInt8(self >> 8 & 0xFF), UInt8(self & 0xFF)]
     }
 }
 

@@ -228,7 +228,7 @@ struct NodeSocket: Sendable {
     /// - Returns: nil on success, else errno (the datagrams are then lost, as UDP may lose them).
     func send(_ bytes: UnsafeRawBufferPointer, segmentSize: Int?, to target: UDPEndpoint) -> Int32? {
         var storage = sockaddr_storage()
-        guard let addressLength = Self.socketAddress(target, ipv6Socket: socket.isIPv6, into: &storage) else {
+        guard let addressLength = UDPSocket.socketAddress(target, ipv6Socket: socket.isIPv6, into: &storage) else {
             return EAFNOSUPPORT
         }
         var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
@@ -272,36 +272,6 @@ struct NodeSocket: Sendable {
         #else
             false
         #endif
-    }
-
-    /// Fills `storage` with `target` (IPv4-mapped on an IPv6 socket); returns its length, or nil
-    /// for an IPv6 target on an IPv4 socket.
-    static func socketAddress(_ target: UDPEndpoint, ipv6Socket: Bool, into storage: inout sockaddr_storage)
-        -> socklen_t?
-    {
-        switch (target.address, ipv6Socket) {
-        case (.v4(let address), false):
-            var sin = sockaddr_in()
-            sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = target.port.bigEndian
-            sin.sin_addr.s_addr = address.bigEndian
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin, as: sockaddr_in.self) }
-            return socklen_t(MemoryLayout<sockaddr_in>.size)
-        case (.v4, true), (.v6, true):
-            var sin6 = sockaddr_in6()
-            sin6.sin6_family = sa_family_t(AF_INET6)
-            sin6.sin6_port = target.port.bigEndian
-            let bytes: [UInt8]
-            switch target.address {
-            case .v4: bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + target.addressBytes
-            case .v6: bytes = target.addressBytes
-            }
-            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin6, as: sockaddr_in6.self) }
-            return socklen_t(MemoryLayout<sockaddr_in6>.size)
-        case (.v6, false):
-            return nil
-        }
     }
 
     func close() {

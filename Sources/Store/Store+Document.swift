@@ -17,25 +17,33 @@ extension Store {
     /// name. A batch that no longer opens is reported, never returned as verified.
     /// - Returns: the verified batches and the stored batches that failed to open.
     public func verifiedBatches(room: RoomKeys) throws -> (verified: [VerifiedBatch], unreadable: [StoredBatch]) {
-        var verified: [VerifiedBatch] = []
+        let (opened, unreadable) = Self.reopen(try batches(room: room.tag), room: room)
+        return (opened.map(\.batch), unreadable)
+    }
+
+    /// Opens stored batches of `room` again, keeping each with its stored form (for a node that
+    /// also serves the sealed bytes); those that no longer open are returned apart.
+    public static func reopen(_ stored: [StoredBatch], room: RoomKeys)
+        -> (opened: [(stored: StoredBatch, batch: VerifiedBatch)], unreadable: [StoredBatch])
+    {
+        var opened: [(stored: StoredBatch, batch: VerifiedBatch)] = []
         var unreadable: [StoredBatch] = []
-        let stored = try batches(room: room.tag)
-        verified.reserveCapacity(stored.count)
+        opened.reserveCapacity(stored.count)
         var keys: [UInt32: SecretBytes] = [:]
         for batch in stored {
             do {
-                let opened = try BatchSealer.open(batch.sealed) { epoch in
+                let batchOpened = try BatchSealer.open(batch.sealed) { epoch in
                     if let key = keys[epoch] { return key }
                     let key = room.contentKey(epoch: epoch)
                     keys[epoch] = key
                     return key
                 }
-                verified.append(VerifiedBatch(opened: opened))
+                opened.append((batch, VerifiedBatch(opened: batchOpened)))
             } catch {
                 unreadable.append(batch)
             }
         }
-        return (verified, unreadable)
+        return (opened, unreadable)
     }
 
     /// Stores a batch the replica applied, keyed by its verified header.

@@ -86,20 +86,14 @@ public actor RoomEngine {
         self.store = store
         contentKey = room.contentKey(epoch: Self.epoch)
         try store.addRoom(room, createdMillis: nowMillis)
-        let stored = try store.batches(room: room.tag)
-        let loaded = try store.loadReplica(room: room)
-        replica = loaded.replica
-        let unreadable = Set(loaded.unreadable.map { $0.sealed })
-        for batch in stored where !unreadable.contains(batch.sealed) {
-            guard let author = try? PublicKey(bytes: batch.author) else { continue }
-            sealed[BatchID(author: ReplicaID(author), sequence: batch.sequence)] = batch.sealed
-        }
+        // One read of the store: the batches are opened again (never trusted) and kept sealed for sync.
+        let (opened, _) = Store.reopen(try store.batches(room: room.tag), room: room)
+        replica = Replica(document: Document(batches: opened.map(\.batch)))
         var latest = HLC.zero
-        let document = replica.document
-        for participant in document.participants { latest = max(latest, participant.updated) }
-        for message in document.chat { latest = max(latest, message.time) }
-        for event in document.commerce { latest = max(latest, event.time) }
-        for item in document.panel { latest = max(latest, item.created) }
+        for (stored, batch) in opened {
+            sealed[batch.id] = stored.sealed
+            if let time = batch.latestTimestamp { latest = max(latest, time) }
+        }
         clock = HybridClock(latest: latest)
         for key in (try? store.settingKeys(prefix: Self.verifiedPrefix)) ?? [] {
             if let hex = key.split(separator: ":").last, let bytes = Hex.bytes(hex) { completeBlobs.insert(bytes) }
@@ -311,11 +305,8 @@ public actor RoomEngine {
     /// Sends this node's pointer to every peer, unreliably; never stored.
     public func setPointer(item: OpID?, x: Double, y: Double) {
         guard let transport else { return }
-        let pointer = item.map {
-            PeerMessage.Pointer(
-                counter: $0.counter, replica: $0.replica.bytes, x: UInt32((min(max(x, 0), 1) * 1_000_000).rounded()),
-                y: UInt32((min(max(y, 0), 1) * 1_000_000).rounded()))
-        }
+        let point = UnitPoint(fractionX: x, fractionY: y)
+        let pointer = item.map { PeerMessage.Pointer(counter: $0.counter, replica: $0.replica.bytes, x: point.x, y: point.y) }
         let datagram = PeerMessage.pointer(pointer).encoded
         for peer in peers.keys { try? transport.sendUnreliable(datagram, to: peer) }
     }

@@ -16,7 +16,7 @@ struct BlobResponseTests {
 
     @Test(
         "a satisfiable range gets 206 with exactly those bytes",
-        arguments: [("bytes=0-9", 0, 9), ("bytes=90-", 90, 99), ("bytes=-5", 95, 99), ("bytes=50-500", 50, 99), ("bytes=-500", 0, 99)])
+        arguments: [("bytes=0-9", 0, 9), ("bytes=90-", 90, 99), ("bytes=-5", 95, 99), ("bytes=50-500", 50, 99), ("bytes=-500", 0, 99), ("bytes=10-99999999999999999999999", 10, 99)])
     func ranges(header: String, lower: Int, upper: Int) {
         let response = NodeRoutes.blobResponse(Self.bytes, mime: "video/mp4", range: header)
         #expect(response.status == 206)
@@ -31,7 +31,7 @@ struct BlobResponseTests {
         #expect(response.headers["Content-Range"] == "bytes */100")
     }
 
-    @Test("malformed or multi-part ranges get the whole blob", arguments: ["bytes=a-b", "bytes=0-1,5-6", "items=0-1", "bytes=-0", "bytes="])
+    @Test("malformed or multi-part ranges get the whole blob", arguments: ["bytes=a-b", "bytes=0-1,5-6", "items=0-1", "bytes=-0", "bytes=", "bytes=1-x", "bytes=1--2"])
     func ignored(header: String) {
         #expect(NodeRoutes.blobResponse(Self.bytes, mime: "video/mp4", range: header).status == 200)
     }

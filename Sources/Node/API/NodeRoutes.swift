@@ -213,7 +213,13 @@ enum NodeRoutes {
         } else {
             guard let start = Int(spec[0]) else { return response }
             lower = start
-            upper = spec[1].isEmpty ? count - 1 : min(Int(spec[1]) ?? -1, count - 1)
+            if spec[1].isEmpty {
+                upper = count - 1
+            } else {
+                // An end past the blob (even past Int) means "to the end"; anything else malformed is ignored.
+                guard spec[1].allSatisfy(\.isASCII), spec[1].allSatisfy(\.isNumber) else { return response }
+                upper = min(Int(spec[1]) ?? Int.max, count - 1)
+            }
         }
         guard lower < count, lower <= upper else {
             var refused = LocalAPIResponse(status: 416, headers: ["Content-Range": "bytes */\(count)"])

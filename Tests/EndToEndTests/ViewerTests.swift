@@ -128,19 +128,10 @@ struct InstalledBinaryTests {
 enum RawHTTP {
     /// Sends `request` to 127.0.0.1:`port` and returns the status code of the answer.
     static func status(port: UInt16, request: String) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LabFailure("socket") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        guard let fd = connected(to: "127.0.0.1", port: port, timeout: SO_RCVTIMEO, seconds: 10) else {
+            throw LabFailure("connect to \(port) failed")
         }
-        guard connected == 0 else { throw LabFailure("connect to \(port) failed") }
+        defer { close(fd) }
         let bytes = Array(request.utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -153,18 +144,29 @@ enum RawHTTP {
 
     /// True if a TCP connection to address:port succeeds within a second.
     static func connects(address: String, port: UInt16) -> Bool {
+        guard let fd = connected(to: address, port: port, timeout: SO_SNDTIMEO, seconds: 1) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// A TCP socket connected to address:port with the `timeout` option set, or nil.
+    private static func connected(to address: String, port: UInt16, timeout option: Int32, seconds: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard fd >= 0 else { return nil }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var target = sockaddr_in()
         target.sin_family = sa_family_t(AF_INET)
         target.sin_port = port.bigEndian
         target.sin_addr.s_addr = inet_addr(address)
-        return withUnsafePointer(to: &target) {
+        let result = withUnsafePointer(to: &target) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        }
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     /// This machine's IPv4 addresses other than loopback (they are our own: connecting stays local).

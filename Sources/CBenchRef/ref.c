@@ -2,9 +2,11 @@
 //
 //   seal: Swift allocates one zero-filled [UInt8] for the whole batch; so does cbenchref_seal
 //         (malloc + memset), returned to the caller, who frees it.
-//   open: Swift allocates the author key copy (PublicKey's 32-byte array), one zero-filled
-//         header‖plaintext buffer and a payload array copied out of it; cbenchref_open mallocs the
-//         same three (the temporary buffer freed before returning).
+//   open: Swift allocates the author key copy (PublicKey's 32-byte array) and one zero-filled
+//         plaintext buffer that becomes the payload; cbenchref_open mallocs the same two.
+//
+// Both sign the batch's digest: BLAKE2b-256 of "cvpeer/2 batch" ‖ room id ‖ header bytes 4..<80 ‖
+// payload. The reference seals in the open room (room id all zeros), with no previous batch.
 //
 // Keep it in step with BatchSealer.swift: the cross-checks in cvpeer-bench open C batches with
 // Swift and Swift batches with C, and refuse to benchmark if either fails.
@@ -16,14 +18,29 @@
 #include <string.h>
 
 enum {
-    header_length = 72,
-    associated_data_length = 48,
+    header_length = 104,
+    associated_data_length = 80,
+    nonce_offset = 80,
+    digest_length = 32,
     signature_length = crypto_sign_BYTES,
     tag_length = crypto_aead_xchacha20poly1305_ietf_ABYTES,
     max_payload_length = 4 << 20,
 };
 
-static const unsigned char magic[4] = {'c', 'v', 'b', '1'};
+static const unsigned char magic[4] = {'c', 'v', 'b', '2'};
+static const unsigned char digest_label[] = "cvpeer/2 batch";
+static const unsigned char room_id[digest_length] = {0};
+
+static void batch_digest(const unsigned char *header, const unsigned char *payload, size_t payload_length,
+                         unsigned char digest[digest_length]) {
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, NULL, 0, digest_length);
+    crypto_generichash_update(&state, digest_label, sizeof digest_label - 1);
+    crypto_generichash_update(&state, room_id, sizeof room_id);
+    crypto_generichash_update(&state, header + 4, associated_data_length - 4);
+    crypto_generichash_update(&state, payload, payload_length);
+    crypto_generichash_final(&state, digest, digest_length);
+}
 
 static void store_be64(unsigned char *p, uint64_t v) {
     for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
@@ -68,12 +85,13 @@ unsigned char *cbenchref_seal(
     memcpy(out + 4, keys->public_key, 32);
     store_be64(out + 36, sequence);
     store_be32(out + 44, epoch);
-    randombytes_buf(out + 48, 24);
+    randombytes_buf(out + nonce_offset, 24);
     if (payload_length > 0) memcpy(out + header_length, payload, payload_length);
-    size_t signed_length = header_length + payload_length;
-    crypto_sign_detached(out + signed_length, NULL, out, signed_length, keys->secret_key);
+    unsigned char digest[digest_length];
+    batch_digest(out, out + header_length, payload_length, digest);
+    crypto_sign_detached(out + header_length + payload_length, NULL, digest, digest_length, keys->secret_key);
     crypto_aead_xchacha20poly1305_ietf_encrypt(
-        out + header_length, NULL, out + header_length, n, out, associated_data_length, NULL, out + 48,
+        out + header_length, NULL, out + header_length, n, out, associated_data_length, NULL, out + nonce_offset,
         keys->content_key);
     *sealed_length = total;
     return out;
@@ -92,37 +110,27 @@ int cbenchref_open(const cbenchref_keys *keys, const unsigned char *sealed, size
     uint32_t epoch = load_be32(sealed + 44);
 
     size_t n = sealed_length - header_length - tag_length;
-    size_t signed_total = header_length + n;
-    unsigned char *signed_bytes = malloc(signed_total);
-    if (signed_bytes == NULL) {
+    unsigned char *payload = malloc(n);
+    if (payload == NULL) {
         free(author);
         return -1;
     }
-    memset(signed_bytes, 0, signed_total);
-    memcpy(signed_bytes, sealed, header_length);
+    memset(payload, 0, n);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            signed_bytes + header_length, NULL, NULL, sealed + header_length, sealed_length - header_length, sealed,
-            associated_data_length, sealed + 48, keys->content_key) != 0) {
-        free(signed_bytes);
+            payload, NULL, NULL, sealed + header_length, sealed_length - header_length, sealed,
+            associated_data_length, sealed + nonce_offset, keys->content_key) != 0) {
+        free(payload);
         free(author);
         return -2;
     }
-    size_t signed_length = signed_total - signature_length;
-    if (crypto_sign_verify_detached(signed_bytes + signed_length, signed_bytes, signed_length, author) != 0) {
-        free(signed_bytes);
+    size_t payload_length = n - signature_length;
+    unsigned char digest[digest_length];
+    batch_digest(sealed, payload, payload_length, digest);
+    if (crypto_sign_verify_detached(payload + payload_length, digest, digest_length, author) != 0) {
+        free(payload);
         free(author);
         return -3;
     }
-    size_t payload_length = signed_length - header_length;
-    // malloc(0) may return NULL; one byte keeps "NULL means failure" unambiguous.
-    unsigned char *payload = malloc(payload_length > 0 ? payload_length : 1);
-    if (payload == NULL) {
-        free(signed_bytes);
-        free(author);
-        return -1;
-    }
-    memcpy(payload, signed_bytes + header_length, payload_length);
-    free(signed_bytes);
     out->author = author;
     out->sequence = sequence;
     out->epoch = epoch;

@@ -41,10 +41,13 @@ public struct RoomHistory: Sendable {
     public let room: RoomName
     /// The room's verified batches, in any order.
     public let batches: [VerifiedBatch]
+    /// Who rules the room: its owner's grants decide who counts as an agent.
+    public let authority: RoomAuthority
 
-    /// Pairs a room's tag with its verified batches.
-    public init(tag: [UInt8], batches: [VerifiedBatch]) {
+    /// Pairs a room's tag and authority with its verified batches.
+    public init(tag: [UInt8], authority: RoomAuthority, batches: [VerifiedBatch]) {
         room = RoomName(tag: tag)
+        self.authority = authority
         self.batches = batches
     }
 }

@@ -18,15 +18,17 @@ extension SessionReport {
     ///
     /// Pure and deterministic: the batches may come in any order.
     public init?(history: RoomHistory) {
-        let (document, operations) = Self.mergedOperations(history.batches)
+        let (document, operations) = Self.mergedOperations(history.batches, authority: history.authority)
         guard let first = operations.first, let last = operations.last else { return nil }
         let end = Moment(last)
         let profiles = Dictionary(uniqueKeysWithValues: document.participants.map { ($0.id, $0.profile) })
+        // Roles are the owner's grants, never what a profile claims.
+        let roles = Dictionary(uniqueKeysWithValues: document.participants.map { ($0.id, $0.role) })
 
         var authors = Set(profiles.keys)
         for operation in operations { authors.insert(operation.author) }
         let participants = authors.sorted().map {
-            SessionParticipant(id: $0, name: profiles[$0]?.name, role: profiles[$0]?.role)
+            SessionParticipant(id: $0, name: profiles[$0]?.name, role: roles[$0] ?? document.role(of: $0))
         }
         let items = ItemHistory(operations)
         let views = Self.views(operations, items: items, end: end)
@@ -56,7 +58,7 @@ extension SessionReport {
                 // Last touch: the most recent agent recommendation of this item before the purchase.
                 let credited = recommendations.last {
                     $0.moment < moment && $0.recommendation.item == item
-                        && profiles[$0.recommendation.by]?.role == .agent
+                        && roles[$0.recommendation.by] == .agent
                 }
                 purchases.append(
                     Purchase(
@@ -78,13 +80,16 @@ extension SessionReport {
     /// The operations the document merged, in session order, and the merged document.
     ///
     /// Batches go through `Document.apply` one by one, so exactly the batches it merges count;
-    /// within them, the writes it rejects (someone else's profile, focus or viewport) are dropped.
-    static func mergedOperations(_ batches: [VerifiedBatch]) -> (Document, [Operation]) {
-        var document = Document()
+    /// within them, the writes the room's rules reject are dropped. The batches the final
+    /// document holds are replayed, so a grant or a proof that arrived late counts as everywhere.
+    static func mergedOperations(_ batches: [VerifiedBatch], authority: RoomAuthority) -> (Document, [Operation]) {
+        let document = Document(authority: authority, batches: batches)
         var operations: [Operation] = []
-        for batch in batches.sorted(by: { $0.id < $1.id }) {
-            guard case .applied = document.apply(batch) else { continue }
-            operations.append(contentsOf: batch.operations.filter(\.isAccepted))
+        for batch in document.mergedBatches {
+            guard case .success(let ops) = batch.content, let role = document.role(of: batch.author, at: batch.sequence) else {
+                continue
+            }
+            operations.append(contentsOf: ops.filter { authority.permits($0, role: role) && !$0.isGrant })
         }
         operations.sort { Moment($0) < Moment($1) }
         return (document, operations)
@@ -119,14 +124,10 @@ extension SessionReport {
 }
 
 extension Operation {
-    /// False for the writes the document rejects: only its owner may set a profile, focus or viewport.
-    var isAccepted: Bool {
-        switch edit {
-        case .setProfile(let participant, _), .setViewport(let participant, _, _), .setFocus(let participant, _):
-            participant == author
-        case .createItem, .setItemField, .removeItem, .moveItem, .addMark, .removeMark, .say, .commerce:
-            true
-        }
+    /// Grants change authority, not what happened in the session.
+    var isGrant: Bool {
+        if case .grantRole = edit { return true }
+        return false
     }
 }
 
@@ -157,7 +158,7 @@ struct ItemHistory {
                 let moment = Moment(operation)
                 if let earlier = records[item]?.removed, earlier < moment { continue }
                 records[item, default: Record()].removed = moment
-            case .setProfile, .moveItem, .addMark, .removeMark, .setViewport, .setFocus, .say, .commerce:
+            case .setProfile, .moveItem, .addMark, .removeMark, .setViewport, .setFocus, .say, .commerce, .grantRole:
                 continue
             }
         }

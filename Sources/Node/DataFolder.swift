@@ -74,6 +74,8 @@ public enum NodeError: Error, Equatable, CustomStringConvertible {
     case blobIncomplete(have: Int, total: Int)
     /// A blob's chunks all arrived but do not add up to its id.
     case blobCorrupt
+    /// The room's rules do not let this participant do that (what, and why).
+    case forbidden(String)
     /// A state the code rules out was reached (a bug, described).
     case internalInconsistency(String)
 
@@ -90,6 +92,7 @@ public enum NodeError: Error, Equatable, CustomStringConvertible {
         case let .ambiguous(what, count): "\(count) items match \(what); give more of the id"
         case let .blobIncomplete(have, total): "still arriving: \(have) of \(total) chunks"
         case .blobCorrupt: "the file's chunks do not match its id (a member sent a damaged or forged file)"
+        case let .forbidden(why): why
         case let .internalInconsistency(what): "internal error: \(what)"
         }
     }

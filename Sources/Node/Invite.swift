@@ -9,11 +9,11 @@ import Rendezvous
 
 /// An invitation to a room: where to knock, the room secret, and who is inviting.
 ///
-/// Text form: `cvp1:` followed by lowercase base32 (RFC 4648, no padding) of these bytes, so the
+/// Text form: `cvp2:` followed by lowercase base32 (RFC 4648, no padding) of these bytes, so the
 /// code survives a shell single-quoted string, a chat message and being read aloud:
 ///
 ///     size  field
-///        1  format version, 1
+///        1  format version, 2
 ///        1  flags: bit 0 direct (the address is the host's own, not a rendezvous),
 ///           bit 1 a display name follows; other bits must be zero
 ///        1  address kind: 1 DNS name, 4 IPv4, 6 IPv6
@@ -21,8 +21,10 @@ import Rendezvous
 ///      1+n
 ///        2  port, big-endian
 ///       32  room secret
+///       32  the owner's Ed25519 public key (the host's identity); with the secret it derives
+///           every room key, so a forged owner leads nowhere
 ///    [1+n]  display name: a length byte (1…48) and UTF-8, if flag bit 1
-///        4  CRC-32 (the PNG/zlib one) of "cvp1:" and every byte above, little-endian
+///        4  CRC-32 (the PNG/zlib one) of "cvp2:" and every byte above, little-endian
 ///
 /// Why CRC-32 and not a truncated hash: a mistyped character changes 5 adjacent bits and a swap
 /// of two neighbouring characters at most 10, so either error lies within 3 consecutive bytes,
@@ -43,9 +45,9 @@ public struct Invite: Sendable, Equatable {
     }
 
     /// The text every code starts with; the digit is the format version.
-    public static let prefix = "cvp1:"
+    public static let prefix = "cvp2:"
     /// The format version carried in the first byte.
-    public static let formatVersion: UInt8 = 1
+    public static let formatVersion: UInt8 = 2
     /// The longest display name in UTF-8 bytes: enough for a first name and a shop, short enough to keep codes short.
     public static let maxDisplayNameLength = 48
     /// The longest DNS name (RFC 1035's 253 characters in text form).
@@ -57,7 +59,7 @@ public struct Invite: Sendable, Equatable {
     public static let maxInputLength = 2 * maxCodeLength
 
     static let checksumLength = 4
-    static let maxPayloadLength = 3 + 1 + maxDNSNameLength + 2 + RoomKeys.secretLength + 1 + maxDisplayNameLength
+    static let maxPayloadLength = 3 + 1 + maxDNSNameLength + 2 + RoomKeys.secretLength + PublicKey.length + 1 + maxDisplayNameLength
 
     enum Flag {
         static let direct: UInt8 = 1 << 0
@@ -75,8 +77,11 @@ public struct Invite: Sendable, Equatable {
     public let route: Route
     /// Where the joiner sends its first packet.
     public let address: HostPort
-    /// The 32-byte room secret from which every room key is derived.
+    /// The 32-byte room secret from which, with the owner's key, every room key is derived.
     public let roomSecret: SecretBytes
+    /// The room's owner (the host's identity key): whose signed grants a joiner obeys. Another
+    /// owner with the same secret is another room, so a forged owner finds nobody.
+    public let owner: PublicKey
     /// The inviting person's name as they chose to show it, if any.
     public let displayName: String?
 
@@ -86,9 +91,10 @@ public struct Invite: Sendable, Equatable {
     ///   - route: whether `address` is a rendezvous server or the host's own node.
     ///   - address: a DNS name or an IPv4/IPv6 literal, and a port.
     ///   - roomSecret: the room's 32-byte secret.
+    ///   - owner: the room's owner.
     ///   - displayName: up to 48 UTF-8 bytes of printable text, or nil.
     /// - Throws: `NodeError.invalidInvite` with `.invalidAddress`, `.invalidDisplayName` or `.invalidSecret`.
-    public init(route: Route, address: HostPort, roomSecret: SecretBytes, displayName: String? = nil) throws {
+    public init(route: Route, address: HostPort, roomSecret: SecretBytes, owner: PublicKey, displayName: String? = nil) throws {
         guard roomSecret.count == RoomKeys.secretLength else {
             throw NodeError.invalidInvite(.invalidSecret(length: roomSecret.count))
         }
@@ -106,31 +112,32 @@ public struct Invite: Sendable, Equatable {
         default: self.address = address
         }
         self.roomSecret = roomSecret
+        self.owner = owner
         self.displayName = displayName
     }
 
     /// Makes an invite from an address typed as `HOST:PORT` or `[IPV6]:PORT`.
     ///
     /// - Throws: `NodeError.invalidInvite` as `init(route:address:roomSecret:displayName:)` does.
-    public init(route: Route, address text: String, roomSecret: SecretBytes, displayName: String? = nil) throws {
+    public init(route: Route, address text: String, roomSecret: SecretBytes, owner: PublicKey, displayName: String? = nil) throws {
         guard let address = HostPort(parsing: text) else { throw NodeError.invalidInvite(.invalidAddress(text)) }
-        try self.init(route: route, address: address, roomSecret: roomSecret, displayName: displayName)
+        try self.init(route: route, address: address, roomSecret: roomSecret, owner: owner, displayName: displayName)
     }
 
-    /// The room's keys, derived from the secret.
+    /// The room's keys, derived from the secret and the owner.
     public var roomKeys: RoomKeys {
         // RoomKeys throws only for a secret that is not 32 bytes, and no initialiser here accepts one.
-        try! RoomKeys(secret: roomSecret)
+        try! RoomKeys(secret: roomSecret, owner: owner)
     }
 
-    /// The shareable text, `cvp1:…`; it contains the room secret, so show it only to the person invited.
+    /// The shareable text, `cvp2:…`; it contains the room secret, so show it only to the person invited.
     public var code: String {
         var payload = payloadBytes()
         defer { Sodium.zero(&payload) }
         return Self.frame(payload)
     }
 
-    /// The command the invited person runs: `cvpeer join 'cvp1:…'` (the code never contains a quote).
+    /// The command the invited person runs: `cvpeer join 'cvp2:…'` (the code never contains a quote).
     public var joinCommand: String { "cvpeer join '\(code)'" }
 
     /// Reads an invite that a person pasted or typed.
@@ -254,7 +261,9 @@ public struct Invite: Sendable, Equatable {
         default:
             throw .damaged
         }
-        guard let portBytes = reader.bytes(2), let secretBytes = reader.bytes(RoomKeys.secretLength) else { throw .damaged }
+        guard let portBytes = reader.bytes(2), let secretBytes = reader.bytes(RoomKeys.secretLength),
+            let ownerBytes = reader.bytes(PublicKey.length), let owner = try? PublicKey(bytes: Array(ownerBytes))
+        else { throw .damaged }
         let port = UInt16(portBytes[portBytes.startIndex]) << 8 | UInt16(portBytes[portBytes.startIndex + 1])
         var displayName: String?
         if flags & Flag.displayName != 0 {
@@ -268,13 +277,14 @@ public struct Invite: Sendable, Equatable {
         // Fields decoded from a checked payload satisfy every rule the public initialiser enforces.
         return Invite(
             checked: route, address: HostPort(host: host, port: port), roomSecret: SecretBytes(copying: secretBytes),
-            displayName: displayName)
+            owner: owner, displayName: displayName)
     }
 
-    private init(checked route: Route, address: HostPort, roomSecret: SecretBytes, displayName: String?) {
+    private init(checked route: Route, address: HostPort, roomSecret: SecretBytes, owner: PublicKey, displayName: String?) {
         self.route = route
         self.address = address
         self.roomSecret = roomSecret
+        self.owner = owner
         self.displayName = displayName
     }
 
@@ -292,6 +302,7 @@ public struct Invite: Sendable, Equatable {
         out += raw
         out += port16(address.port)
         roomSecret.withUnsafeBytes { out += $0 }
+        out += owner.bytes
         if let displayName {
             let name = Array(displayName.utf8)
             out.append(UInt8(name.count))
@@ -398,7 +409,7 @@ public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooLong(length: Int, limit: Int)
     /// A byte outside ASCII at this 1-based position: invites are plain letters and digits.
     case notASCII(position: Int)
-    /// The text does not start with `cvp1:` (or another `cvpN:`).
+    /// The text does not start with `cvp2:` (or another `cvpN:`).
     case wrongPrefix
     /// The invite is in a format this cvpeer does not read (the version it claims).
     case unsupportedVersion(Int)

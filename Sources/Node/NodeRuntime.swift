@@ -78,7 +78,8 @@ public final class NodeRuntime: Sendable {
         let lock = try lockFolder(options.dataFolder)
         do {
             let store = try Store(path: options.dataFolder.storePath)
-            var keys = RoomKeys.generate()
+            let identity = try options.dataFolder.identity()
+            var keys = RoomKeys.generate(owner: identity.publicKey)
             if resume {
                 guard let tag = try store.setting(lastHostedKey), let room = try store.rooms().first(where: { $0.keys.tag == tag }) else {
                     throw NodeError.badRequest("this data folder has not hosted a room yet; run `cvpeer host` without --resume")
@@ -87,9 +88,9 @@ public final class NodeRuntime: Sendable {
             }
             let runtime = try await start(options, store: store, keys: keys, lock: lock) { bound in
                 if let rendezvous = options.rendezvous {
-                    return try Invite(route: .rendezvous, address: rendezvous, roomSecret: keys.secret)
+                    return try Invite(route: .rendezvous, address: rendezvous, roomSecret: keys.secret, owner: keys.owner)
                 }
-                return try Invite(route: .direct, address: reachableAddress(bound), roomSecret: keys.secret)
+                return try Invite(route: .direct, address: reachableAddress(bound), roomSecret: keys.secret, owner: keys.owner)
             }
             try store.setSetting(lastHostedKey, keys.tag)
             return runtime
@@ -246,7 +247,7 @@ extension RoomEngine {
     /// Records this node's name and role in the room unless the document already says so.
     func ensureProfile(name: String?, role: Role) throws {
         let current = replica.document.participants.first { $0.id == me }?.profile
-        let wanted = Profile(name: name ?? current?.name ?? role.defaultName, role: current?.role ?? role)
+        let wanted = Profile(name: name ?? current?.name ?? role.defaultName, requestedRole: current?.requestedRole ?? role)
         guard wanted != current else { return }
         try commit([.setProfile(participant: me, wanted)])
     }
@@ -259,6 +260,7 @@ extension Role {
         case .agent: "Agent"
         case .customer: "Customer"
         case .guest: "Guest"
+        case .archive: "Shop archive"
         }
     }
 }

@@ -1,5 +1,7 @@
+import Foundation
 import Insights
 import PeerCrypto
+import Replication
 import Store
 
 #if canImport(Glibc)
@@ -50,11 +52,12 @@ public enum ShopReport {
         var histories: [RoomHistory] = []
         var warnings: [String] = []
         for stored in rooms {
-            let (verified, unreadable) = try store.verifiedBatches(room: stored.keys)
+            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+            let (verified, unreadable) = try store.verifiedBatches(room: stored.keys, nowMillis: now)
             if !unreadable.isEmpty {
                 warnings.append("room \(RoomName(tag: stored.keys.tag).short): \(unreadable.count) stored batches do not open; left out")
             }
-            histories.append(RoomHistory(tag: stored.keys.tag, batches: verified))
+            histories.append(RoomHistory(tag: stored.keys.tag, authority: RoomAuthority(room: stored.keys), batches: verified))
         }
         let report = Report(rooms: histories)
         let text =

@@ -37,6 +37,10 @@ public struct VerifiedBatch: Hashable, Sendable {
     public let sequence: UInt64
     /// The content-key epoch it was sealed under.
     public let epoch: UInt32
+    /// The digest of the author's previous batch, as the author signed it.
+    public let previous: [UInt8]
+    /// This batch's signed digest (the next batch's `previous`).
+    public let digest: [UInt8]
     /// The operations, or why the payload did not decode.
     public let content: Result<[Operation], ReplicationError>
 
@@ -46,6 +50,8 @@ public struct VerifiedBatch: Hashable, Sendable {
         self.author = author
         sequence = opened.sequence
         epoch = opened.epoch
+        previous = opened.previous
+        digest = opened.digest
         content = Result { () throws(ReplicationError) in try BatchCodec.decode(opened.payload, author: author) }
     }
 
@@ -76,15 +82,19 @@ public struct BatchDraft: Sendable {
     public let sequence: UInt64
     /// The Lamport counter of the first operation.
     public let startCounter: UInt64
+    /// The digest of the author's previous batch (`BatchSealer.noPrevious` for the first).
+    public let previous: [UInt8]
     /// The operations so far.
     public private(set) var operations: [Operation] = []
 
     /// Starts a draft; `Document.draft(author:)` is the usual way.
-    public init(author: ReplicaID, sequence: UInt64, startCounter: UInt64) {
+    public init(author: ReplicaID, sequence: UInt64, startCounter: UInt64, previous: [UInt8]) {
         precondition(sequence >= 1 && startCounter >= 1, "sequences and counters start at 1")
+        precondition(previous.count == BatchSealer.digestLength, "a previous digest is 32 bytes")
         self.author = author
         self.sequence = sequence
         self.startCounter = startCounter
+        self.previous = previous
     }
 
     /// The id the next appended operation will get (and the id of what it creates).
@@ -114,25 +124,36 @@ public struct BatchDraft: Sendable {
     ///   exactly these operations (decoding inverts encoding for valid edits, which debug builds
     ///   check on every seal), so the author applies exactly what others will.
     /// - Throws: `ReplicationError.identityMismatch` if `identity` is not the author; encoding errors.
-    public func seal(identity: Identity, epoch: UInt32, contentKey: SecretBytes) throws(ReplicationError) -> SealedBatch {
+    /// - Parameter room: the room's id (`RoomAuthority.roomID`), bound into the signature.
+    public func seal(identity: Identity, epoch: UInt32, contentKey: SecretBytes, room: [UInt8]) throws(ReplicationError)
+        -> SealedBatch
+    {
         guard ReplicaID(identity.publicKey) == author else { throw .identityMismatch }
         let payload = try BatchCodec.encode(operations, author: author, editsValidated: true)
         assert(
             Result { () throws(ReplicationError) in try BatchCodec.decode(payload, author: author) } == .success(operations),
             "a sealed payload does not decode to its draft's operations")
-        let sealed = BatchSealer.seal(
-            payload: payload, sequence: sequence, epoch: epoch, identity: identity, contentKey: contentKey)
-        let batch = VerifiedBatch(author: author, sequence: sequence, epoch: epoch, content: .success(operations))
+        let (sealed, digest) = BatchSealer.seal(
+            payload: payload, sequence: sequence, epoch: epoch, previous: previous, room: room, identity: identity,
+            contentKey: contentKey)
+        let batch = VerifiedBatch(
+            author: author, sequence: sequence, epoch: epoch, previous: previous, digest: digest,
+            content: .success(operations))
         return SealedBatch(sealed: sealed, batch: batch)
     }
 }
 
 extension VerifiedBatch {
     /// Only `BatchDraft.seal` uses this: it holds the author's identity, which is the proof.
-    fileprivate init(author: ReplicaID, sequence: UInt64, epoch: UInt32, content: Result<[Operation], ReplicationError>) {
+    fileprivate init(
+        author: ReplicaID, sequence: UInt64, epoch: UInt32, previous: [UInt8], digest: [UInt8],
+        content: Result<[Operation], ReplicationError>
+    ) {
         self.author = author
         self.sequence = sequence
         self.epoch = epoch
+        self.previous = previous
+        self.digest = digest
         self.content = content
     }
 }
@@ -143,6 +164,11 @@ public struct SealedBatch: Hashable, Sendable {
     public let sealed: [UInt8]
     /// The verified batch.
     public let batch: VerifiedBatch
+
+    /// Pairs a batch opened from a store with the sealed bytes it was opened from.
+    public init(verified batch: VerifiedBatch, sealed: [UInt8]) {
+        self.init(sealed: sealed, batch: batch)
+    }
 
     /// Pairs sealed bytes with the batch they verified as.
     init(sealed: [UInt8], batch: VerifiedBatch) {

@@ -2,7 +2,7 @@
 ///
 /// Layout (varints are unsigned LEB128, minimal; strings are a varint byte length then UTF-8):
 ///
-///     u8      format version (1)
+///     u8      format version (2)
 ///     varint  Lamport counter of the first operation; the i-th has counter start + i
 ///     varint  k = number of other participants' keys referenced, then k × 32-byte keys
 ///     varint  n = number of operations, 1…maxOperationsPerBatch, then n operations:
@@ -18,12 +18,12 @@
 /// by the input's length.
 public enum BatchCodec {
     /// The version byte of this layout; an incompatible change gets a new one.
-    public static let formatVersion: UInt8 = 1
+    public static let formatVersion: UInt8 = 2
 
     /// Operation tags on the wire.
     enum Tag: UInt8 {
         case setProfile = 1, createItem, setItemField, removeItem, moveItem, addMark, removeMark, setViewport,
-            setFocus, say, recommend, addToCart, purchase
+            setFocus, say, recommend, addToCart, purchase, grantRole
     }
 
     /// Mark shape tags on the wire.
@@ -150,7 +150,7 @@ public enum BatchCodec {
             w.byte(Tag.setProfile.rawValue)
             w.varint(try keys.index(of: participant))
             w.string(profile.name)
-            w.byte(profile.role.rawValue)
+            w.byte(profile.requestedRole.rawValue)
         case let .createItem(kind, position, fields):
             w.byte(Tag.createItem.rawValue)
             w.byte(kind.rawValue)
@@ -230,6 +230,11 @@ public enum BatchCodec {
             w.byte(Tag.purchase.rawValue)
             try ref(item)
             w.varint(UInt64(quantity))
+        case let .grantRole(member, role, fromSequence):
+            w.byte(Tag.grantRole.rawValue)
+            w.varint(try keys.index(of: member))
+            w.byte(role.rawValue)
+            w.varint(fromSequence)
         }
     }
 
@@ -270,7 +275,7 @@ public enum BatchCodec {
             let participant = try key()
             let name = try r.string("display name", maxBytes: Limits.maxNameBytes)
             guard let role = Role(rawValue: try r.byte("role")) else { throw .invalidValue("role") }
-            return .setProfile(participant: participant, Profile(name: name, role: role))
+            return .setProfile(participant: participant, Profile(name: name, requestedRole: role))
         case .createItem:
             guard let kind = ItemKind(rawValue: try r.byte("item kind")) else { throw .invalidValue("item kind") }
             let position = try decodePosition(&r)
@@ -335,6 +340,10 @@ public enum BatchCodec {
         case .purchase:
             let item = try ref()
             return .commerce(.purchase(item: item, quantity: try decodeQuantity(&r)))
+        case .grantRole:
+            let member = try key()
+            guard let role = Role(rawValue: try r.byte("role")) else { throw .invalidValue("role") }
+            return .grantRole(member: member, role: role, fromSequence: try r.varint("grant start", in: 1...UInt64.max))
         }
     }
 

@@ -209,6 +209,7 @@ extension Role {
         case .agent: "agent"
         case .customer: "customer"
         case .guest: "guest"
+        case .archive: "archive"
         }
     }
 }

@@ -19,7 +19,7 @@ extension Document {
                     uniqueKeysWithValues: participants.map {
                         (
                             $0.id.hex,
-                            .object(["name": .string($0.profile.name), "role": .string($0.profile.role.name), "updated": json($0.updated)])
+                            .object(["name": .string($0.profile.name), "role": .string($0.role.name), "updated": json($0.updated)])
                         )
                     })),
             "items": .object(
@@ -135,7 +135,7 @@ extension Document {
             w.raw(#":{"name":"#)
             w.string(participant.profile.name)
             w.raw(#","role":""#)
-            w.raw(participant.profile.role.staticName)
+            w.raw(participant.role.staticName)
             w.raw(#"","updated":"#)
             w.time(participant.updated)
             w.byte(UInt8(ascii: "}"))

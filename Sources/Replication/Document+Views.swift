@@ -36,6 +36,8 @@ public struct ParticipantView: Hashable, Sendable {
     public let id: ReplicaID
     /// Its current profile.
     public let profile: Profile
+    /// Its role: the owner's grant (in an open room, the role its profile asks for).
+    public let role: Role
     /// When it last changed it.
     public let updated: HLC
 }
@@ -113,8 +115,12 @@ extension Document {
 
     /// Participants with a profile, by id.
     public var participants: [ParticipantView] {
-        profiles.map { ParticipantView(id: $0.key, profile: $0.value.value, updated: $0.value.time) }
-            .sorted { $0.id < $1.id }
+        profiles.map {
+            // An open room has no authority: there a role is what its participant said.
+            let role = authority.owner == nil ? $0.value.value.requestedRole : role(of: $0.key) ?? .guest
+            return ParticipantView(id: $0.key, profile: $0.value.value, role: role, updated: $0.value.time)
+        }
+        .sorted { $0.id < $1.id }
     }
 
     /// The profile of one participant.

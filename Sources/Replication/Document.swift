@@ -1,3 +1,5 @@
+import PeerCrypto
+
 /// # Replication: the coviewing document
 ///
 /// The shared panel is one replicated document per room, held by every participant's node. It
@@ -71,6 +73,8 @@
 /// wall-clock milliseconds, and sealing's nonce is BatchSealer's business. Every type is a
 /// value; none is thread-safe for concurrent mutation, and each is owned by one caller.
 public struct Document: Sendable {
+    /// Who rules the room, and which room it is: fixed for the document's life.
+    public let authority: RoomAuthority
     /// The batches merged so far.
     public private(set) var vector = VersionVector()
     /// The greatest Lamport counter of any merged operation: local operations count on from here.
@@ -78,6 +82,17 @@ public struct Document: Sendable {
     /// Each author's last accepted counter: an author's counters must keep increasing, so an id
     /// names one operation only.
     var lastCounters: [ReplicaID: UInt64] = [:]
+    /// Every merged batch, per author in sequence order: the hash chain, and what a rebuild
+    /// replays when a role change or an equivocation proof changes the verdict on past batches.
+    var log: [ReplicaID: [VerifiedBatch]] = [:]
+    /// The owner's role grants per member, in the owner's order.
+    var grants: [ReplicaID: [RoleGrant]] = [:]
+    /// Proven equivocators: each author's batches from this sequence on are left out everywhere.
+    public internal(set) var equivocators: [ReplicaID: UInt64] = [:]
+    /// True while `rebuild` replays the log: grants then never ask for another rebuild.
+    var rebuilding = false
+    /// Operations that broke a permission rule, per author: they had no effect on any node.
+    public private(set) var rejectedOperations: [ReplicaID: Int] = [:]
 
     var profiles: [ReplicaID: Register<Profile>] = [:]
     var items: [OpID: ItemRecord] = [:]
@@ -89,28 +104,54 @@ public struct Document: Sendable {
     /// All commerce events, ascending by id.
     public private(set) var commerce: [CommerceEvent] = []
 
-    /// An empty document.
-    public init() {}
+    /// An empty document of a room with `authority` (by default an open room with no owner, in
+    /// which every author is a member allowed everything: for tests of the merge itself; a node's
+    /// rooms always have an owner).
+    public init(authority: RoomAuthority = .open) {
+        self.authority = authority
+    }
 
     /// A document rebuilt from batches given in any order (as a store returns them, say).
     ///
-    /// Batches that follow a missing one of their author are left out, as `apply` would hold
-    /// them back; duplicates are ignored.
-    public init(batches: some Sequence<VerifiedBatch>) {
-        self.init()
-        for batch in batches.sorted(by: { $0.id < $1.id }) { apply(batch) }
+    /// The owner's batches go first, so every grant is known before the batches it judges;
+    /// batches that follow a missing, excluded or unadmitted one of their author are left out,
+    /// as `apply` would hold them back; duplicates are ignored.
+    public init(authority: RoomAuthority = .open, batches: some Sequence<VerifiedBatch>) {
+        self.init(authority: authority)
+        for batch in Self.canonicalOrder(batches, owner: authority.owner) { apply(batch) }
+    }
+
+    /// The order in which a rebuild applies batches: the owner's first, then by id.
+    static func canonicalOrder(_ batches: some Sequence<VerifiedBatch>, owner: ReplicaID?) -> [VerifiedBatch] {
+        batches.sorted { a, b in
+            let aOwner = a.author == owner
+            let bOwner = b.author == owner
+            return aOwner != bOwner ? aOwner : a.id < b.id
+        }
     }
 
     /// Starts the next batch of `author`'s own operations.
+    ///
+    /// Its counter follows everything merged, but never more than `Limits.maxCounterJump` above
+    /// the author's own previous batch: a hostile member's huge counter cannot drag ours (or
+    /// make our batch one that everybody refuses).
     public func draft(author: ReplicaID) -> BatchDraft {
-        BatchDraft(
-            author: author, sequence: vector[author] + 1,
-            startCounter: max(maxCounter, lastCounters[author] ?? 0) + 1)
+        let own = lastCounters[author] ?? 0
+        let start = min(max(maxCounter, own) + 1, own + Limits.maxCounterJump)
+        return BatchDraft(
+            author: author, sequence: vector[author] + 1, startCounter: start,
+            previous: log[author]?.last?.digest ?? BatchSealer.noPrevious)
+    }
+
+    /// The digest of `author`'s merged batch `sequence`, if merged.
+    public func digest(of id: BatchID) -> [UInt8]? {
+        guard id.sequence >= 1, let batches = log[id.author], id.sequence <= UInt64(batches.count) else { return nil }
+        return batches[Int(id.sequence - 1)].digest
     }
 
     /// What happened to a batch given to `apply`.
     public enum ApplyResult: Hashable, Sendable {
-        /// Merged. Operations that broke an ownership rule were rejected (counted here) on every node alike.
+        /// Merged. Operations that broke a rule were rejected (counted here) on every node alike.
         case applied(rejectedOperations: Int)
         /// Counted as received (the vector moved on) but its operations were ignored, on every node alike.
         case ignored(IgnoredReason)
@@ -118,6 +159,13 @@ public struct Document: Sendable {
         case duplicate
         /// Not the author's next batch: `expected` must come first.
         case outOfOrder(expected: UInt64)
+        /// The owner has not admitted its author (yet): nothing merged.
+        case notAdmitted
+        /// Its author is a proven equivocator and this batch is past the fork: nothing merged.
+        case excluded
+        /// It names a previous digest other than the author's batch merged here: the author
+        /// signed two histories. Nothing merged; the two batches are an `EquivocationProof`.
+        case chainBroken
     }
 
     /// Why an authentic batch contributes no operations.
@@ -126,46 +174,68 @@ public struct Document: Sendable {
         case malformed(ReplicationError)
         /// Its Lamport counters do not exceed its author's previous batch's.
         case countersNotIncreasing
+        /// Its first Lamport counter is more than `Limits.maxCounterJump` above its author's previous batch's.
+        case counterJump
     }
 
     /// Merges the author's next batch.
     ///
     /// Batches must come in their author's sequence order: anything else is reported, not merged
-    /// (`Replica` holds such batches back until their turn).
+    /// (`Replica` holds such batches back until their turn). Each operation is judged by the
+    /// room's permission rules (`RoomAuthority`) under the role its author held for this batch.
     @discardableResult
     public mutating func apply(_ batch: VerifiedBatch) -> ApplyResult {
-        let held = vector[batch.author]
+        let author = batch.author
+        let held = vector[author]
         guard batch.sequence > held else { return .duplicate }
         guard batch.sequence == held + 1 else { return .outOfOrder(expected: held + 1) }
-        vector.advance(batch.author, to: batch.sequence)
+        if let fork = equivocators[author], batch.sequence >= fork { return .excluded }
+        guard let role = role(of: author, at: batch.sequence) else { return .notAdmitted }
+        guard batch.previous == (log[author]?.last?.digest ?? BatchSealer.noPrevious) else { return .chainBroken }
+        vector.advance(author, to: batch.sequence)
+        log[author, default: []].append(batch)
         switch batch.content {
         case let .failure(error):
             return .ignored(.malformed(error))
         case let .success(operations):
             guard let first = operations.first, let last = operations.last else { return .applied(rejectedOperations: 0) }
-            guard first.id.counter > lastCounters[batch.author] ?? 0 else { return .ignored(.countersNotIncreasing) }
-            lastCounters[batch.author] = last.id.counter
+            let previous = lastCounters[author] ?? 0
+            guard first.id.counter > previous else { return .ignored(.countersNotIncreasing) }
+            guard first.id.counter - previous <= Limits.maxCounterJump else { return .ignored(.counterJump) }
+            lastCounters[author] = last.id.counter
             maxCounter = max(maxCounter, last.id.counter)
             var rejected = 0
+            var rebuild = false
             // The batch's chat messages and commerce events come in id order (one author, rising
             // counters): they are merged into the lists at the end, in one pass per list.
             var newChat: [ChatMessage] = []
             var newCommerce: [CommerceEvent] = []
-            for operation in operations where !merge(operation, chat: &newChat, commerce: &newCommerce) { rejected += 1 }
+            for operation in operations {
+                guard authority.permits(operation, role: role) else {
+                    rejected += 1
+                    continue
+                }
+                if case let .grantRole(member, granted, from) = operation.edit {
+                    rebuild = grant(granted, to: member, from: from, by: operation.id) || rebuild
+                    continue
+                }
+                merge(operation, chat: &newChat, commerce: &newCommerce)
+            }
             Self.merge(newChat, into: &chat)
             Self.merge(newCommerce, into: &commerce)
+            if rejected > 0 { rejectedOperations[author, default: 0] += rejected }
+            if rebuild { self.rebuild() }
             return .applied(rejectedOperations: rejected)
         }
     }
 
-    /// Merges one operation; false if a rule rejects it. Chat messages and commerce events are
-    /// collected in `newChat` and `newCommerce`, for `merge(_:into:)`.
+    /// Merges one operation that the permission rules allowed. Chat messages and commerce events
+    /// are collected in `newChat` and `newCommerce`, for `merge(_:into:)`.
     private mutating func merge(
         _ op: Operation, chat newChat: inout [ChatMessage], commerce newCommerce: inout [CommerceEvent]
-    ) -> Bool {
+    ) {
         switch op.edit {
         case let .setProfile(participant, profile):
-            guard participant == op.author else { return false }
             Register.write(&profiles[participant], profile, by: op)
         case let .createItem(kind, position, fields):
             var record = items[op.id] ?? ItemRecord()
@@ -184,17 +254,17 @@ public struct Document: Sendable {
         case let .removeMark(mark):
             marks.remove(mark)
         case let .setViewport(participant, item, viewport):
-            guard participant == op.author else { return false }
             Register.write(&viewportRegisters[ViewportKey(participant: participant, item: item)], viewport, by: op)
         case let .setFocus(participant, item):
-            guard participant == op.author else { return false }
             Register.write(&focusRegisters[participant], item, by: op)
         case let .say(text):
             newChat.append(ChatMessage(id: op.id, time: op.timestamp, text: text))
         case let .commerce(action):
             newCommerce.append(CommerceEvent(id: op.id, time: op.timestamp, action: action))
+        case .grantRole:
+            // Taken by `apply` before it calls here: a grant changes authority, not content.
+            break
         }
-        return true
     }
 
     /// Merges `entries` into `list` in id order; ids are unique, so the list stays strictly ascending.

@@ -38,20 +38,36 @@ public enum Limits {
     public static let maxSealedBatchBytes = maxBatchPayloadBytes + BatchSealer.overhead
     /// Lamport counters: 2^62 leaves room to count forever while keeping `counter + n` overflow-free.
     public static let maxCounter: UInt64 = 1 << 62
+    /// How far an author's batch may move its Lamport counter above the author's previous batch.
+    /// An honest author moves up to the room's highest counter, which grows by one per operation;
+    /// 2^32 operations in one gap never happen, while a hostile member needs 2^30 batches to push
+    /// counters to `maxCounter` and freeze the room (the node's quotas make that years).
+    public static let maxCounterJump: UInt64 = 1 << 32
+    /// How far ahead of the receiver's clock an operation's timestamp may be: a batch stamped
+    /// later is refused (not stored; sync offers it again, so a slightly fast clock only delays
+    /// it) at every entry, the store's reopening included.
+    public static let maxFutureMillis: UInt64 = 5 * 60_000
+    /// Members in a page of a sync summary: 1,024 × 72 bytes keeps a page near 72 KiB.
+    public static let summaryPageEntries = 1024
     /// Quantities in cart adds and purchases.
     public static let maxQuantity: UInt32 = 10_000
     /// Prices in minor units (cents): 10^15 is beyond any price, and exact in a JSON double.
     public static let maxPriceMinorUnits: UInt64 = 1_000_000_000_000_000
-    /// Authors in one version vector: rooms are a handful of people; 4096 leaves room for years of guests.
-    public static let maxVectorEntries = 4096
     /// Batches in one sync message: keeps one message's processing time short.
     public static let maxBatchesPerSyncMessage = 64
     /// The sender stops adding batches to a sync message once they pass this many bytes.
     public static let syncBatchByteBudget = 1024 * 1024
-    /// A sync message: a full vector, the byte budget, one more maximal batch and length prefixes.
+    /// Batch versions one sync message may ask for (to compare heads).
+    public static let maxWantsPerSyncMessage = 64
+    /// Equivocation proofs in one sync message: proofs are rare, and each is two batches.
+    public static let maxProofsPerSyncMessage = 2
+    /// A sync message: a summary page, the wants, the proofs, the byte budget, one more maximal
+    /// batch and length prefixes.
     public static let maxSyncMessageBytes =
-        16 + maxVectorEntries * (ReplicaID.byteCount + 10) + syncBatchByteBudget + maxSealedBatchBytes
-        + maxBatchesPerSyncMessage * 10
+        16 + summaryPageEntries * (ReplicaID.byteCount + 10 + BatchSealer.digestLength)
+        + maxWantsPerSyncMessage * (ReplicaID.byteCount + 10)
+        + maxProofsPerSyncMessage * 2 * (maxSealedBatchBytes + 10)
+        + syncBatchByteBudget + maxSealedBatchBytes + maxBatchesPerSyncMessage * 10
     /// Batches waiting for a predecessor, by default.
     public static let holdBackMaxBatches = 256
     /// Bytes of sealed batches waiting for a predecessor, by default.

@@ -45,6 +45,9 @@ public enum Edit: Hashable, Sendable {
     case say(String)
     /// Appends a commerce event.
     case commerce(CommerceAction)
+    /// The owner admits `member` (its first grant) or changes its role, for the member's batches
+    /// from `fromSequence` on (its first grant covers all of them). Anyone else's is rejected.
+    case grantRole(member: ReplicaID, role: Role, fromSequence: UInt64)
 
     func validate() throws(ReplicationError) {
         switch self {
@@ -66,6 +69,8 @@ public enum Edit: Hashable, Sendable {
         case let .setViewport(_, _, viewport): try viewport.validate()
         case let .say(text): try TextRule.multiline.check(text, "chat message", minBytes: 1, maxBytes: Limits.maxTextBytes)
         case let .commerce(action): try action.validate()
+        case let .grantRole(_, _, fromSequence):
+            guard fromSequence >= 1 else { throw .invalidValue("grant start") }
         }
     }
 }

@@ -1,24 +1,35 @@
 import PeerCrypto
 
-/// A node's replication engine for one room: the document plus the hold-back buffer.
+/// A node's replication engine for one room: the document, the hold-back buffers and the
+/// equivocation proofs it knows.
 ///
 /// Pure: the caller (the node) stores what `receive` reports as applied, sends what `SyncState`
-/// produces, and supplies content keys; nothing here touches a disk, a socket or a clock.
-/// Not thread-safe; owned by the node's room actor.
+/// produces, and supplies content keys and the wall clock; nothing here touches a disk, a socket
+/// or a clock. Not thread-safe; owned by the node's room actor.
 public struct Replica: Sendable {
     /// The merged document.
     public private(set) var document: Document
     /// Batches waiting for a predecessor.
     public private(set) var holdBack: HoldBackBuffer
+    /// Batches of authors the owner has not admitted (yet), waiting for the admission.
+    public private(set) var unadmitted: HoldBackBuffer
+    /// One proof per proven equivocator (the one with the earliest fork), to pass on to peers.
+    public private(set) var proofs: [ReplicaID: EquivocationProof] = [:]
+    /// Batch versions asked of peers to compare with ours (their summaries named another digest).
+    var wanted: Set<BatchID> = []
 
-    /// Starts from a document (empty, or rebuilt from a store) with a hold-back buffer of `bounds`.
+    /// Starts from a document (empty, or rebuilt from a store) with hold-back buffers of `bounds`.
     public init(document: Document = Document(), holdBackBounds: HoldBackBuffer.Bounds = .init()) {
         self.document = document
         holdBack = HoldBackBuffer(bounds: holdBackBounds)
+        unadmitted = HoldBackBuffer(bounds: holdBackBounds)
     }
 
     /// What the document holds.
     public var vector: VersionVector { document.vector }
+
+    /// The room's id, which every batch must be bound to.
+    public var roomID: [UInt8] { document.authority.roomID }
 
     /// A batch that reached the document: store `sealed` (in this order) before reporting success.
     public struct AppliedBatch: Hashable, Sendable {
@@ -36,18 +47,39 @@ public struct Replica: Sendable {
         case duplicate
         /// Waiting in the hold-back buffer for the author's batch `waitingFor`.
         case heldBack(waitingFor: UInt64)
+        /// Its author is not admitted by the owner (yet): held within a bound until it is.
+        case awaitingAdmission
         /// Arrived early and the hold-back buffer had no room; sync will offer it again.
         case dropped
-        /// Not an authentic batch of this room (malformed, unknown epoch, forged): dropped.
+        /// Not an authentic batch of this room (malformed, unknown epoch, forged, another room's): dropped.
         case rejected(CryptoError)
+        /// Authentic, but refused here for now: an operation is stamped more than
+        /// `Limits.maxFutureMillis` ahead of our clock. Not stored; sync offers it again.
+        case tooFarAhead
+        /// Authentic and past its author's fork (a proven equivocator): left out, as everywhere.
+        case excluded
+        /// Its chain does not meet the author's batch held here (nothing merged); given the held
+        /// batch, `receive(sealed:…)` reports `.equivocation` instead.
+        case chainBroken
+        /// It proved its author an equivocator: the proof is new here and the document left the
+        /// author's batches out from the fork on. Pass `proofs` on to peers.
+        case equivocation(EquivocationProof)
     }
 
     /// Opens and takes in a sealed batch from the network (or anywhere untrusted).
     ///
     /// Duplicates are recognised from the header, before any decryption, so a flood of resent
-    /// batches costs almost nothing.
-    /// - Parameter contentKey: the room's content key of an epoch, or nil if unknown.
-    public mutating func receive(sealed: [UInt8], contentKey: (UInt32) -> SecretBytes?) -> ReceiveOutcome {
+    /// batches costs almost nothing — except a version we asked for to compare (see `SyncState`)
+    /// or one whose header names another predecessor than ours, which are opened: if authentic
+    /// and different, they prove equivocation.
+    /// - Parameters:
+    ///   - contentKey: the room's content key of an epoch, or nil if unknown.
+    ///   - nowMillis: the wall clock, to refuse operations stamped too far ahead of it.
+    ///   - fetch: the sealed bytes of a batch we hold (from the store), to make a proof with.
+    public mutating func receive(
+        sealed: [UInt8], contentKey: (UInt32) -> SecretBytes?, nowMillis: UInt64,
+        fetch: (BatchID) -> [UInt8]? = { _ in nil }
+    ) -> ReceiveOutcome {
         // Our own limit is below the sealer's: a batch we could never forward is refused by everyone alike.
         guard sealed.count <= Limits.maxSealedBatchBytes else { return .rejected(.malformedBatch("too long")) }
         let header: SealedBatchHeader
@@ -58,20 +90,40 @@ public struct Replica: Sendable {
         }
         let id = BatchID(author: ReplicaID(header.author), sequence: header.sequence)
         guard id.sequence >= 1 else { return .rejected(.malformedBatch("sequence number 0")) }
-        if vector.contains(id) || holdBack.contains(id) { return .duplicate }
+        if let fork = document.equivocators[id.author], id.sequence >= fork { return .excluded }
+        if vector.contains(id) {
+            let ours = id.sequence == 1 ? BatchSealer.noPrevious : document.digest(of: BatchID(author: id.author, sequence: id.sequence - 1))
+            guard wanted.contains(id) || (ours != nil && header.previous != ours) else { return .duplicate }
+            wanted.remove(id)
+            guard let mine = fetch(id) else { return .duplicate }
+            return prove(mine, sealed, contentKey: contentKey)
+        }
+        if holdBack.contains(id) || unadmitted.contains(id) { return .duplicate }
         let opened: OpenedBatch
         do {
-            opened = try BatchSealer.open(sealed, contentKey: contentKey)
+            opened = try BatchSealer.open(sealed, room: roomID, contentKey: contentKey)
         } catch {
             return .rejected(Self.cryptoError(error))
         }
-        return receive(SealedBatch(sealed: sealed, batch: VerifiedBatch(opened: opened)))
+        let batch = VerifiedBatch(opened: opened)
+        let limit = nowMillis.addingReportingOverflow(Limits.maxFutureMillis)
+        if !limit.overflow, batch.operations.contains(where: { $0.timestamp.millis > limit.partialValue }) {
+            return .tooFarAhead
+        }
+        let outcome = receive(SealedBatch(sealed: sealed, batch: batch))
+        if outcome == .chainBroken, let mine = fetch(BatchID(author: id.author, sequence: id.sequence - 1)) {
+            // Its chain does not meet ours: the predecessor we hold and this batch are the proof.
+            return prove(mine, sealed, contentKey: contentKey)
+        }
+        return outcome
     }
 
-    /// Takes in a batch already verified: one's own, fresh from `BatchDraft.seal`.
+    /// Takes in a batch already verified: one's own, fresh from `BatchDraft.seal`, or one opened
+    /// by `receive(sealed:…)`. A batch whose chain does not meet the author's batch held here is
+    /// reported as `.chainBroken` (nothing merged); `receive(sealed:…)` turns that into a proof.
     public mutating func receive(_ batch: SealedBatch) -> ReceiveOutcome {
         let id = batch.batch.id
-        if vector.contains(id) || id.sequence == 0 || holdBack.contains(id) { return .duplicate }
+        if vector.contains(id) || id.sequence == 0 || holdBack.contains(id) || unadmitted.contains(id) { return .duplicate }
         let next = vector[id.author] + 1
         if id.sequence > next {
             switch holdBack.insert(batch, vector: vector) {
@@ -80,13 +132,77 @@ public struct Replica: Sendable {
             case .dropped: return .dropped
             }
         }
-        var applied = [AppliedBatch(batch: batch, result: document.apply(batch.batch))]
-        var last = id.sequence
-        while last < UInt64.max, let waiting = holdBack.remove(BatchID(author: id.author, sequence: last + 1)) {
-            applied.append(AppliedBatch(batch: waiting, result: document.apply(waiting.batch)))
-            last += 1
+        var applied: [AppliedBatch] = []
+        switch apply(batch, into: &applied) {
+        case .notAdmitted:
+            switch unadmitted.insert(batch, vector: vector) {
+            case .held: return .awaitingAdmission
+            case .duplicate: return .duplicate
+            case .dropped: return .dropped
+            }
+        case .excluded: return .excluded
+        case .chainBroken: return .chainBroken
+        default: return .applied(applied)
         }
-        return .applied(applied)
+    }
+
+    /// Applies `batch`, then every held batch it unblocks: its author's next ones, and the held
+    /// batches of every member its grants (or those of the batches it unblocked) admitted.
+    /// Iterative, so a long run of held batches costs no stack.
+    private mutating func apply(_ batch: SealedBatch, into applied: inout [AppliedBatch]) -> Document.ApplyResult {
+        var queue = [batch.batch.author]
+        let result = applyOne(batch, into: &applied, admitted: &queue)
+        switch result {
+        case .applied, .ignored: break
+        case .duplicate, .outOfOrder, .notAdmitted, .excluded, .chainBroken: return result
+        }
+        while let author = queue.popLast() {
+            while vector[author] < UInt64.max {
+                let id = BatchID(author: author, sequence: vector[author] + 1)
+                guard let waiting = unadmitted.remove(id) ?? holdBack.remove(id) else { break }
+                if applyOne(waiting, into: &applied, admitted: &queue) == .notAdmitted {
+                    _ = unadmitted.insert(waiting, vector: vector)
+                }
+                guard vector.contains(id) else { break }
+            }
+        }
+        return result
+    }
+
+    /// Applies one batch to the document; the members an owner's batch admits join `admitted`.
+    private mutating func applyOne(
+        _ batch: SealedBatch, into applied: inout [AppliedBatch], admitted: inout [ReplicaID]
+    ) -> Document.ApplyResult {
+        let ownerBatch = batch.batch.author == document.authority.owner
+        let before = ownerBatch ? Set(document.members.map(\.id)) : []
+        let result = document.apply(batch.batch)
+        switch result {
+        case .applied, .ignored:
+            applied.append(AppliedBatch(batch: batch, result: result))
+            if ownerBatch { admitted += document.members.map(\.id).filter { !before.contains($0) } }
+        case .duplicate, .outOfOrder, .notAdmitted, .excluded, .chainBroken: break
+        }
+        return result
+    }
+
+    /// Makes a proof of two sealed batches and acts on it if it is new.
+    private mutating func prove(_ a: [UInt8], _ b: [UInt8], contentKey: (UInt32) -> SecretBytes?) -> ReceiveOutcome {
+        guard let proof = EquivocationProof(a, b, room: roomID, contentKey: contentKey) else { return .duplicate }
+        return take(proof) ? .equivocation(proof) : .duplicate
+    }
+
+    /// Takes in a proof (from a peer, or made here); true if it was new and changed the document.
+    @discardableResult
+    public mutating func take(_ proof: EquivocationProof) -> Bool {
+        if let known = proofs[proof.author], known.fork <= proof.fork { return false }
+        proofs[proof.author] = proof
+        return document.exclude(proof)
+    }
+
+    /// Asks to compare our version of `id` with a peer's (its summary named another digest).
+    mutating func want(_ id: BatchID) {
+        guard wanted.count < Limits.maxWantsPerSyncMessage * 4 else { return }
+        wanted.insert(id)
     }
 
     /// Starts the next batch of `author`'s own operations.
@@ -94,13 +210,31 @@ public struct Replica: Sendable {
         document.draft(author: author)
     }
 
-    /// Takes in a peer's sync message: updates `state` and receives each batch it carries.
+    /// Takes in a peer's sync message: updates `state`, checks its proofs and the digests it
+    /// names against ours, and receives each batch it carries.
     ///
-    /// - Returns: one outcome per batch, in message order.
+    /// - Returns: one outcome per batch, in message order, after one per new proof it carried.
     public mutating func receive(
-        _ message: SyncMessage, state: inout SyncState, contentKey: (UInt32) -> SecretBytes?
+        _ message: SyncMessage, state: inout SyncState, contentKey: (UInt32) -> SecretBytes?, nowMillis: UInt64,
+        fetch: (BatchID) -> [UInt8]? = { _ in nil }
     ) -> [ReceiveOutcome] {
-        state.receive(message).map { receive(sealed: $0, contentKey: contentKey) }
+        var outcomes: [ReceiveOutcome] = []
+        for pair in message.proofs {
+            if let proof = EquivocationProof(pair.0, pair.1, room: roomID, contentKey: contentKey), take(proof) {
+                outcomes.append(.equivocation(proof))
+            }
+        }
+        for entry in message.summary {
+            let id = BatchID(author: entry.author, sequence: entry.sequence)
+            if let ours = document.digest(of: id), ours != entry.head {
+                want(id)
+                state.ask(id)
+            }
+        }
+        for sealed in state.receive(message) {
+            outcomes.append(receive(sealed: sealed, contentKey: contentKey, nowMillis: nowMillis, fetch: fetch))
+        }
+        return outcomes
     }
 
     private static func cryptoError(_ error: any Error) -> CryptoError {

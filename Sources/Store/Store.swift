@@ -18,7 +18,7 @@ import Synchronization
 /// Thread-safe: calls are serialised on one connection.
 public final class Store: Sendable {
     /// The schema this code writes; an older file is migrated, a newer one refused.
-    static let schemaVersion: Int64 = 1
+    static let schemaVersion: Int64 = 2
 
     private let connection: Mutex<SQLiteConnection>
     /// The database file's path.
@@ -47,12 +47,15 @@ public final class Store: Sendable {
             throw StoreError.newerSchema(path: db.path, found: current, supported: schemaVersion)
         }
         guard current < schemaVersion else { return }
+        // Schema 1 held wave-1 rooms (no owner, batch format cvb1), which this version cannot open.
+        if current >= 1 { throw StoreError.olderSchema(path: db.path, found: current) }
         try db.transaction {
             try db.execute(
                 """
                 CREATE TABLE IF NOT EXISTS rooms (
                     tag BLOB PRIMARY KEY,
                     secret BLOB NOT NULL,
+                    owner BLOB NOT NULL,
                     created_ms INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS batches (
@@ -85,8 +88,9 @@ public final class Store: Sendable {
     public func addRoom(_ keys: RoomKeys, createdMillis: Int64) throws {
         try connection.withLock { db in
             try db.transaction {
-                try db.statement("INSERT OR IGNORE INTO rooms (tag, secret, created_ms) VALUES (?, ?, ?)")
-                    .bind(.blob(keys.tag), .blob(keys.secret.unsafeCopy()), .integer(createdMillis)).run()
+                try db.statement("INSERT OR IGNORE INTO rooms (tag, secret, owner, created_ms) VALUES (?, ?, ?, ?)")
+                    .bind(.blob(keys.tag), .blob(keys.secret.unsafeCopy()), .blob(keys.owner.bytes), .integer(createdMillis))
+                    .run()
             }
         }
     }
@@ -94,14 +98,17 @@ public final class Store: Sendable {
     /// Every room this node has joined or hosted, oldest first.
     public func rooms() throws -> [StoredRoom] {
         try connection.withLock { db in
-            let query = try db.statement("SELECT tag, secret, created_ms FROM rooms ORDER BY created_ms, tag")
+            let query = try db.statement("SELECT tag, secret, owner, created_ms FROM rooms ORDER BY created_ms, tag")
             var result: [StoredRoom] = []
             while try query.step() {
                 var secret = query.blob(1)
                 defer { Sodium.zero(&secret) }
-                let keys = try RoomKeys(secret: SecretBytes(copying: secret))
+                guard let owner = try? PublicKey(bytes: query.blob(2)) else {
+                    throw StoreError.corrupt(path: path, reason: "room owner key")
+                }
+                let keys = try RoomKeys(secret: SecretBytes(copying: secret), owner: owner)
                 guard keys.tag == query.blob(0) else { throw StoreError.corrupt(path: path, reason: "room tag mismatch") }
-                result.append(StoredRoom(keys: keys, createdMillis: query.int(2)))
+                result.append(StoredRoom(keys: keys, createdMillis: query.int(3)))
             }
             return result
         }
@@ -267,6 +274,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case sqlite(path: String, message: String)
     /// The file was written by a newer cvpeer (path, found, supported).
     case newerSchema(path: String, found: Int64, supported: Int64)
+    /// The file was written by an earlier cvpeer whose rooms this one cannot open (path, found).
+    case olderSchema(path: String, found: Int64)
     /// The file's contents contradict themselves (path, reason).
     case corrupt(path: String, reason: String)
 
@@ -275,6 +284,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case let .sqlite(path, message): "store \(path): \(message)"
         case let .newerSchema(path, found, supported):
             "store \(path) was written by a newer cvpeer (schema \(found), this one reads up to \(supported))"
+        case let .olderSchema(path, found):
+            "store \(path) was written by an earlier cvpeer (schema \(found)) whose rooms this one cannot open; move it aside and start again"
         case let .corrupt(path, reason): "store \(path) is corrupt: \(reason)"
         }
     }

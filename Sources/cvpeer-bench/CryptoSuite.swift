@@ -1,5 +1,6 @@
 import CBenchRef
 import PeerCrypto
+import Replication
 
 /// `cvpeer-bench crypto`: BatchSealer and the bare AEAD against the same libsodium calls made from C.
 ///
@@ -77,8 +78,9 @@ enum CryptoSuite {
                 var checksum: UInt64 = 0
                 for i in 0..<iterations {
                     let sealed = BatchSealer.seal(
-                        payload: payload, sequence: UInt64(i) + 1, epoch: epoch, identity: keys.identity,
-                        contentKey: keys.contentKey)
+                        payload: payload, sequence: UInt64(i) + 1, epoch: epoch, previous: BatchSealer.noPrevious,
+                        room: RoomAuthority.open.roomID, identity: keys.identity, contentKey: keys.contentKey
+                    ).sealed
                     checksum &+= UInt64(sealed[sealed.count - 1])
                 }
                 return checksum
@@ -93,13 +95,15 @@ enum CryptoSuite {
     /// buffer and payload copy on both sides.
     static func openComparison(_ keys: Keys, _ size: Int) -> (Comparison, () -> Void) {
         let sealed = BatchSealer.seal(
-            payload: Sodium.randomBytes(size), sequence: 1, epoch: epoch, identity: keys.identity, contentKey: keys.contentKey)
+            payload: Sodium.randomBytes(size), sequence: 1, epoch: epoch, previous: BatchSealer.noPrevious,
+            room: RoomAuthority.open.roomID, identity: keys.identity, contentKey: keys.contentKey
+        ).sealed
         let comparison = Comparison(
             name: "BatchSealer.open \(label(size))", bytesPerOperation: size,
             swift: { iterations in
                 var checksum: UInt64 = 0
                 for _ in 0..<iterations {
-                    guard let opened = try? BatchSealer.open(sealed, contentKey: { $0 == epoch ? keys.contentKey : nil })
+                    guard let opened = try? BatchSealer.open(sealed, room: RoomAuthority.open.roomID, contentKey: { $0 == epoch ? keys.contentKey : nil })
                     else { return .max }
                     checksum &+= UInt64(opened.payload.count) &+ opened.sequence
                 }
@@ -175,7 +179,9 @@ enum CryptoSuite {
             let payload = Sodium.randomBytes(size)
             let sequence = UInt64(size) + 7
             let swiftSealed = BatchSealer.seal(
-                payload: payload, sequence: sequence, epoch: epoch, identity: keys.identity, contentKey: keys.contentKey)
+                payload: payload, sequence: sequence, epoch: epoch, previous: BatchSealer.noPrevious,
+                room: RoomAuthority.open.roomID, identity: keys.identity, contentKey: keys.contentKey
+            ).sealed
             var cLength = 0
             guard
                 let cPointer = payload.withUnsafeBufferPointer({
@@ -186,9 +192,9 @@ enum CryptoSuite {
             cbenchref_free(cPointer)
             guard cSealed.count == swiftSealed.count else { return "sealed lengths differ (\(size) B)" }
             // Everything before the random nonce is deterministic.
-            guard cSealed[..<48] == swiftSealed[..<48] else { return "headers differ (\(size) B)" }
+            guard cSealed[..<80] == swiftSealed[..<80] else { return "headers differ (\(size) B)" }
 
-            guard let opened = try? BatchSealer.open(cSealed, contentKey: { $0 == epoch ? keys.contentKey : nil }),
+            guard let opened = try? BatchSealer.open(cSealed, room: RoomAuthority.open.roomID, contentKey: { $0 == epoch ? keys.contentKey : nil }),
                 opened.payload == payload, opened.sequence == sequence, opened.epoch == epoch,
                 opened.author == keys.identity.publicKey
             else { return "Swift cannot open a C batch (\(size) B)" }

@@ -101,7 +101,7 @@ enum ReplicationWorkloads {
         let created = clock.now
         let residentCreated = Subprocess.currentResidentKiB()
         for sealed in a.own {
-            try expectApplied(b.receive(sealed: sealed, contentKey: room.key), by: "B")
+            try expectApplied(b.receive(sealed: sealed, contentKey: room.key, nowMillis: .max), by: "B")
         }
         let transferred = clock.now
         let peak = Subprocess.peakResidentKiB()
@@ -170,14 +170,14 @@ enum ReplicationWorkloads {
         var bytes = 0
         while true {
             var quiet = true
-            while let message = stateAtA.generateMessage(local: a.replica.vector, fetch: { a.sealed($0) }) {
+            while let message = stateAtA.generateMessage(replica: a.replica, fetch: { a.sealed($0) }) {
                 let wire = try encode(message)
                 try b.take(wire, state: &stateAtB)
                 messages += 1
                 bytes += wire.count
                 quiet = false
             }
-            while let message = stateAtB.generateMessage(local: b.replica.vector, fetch: { b.sealed($0) }) {
+            while let message = stateAtB.generateMessage(replica: b.replica, fetch: { b.sealed($0) }) {
                 let wire = try encode(message)
                 try a.take(wire, state: &stateAtA)
                 messages += 1
@@ -202,7 +202,7 @@ enum ReplicationWorkloads {
     static func sharedSetUp(room: Room) throws(BenchFailure) -> (Node, Node, [OpID]) {
         var a = Node(name: "A", seedByte: 0xA1, room: room)
         var b = Node(name: "B", seedByte: 0xB2, room: room)
-        try a.make(.setProfile(participant: a.id, Profile(name: "Agent A", role: .agent)))
+        try a.make(.setProfile(participant: a.id, Profile(name: "Agent A", requestedRole: .agent)))
         var items: [OpID] = []
         var position = PanelPosition.middle
         for index in 0..<sharedItems {
@@ -217,10 +217,13 @@ enum ReplicationWorkloads {
             items.append(try a.make(.createItem(kind: kind, position: position, fields: fields)))
             position = PanelPosition.between(position, nil)!
         }
+        // A owns the room; B edits A's items too, which only an agent may: A grants it, and B
+        // takes that in before it makes anything of its own.
+        try a.make(.grantRole(member: b.id, role: .agent, fromSequence: 1))
         try a.flush()
-        try b.make(.setProfile(participant: b.id, Profile(name: "Customer B", role: .customer)))
-        try b.flush()
         for sealed in a.own { try b.takeSealed(sealed) }
+        try b.make(.setProfile(participant: b.id, Profile(name: "Customer B", requestedRole: .customer)))
+        try b.flush()
         for sealed in b.own { try a.takeSealed(sealed) }
         return (a, b, items)
     }
@@ -341,7 +344,7 @@ enum ReplicationWorkloads {
             let start = clock.now
             let store = try Store(path: path)
             let opened = clock.now
-            let (replica, unreadable) = try store.loadReplica(room: room.keys)
+            let (replica, unreadable) = try store.loadReplica(room: room.keys, nowMillis: .max)
             let loaded = clock.now
             let peak = Subprocess.peakResidentKiB()
             let timings = [
@@ -357,7 +360,7 @@ enum ReplicationWorkloads {
             let t1 = clock.now
             var openedBatches: [OpenedBatch] = []
             openedBatches.reserveCapacity(stored.count)
-            for batch in stored { openedBatches.append(try BatchSealer.open(batch.sealed, contentKey: room.key)) }
+            for batch in stored { openedBatches.append(try BatchSealer.open(batch.sealed, room: room.keys.roomID, contentKey: room.key)) }
             let t2 = clock.now
             let verified = openedBatches.map(VerifiedBatch.init(opened:))
             let t3 = clock.now
@@ -385,7 +388,7 @@ enum ReplicationWorkloads {
         var opened: [OpenedBatch] = []
         opened.reserveCapacity(sealed.count)
         do {
-            for batch in sealed { opened.append(try BatchSealer.open(batch, contentKey: room.key)) }
+            for batch in sealed { opened.append(try BatchSealer.open(batch, room: room.keys.roomID, contentKey: room.key)) }
         } catch {
             throw BenchFailure("step by step: open: \(error)")
         }
@@ -409,8 +412,9 @@ enum ReplicationWorkloads {
         var checksum = 0
         for (payload, batch) in zip(payloads, verified) {
             checksum &+= BatchSealer.seal(
-                payload: payload, sequence: batch.sequence, epoch: epoch, identity: identity, contentKey: room.contentKey
-            ).count
+                payload: payload, sequence: batch.sequence, epoch: epoch, previous: batch.previous,
+                room: room.keys.roomID, identity: identity, contentKey: room.contentKey
+            ).sealed.count
         }
         let t5 = clock.now
         guard payloads == opened.map(\.payload), checksum > 0 else { throw BenchFailure("step by step: payloads differ") }
@@ -426,7 +430,7 @@ enum ReplicationWorkloads {
     static func syncStepByStep(_ ownA: [[UInt8]], _ ownB: [[UInt8]], room: Room) throws(BenchFailure) -> [(String, String)] {
         func verified(_ sealed: ArraySlice<[UInt8]>) throws(BenchFailure) -> [VerifiedBatch] {
             do {
-                return try sealed.map { VerifiedBatch(opened: try BatchSealer.open($0, contentKey: room.key)) }
+                return try sealed.map { VerifiedBatch(opened: try BatchSealer.open($0, room: room.keys.roomID, contentKey: room.key)) }
             } catch {
                 throw BenchFailure("step by step: open: \(error)")
             }
@@ -441,7 +445,7 @@ enum ReplicationWorkloads {
             let t0 = clock.now
             var opened: [OpenedBatch] = []
             do {
-                for sealed in theirs.dropFirst() { opened.append(try BatchSealer.open(sealed, contentKey: room.key)) }
+                for sealed in theirs.dropFirst() { opened.append(try BatchSealer.open(sealed, room: room.keys.roomID, contentKey: room.key)) }
             } catch {
                 throw BenchFailure("step by step: open: \(error)")
             }
@@ -495,10 +499,15 @@ struct BenchFailure: Error {
 struct Room: Sendable {
     let keys: RoomKeys
     let contentKey: SecretBytes
+    /// Owned by A (seed 0xA1), as a node's rooms always are, so every check of the merge runs.
+    let authority: RoomAuthority
 
     init() {
-        keys = try! RoomKeys(secret: SecretBytes(copying: (0..<UInt8(RoomKeys.secretLength)).map { 0xC0 &+ $0 }))
+        let owner = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0xA1, count: Identity.seedLength)))
+        keys = try! RoomKeys(
+            secret: SecretBytes(copying: (0..<UInt8(RoomKeys.secretLength)).map { 0xC0 &+ $0 }), owner: owner.publicKey)
         contentKey = keys.contentKey(epoch: ReplicationWorkloads.epoch)
+        authority = RoomAuthority(room: keys)
     }
 
     /// The content key of an epoch, as `Replica.receive` asks for it.
@@ -514,7 +523,7 @@ struct Node {
     let identity: Identity
     let id: ReplicaID
     let room: Room
-    var replica = Replica()
+    var replica: Replica
     var clock = HybridClock()
     var wall = ReplicationWorkloads.wallStart
     var draft: BatchDraft?
@@ -528,6 +537,7 @@ struct Node {
         identity = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: seedByte, count: Identity.seedLength)))
         id = ReplicaID(identity.publicKey)
         self.room = room
+        replica = Replica(document: Document(authority: room.authority))
     }
 
     /// Appends an edit to the current batch (starting one if needed), sealing it when full.
@@ -551,7 +561,7 @@ struct Node {
         draft = nil
         let batch: SealedBatch
         do {
-            batch = try pending.seal(identity: identity, epoch: ReplicationWorkloads.epoch, contentKey: room.contentKey)
+            batch = try pending.seal(identity: identity, epoch: ReplicationWorkloads.epoch, contentKey: room.contentKey, room: room.keys.roomID)
         } catch {
             throw BenchFailure("\(name): seal: \(error)")
         }
@@ -569,7 +579,7 @@ struct Node {
 
     /// Takes in another node's sealed batch directly.
     mutating func takeSealed(_ sealed: [UInt8]) throws(BenchFailure) {
-        for applied in try ReplicationWorkloads.expectApplied(replica.receive(sealed: sealed, contentKey: room.key), by: name) {
+        for applied in try ReplicationWorkloads.expectApplied(replica.receive(sealed: sealed, contentKey: room.key, nowMillis: .max), by: name) {
             received[applied.batch.batch.id] = applied.batch.sealed
         }
     }
@@ -582,7 +592,7 @@ struct Node {
         } catch {
             throw BenchFailure("\(name): SyncMessageCodec.decode: \(error)")
         }
-        for outcome in replica.receive(message, state: &state, contentKey: room.key) {
+        for outcome in replica.receive(message, state: &state, contentKey: room.key, nowMillis: .max) {
             switch outcome {
             case let .applied(list):
                 for applied in list {
@@ -592,7 +602,7 @@ struct Node {
                     received[applied.batch.batch.id] = applied.batch.sealed
                 }
             case .duplicate: break
-            case .heldBack, .dropped, .rejected: throw BenchFailure("\(name): a synced batch was \(outcome)")
+            default: throw BenchFailure("\(name): a synced batch was \(outcome)")
             }
         }
     }

@@ -107,7 +107,7 @@ import Testing
         var byDigit: [Character: [RoomKeys]] = [:]
         var shared: Character?
         while shared == nil {
-            let keys = RoomKeys.generate()
+            let keys = RoomKeys.generate(owner: Identity.generate().publicKey)
             let digit = ReportDataFolder.hex(keys.tag).first!
             byDigit[digit, default: []].append(keys)
             if byDigit[digit]!.count == 2 { shared = digit }
@@ -227,12 +227,14 @@ private struct ReportDataFolder {
         let ana = Identity.generate()
         let ben = Identity.generate()
 
-        let shopKeys = RoomKeys.generate()
+        // Ana hosts, so she owns her rooms and admits Ben.
+        let shopKeys = RoomKeys.generate(owner: ana.publicKey)
         var shopRoom = Room(keys: shopKeys, start: Self.base)
         try shopRoom.act(
-            ana, .setProfile(participant: ReplicaID(ana.publicKey), Profile(name: "Ana", role: .agent)), at: 0)
+            ana, .setProfile(participant: ReplicaID(ana.publicKey), Profile(name: "Ana", requestedRole: .agent)), at: 0)
+        try shopRoom.act(ana, .grantRole(member: ReplicaID(ben.publicKey), role: .customer, fromSequence: 1), at: 500)
         try shopRoom.act(
-            ben, .setProfile(participant: ReplicaID(ben.publicKey), Profile(name: "Ben", role: .customer)), at: 1_000)
+            ben, .setProfile(participant: ReplicaID(ben.publicKey), Profile(name: "Ben", requestedRole: .customer)), at: 1_000)
         let shoes = try shopRoom.act(
             ana,
             .createItem(
@@ -256,14 +258,14 @@ private struct ReportDataFolder {
                 StoredBatch(author: last.author, sequence: last.sequence, epoch: last.epoch, sealed: sealed))
         }
 
-        let otherKeys = RoomKeys.generate()
+        let otherKeys = RoomKeys.generate(owner: ana.publicKey)
         var other = Room(keys: otherKeys, start: Self.base + 86_400_000)
         try other.act(
-            ana, .setProfile(participant: ReplicaID(ana.publicKey), Profile(name: "Ana", role: .agent)), at: 0)
+            ana, .setProfile(participant: ReplicaID(ana.publicKey), Profile(name: "Ana", requestedRole: .agent)), at: 0)
         try other.act(
             ana, .createItem(kind: .productCard, position: .middle, fields: [.title("Green scarf")]), at: 60_000)
 
-        let idleKeys = RoomKeys.generate()
+        let idleKeys = RoomKeys.generate(owner: ana.publicKey)
         for room in [shopRoom, other] {
             try store.addRoom(room.keys, createdMillis: Int64(room.start))
             try store.append(room.stored, room: room.keys.tag)
@@ -279,12 +281,13 @@ private struct ReportDataFolder {
     struct Room {
         let keys: RoomKeys
         let start: UInt64
-        var replica = Replica()
+        var replica: Replica
         var stored: [StoredBatch] = []
 
         init(keys: RoomKeys, start: UInt64) {
             self.keys = keys
             self.start = start
+            replica = Replica(document: Document(authority: RoomAuthority(room: keys)))
         }
 
         @discardableResult
@@ -292,7 +295,7 @@ private struct ReportDataFolder {
             let author = ReplicaID(identity.publicKey)
             var draft = replica.draft(author: author)
             let id = try draft.append(edit, at: HLC(millis: start + offset, logical: 0))
-            let batch = try draft.seal(identity: identity, epoch: 0, contentKey: keys.contentKey(epoch: 0))
+            let batch = try draft.seal(identity: identity, epoch: 0, contentKey: keys.contentKey(epoch: 0), room: keys.roomID)
             _ = replica.receive(batch)
             stored.append(
                 StoredBatch(

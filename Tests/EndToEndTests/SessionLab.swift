@@ -56,7 +56,7 @@ final class SessionLab: @unchecked Sendable {
         var arguments = ["host", "--data", self.data(data), "--name", name, "--listen", "127.0.0.1:0"] + extra
         if let rendezvous { arguments += ["--rendezvous", "127.0.0.1:\(rendezvous)"] }
         let child = try start(arguments, name: "host \(name)")
-        guard let line = child.line("  cvpeer join '", timeout: 30), let start = line.range(of: "cvp1:") else {
+        guard let line = child.line("  cvpeer join '", timeout: 30), let start = line.range(of: "cvp2:") else {
             throw LabFailure("the host did not print an invite:\n\(child.output.joined(separator: "\n"))")
         }
         let code = String(line[start.lowerBound...].prefix { $0 != "'" })

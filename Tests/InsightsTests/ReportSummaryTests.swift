@@ -154,11 +154,11 @@ struct FourSessions {
     @Test func batchesInAnyOrderOrDuplicatedGiveTheSameReport() throws {
         let shop = try ShopSession()
         let batches = try shop.script.batches()
-        let expected = Report(rooms: [RoomHistory(tag: shop.script.keys.tag, batches: batches)])
+        let expected = Report(rooms: [RoomHistory(tag: shop.script.keys.tag, authority: RoomAuthority(room: shop.script.keys), batches: batches)])
         var orders = [batches.reversed(), batches + batches]
         for shift in 1..<batches.count { orders.append(Array(batches[shift...] + batches[..<shift])) }
         for order in orders {
-            let report = Report(rooms: [RoomHistory(tag: shop.script.keys.tag, batches: order)])
+            let report = Report(rooms: [RoomHistory(tag: shop.script.keys.tag, authority: RoomAuthority(room: shop.script.keys), batches: order)])
             #expect(report == expected)
             #expect(JSONReport.render(report) == JSONReport.render(expected))
         }
@@ -173,16 +173,16 @@ struct FourSessions {
         try script.buy(ben, shoes, at: 4_000)  // 4: follows the gap
         try script.act(ana, .say("bye"), at: 5_000)  // 5
         let batches = try script.batches { $0 != 3 }
-        let session = try #require(SessionReport(history: RoomHistory(tag: script.keys.tag, batches: batches)))
+        let session = try #require(SessionReport(history: RoomHistory(tag: script.keys.tag, authority: RoomAuthority(room: script.keys), batches: batches)))
         #expect(session.views.isEmpty)
         #expect(session.purchases.isEmpty)
-        #expect(Document(batches: batches).commerce.isEmpty, "the document agrees")
+        #expect(Document(authority: RoomAuthority(room: script.keys), batches: batches).commerce.isEmpty, "the document agrees")
     }
 
     @Test func aRoomWithNoOperationIsListedNotCounted() throws {
         let shop = try ShopSession()
-        let empty = RoomKeys.generate()
-        let report = Report(rooms: [try shop.script.history(), RoomHistory(tag: empty.tag, batches: [])])
+        let empty = RoomKeys.generate(owner: Identity.generate().publicKey)
+        let report = Report(rooms: [try shop.script.history(), RoomHistory(tag: empty.tag, authority: RoomAuthority(room: empty), batches: [])])
         #expect(report.sessions.count == 1)
         #expect(report.idleRooms == [RoomName(tag: empty.tag)])
         #expect(Report(rooms: []).sessions.isEmpty)

@@ -105,10 +105,8 @@ struct ShopSession {
     @Test func recommendationsSayWhetherACustomerOpenedTheItemAfterwards() throws {
         let shop = try ShopSession()
         let session = try shop.script.session()
-        #expect(
-            session.recommendations.map(\.id) == [
-                shop.bagRecommendation, shop.shoesRecommendation, shop.scarfRecommendation,
-            ])
+        // Cy is a guest: the room's rules reject its recommendation on every replica, so it is no fact.
+        #expect(session.recommendations.map(\.id) == [shop.bagRecommendation, shop.shoesRecommendation])
         let bag = session.recommendations[0]
         #expect(bag.by == shop.ana.id)
         #expect(bag.item == shop.bag)
@@ -122,8 +120,7 @@ struct ShopSession {
         #expect(shoes.note == "Fits you")
         #expect(!shoes.openedByCustomer)
         #expect(shoes.customerOpenedAfterMillis == nil)
-        #expect(session.recommendations[2].by == shop.cy.id)
-        #expect(!session.recommendations[2].openedByCustomer)
+        #expect(!session.recommendations.contains { $0.by == shop.cy.id })
     }
 
     @Test func cartAddsAreListed() throws {
@@ -248,7 +245,7 @@ struct ShopSession {
         let shoes = try script.share(ana, "Red shoes", at: 2_000)
         // The document rejects this (only Ben may move Ben's focus), so the report must too.
         try script.act(ana, .setFocus(participant: ben.id, item: shoes), at: 3_000)
-        try script.act(ana, .setProfile(participant: ben.id, Profile(name: "Mallory", role: .agent)), at: 4_000)
+        try script.act(ana, .setProfile(participant: ben.id, Profile(name: "Mallory", requestedRole: .agent)), at: 4_000)
         try script.act(ana, .say("hello"), at: 9_000)
         let session = try script.session()
         #expect(session.views.isEmpty)
@@ -285,7 +282,7 @@ struct ShopSession {
         let session = try script.session()
         let participant = try #require(session.participant(anonymous.id))
         #expect(participant.name == nil)
-        #expect(participant.role == nil)
+        #expect(participant.role == .customer, "the role is the owner's grant, profile or not")
         #expect(participant.displayName == String(anonymous.id.description))
         #expect(session.views.first?.dwellMillis == 0, "the session ends with that focus")
     }

@@ -22,8 +22,9 @@ struct BlobReceiveTests {
     static func setup(plaintext: [UInt8]) async throws -> Setup {
         let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let room = RoomKeys.generate()
-        let engine = try RoomEngine(identity: Identity.generate(), room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let me = Identity.generate()
+        let room = RoomKeys.generate(owner: me.publicKey)
+        let engine = try RoomEngine(identity: me, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
         let contentKey = room.contentKey(epoch: RoomEngine.epoch)
         let id = BlobSealer.blobID(for: plaintext, contentKey: contentKey)
         let blob = BlobRef(id: id.bytes, size: UInt64(plaintext.count), mime: "video/mp4")

@@ -19,8 +19,9 @@ struct EngineHostileInputTests {
         let folder = NSTemporaryDirectory() + "cvpeer-hostile-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let room = RoomKeys.generate()
-        let engine = try RoomEngine(identity: Identity.generate(), room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let me = Identity.generate()
+        let room = RoomKeys.generate(owner: me.publicKey)
+        let engine = try RoomEngine(identity: me, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
         try await engine.commit([.say("before")])
         let before = await engine.document.stateHash
         let peer = Identity.generate().publicKey
@@ -32,7 +33,7 @@ struct EngineHostileInputTests {
         // Well-formed shapes to mutate: a sync message, a chunk request, a chunk, a pointer.
         let key = BlobKey(id: random.bytes(32), count: 3)
         let samples: [[UInt8]] = [
-            PeerMessage.sync((try? SyncMessageCodec.encode(SyncMessage(vector: VersionVector()))) ?? []).encoded,
+            PeerMessage.sync((try? SyncMessageCodec.encode(SyncMessage(summary: []))) ?? []).encoded,
             PeerMessage.chunkRequest(key, indices: [0, 1, 2]).encoded,
             PeerMessage.chunk(key, index: 1, sealed: random.bytes(100)).encoded,
             PeerMessage.pointer(.init(counter: 1, replica: random.bytes(32), x: 1, y: 2)).encoded,
@@ -59,8 +60,9 @@ struct EngineHostileInputTests {
         let outsider = Identity.generate()
         var draft = Replica().draft(author: ReplicaID(outsider.publicKey))
         _ = try draft.append(.say("forged"), at: HLC(millis: 1, logical: 0))
-        let foreign = try draft.seal(identity: outsider, epoch: 0, contentKey: RoomKeys.generate().contentKey(epoch: 0))
-        let sync = try SyncMessageCodec.encode(SyncMessage(vector: VersionVector(), batches: [foreign.sealed]))
+        let elsewhere = RoomKeys.generate(owner: outsider.publicKey)
+        let foreign = try draft.seal(identity: outsider, epoch: 0, contentKey: elsewhere.contentKey(epoch: 0), room: elsewhere.roomID)
+        let sync = try SyncMessageCodec.encode(SyncMessage(summary: [], batches: [foreign.sealed]))
         await engine.handle(.message(peer, PeerMessage.sync(sync).encoded))
 
         #expect(await engine.document.stateHash == before)
@@ -77,7 +79,8 @@ struct EngineHostileInputTests {
         let folder = NSTemporaryDirectory() + "cvpeer-hostile-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let engine = try RoomEngine(identity: Identity.generate(), room: RoomKeys.generate(), store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let me = Identity.generate()
+        let engine = try RoomEngine(identity: me, room: RoomKeys.generate(owner: me.publicKey), store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
         await engine.handle(.message(Identity.generate().publicKey, [99, 1, 2, 3]))
         #expect(await engine.counters.malformedMessages == 0)
     }
@@ -85,34 +88,45 @@ struct EngineHostileInputTests {
 
 @Suite("Equivocation")
 struct EquivocationTests {
-    @Test("a member who signs two different batches under one number is named; a copy sealed for another room accuses nobody")
+    @Test("a member who signs two versions of one batch is proven by the heads in sync, named, and its branch left out; a copy sealed for another room accuses nobody")
     func twoVersionsOfOneBatch() async throws {
         let folder = NSTemporaryDirectory() + "cvpeer-equivocation-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let room = RoomKeys.generate()
-        let engine = try RoomEngine(identity: Identity.generate(), room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
-        let peer = Identity.generate().publicKey
-        await engine.handle(.linkUp(peer, path: .direct(.ipv4(127, 0, 0, 1, port: 9))))
-
+        let me = Identity.generate()
+        let room = RoomKeys.generate(owner: me.publicKey)
+        let engine = try RoomEngine(identity: me, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        // The member links, so the owner's node admits it.
         let member = Identity.generate()
-        func batch(_ text: String, key: SecretBytes) throws -> [UInt8] {
+        await engine.handle(.linkUp(member.publicKey, path: .direct(.ipv4(127, 0, 0, 1, port: 9))))
+        let empty = await engine.document.stateHash
+
+        func batch(_ text: String, in keys: RoomKeys) throws -> SealedBatch {
             var draft = Replica().draft(author: ReplicaID(member.publicKey))
             _ = try draft.append(.say(text), at: HLC(millis: 1, logical: 0))
-            return try draft.seal(identity: member, epoch: RoomEngine.epoch, contentKey: key).sealed
+            return try draft.seal(identity: member, epoch: RoomEngine.epoch, contentKey: keys.contentKey(epoch: RoomEngine.epoch), room: keys.roomID)
         }
-        func deliver(_ sealed: [UInt8]) async throws {
-            let sync = try SyncMessageCodec.encode(SyncMessage(vector: VersionVector(), batches: [sealed]))
-            await engine.handle(.message(peer, PeerMessage.sync(sync).encoded))
+        func deliver(_ message: SyncMessage) async throws {
+            await engine.handle(.message(member.publicKey, PeerMessage.sync(try SyncMessageCodec.encode(message)).encoded))
         }
-        try await deliver(try batch("first version", key: room.contentKey(epoch: RoomEngine.epoch)))
-        let hash = await engine.document.stateHash
-        try await deliver(try batch("other room", key: RoomKeys.generate().contentKey(epoch: RoomEngine.epoch)))
+        let first = try batch("first version", in: room)
+        try await deliver(SyncMessage(summary: [], batches: [first.sealed]))
+        #expect(await engine.document.chat.map(\.text) == ["first version"])
+        // Another room's copy, even one naming another head, proves nothing here.
+        let otherRoom = RoomKeys.generate(owner: me.publicKey)
+        let foreign = try batch("other room", in: otherRoom)
+        let id = ReplicaID(member.publicKey)
+        try await deliver(SyncMessage(summary: [SummaryEntry(author: id, sequence: 1, head: foreign.batch.digest)], batches: [foreign.sealed]))
         #expect(await engine.equivocators.isEmpty)
-        try await deliver(try batch("second version", key: room.contentKey(epoch: RoomEngine.epoch)))
-        #expect(await engine.equivocators == [ReplicaID(member.publicKey)])
+        // A second authentic version: the summary names its head, the node asks for it, and the
+        // two versions prove the equivocation.
+        let second = try batch("second version", in: room)
+        try await deliver(SyncMessage(summary: [SummaryEntry(author: id, sequence: 1, head: second.batch.digest)]))
+        try await deliver(SyncMessage(summary: [], batches: [second.sealed]))
+        #expect(await engine.equivocators == [id])
         #expect(await engine.counters.equivocations == 1)
-        #expect(await engine.document.stateHash == hash, "the first version stays")
-        #expect(await engine.statusText().contains(ReplicaID(member.publicKey).hex))
+        #expect(await engine.document.chat.isEmpty, "the equivocator's branch is left out")
+        #expect(await engine.document.stateHash == empty)
+        #expect(await engine.statusText().contains(id.hex))
     }
 }

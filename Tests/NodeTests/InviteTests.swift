@@ -6,10 +6,12 @@ import Testing
     /// A fixed secret keeps every code, and so every exhaustive check below, the same on each run.
     private static let secretBytes: [UInt8] = (0..<32).map { UInt8($0 * 7 + 3) }
     private var secret: SecretBytes { SecretBytes(copying: Self.secretBytes) }
+    /// A fixed owner, for the same reason.
+    private let owner = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x33, count: Identity.seedLength))).publicKey
     private static let base32Alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
 
     private func invite(_ address: String, route: Invite.Route = .rendezvous, name: String? = nil) throws -> Invite {
-        try Invite(route: route, address: address, roomSecret: secret, displayName: name)
+        try Invite(route: route, address: address, roomSecret: secret, owner: owner, displayName: name)
     }
 
     /// The invite error `text` is rejected with, or nil (recording an issue) if it was accepted.
@@ -55,9 +57,10 @@ import Testing
 
     @Test func codeIsShortAndSafeInsideShellSingleQuotes() throws {
         let typical = try invite("rv.shop.example:7700", name: "Ana")
-        #expect(typical.code.hasPrefix("cvp1:"))
-        #expect(typical.code.count <= 110, "\(typical.code.count) characters")
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz234567:1cvp")
+        #expect(typical.code.hasPrefix("cvp2:"))
+        // The owner's key (32 bytes) makes it 52 characters longer than format 1's.
+        #expect(typical.code.count <= 160, "\(typical.code.count) characters")
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz234567:2cvp")
         #expect(typical.code.allSatisfy { allowed.contains($0) })
         #expect(typical.joinCommand == "cvpeer join '\(typical.code)'")
 
@@ -79,7 +82,7 @@ import Testing
 
     @Test func roomKeysComeFromTheSecret() throws {
         let decoded = try Invite(code: try invite("127.0.0.1:7700").code)
-        let keys = try RoomKeys(secret: secret)
+        let keys = try RoomKeys(secret: secret, owner: owner)
         #expect(decoded.roomKeys.tag == keys.tag)
     }
 
@@ -153,18 +156,20 @@ import Testing
     }
 
     @Test func newerFormatIsReportedAsSuch() throws {
-        #expect(rejection("cvp2:aaaaaaaa") == .unsupportedVersion(2))
-        #expect(rejection("cvp0:aaaaaaaa") == .unsupportedVersion(0))
-        // Version byte 2 behind a correct checksum: a newer cvpeer made it, not a typo.
+        #expect(rejection("cvp3:aaaaaaaa") == .unsupportedVersion(3))
+        #expect(rejection("cvp1:aaaaaaaa") == .unsupportedVersion(1))
+        // Version byte 3 behind a correct checksum: a newer cvpeer made it, not a typo.
         var payload = Array(Self.validPayload())
-        payload[0] = 2
-        #expect(rejection(Invite._frame(payload: payload)) == .unsupportedVersion(2))
+        payload[0] = 3
+        #expect(rejection(Invite._frame(payload: payload)) == .unsupportedVersion(3))
     }
 
     /// The payload of `invite("127.0.0.1:7700")`, built by hand from the documented layout.
     private static func validPayload() -> [UInt8] {
-        [1, 0, 4, 127, 0, 0, 1, 0x1e, 0x14] + secretBytes
+        [2, 0, 4, 127, 0, 0, 1, 0x1e, 0x14] + secretBytes + ownerBytes
     }
+
+    private static let ownerBytes = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x33, count: Identity.seedLength))).publicKey.bytes
 
     @Test func handBuiltPayloadMatchesTheDocumentedLayout() throws {
         let framed = Invite._frame(payload: Self.validPayload())
@@ -179,8 +184,11 @@ import Testing
         unknownKind[2] = 5
         var nameFlagWithoutName = valid
         nameFlagWithoutName[1] = 2
-        let badDNS: [UInt8] = [1, 0, 1, 3, 0x61, 0x20, 0x62, 0, 80] + Self.secretBytes
-        let zeroLengthDNS: [UInt8] = [1, 0, 1, 0, 0, 80] + Self.secretBytes
+        let badDNS: [UInt8] = [2, 0, 1, 3, 0x61, 0x20, 0x62, 0, 80] + Self.secretBytes + Self.ownerBytes
+        let zeroLengthDNS: [UInt8] = [2, 0, 1, 0, 0, 80] + Self.secretBytes + Self.ownerBytes
+        // An owner key that is not a point of the curve (all ones).
+        var badOwner = valid
+        badOwner.replaceSubrange((valid.count - 32)..., with: [UInt8](repeating: 0xFF, count: 32))
         let controlName = valid + [1, 1] + [3, 0x41, 0x1b, 0x42]
         var controlNameFlagged = controlName
         controlNameFlagged[1] = 2
@@ -191,7 +199,7 @@ import Testing
         }()
         for payload in [
             reservedFlag, unknownKind, nameFlagWithoutName, badDNS, zeroLengthDNS, controlNameFlagged, badUTF8Name,
-            valid + [0], Array(valid.dropLast()), [], [1],
+            valid + [0], Array(valid.dropLast()), [], [2], Array(valid.dropLast(32)),
         ] {
             #expect(rejection(Invite._frame(payload: payload)) == .damaged, "payload \(payload.prefix(12))")
         }
@@ -260,7 +268,7 @@ import Testing
             try invite("no port here")
         }
         #expect(throws: NodeError.invalidInvite(.invalidSecret(length: 16))) {
-            try Invite(route: .direct, address: "127.0.0.1:1", roomSecret: SecretBytes(randomCount: 16))
+            try Invite(route: .direct, address: "127.0.0.1:1", roomSecret: SecretBytes(randomCount: 16), owner: owner)
         }
         for name in ["", String(repeating: "é", count: 25), "Ana\u{1b}[2J", "Ana\u{202E}evil", "two\nlines"] {
             let error = #expect(throws: NodeError.self) { try invite("127.0.0.1:7700", name: name) }

@@ -7,10 +7,15 @@ import Testing
 
 
 
-/// Completes a hand-built batch as the wire format prescribes: `header` (72 bytes) followed by
-/// `plaintext` (payload ‖ signature) encrypted with bytes 0..<48 as associated data and 48..<72 as nonce.
+/// Completes a hand-built batch as the wire format prescribes: `header` (104 bytes) followed by
+/// `plaintext` (payload ‖ signature) encrypted with bytes 0..<80 as associated data and 80..<104 as nonce.
 private func encryptBody(after header: [UInt8], _ plaintext: [UInt8], key: SecretBytes) throws -> [UInt8] {
-    header + (try XChaCha20Poly1305.seal(plaintext, ad: Array(header[0..<48]), nonce: Array(header[48..<72]), key: key))
+    header + (try XChaCha20Poly1305.seal(plaintext, ad: Array(header[0..<80]), nonce: Array(header[80..<104]), key: key))
+}
+
+/// The digest a batch's author signs, computed by hand from the documented layout.
+private func documentedDigest(room: [UInt8], header: [UInt8], payload: [UInt8]) -> [UInt8] {
+    Blake2b.hash(Array("cvpeer/2 batch".utf8) + room + Array(header[4..<80]) + payload)
 }
 
 private func batchErrorKind(_ error: CryptoError) -> String {
@@ -31,11 +36,22 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
 @Suite struct BatchSealerTests {
     let alice = Identity.generate()
     let bob = Identity.generate()
-    let room = RoomKeys.generate()
+    let room = RoomKeys.generate(owner: Identity.generate().publicKey)
 
     /// Opens under this room, knowing only `epoch`'s key.
     func open(_ sealed: [UInt8], knownEpoch epoch: UInt32 = 0) throws -> OpenedBatch {
-        try BatchSealer.open(sealed) { $0 == epoch ? room.contentKey(epoch: epoch) : nil }
+        try BatchSealer.open(sealed, room: room.roomID) { $0 == epoch ? room.contentKey(epoch: epoch) : nil }
+    }
+
+    /// Seals in this room, as an author's first batch unless `previous` says otherwise.
+    func seal(
+        payload: [UInt8], sequence: UInt64, epoch: UInt32, identity: Identity, contentKey: SecretBytes,
+        previous: [UInt8] = BatchSealer.noPrevious
+    ) -> [UInt8] {
+        BatchSealer.seal(
+            payload: payload, sequence: sequence, epoch: epoch, previous: previous, room: room.roomID, identity: identity,
+            contentKey: contentKey
+        ).sealed
     }
 
     // MARK: Round trips
@@ -45,7 +61,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
         let seed = SeededRandom.seedFromEnvironmentOrRandom()
         var rng = SeededRandom(seed: seed)
         let payload = rng.bytes(length)
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: payload, sequence: 0x0102_0304_0506_0708, epoch: 0xA0B0_C0D0, identity: alice,
             contentKey: room.contentKey(epoch: 0xA0B0_C0D0))
         #expect(sealed.count == length + BatchSealer.overhead)
@@ -56,38 +72,51 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
         #expect(opened.payload == payload, "seed \(seed)")
         let header = try BatchSealer.peekHeader(sealed)
         #expect(
-            header == SealedBatchHeader(author: alice.publicKey, sequence: 0x0102_0304_0506_0708, epoch: 0xA0B0_C0D0))
+            header
+                == SealedBatchHeader(
+                    author: alice.publicKey, sequence: 0x0102_0304_0506_0708, epoch: 0xA0B0_C0D0, previous: BatchSealer.noPrevious))
+        #expect(opened.previous == BatchSealer.noPrevious)
+        #expect(opened.digest == documentedDigest(room: room.roomID, header: Array(sealed[0..<104]), payload: payload))
     }
 
     @Test func wireLayoutMatchesTheDocumentedOffsets() throws {
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: [1, 2, 3], sequence: 5, epoch: 9, identity: alice, contentKey: room.contentKey(epoch: 9))
-        #expect(BatchSealer.overhead == 72 + 64 + 16)
-        #expect(Array(sealed[0..<4]) == Array("cvb1".utf8))
+        #expect(BatchSealer.overhead == 104 + 64 + 16)
+        #expect(Array(sealed[0..<4]) == Array("cvb2".utf8))
         #expect(Array(sealed[4..<36]) == alice.publicKey.bytes)
         #expect(Array(sealed[36..<44]) == [0, 0, 0, 0, 0, 0, 0, 5])
         #expect(Array(sealed[44..<48]) == [0, 0, 0, 9])
-        #expect(sealed.count == 72 + 3 + 64 + 16)
+        #expect(Array(sealed[48..<80]) == BatchSealer.noPrevious)
+        #expect(sealed.count == 104 + 3 + 64 + 16)
+        // The signature inside is Ed25519 over the documented digest.
+        let plaintext = try XChaCha20Poly1305.open(
+            Array(sealed[104...]), ad: Array(sealed[0..<80]), nonce: Array(sealed[80..<104]), key: room.contentKey(epoch: 9))
+        let digest = documentedDigest(room: room.roomID, header: Array(sealed[0..<104]), payload: [1, 2, 3])
+        #expect(alice.publicKey.isValidSignature(Array(plaintext[3...]), for: digest))
     }
 
-    @Test func twoSealsOfTheSameBatchUseDifferentNonces() {
+    @Test func twoSealsOfTheSameBatchUseDifferentNonces() throws {
         let key = room.contentKey(epoch: 0)
-        let a = BatchSealer.seal(payload: [7, 7, 7], sequence: 1, epoch: 0, identity: alice, contentKey: key)
-        let b = BatchSealer.seal(payload: [7, 7, 7], sequence: 1, epoch: 0, identity: alice, contentKey: key)
-        #expect(Array(a[48..<72]) != Array(b[48..<72]))
-        #expect(Array(a[72...]) != Array(b[72...]))
+        let a = seal(payload: [7, 7, 7], sequence: 1, epoch: 0, identity: alice, contentKey: key)
+        let b = seal(payload: [7, 7, 7], sequence: 1, epoch: 0, identity: alice, contentKey: key)
+        #expect(Array(a[80..<104]) != Array(b[80..<104]))
+        #expect(Array(a[104...]) != Array(b[104...]))
+        // The nonce is not signed: both seals are one batch, with one digest.
+        let (digestA, digestB) = (try open(a).digest, try open(b).digest)
+        #expect(digestA == digestB)
     }
 
     // MARK: Tampering
 
     @Test func flippingAnySingleByteMakesOpenThrow() throws {
         let key = room.contentKey(epoch: 3)
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: [0x10, 0x20, 0x30, 0x40, 0x50], sequence: 42, epoch: 3, identity: alice, contentKey: key)
         try #require(try open(sealed, knownEpoch: 3).payload == [0x10, 0x20, 0x30, 0x40, 0x50])
         let regions: [(String, Range<Int>)] = [
-            ("magic", 0..<4), ("author", 4..<36), ("sequence", 36..<44), ("epoch", 44..<48), ("nonce", 48..<72),
-            ("ciphertext", 72..<(sealed.count - 16)), ("tag", (sealed.count - 16)..<sealed.count),
+            ("magic", 0..<4), ("author", 4..<36), ("sequence", 36..<44), ("epoch", 44..<48), ("previous", 48..<80),
+            ("nonce", 80..<104), ("ciphertext", 104..<(sealed.count - 16)), ("tag", (sealed.count - 16)..<sealed.count),
         ]
         for (region, range) in regions {
             for i in range {
@@ -98,7 +127,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
                     let strict = expectCryptoError("\(region) byte \(i) ^ \(mask)") { _ = try open(bad, knownEpoch: 3) }
                     // Every epoch given the same key: the change must still be caught cryptographically.
                     let lenient = expectCryptoError("\(region) byte \(i) ^ \(mask), any epoch") {
-                        _ = try BatchSealer.open(bad) { _ in key }
+                        _ = try BatchSealer.open(bad, room: room.roomID) { _ in key }
                     }
                     switch region {
                     case "magic":
@@ -118,7 +147,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
     }
 
     @Test func relabellingABatchWithAnotherAuthorIsRejected() {
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: Array("hello".utf8), sequence: 1, epoch: 0, identity: alice, contentKey: room.contentKey(epoch: 0))
         var relabelled = sealed
         relabelled.replaceSubrange(4..<36, with: bob.publicKey.bytes)
@@ -129,11 +158,11 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
     /// re-encrypt with matching associated data. Only the signature stands in the way.
     @Test func aMemberReEncryptingAlicesBatchAsBobsIsRejectedBySignature() throws {
         let key = room.contentKey(epoch: 0)
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: Array("move viewport".utf8), sequence: 9, epoch: 0, identity: alice, contentKey: key)
         let plaintext = try XChaCha20Poly1305.open(
-            Array(sealed[72...]), ad: Array(sealed[0..<48]), nonce: Array(sealed[48..<72]), key: key)
-        var header = Array(sealed[0..<72])
+            Array(sealed[104...]), ad: Array(sealed[0..<80]), nonce: Array(sealed[80..<104]), key: key)
+        var header = Array(sealed[0..<104])
         header.replaceSubrange(4..<36, with: bob.publicKey.bytes)
         let forged = try encryptBody(after: header, plaintext, key: key)
         #expect(throws: CryptoError.badSignature) { try open(forged) }
@@ -144,46 +173,76 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
         let key = room.contentKey(epoch: 0)
         let payload = Array("not bob".utf8)
         var header = BatchSealer.magic + bob.publicKey.bytes + UInt64(1).bigEndianBytes + UInt32(0).bigEndianBytes
-        header += Sodium.randomBytes(24)
-        let signature = alice.sign(header + payload)
+        header += BatchSealer.noPrevious + Sodium.randomBytes(24)
+        let signature = alice.sign(documentedDigest(room: room.roomID, header: header, payload: payload))
         let forged = try encryptBody(after: header, payload + signature, key: key)
         #expect(throws: CryptoError.badSignature) { try open(forged) }
         // The same bytes naming Alice do open: the construction above is the real format.
         var genuineHeader = header
         genuineHeader.replaceSubrange(4..<36, with: alice.publicKey.bytes)
-        let genuine = try encryptBody(after: genuineHeader, payload + alice.sign(genuineHeader + payload), key: key)
+        let genuineSignature = alice.sign(documentedDigest(room: room.roomID, header: genuineHeader, payload: payload))
+        let genuine = try encryptBody(after: genuineHeader, payload + genuineSignature, key: key)
         #expect(try open(genuine).payload == payload)
     }
 
+    /// A member of two rooms opens Alice's batch of one and re-encrypts it, signature and all,
+    /// under the other room's content key: the signature names the first room, so it fails.
+    @Test func aBatchCopiedIntoAnotherRoomDoesNotOpenThere() throws {
+        let key = room.contentKey(epoch: 0)
+        let sealed = seal(payload: Array("buy".utf8), sequence: 1, epoch: 0, identity: alice, contentKey: key)
+        let plaintext = try XChaCha20Poly1305.open(
+            Array(sealed[104...]), ad: Array(sealed[0..<80]), nonce: Array(sealed[80..<104]), key: key)
+        let other = RoomKeys.generate(owner: bob.publicKey)
+        let moved = try encryptBody(after: Array(sealed[0..<104]), plaintext, key: other.contentKey(epoch: 0))
+        #expect(throws: CryptoError.badSignature) {
+            try BatchSealer.open(moved, room: other.roomID) { _ in other.contentKey(epoch: 0) }
+        }
+    }
+
+    /// The previous digest is signed: it cannot be changed to graft a batch onto another chain.
+    @Test func thePreviousDigestIsSignedAndChainsTheAuthorsBatches() throws {
+        let key = room.contentKey(epoch: 0)
+        let first = try open(seal(payload: [1], sequence: 1, epoch: 0, identity: alice, contentKey: key))
+        let second = try open(seal(payload: [2], sequence: 2, epoch: 0, identity: alice, contentKey: key, previous: first.digest))
+        #expect(second.previous == first.digest)
+        #expect(second.digest != first.digest)
+        let sealed = seal(payload: [2], sequence: 2, epoch: 0, identity: alice, contentKey: key, previous: first.digest)
+        let plaintext = try XChaCha20Poly1305.open(
+            Array(sealed[104...]), ad: Array(sealed[0..<80]), nonce: Array(sealed[80..<104]), key: key)
+        var header = Array(sealed[0..<104])
+        header.replaceSubrange(48..<80, with: [UInt8](repeating: 9, count: 32))
+        #expect(throws: CryptoError.badSignature) { try open(try encryptBody(after: header, plaintext, key: key)) }
+    }
+
     @Test func aWrongContentKeyOrAnotherEpochsKeyIsRejected() {
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: [1, 2, 3], sequence: 1, epoch: 0, identity: alice, contentKey: room.contentKey(epoch: 0))
-        let otherRoom = RoomKeys.generate()
+        let otherRoom = RoomKeys.generate(owner: alice.publicKey)
         #expect(throws: CryptoError.authenticationFailed) {
-            try BatchSealer.open(sealed) { _ in otherRoom.contentKey(epoch: 0) }
+            try BatchSealer.open(sealed, room: room.roomID) { _ in otherRoom.contentKey(epoch: 0) }
         }
         #expect(throws: CryptoError.authenticationFailed) {
-            try BatchSealer.open(sealed) { _ in room.contentKey(epoch: 1) }
+            try BatchSealer.open(sealed, room: room.roomID) { _ in room.contentKey(epoch: 1) }
         }
         #expect(throws: CryptoError.authenticationFailed) {
-            try BatchSealer.open(sealed) { _ in room.handshakePSK }
+            try BatchSealer.open(sealed, room: room.roomID) { _ in room.handshakePSK }
         }
         #expect(throws: CryptoError.invalidLength(what: "content key", expected: 32, got: 16)) {
-            try BatchSealer.open(sealed) { _ in SecretBytes(randomCount: 16) }
+            try BatchSealer.open(sealed, room: room.roomID) { _ in SecretBytes(randomCount: 16) }
         }
     }
 
     @Test func anUnknownEpochIsReportedAsSuch() {
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: [1], sequence: 1, epoch: 77, identity: alice, contentKey: room.contentKey(epoch: 77))
-        #expect(throws: CryptoError.unknownEpoch(77)) { try BatchSealer.open(sealed) { _ in nil } }
+        #expect(throws: CryptoError.unknownEpoch(77)) { try BatchSealer.open(sealed, room: room.roomID) { _ in nil } }
         #expect(throws: CryptoError.unknownEpoch(77)) { try open(sealed, knownEpoch: 76) }
     }
 
     // MARK: Malformed input
 
     @Test func everyTruncationShorterThanTheOverheadIsMalformed() throws {
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: [1, 2, 3, 4], sequence: 1, epoch: 0, identity: alice, contentKey: room.contentKey(epoch: 0))
         for length in 0..<BatchSealer.overhead {
             let cut = Array(sealed.prefix(length))
@@ -199,7 +258,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
     }
 
     @Test func oversizedClaimsAreRejectedBeforeDecryption() throws {
-        let sealed = BatchSealer.seal(
+        let sealed = seal(
             payload: [], sequence: 1, epoch: 0, identity: alice, contentKey: room.contentKey(epoch: 0))
         var huge = sealed + [UInt8](repeating: 0, count: BatchSealer.maxPayloadLength + 1)
         #expect(isMalformed(expectCryptoError("max payload + 1") { _ = try open(huge) }))
@@ -207,7 +266,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
         #expect(
             isMalformed(
                 expectCryptoError("max payload + 1, key callback") {
-                    _ = try BatchSealer.open(huge) { _ in
+                    _ = try BatchSealer.open(huge, room: room.roomID) { _ in
                         asked = true
                         return nil
                     }
@@ -222,7 +281,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
         let seed = SeededRandom.seedFromEnvironmentOrRandom()
         var rng = SeededRandom(seed: seed)
         let key = room.contentKey(epoch: 0)
-        let genuine = BatchSealer.seal(
+        let genuine = seal(
             payload: Array(repeating: 0x5A, count: 100), sequence: 1, epoch: 0, identity: alice, contentKey: key)
         var kinds: [String: Int] = [:]
         for round in 0..<10_000 {
@@ -243,7 +302,7 @@ private func isMalformed(_ error: CryptoError?) -> Bool {
                 if input == genuine { input.append(0) }
             }
             do {
-                _ = try BatchSealer.open(input) { _ in key }
+                _ = try BatchSealer.open(input, room: room.roomID) { _ in key }
                 Issue.record("random input \(round) opened (seed \(seed); replay with CVPEER_TEST_SEED=\(seed))")
             } catch let error as CryptoError {
                 kinds[batchErrorKind(error), default: 0] += 1

@@ -3,7 +3,7 @@ import PeerCrypto
 import Testing
 
 @Suite struct BlobCryptoTests {
-    private let room = RoomKeys.generate()
+    private let room = RoomKeys.generate(owner: testRoomOwner)
     private var contentKey: SecretBytes { room.contentKey(epoch: 0) }
 
     private func blob(_ size: Int, seed: UInt64 = 1) -> [UInt8] {
@@ -94,7 +94,7 @@ import Testing
             try BlobSealer.openChunk(index: 1, of: 2, blobID: id, sealed: chunks[1], contentKey: key)
         }
         // Another room, and another epoch of this room.
-        let otherRoom = RoomKeys.generate().contentKey(epoch: 0)
+        let otherRoom = RoomKeys.generate(owner: testRoomOwner).contentKey(epoch: 0)
         #expect(throws: CryptoError.authenticationFailed) {
             try BlobSealer.openChunk(index: 0, of: 3, blobID: id, sealed: chunks[0], contentKey: otherRoom)
         }
@@ -134,7 +134,7 @@ import Testing
         let file = blob(10_000, seed: 4)
         let here = BlobSealer.blobID(for: file, contentKey: contentKey)
         #expect(BlobSealer.blobID(for: file, contentKey: room.contentKey(epoch: 0)) == here)
-        let elsewhere = BlobSealer.blobID(for: file, contentKey: RoomKeys.generate().contentKey(epoch: 0))
+        let elsewhere = BlobSealer.blobID(for: file, contentKey: RoomKeys.generate(owner: testRoomOwner).contentKey(epoch: 0))
         #expect(elsewhere != here)
         // Nor is the id the plain hash, which anyone holding the file could compute.
         #expect(here.bytes != Blake2b.hash(file))

@@ -17,3 +17,6 @@ func expectCryptoError(
     }
     return nil
 }
+
+/// The owner the crypto tests' rooms are derived with, fixed so derived keys are repeatable.
+let testRoomOwner = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x0E, count: Identity.seedLength))).publicKey

@@ -294,7 +294,7 @@ private let rfc8032Test2Seed: [UInt8] = [
     }
 
     @Test func safetyNumberIsSymmetricAndFiveGroupsOfFourDigits() {
-        let tag = RoomKeys.generate().tag
+        let tag = RoomKeys.generate(owner: testRoomOwner).tag
         for _ in 0..<50 {
             let a = Identity.generate().publicKey
             let b = Identity.generate().publicKey
@@ -308,7 +308,7 @@ private let rfc8032Test2Seed: [UInt8] = [
         let a = Identity.generate().publicKey
         let b = Identity.generate().publicKey
         let c = Identity.generate().publicKey
-        let tags = (0..<50).map { _ in RoomKeys.generate().tag }
+        let tags = (0..<50).map { _ in RoomKeys.generate(owner: testRoomOwner).tag }
         let numbers = tags.map { PublicKey.safetyNumber(roomTag: $0, a, b) }
         #expect(Set(numbers).count == numbers.count)
         #expect(PublicKey.safetyNumber(roomTag: tags[0], a, b) != PublicKey.safetyNumber(roomTag: tags[0], a, c))

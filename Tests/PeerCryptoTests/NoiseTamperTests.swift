@@ -37,7 +37,7 @@ private struct CvpeerTranscript {
     let initiatorReceived: [UInt8]
     let responderReceived: [UInt8]
 
-    init(room: RoomKeys = .generate(), payload2: [UInt8] = [], payload3: [UInt8] = []) throws {
+    init(room: RoomKeys = .generate(owner: testRoomOwner), payload2: [UInt8] = [], payload3: [UInt8] = []) throws {
         self.room = room
         initiatorIdentity = .generate()
         responderIdentity = .generate()
@@ -123,8 +123,8 @@ private struct CvpeerTranscript {
     }
 
     @Test func aResponderWithAnotherRoomsPSKRejectsMessage3() throws {
-        let room = RoomKeys.generate()
-        let other = RoomKeys.generate()
+        let room = RoomKeys.generate(owner: testRoomOwner)
+        let other = RoomKeys.generate(owner: testRoomOwner)
         var initiator = CvpeerHandshake(role: .initiator, identity: .generate(), room: room)
         var responder = CvpeerHandshake(
             role: .responder, identity: .generate(), roomTag: room.tag, psk: other.handshakePSK)
@@ -139,7 +139,7 @@ private struct CvpeerTranscript {
     }
 
     @Test func aResponderWithAnotherRoomTagRejectsMessage1() throws {
-        let room = RoomKeys.generate()
+        let room = RoomKeys.generate(owner: testRoomOwner)
         var wrongTag = room.tag
         wrongTag[0] ^= 0x80
         var initiator = CvpeerHandshake(role: .initiator, identity: .generate(), room: room)
@@ -152,8 +152,8 @@ private struct CvpeerTranscript {
     }
 
     @Test func aResponderInAnotherRoomRejectsMessage1() throws {
-        var initiator = CvpeerHandshake(role: .initiator, identity: .generate(), room: .generate())
-        var responder = CvpeerHandshake(role: .responder, identity: .generate(), room: .generate())
+        var initiator = CvpeerHandshake(role: .initiator, identity: .generate(), room: .generate(owner: testRoomOwner))
+        var responder = CvpeerHandshake(role: .responder, identity: .generate(), room: .generate(owner: testRoomOwner))
         let message1 = try initiator.writeMessage()
         expectCryptoError("message 1 from another room") { _ = try responder.readMessage(message1) }
     }
@@ -208,7 +208,7 @@ private struct CvpeerTranscript {
     }
 
     @Test func anIdentityThatDoesNotMatchTheStaticKeyIsRejected() throws {
-        let room = RoomKeys.generate()
+        let room = RoomKeys.generate(owner: testRoomOwner)
         let prologue = CvpeerHandshake.prologue(roomTag: room.tag)
         let honest = Identity.generate()
         let impersonated = Identity.generate()
@@ -259,7 +259,7 @@ private struct CvpeerTranscript {
     }
 
     @Test func aHandshakeReflectedBackToItsOwnNodeIsRejected() throws {
-        let room = RoomKeys.generate()
+        let room = RoomKeys.generate(owner: testRoomOwner)
         let identity = Identity.generate()
         var initiator = CvpeerHandshake(role: .initiator, identity: identity, room: room)
         var ownResponder = CvpeerHandshake(role: .responder, identity: identity, room: room)
@@ -295,7 +295,7 @@ private struct CvpeerTranscript {
     }
 
     @Test func callsOutOfTurnAreRejected() throws {
-        let room = RoomKeys.generate()
+        let room = RoomKeys.generate(owner: testRoomOwner)
         var responder = CvpeerHandshake(role: .responder, identity: .generate(), room: room)
         #expect(responder.status == .awaitingRead)
         expectCryptoError("responder writing first") { _ = try responder.writeMessage() }

@@ -87,7 +87,7 @@ private func dumped<T>(_ value: T) -> String {
         ] {
             expectNoLeak(text, what)
         }
-        let room = try RoomKeys(secret: SecretBytes(copying: recognisableSecret))
+        let room = try RoomKeys(secret: SecretBytes(copying: recognisableSecret), owner: testRoomOwner)
         expectNoLeak(dumped(room), "RoomKeys dump")
         expectNoLeak(String(reflecting: room), "RoomKeys reflection")
         let pair = X25519.KeyPair(secretKey: SecretBytes(copying: recognisableSecret))
@@ -182,7 +182,7 @@ private func dumped<T>(_ value: T) -> String {
 @Suite struct RoomKeysTests {
     @Test func derivedKeysHaveTheRightLengthsAndAreAllDifferent() throws {
         for _ in 0..<20 {
-            let room = RoomKeys.generate()
+            let room = RoomKeys.generate(owner: testRoomOwner)
             #expect(room.tag.count == 16)
             #expect(room.secret.count == 32)
             let keys: [(String, [UInt8])] = [
@@ -202,8 +202,8 @@ private func dumped<T>(_ value: T) -> String {
 
     @Test func derivationIsDeterministic() throws {
         let secret = SecretBytes(randomCount: 32)
-        let a = try RoomKeys(secret: secret)
-        let b = try RoomKeys(secret: SecretBytes(copying: secret.unsafeCopy()))
+        let a = try RoomKeys(secret: secret, owner: testRoomOwner)
+        let b = try RoomKeys(secret: SecretBytes(copying: secret.unsafeCopy()), owner: testRoomOwner)
         #expect(a.tag == b.tag)
         #expect(a.handshakePSK == b.handshakePSK)
         #expect(a.macKey == b.macKey)
@@ -213,43 +213,59 @@ private func dumped<T>(_ value: T) -> String {
     }
 
     @Test func differentEpochsGiveDifferentContentKeys() {
-        let room = RoomKeys.generate()
+        let room = RoomKeys.generate(owner: testRoomOwner)
         let epochs: [UInt32] = Array(0..<100) + [255, 256, 65_536, 1 << 24, .max]
         let keys = epochs.map { room.contentKey(epoch: $0).unsafeCopy() }
         #expect(Set(keys).count == keys.count)
     }
 
     @Test func differentRoomsShareNothing() {
-        let a = RoomKeys.generate()
-        let b = RoomKeys.generate()
+        let a = RoomKeys.generate(owner: testRoomOwner)
+        let b = RoomKeys.generate(owner: testRoomOwner)
         #expect(a.secret != b.secret)
         #expect(a.tag != b.tag)
         #expect(a.handshakePSK != b.handshakePSK)
         #expect(a.contentKey(epoch: 0) != b.contentKey(epoch: 0))
     }
 
-    /// Regression pins: BLAKE2b keyed with the room secret 00 01 … 1f over each label (the content
-    /// label followed by the big-endian epoch), computed outside this code base with Python's hashlib
-    /// from the construction in DESIGN.md. Not published vectors: they catch an accidental change.
+    /// Regression pins: BLAKE2b keyed with the room secret 00 01 … 1f over each label followed by the
+    /// owner's public key (the Ed25519 key of seed 0e × 32, 0beef5a9…) and, for content keys, the
+    /// big-endian epoch; computed outside this code base with Python's hashlib and `cryptography`
+    /// from the construction in RoomKeys' documentation. Not published vectors: they catch an
+    /// accidental change.
     @Test func derivationMatchesKeyedBlake2bOfTheLabels() throws {
-        let room = try RoomKeys(secret: SecretBytes(copying: (0..<32).map { UInt8($0) }))
+        let room = try RoomKeys(secret: SecretBytes(copying: (0..<32).map { UInt8($0) }), owner: testRoomOwner)
         func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-        #expect(hex(room.tag) == "281b5f3d4bb5da947ecb65831affc0f0")
+        #expect(hex(room.tag) == "ee7f1821a3af9a33b703498c98264d90")
         #expect(
-            hex(room.handshakePSK.unsafeCopy()) == "e76842cd93935a45466fc2a60163a4ac330856bc0a0cdb84abdf649c560d5be1")
-        #expect(hex(room.macKey.unsafeCopy()) == "25d6f3164553095b5cbca29aa8be2b505614a6bc68513eebda4b015d19f883f2")
+            hex(room.handshakePSK.unsafeCopy()) == "99f67f56a4549e0da5c2d4a91b5fc9c99b1c79e0d41c4249b647d7b9e1f7d028")
+        #expect(hex(room.macKey.unsafeCopy()) == "d2148270fda1f06f55f32c1870689a1436b3f571a13b76478ffa5059fd8daa68")
         #expect(
             hex(room.contentKey(epoch: 0).unsafeCopy())
-                == "e6007964c155068bd41a8bce67128aedbaac435cb235473af2d325bb2baae11d")
+                == "949e423a8cd29fba9e898381302cef038697312ae7d1681efaffb158b83ade04")
         #expect(
             hex(room.contentKey(epoch: 1).unsafeCopy())
-                == "50f22f2c5afcde3309a1ea61bf622aaf8f4fd026fceb8682bdc932a50e3918ca")
+                == "0991c4a55d1a94a0a9d1af68f2fbe17cb982bb68a53c373ed41c910a7adf37e7")
+        #expect(hex(room.roomID) == "f54edec90076bce4ec1642164211397dd6fc78e1481c4d7c377544a129f71346")
+        #expect(hex(room.owner.bytes) == "0beef5a9e679e6a3e134fe27837bff32c7cb5f5d44ea09bcb0e542bad6a4c0cc")
+    }
+
+    /// The invite binds the owner: the same secret with another owner is another room.
+    @Test func anotherOwnerMakesAnotherRoom() throws {
+        let secret = SecretBytes(randomCount: 32)
+        let a = try RoomKeys(secret: secret, owner: testRoomOwner)
+        let b = try RoomKeys(secret: secret, owner: Identity.generate().publicKey)
+        #expect(a.tag != b.tag)
+        #expect(a.roomID != b.roomID)
+        #expect(a.handshakePSK != b.handshakePSK)
+        #expect(a.macKey != b.macKey)
+        #expect(a.contentKey(epoch: 0) != b.contentKey(epoch: 0))
     }
 
     @Test(arguments: [0, 1, 16, 31, 33, 64])
     func aRoomSecretOfTheWrongLengthIsRefused(length: Int) {
         #expect(throws: CryptoError.invalidLength(what: "room secret", expected: 32, got: length)) {
-            try RoomKeys(secret: SecretBytes(randomCount: length))
+            try RoomKeys(secret: SecretBytes(randomCount: length), owner: testRoomOwner)
         }
     }
 }

@@ -11,7 +11,7 @@ import Testing
 
     /// A batch that uses every kind of edit, referencing another participant's item and mark.
     func everyEdit() throws -> BatchDraft {
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: 40)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: 40, previous: BatchSealer.noPrevious)
         let theirs = OpID(counter: 7, replica: other)
         let blob = BlobRef(id: [UInt8](repeating: 0xAB, count: 32), size: 123_456, mime: "image/jpeg")
         let item = try draft.append(
@@ -22,7 +22,7 @@ import Testing
                     .url("https://shop.example/chair"), .media(blob),
                 ]), at: Fixtures.t0)
         let edits: [Edit] = [
-            .setProfile(participant: author, Profile(name: "Ana 🙂", role: .agent)),
+            .setProfile(participant: author, Profile(name: "Ana 🙂", requestedRole: .agent)),
             .setItemField(item: theirs, .title("renamed")),
             .moveItem(theirs, to: PanelPosition(bytes: [0x10, 0x01])!),
             .addMark(item: theirs, Mark(shape: .pin(Fixtures.point(0.5, 0.25)), colour: Colour(rgba: 0xFF00_00FF))),
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func aChatBatchIsSmall() throws {
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1, previous: BatchSealer.noPrevious)
         try draft.append(.say("hi"), at: Fixtures.t0)
         let payload = try BatchCodec.encode(draft.operations, author: author)
         // 15 bytes, 6 of them the timestamp's milliseconds.
@@ -73,17 +73,17 @@ import Testing
 
     @Test func sealedAndOpenedTheBatchIsTheSame() throws {
         let draft = try everyEdit()
-        let sealed = try draft.seal(identity: identities[0], epoch: 0, contentKey: Fixtures.contentKey)
-        let opened = VerifiedBatch(opened: try BatchSealer.open(sealed.sealed, contentKey: Fixtures.contentKey(_:)))
+        let sealed = try draft.seal(identity: identities[0], epoch: 0, contentKey: Fixtures.contentKey, room: RoomAuthority.open.roomID)
+        let opened = VerifiedBatch(opened: try BatchSealer.open(sealed.sealed, room: RoomAuthority.open.roomID, contentKey: Fixtures.contentKey(_:)))
         #expect(opened == sealed.batch)
         #expect(opened.operations == draft.operations)
         #expect(opened.author == author)
     }
 
     @Test(arguments: [
-        Edit.setProfile(participant: ReplicaID(Fixtures.identities(1)[0].publicKey), Profile(name: "", role: .guest)),
-        .setProfile(participant: ReplicaID(Fixtures.identities(1)[0].publicKey), Profile(name: String(repeating: "n", count: 65), role: .guest)),
-        .setProfile(participant: ReplicaID(Fixtures.identities(1)[0].publicKey), Profile(name: "bell\u{7}", role: .guest)),
+        Edit.setProfile(participant: ReplicaID(Fixtures.identities(1)[0].publicKey), Profile(name: "", requestedRole: .guest)),
+        .setProfile(participant: ReplicaID(Fixtures.identities(1)[0].publicKey), Profile(name: String(repeating: "n", count: 65), requestedRole: .guest)),
+        .setProfile(participant: ReplicaID(Fixtures.identities(1)[0].publicKey), Profile(name: "bell\u{7}", requestedRole: .guest)),
         .createItem(kind: .note, position: .middle, fields: [.text("a"), .text("b")]),
         .setItemField(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), .url("javascript:alert(1)")),
         .setItemField(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), .url("https://a b")),
@@ -110,7 +110,7 @@ import Testing
         .removeItem(OpID(counter: 0, replica: ReplicaID(Fixtures.identities(1)[0].publicKey))),
     ])
     func invalidEditsAreRefusedBeforeSealing(_ edit: Edit) throws {
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1, previous: BatchSealer.noPrevious)
         do {
             try draft.append(edit, at: Fixtures.t0)
             // A reference with counter 0 is only caught when encoding.
@@ -120,7 +120,7 @@ import Testing
     }
 
     @Test func aBatchHoldsAtMostTheOperationLimit() throws {
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1, previous: BatchSealer.noPrevious)
         for _ in 0..<Limits.maxOperationsPerBatch { try draft.append(.say("x"), at: Fixtures.t0) }
         #expect(throws: ReplicationError.limitExceeded("operations per batch", limit: Limits.maxOperationsPerBatch)) {
             try draft.append(.say("one too many"), at: Fixtures.t0)
@@ -136,21 +136,21 @@ import Testing
     }
 
     @Test func theDecoderIsStrict() throws {
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1, previous: BatchSealer.noPrevious)
         try draft.append(.say("hi"), at: HLC(millis: 5, logical: 0))
         let payload = try BatchCodec.encode(draft.operations, author: author)
         // version, counter, keys, count, millis, logical, tag, length, "hi"
-        #expect(payload == [1, 1, 0, 1, 5, 0, 10, 2, 0x68, 0x69])
+        #expect(payload == [2, 1, 0, 1, 5, 0, 10, 2, 0x68, 0x69])
         let cases: [([UInt8], ReplicationError)] = [
-            ([2] + payload.dropFirst(), .unsupportedFormat(2)),
-            ([1, 0x81, 0x00] + payload.dropFirst(2), .invalidValue("Lamport counter (varint not minimal)")),
-            ([1, 0] + payload.dropFirst(2), .invalidValue("Lamport counter")),
-            ([1, 1, 0, 0] + payload.dropFirst(4), .invalidValue("operation count")),
-            ([1, 1, 65] + payload.dropFirst(3), .limitExceeded("key count", limit: Limits.maxKeysPerBatch)),
-            ([1, 1, 1] + author.bytes + payload.dropFirst(3), .invalidValue("key table (repeated key)")),
+            ([1] + payload.dropFirst(), .unsupportedFormat(1)),
+            ([2, 0x81, 0x00] + payload.dropFirst(2), .invalidValue("Lamport counter (varint not minimal)")),
+            ([2, 0] + payload.dropFirst(2), .invalidValue("Lamport counter")),
+            ([2, 1, 0, 0] + payload.dropFirst(4), .invalidValue("operation count")),
+            ([2, 1, 65] + payload.dropFirst(3), .limitExceeded("key count", limit: Limits.maxKeysPerBatch)),
+            ([2, 1, 1] + author.bytes + payload.dropFirst(3), .invalidValue("key table (repeated key)")),
             (Array(payload[..<6]) + [99] + payload[7...], .invalidValue("operation tag")),
             (Array(payload[..<8]) + [0xFF, 0xFE], .invalidValue("chat message (not UTF-8)")),
-            ([1, 1, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02] + payload[5...], .invalidValue("timestamp (varint overflows 64 bits)")),
+            ([2, 1, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02] + payload[5...], .invalidValue("timestamp (varint overflows 64 bits)")),
         ]
         for (bytes, error) in cases {
             #expect(throws: error) { try BatchCodec.decode(bytes, author: author) }
@@ -158,10 +158,10 @@ import Testing
     }
 
     @Test func counterRangesCannotOverflow() throws {
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: Limits.maxCounter)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: Limits.maxCounter, previous: BatchSealer.noPrevious)
         try draft.append(.say("last"), at: Fixtures.t0)
         #expect(throws: ReplicationError.self) { try draft.append(.say("past the end"), at: Fixtures.t0) }
-        var w: [UInt8] = [1]
+        var w: [UInt8] = [BatchCodec.formatVersion]
         var value = Limits.maxCounter
         while value >= 0x80 {
             w.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -175,8 +175,8 @@ import Testing
     @Test func syncMessagesRoundTrip() throws {
         var vector = VersionVector()
         for (index, identity) in identities.enumerated() { vector.advance(ReplicaID(identity.publicKey), to: UInt64(index) * 1000 + 1) }
-        let batch = try BatchDraft(author: author, sequence: 1, startCounter: 1).appending(.say("x"))
-            .seal(identity: identities[0], epoch: 0, contentKey: Fixtures.contentKey).sealed
+        let batch = try BatchDraft(author: author, sequence: 1, startCounter: 1, previous: BatchSealer.noPrevious).appending(.say("x"))
+            .seal(identity: identities[0], epoch: 0, contentKey: Fixtures.contentKey, room: RoomAuthority.open.roomID).sealed
         let message = SyncMessage(vector: vector, batches: [batch, batch])
         let bytes = try SyncMessageCodec.encode(message)
         #expect(try SyncMessageCodec.decode(bytes) == message)
@@ -188,19 +188,23 @@ import Testing
 
     @Test func theSyncDecoderIsStrict() throws {
         let keys = identities.map { ReplicaID($0.publicKey) }
-        #expect(throws: ReplicationError.invalidValue("version vector (keys not ascending)")) {
-            try SyncMessageCodec.decode([1, 2] + keys[1].bytes + [1] + keys[0].bytes + [1, 0])
+        let head = [UInt8](repeating: 5, count: 32)
+        #expect(throws: ReplicationError.invalidValue("summary (keys not ascending)")) {
+            try SyncMessageCodec.decode([2, 2] + keys[1].bytes + [1] + head + keys[0].bytes + [1] + head + [0, 0, 0])
         }
-        #expect(throws: ReplicationError.invalidValue("vector sequence")) { try SyncMessageCodec.decode([1, 1] + keys[0].bytes + [0, 0]) }
-        #expect(throws: ReplicationError.invalidValue("sealed batch length")) { try SyncMessageCodec.decode([1, 0, 1, 3, 1, 2, 3]) }
+        #expect(throws: ReplicationError.invalidValue("summary sequence")) { try SyncMessageCodec.decode([2, 1] + keys[0].bytes + [0] + head + [0, 0, 0]) }
+        #expect(throws: ReplicationError.invalidValue("sealed batch length")) { try SyncMessageCodec.decode([2, 0, 0, 0, 1, 3, 1, 2, 3]) }
         #expect(throws: ReplicationError.limitExceeded("batch count", limit: Limits.maxBatchesPerSyncMessage)) {
-            try SyncMessageCodec.decode([1, 0, 65])
+            try SyncMessageCodec.decode([2, 0, 0, 0, 65])
         }
-        #expect(throws: ReplicationError.limitExceeded("version vector entries", limit: Limits.maxVectorEntries)) {
-            try SyncMessageCodec.decode([1, 0x81, 0x20])
+        #expect(throws: ReplicationError.limitExceeded("proofs", limit: Limits.maxProofsPerSyncMessage)) {
+            try SyncMessageCodec.decode([2, 0, 0, 3])
         }
-        #expect(throws: ReplicationError.trailingBytes(1)) { try SyncMessageCodec.decode([1, 0, 0, 0]) }
-        #expect(throws: ReplicationError.unsupportedFormat(0)) { try SyncMessageCodec.decode([0, 0, 0]) }
+        #expect(throws: ReplicationError.limitExceeded("summary entries", limit: Limits.summaryPageEntries)) {
+            try SyncMessageCodec.decode([2, 0x81, 0x08])
+        }
+        #expect(throws: ReplicationError.trailingBytes(1)) { try SyncMessageCodec.decode([2, 0, 0, 0, 0, 0]) }
+        #expect(throws: ReplicationError.unsupportedFormat(1)) { try SyncMessageCodec.decode([1, 0, 0, 0, 0]) }
         #expect(throws: ReplicationError.self) { try SyncMessageCodec.decode([UInt8](repeating: 0, count: Limits.maxSyncMessageBytes + 1)) }
     }
 }

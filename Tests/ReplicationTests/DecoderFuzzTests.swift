@@ -121,8 +121,8 @@ import Testing
         var replica = Replica()
         for _ in 0..<3000 {
             let input = Self.mutate(sealed.randomElement(using: &random)!, corpus: sealed, &random)
-            switch replica.receive(sealed: input, contentKey: Fixtures.contentKey) {
-            case .applied, .heldBack, .dropped:
+            switch replica.receive(sealed: input, contentKey: Fixtures.contentKey, nowMillis: .max) {
+            case .applied, .heldBack, .dropped, .awaitingAdmission, .chainBroken, .tooFarAhead, .excluded, .equivocation:
                 // Only an unaltered batch opens (a splice may reproduce one exactly).
                 #expect(sealed.contains(input))
             case .duplicate, .rejected:
@@ -140,11 +140,14 @@ import Testing
         let identity = Fixtures.identities(1, seed: 80)[0]
         var replica = Replica()
         var ignored = 0
+        var previous = BatchSealer.noPrevious
         for sequence in 1...1500 {
             let payload = Self.mutate(corpus.randomElement(using: &random)!, corpus: corpus, &random)
-            let sealed = BatchSealer.seal(
-                payload: payload, sequence: UInt64(sequence), epoch: 0, identity: identity, contentKey: Fixtures.contentKey)
-            guard case let .applied(list) = replica.receive(sealed: sealed, contentKey: Fixtures.contentKey) else {
+            let sealed: [UInt8]
+            (sealed, previous) = BatchSealer.seal(
+                payload: payload, sequence: UInt64(sequence), epoch: 0, previous: previous, room: RoomAuthority.open.roomID,
+                identity: identity, contentKey: Fixtures.contentKey)
+            guard case let .applied(list) = replica.receive(sealed: sealed, contentKey: Fixtures.contentKey, nowMillis: .max) else {
                 Issue.record("an authentic batch in sequence must be taken in")
                 return
             }
@@ -176,9 +179,9 @@ import Testing
         for _ in 0..<5000 {
             guard let message = try? SyncMessageCodec.decode(Self.mutate(corpus.randomElement(using: &random)!, corpus: corpus, &random))
             else { continue }
-            _ = replica.receive(message, state: &state, contentKey: Fixtures.contentKey)
+            _ = replica.receive(message, state: &state, contentKey: Fixtures.contentKey, nowMillis: .max)
             var rounds = 0
-            while state.generateMessage(local: replica.vector, fetch: { peer.store[$0] }) != nil {
+            while state.generateMessage(replica: replica, fetch: { peer.store[$0] }) != nil {
                 rounds += 1
                 #expect(rounds <= 2)
                 if rounds > 2 { break }

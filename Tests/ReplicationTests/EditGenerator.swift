@@ -61,7 +61,7 @@ struct EditGenerator {
         case .profile:
             return .setProfile(
                 participant: participant(),
-                Profile(name: text(1...12, line: true, &random), role: Role.allCases.randomElement(using: &random)!))
+                Profile(name: text(1...12, line: true, &random), requestedRole: [Role.agent, .customer, .guest].randomElement(using: &random)!))
         case .create:
             return create(in: document, &random)
         case .setField:

@@ -16,7 +16,7 @@ import Testing
         mutating func take(_ batches: [[UInt8]], _ random: inout SeededRandom) {
             var incoming = batches + batches.filter { _ in Int.random(in: 0..<4, using: &random) == 0 }
             incoming.shuffle(using: &random)
-            for sealed in incoming { _ = replica.receive(sealed: sealed, contentKey: Fixtures.contentKey) }
+            for sealed in incoming { _ = replica.receive(sealed: sealed, contentKey: Fixtures.contentKey, nowMillis: .max) }
             received += batches
         }
 

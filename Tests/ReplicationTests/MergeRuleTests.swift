@@ -34,8 +34,8 @@ import Testing
         #expect(low.batch.operations[0].id.counter == high.batch.operations[0].id.counter)
         for (first, second) in [(low, high), (high, low)] {
             var replica = replicaReceiving([creation])
-            _ = replica.receive(sealed: first.sealed, contentKey: Fixtures.contentKey)
-            _ = replica.receive(sealed: second.sealed, contentKey: Fixtures.contentKey)
+            _ = replica.receive(sealed: first.sealed, contentKey: Fixtures.contentKey, nowMillis: .max)
+            _ = replica.receive(sealed: second.sealed, contentKey: Fixtures.contentKey, nowMillis: .max)
             #expect(replica.document.item(item)?.fields[.title] == .title("from the greater id"))
         }
     }
@@ -100,12 +100,12 @@ import Testing
         let forged = try peers[1].commit([
             .setViewport(participant: victim, item: item, Viewport(zoom: 5000, centre: Fixtures.point(0.9, 0.9))),
             .setFocus(participant: victim, item: item),
-            .setProfile(participant: victim, Profile(name: "Mallory says hi", role: .agent)),
+            .setProfile(participant: victim, Profile(name: "Mallory says hi", requestedRole: .agent)),
             .setViewport(participant: peers[1].id, item: item, Viewport(zoom: 1500, centre: Fixtures.point(0.2, 0.3))),
         ])
         #expect(peers[1].coverage.rejectedOperations == 3)
         var replica = replicaReceiving([creation])
-        guard case let .applied(list) = replica.receive(sealed: forged.sealed, contentKey: Fixtures.contentKey) else {
+        guard case let .applied(list) = replica.receive(sealed: forged.sealed, contentKey: Fixtures.contentKey, nowMillis: .max) else {
             Issue.record("the batch itself is authentic and must apply")
             return
         }
@@ -172,9 +172,9 @@ import Testing
 
     @Test func profilesArePerParticipantLastWriterWins() throws {
         var peers = identities.map { TestPeer(identity: $0) }
-        try peers[0].commit(.setProfile(participant: peers[0].id, Profile(name: "Ana", role: .agent)))
-        try peers[0].commit(.setProfile(participant: peers[0].id, Profile(name: "Ana B.", role: .agent)))
-        try peers[1].commit(.setProfile(participant: peers[1].id, Profile(name: "Carl", role: .customer)))
+        try peers[0].commit(.setProfile(participant: peers[0].id, Profile(name: "Ana", requestedRole: .agent)))
+        try peers[0].commit(.setProfile(participant: peers[0].id, Profile(name: "Ana B.", requestedRole: .agent)))
+        try peers[1].commit(.setProfile(participant: peers[1].id, Profile(name: "Carl", requestedRole: .customer)))
         let document = expectAllOrdersAgree(Array(peers[0].store.values) + Array(peers[1].store.values))
         #expect(document.participants.map(\.profile.name).sorted() == ["Ana B.", "Carl"])
     }
@@ -197,9 +197,9 @@ import Testing
         let (item, creation) = try shareAnItem(&peers)
         let edit = try peers[1].commit([.setItemField(item: item, .text("caption"))])
         var replica = Replica()
-        _ = replica.receive(sealed: edit.sealed, contentKey: Fixtures.contentKey)
+        _ = replica.receive(sealed: edit.sealed, contentKey: Fixtures.contentKey, nowMillis: .max)
         #expect(replica.document.panel.isEmpty)
-        _ = replica.receive(sealed: creation, contentKey: Fixtures.contentKey)
+        _ = replica.receive(sealed: creation, contentKey: Fixtures.contentKey, nowMillis: .max)
         #expect(replica.document.item(item)?.fields[.text] == .text("caption"))
         #expect(replica.document.item(item)?.fields[.title] == .title("first"))
     }
@@ -214,10 +214,13 @@ import Testing
 
     @Test func aBatchWhosePayloadDoesNotDecodeCountsAsReceivedButChangesNothing() throws {
         let author = identities[0]
-        let junk = BatchSealer.seal(payload: [9, 9, 9], sequence: 1, epoch: 0, identity: author, contentKey: Fixtures.contentKey)
+        let junk = BatchSealer.seal(
+            payload: [9, 9, 9], sequence: 1, epoch: 0, previous: BatchSealer.noPrevious, room: RoomAuthority.open.roomID,
+            identity: author, contentKey: Fixtures.contentKey
+        ).sealed
         var peer = TestPeer(identity: author)
         var replica = Replica()
-        guard case let .applied(list) = replica.receive(sealed: junk, contentKey: Fixtures.contentKey) else {
+        guard case let .applied(list) = replica.receive(sealed: junk, contentKey: Fixtures.contentKey, nowMillis: .max) else {
             Issue.record("an authentic batch must be taken in")
             return
         }
@@ -233,9 +236,10 @@ import Testing
     @Test func aBatchWhoseCountersGoBackwardsIsIgnored() throws {
         var peer = TestPeer(identity: identities[0])
         try peer.commit([.say("one"), .say("two")])
-        var draft = BatchDraft(author: peer.id, sequence: 2, startCounter: 1)
+        var draft = BatchDraft(
+            author: peer.id, sequence: 2, startCounter: 1, previous: peer.document.digest(of: BatchID(author: peer.id, sequence: 1))!)
         try draft.append(.say("replayed counter"), at: Fixtures.t0)
-        let sealed = try draft.seal(identity: peer.identity, epoch: 0, contentKey: Fixtures.contentKey)
+        let sealed = try draft.seal(identity: peer.identity, epoch: 0, contentKey: Fixtures.contentKey, room: RoomAuthority.open.roomID)
         guard case let .applied(list) = peer.replica.receive(sealed) else {
             Issue.record("expected the batch to be taken in")
             return
@@ -249,7 +253,7 @@ import Testing
         var draft = Document().draft(author: ReplicaID(identities[0].publicKey))
         try draft.append(.say("hi"), at: Fixtures.t0)
         #expect(throws: ReplicationError.identityMismatch) {
-            try draft.seal(identity: identities[1], epoch: 0, contentKey: Fixtures.contentKey)
+            try draft.seal(identity: identities[1], epoch: 0, contentKey: Fixtures.contentKey, room: RoomAuthority.open.roomID)
         }
     }
 
@@ -259,7 +263,7 @@ import Testing
         try peers[0].commit(.addMark(item: item, Mark(shape: .rectangle(Fixtures.point(0.1, 0.1), Fixtures.point(0.4, 0.6)), colour: Colour(rgba: 7))))
         try peers[0].commit(.say("hello"))
         let batches = try peers[0].store.keys.sorted().map {
-            VerifiedBatch(opened: try BatchSealer.open(peers[0].store[$0]!, contentKey: Fixtures.contentKey(_:)))
+            VerifiedBatch(opened: try BatchSealer.open(peers[0].store[$0]!, room: RoomAuthority.open.roomID, contentKey: Fixtures.contentKey(_:)))
         }
         #expect(batches.count == 3)
         #expect(Document(batches: batches.reversed()).stateHash == peers[0].document.stateHash)

@@ -232,9 +232,9 @@ import Testing
     @Test func theDecoderStillValidatesWhatDraftsNoLongerRevalidate() throws {
         let author = ReplicaID(Fixtures.identities(1)[0].publicKey)
         func sayPayload(_ text: String) -> [UInt8] {
-            // version 1, counter 1, no keys, one operation: millis 5, logical 0, tag say, the string.
+            // version 2, counter 1, no keys, one operation: millis 5, logical 0, tag say, the string.
             let utf8 = Array(text.utf8)
-            return [1, 1, 0, 1, 5, 0, BatchCodec.Tag.say.rawValue, UInt8(utf8.count)] + utf8
+            return [2, 1, 0, 1, 5, 0, BatchCodec.Tag.say.rawValue, UInt8(utf8.count)] + utf8
         }
         #expect(try BatchCodec.decode(sayPayload("hello"), author: author).first?.edit == .say("hello"))
         for bad in ["\u{202E}evil", "bell\u{7}", "", "c1\u{85}"] {
@@ -246,7 +246,7 @@ import Testing
             try BatchCodec.encode([forged], author: author)
         }
         // And drafts refuse them on append.
-        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1)
+        var draft = BatchDraft(author: author, sequence: 1, startCounter: 1, previous: BatchSealer.noPrevious)
         #expect(throws: ReplicationError.invalidValue("chat message (control character)")) {
             try draft.append(.say("\u{2066}"), at: Fixtures.t0)
         }
@@ -262,7 +262,7 @@ import Testing
                 count: Int.random(in: 1...8, using: &random), by: author.id, in: author.document, participants: [author.id, receiver.id],
                 mix: .balanced, &random)
             let sealed = try author.commit(edits)
-            let opened = try BatchSealer.open(sealed.sealed, contentKey: Fixtures.contentKey)
+            let opened = try BatchSealer.open(sealed.sealed, room: RoomAuthority.open.roomID, contentKey: Fixtures.contentKey)
             #expect(VerifiedBatch(opened: opened) == sealed.batch)
             receiver.receive(sealed: sealed.sealed)
         }

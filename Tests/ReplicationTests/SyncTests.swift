@@ -17,11 +17,11 @@ import Testing
         let sealed = try batches(3, by: identities[0]).map(\.sealed)
         let author = ReplicaID(identities[0].publicKey)
         var replica = Replica()
-        #expect(replica.receive(sealed: sealed[2], contentKey: Fixtures.contentKey) == .heldBack(waitingFor: 1))
-        #expect(replica.receive(sealed: sealed[1], contentKey: Fixtures.contentKey) == .heldBack(waitingFor: 1))
+        #expect(replica.receive(sealed: sealed[2], contentKey: Fixtures.contentKey, nowMillis: .max) == .heldBack(waitingFor: 1))
+        #expect(replica.receive(sealed: sealed[1], contentKey: Fixtures.contentKey, nowMillis: .max) == .heldBack(waitingFor: 1))
         #expect(replica.document.chat.isEmpty)
         #expect(replica.holdBack.count == 2)
-        guard case let .applied(list) = replica.receive(sealed: sealed[0], contentKey: Fixtures.contentKey) else {
+        guard case let .applied(list) = replica.receive(sealed: sealed[0], contentKey: Fixtures.contentKey, nowMillis: .max) else {
             Issue.record("the first batch must apply")
             return
         }
@@ -36,32 +36,32 @@ import Testing
     @Test func duplicatesAreIgnoredBeforeDecryption() throws {
         let sealed = try batches(2, by: identities[0]).map(\.sealed)
         var replica = Replica()
-        _ = replica.receive(sealed: sealed[0], contentKey: Fixtures.contentKey)
-        _ = replica.receive(sealed: sealed[1], contentKey: Fixtures.contentKey)
+        _ = replica.receive(sealed: sealed[0], contentKey: Fixtures.contentKey, nowMillis: .max)
+        _ = replica.receive(sealed: sealed[1], contentKey: Fixtures.contentKey, nowMillis: .max)
         let before = replica.document.stateHash
         // The content key closure is never consulted for a duplicate.
-        #expect(replica.receive(sealed: sealed[0], contentKey: { _ in Issue.record("opened a duplicate"); return nil }) == .duplicate)
-        #expect(replica.receive(sealed: sealed[1], contentKey: Fixtures.contentKey) == .duplicate)
+        #expect(replica.receive(sealed: sealed[0], contentKey: { _ in Issue.record("opened a duplicate"); return nil }, nowMillis: .max) == .duplicate)
+        #expect(replica.receive(sealed: sealed[1], contentKey: Fixtures.contentKey, nowMillis: .max) == .duplicate)
         #expect(replica.document.stateHash == before)
     }
 
     @Test func aHeldBackDuplicateIsIgnored() throws {
         let sealed = try batches(3, by: identities[0]).map(\.sealed)
         var replica = Replica()
-        #expect(replica.receive(sealed: sealed[2], contentKey: Fixtures.contentKey) == .heldBack(waitingFor: 1))
-        #expect(replica.receive(sealed: sealed[2], contentKey: Fixtures.contentKey) == .duplicate)
+        #expect(replica.receive(sealed: sealed[2], contentKey: Fixtures.contentKey, nowMillis: .max) == .heldBack(waitingFor: 1))
+        #expect(replica.receive(sealed: sealed[2], contentKey: Fixtures.contentKey, nowMillis: .max) == .duplicate)
         #expect(replica.holdBack.count == 1)
     }
 
     @Test func forgedOrForeignBatchesAreRejected() throws {
         var sealed = try batches(1, by: identities[0])[0].sealed
         var replica = Replica()
-        let otherRoom = RoomKeys.generate().contentKey(epoch: 0)
-        #expect(replica.receive(sealed: sealed, contentKey: { _ in otherRoom }) == .rejected(.authenticationFailed))
-        #expect(replica.receive(sealed: sealed, contentKey: { _ in nil }) == .rejected(.unknownEpoch(0)))
+        let otherRoom = RoomKeys.generate(owner: Fixtures.owner.publicKey).contentKey(epoch: 0)
+        #expect(replica.receive(sealed: sealed, contentKey: { _ in otherRoom }, nowMillis: .max) == .rejected(.authenticationFailed))
+        #expect(replica.receive(sealed: sealed, contentKey: { _ in nil }, nowMillis: .max) == .rejected(.unknownEpoch(0)))
         sealed[sealed.count - 1] ^= 1
-        #expect(replica.receive(sealed: sealed, contentKey: Fixtures.contentKey) == .rejected(.authenticationFailed))
-        #expect(replica.receive(sealed: [1, 2, 3], contentKey: Fixtures.contentKey) == .rejected(.malformedBatch("too short (3 bytes)")))
+        #expect(replica.receive(sealed: sealed, contentKey: Fixtures.contentKey, nowMillis: .max) == .rejected(.authenticationFailed))
+        #expect(replica.receive(sealed: [1, 2, 3], contentKey: Fixtures.contentKey, nowMillis: .max) == .rejected(.malformedBatch("too short (3 bytes)")))
         #expect(replica.vector.count == 0)
     }
 
@@ -69,20 +69,20 @@ import Testing
         let all = try batches(12, by: identities[0])
         var replica = Replica(holdBackBounds: .init(maxBatches: 3, maxBytes: 1 << 20))
         for batch in all[1...].reversed() {
-            _ = replica.receive(sealed: batch.sealed, contentKey: Fixtures.contentKey)
+            _ = replica.receive(sealed: batch.sealed, contentKey: Fixtures.contentKey, nowMillis: .max)
             #expect(replica.holdBack.count <= 3)
         }
         // The closest three (sequences 2, 3, 4) survive; the rest were evicted or refused.
         #expect(replica.holdBack.ids.map(\.sequence) == [2, 3, 4])
-        #expect(replica.receive(sealed: all[11].sealed, contentKey: Fixtures.contentKey) == .dropped)
-        guard case let .applied(list) = replica.receive(sealed: all[0].sealed, contentKey: Fixtures.contentKey) else {
+        #expect(replica.receive(sealed: all[11].sealed, contentKey: Fixtures.contentKey, nowMillis: .max) == .dropped)
+        guard case let .applied(list) = replica.receive(sealed: all[0].sealed, contentKey: Fixtures.contentKey, nowMillis: .max) else {
             Issue.record("the first batch must apply")
             return
         }
         #expect(list.count == 4)
         #expect(replica.holdBack.count == 0)
         // Sync delivers the rest later, in order.
-        for batch in all[4...] { _ = replica.receive(sealed: batch.sealed, contentKey: Fixtures.contentKey) }
+        for batch in all[4...] { _ = replica.receive(sealed: batch.sealed, contentKey: Fixtures.contentKey, nowMillis: .max) }
         #expect(replica.vector[ReplicaID(identities[0].publicKey)] == 12)
     }
 
@@ -92,21 +92,21 @@ import Testing
         let bound = size * 3 + size / 2
         var replica = Replica(holdBackBounds: .init(maxBatches: 100, maxBytes: bound))
         for batch in all[1...] {
-            _ = replica.receive(sealed: batch.sealed, contentKey: Fixtures.contentKey)
+            _ = replica.receive(sealed: batch.sealed, contentKey: Fixtures.contentKey, nowMillis: .max)
             #expect(replica.holdBack.byteCount <= bound)
         }
         #expect(replica.holdBack.count == 3)
         var empty = Replica(holdBackBounds: .init(maxBatches: 0, maxBytes: 0))
-        #expect(empty.receive(sealed: all[1].sealed, contentKey: Fixtures.contentKey) == .dropped)
+        #expect(empty.receive(sealed: all[1].sealed, contentKey: Fixtures.contentKey, nowMillis: .max) == .dropped)
     }
 
     @Test func evictionPrefersTheAuthorFurthestBehind() throws {
         let a = try batches(3, by: identities[0])
         let b = try batches(6, by: identities[1])
         var replica = Replica(holdBackBounds: .init(maxBatches: 1, maxBytes: 1 << 20))
-        #expect(replica.receive(sealed: b[5].sealed, contentKey: Fixtures.contentKey) == .heldBack(waitingFor: 1))
+        #expect(replica.receive(sealed: b[5].sealed, contentKey: Fixtures.contentKey, nowMillis: .max) == .heldBack(waitingFor: 1))
         // a#3 is 3 away from applicable, b#6 is 6 away: b#6 makes room.
-        #expect(replica.receive(sealed: a[2].sealed, contentKey: Fixtures.contentKey) == .heldBack(waitingFor: 1))
+        #expect(replica.receive(sealed: a[2].sealed, contentKey: Fixtures.contentKey, nowMillis: .max) == .heldBack(waitingFor: 1))
         #expect(replica.holdBack.ids == [a[2].batch.id])
     }
 
@@ -229,9 +229,12 @@ import Testing
     @Test func aSealedBatchAboveOurLimitIsRefusedByEveryone() throws {
         let identity = identities[0]
         let payload = [UInt8](repeating: 0, count: Limits.maxBatchPayloadBytes + 1)
-        let sealed = BatchSealer.seal(payload: payload, sequence: 1, epoch: 0, identity: identity, contentKey: Fixtures.contentKey)
+        let sealed = BatchSealer.seal(
+            payload: payload, sequence: 1, epoch: 0, previous: BatchSealer.noPrevious, room: RoomAuthority.open.roomID,
+            identity: identity, contentKey: Fixtures.contentKey
+        ).sealed
         var replica = Replica()
-        #expect(replica.receive(sealed: sealed, contentKey: Fixtures.contentKey) == .rejected(.malformedBatch("too long")))
+        #expect(replica.receive(sealed: sealed, contentKey: Fixtures.contentKey, nowMillis: .max) == .rejected(.malformedBatch("too long")))
         #expect(replica.vector.count == 0)
     }
 }

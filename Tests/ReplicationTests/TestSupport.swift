@@ -5,7 +5,11 @@ import Testing
 
 /// Keys and identities shared by the tests.
 enum Fixtures {
-    static let room = try! RoomKeys(secret: SecretBytes(copying: [UInt8](repeating: 7, count: RoomKeys.secretLength)))
+    /// The owner of `room`; most tests merge in an open room (`RoomAuthority.open`), whose
+    /// batches are sealed to its all-zero id, and the authority tests use `authority`.
+    static let owner = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x0A, count: Identity.seedLength)))
+    static let room = try! RoomKeys(secret: SecretBytes(copying: [UInt8](repeating: 7, count: RoomKeys.secretLength)), owner: owner.publicKey)
+    static let authority = RoomAuthority(room: room)
     static let contentKey = room.contentKey(epoch: 0)
 
     /// The content key of a known epoch (only 0 here).
@@ -43,10 +47,13 @@ struct TestPeer {
     /// The item each applied mark was added to, hidden or not.
     var markItems: [OpID: OpID] = [:]
 
-    init(identity: Identity, holdBack: HoldBackBuffer.Bounds = .init()) {
+    /// The wall clock batches are judged against; `.max` turns the future-timestamp check off.
+    var nowMillis: UInt64 = .max
+
+    init(identity: Identity, holdBack: HoldBackBuffer.Bounds = .init(), authority: RoomAuthority = .open) {
         self.identity = identity
         id = ReplicaID(identity.publicKey)
-        replica = Replica(holdBackBounds: holdBack)
+        replica = Replica(document: Document(authority: authority), holdBackBounds: holdBack)
     }
 
     var document: Document { replica.document }
@@ -59,8 +66,16 @@ struct TestPeer {
             wallMillis += 7
             try draft.append(edit, at: clock.now(wallMillis: wallMillis))
         }
-        let sealed = try draft.seal(identity: identity, epoch: 0, contentKey: Fixtures.contentKey)
-        record(replica.receive(sealed))
+        return try seal(draft)
+    }
+
+    /// Seals a draft made by hand (a hostile one, say) in this peer's room, applies and records it.
+    @discardableResult
+    mutating func seal(_ draft: BatchDraft, room: [UInt8]? = nil) throws -> SealedBatch {
+        let sealed = try draft.seal(identity: identity, epoch: 0, contentKey: Fixtures.contentKey, room: room ?? replica.roomID)
+        let outcome = replica.receive(sealed)
+        record(outcome)
+        if case .awaitingAdmission = outcome { store[sealed.batch.id] = sealed.sealed }
         return sealed
     }
 
@@ -86,18 +101,21 @@ struct TestPeer {
         case .heldBack: coverage.heldBack += 1
         case .dropped: coverage.holdBackDrops += 1
         case .rejected: coverage.rejected += 1
+        case .awaitingAdmission, .tooFarAhead, .excluded, .chainBroken: coverage.refused += 1
+        case .equivocation: coverage.proofs += 1
         }
     }
 
     /// Takes in a sealed batch pushed directly.
     mutating func receive(sealed: [UInt8]) {
-        record(replica.receive(sealed: sealed, contentKey: Fixtures.contentKey))
+        let held = store
+        record(replica.receive(sealed: sealed, contentKey: Fixtures.contentKey, nowMillis: nowMillis, fetch: { held[$0] }))
     }
 
     /// The next sync message for `peer`, encoded.
     mutating func syncMessage(for peer: Int) throws -> [UInt8]? {
         let store = self.store
-        guard let message = sync[peer, default: SyncState()].generateMessage(local: replica.vector, fetch: { store[$0] })
+        guard let message = sync[peer, default: SyncState()].generateMessage(replica: replica, fetch: { store[$0] })
         else { return nil }
         return try SyncMessageCodec.encode(message)
     }
@@ -105,7 +123,11 @@ struct TestPeer {
     /// Takes in an encoded sync message from `peer`.
     mutating func receive(syncMessage bytes: [UInt8], from peer: Int) throws {
         let message = try SyncMessageCodec.decode(bytes)
-        for outcome in replica.receive(message, state: &sync[peer, default: SyncState()], contentKey: Fixtures.contentKey) {
+        let held = store
+        for outcome in replica.receive(
+            message, state: &sync[peer, default: SyncState()], contentKey: Fixtures.contentKey, nowMillis: nowMillis,
+            fetch: { held[$0] })
+        {
             record(outcome)
         }
     }
@@ -130,6 +152,8 @@ struct Coverage {
     var removedItemsWithMarks = 0
     var visibleMarks = 0
     var chatMessages = 0
+    var refused = 0
+    var proofs = 0
 
     static func + (a: Coverage, b: Coverage) -> Coverage {
         Coverage(
@@ -138,7 +162,7 @@ struct Coverage {
             holdBackDrops: a.holdBackDrops + b.holdBackDrops, rejected: a.rejected + b.rejected,
             rejectedOperations: a.rejectedOperations + b.rejectedOperations,
             removedItemsWithMarks: a.removedItemsWithMarks + b.removedItemsWithMarks, visibleMarks: a.visibleMarks + b.visibleMarks,
-            chatMessages: a.chatMessages + b.chatMessages)
+            chatMessages: a.chatMessages + b.chatMessages, refused: a.refused + b.refused, proofs: a.proofs + b.proofs)
     }
 }
 
@@ -147,7 +171,7 @@ func replicaReceiving(_ batches: [[UInt8]], holdBack: HoldBackBuffer.Bounds = .i
     -> Replica
 {
     var replica = Replica(holdBackBounds: holdBack)
-    for sealed in batches { _ = replica.receive(sealed: sealed, contentKey: Fixtures.contentKey) }
+    for sealed in batches { _ = replica.receive(sealed: sealed, contentKey: Fixtures.contentKey, nowMillis: .max) }
     return replica
 }
 
@@ -195,4 +219,13 @@ func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
         String(decoding: bytes[max(0, index - 120)..<min(bytes.count, index + 120)], as: UTF8.self)
     }
     return "at byte \(index): …\(context(a))… vs …\(context(b))…"
+}
+
+extension SyncMessage {
+    /// A message whose summary is `vector` with no heads named (zeros), as the wave-1 tests built them.
+    init(vector: VersionVector, batches: [[UInt8]] = []) {
+        self.init(
+            summary: vector.authors.map { SummaryEntry(author: $0, sequence: vector[$0], head: BatchSealer.noPrevious) },
+            batches: batches)
+    }
 }

@@ -119,7 +119,7 @@ import Testing
         var peer = TestPeer(identity: Fixtures.identities(1)[0])
         let item = try peer.commit(.createItem(kind: .productCard, position: .middle, fields: [.price(Price(currency: "EUR", minorUnits: 999))]))
         try peer.commit([
-            .setProfile(participant: peer.id, Profile(name: "Ana", role: .agent)),
+            .setProfile(participant: peer.id, Profile(name: "Ana", requestedRole: .agent)),
             .addMark(item: item, Mark(shape: .pin(Fixtures.point(0.25, 0.5)), colour: Colour(rgba: 0x11223344))),
             .setViewport(participant: peer.id, item: item, Viewport(zoom: 1500, centre: Fixtures.point(0.5, 0.5))),
             .setFocus(participant: peer.id, item: item),

@@ -22,14 +22,15 @@ guard arguments.count == 4 else {
     fputs("usage: StoreCrashWriter DB-PATH ROOM-SECRET-HEX AUTHOR-SEED-HEX\n", stderr)
     exit(2)
 }
-let room = try RoomKeys(secret: SecretBytes(copying: bytes(fromHex: arguments[2])))
 let author = try Identity(seed: SecretBytes(copying: bytes(fromHex: arguments[3])))
+// The writer owns the room, so its batches need no grant.
+let room = try RoomKeys(secret: SecretBytes(copying: bytes(fromHex: arguments[2])), owner: author.publicKey)
 let me = ReplicaID(author.publicKey)
 let store = try Store(path: arguments[1])
 try store.addRoom(room, createdMillis: 0)
 let key = room.contentKey(epoch: 0)
 // Resume where the killed predecessor stopped: the store is the only memory across runs.
-var replica = try store.loadReplica(room: room).replica
+var replica = try store.loadReplica(room: room, nowMillis: .max).replica
 var clock = HybridClock()
 var wall: UInt64 = 1_700_000_000_000
 var item = replica.document.panel.first?.id
@@ -45,7 +46,7 @@ while true {
     } else {
         item = try draft.append(.createItem(kind: .note, position: .middle, fields: [.text("crash test")]), at: clock.now(wallMillis: wall))
     }
-    let sealed = try draft.seal(identity: author, epoch: 0, contentKey: key)
+    let sealed = try draft.seal(identity: author, epoch: 0, contentKey: key, room: room.roomID)
     _ = replica.receive(sealed)
     try store.append([sealed], room: room.tag)
     // Unbuffered write: the acknowledgement must leave the process the moment the append returned.

@@ -24,9 +24,10 @@ import Testing
     @Test func everyAcknowledgedAppendSurvivesSIGKILL() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cvpeer-crash-\(UUID().uuidString).db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let room = RoomKeys.generate()
         let seed = SecretBytes(randomCount: 32)
         let author = try Identity(seed: seed)
+        // The writer owns the room it writes (StoreCrashWriter derives the same keys).
+        let room = RoomKeys.generate(owner: author.publicKey)
         let seedValue = SeededRandom.seedFromEnvironmentOrRandom()
         var random = SeededRandom(seed: seedValue)
         var acknowledgedTotal = 0
@@ -50,12 +51,12 @@ import Testing
             let batches = try store.batches(room: room.tag)
             #expect(batches.count >= acknowledged, "round \(round) (seed \(seedValue)): acknowledged \(acknowledged), found \(batches.count)")
             for (index, stored) in batches.enumerated() {
-                let opened = try BatchSealer.open(stored.sealed) { room.contentKey(epoch: $0) }
+                let opened = try BatchSealer.open(stored.sealed, room: room.roomID) { room.contentKey(epoch: $0) }
                 #expect(opened.author == author.publicKey)
                 #expect(opened.sequence == UInt64(index + 1), "round \(round): a gap or a torn batch")
             }
             // The rebuilt document is whole: every batch opens, decodes and applies, invariants hold.
-            let (replica, unreadable) = try store.loadReplica(room: room)
+            let (replica, unreadable) = try store.loadReplica(room: room, nowMillis: .max)
             #expect(unreadable.isEmpty)
             #expect(replica.vector[ReplicaID(author.publicKey)] == UInt64(batches.count))
             #expect(throws: Never.self) { try replica.document.checkInvariants() }

@@ -29,13 +29,16 @@ import Testing
     @Test func roomsBatchesChunksAndSettingsSurviveReopening() throws {
         let path = temporaryFile()
         defer { cleanUp(path) }
-        let room = RoomKeys.generate()
         let author = Identity.generate()
+        let room = RoomKeys.generate(owner: author.publicKey)
         let key = room.contentKey(epoch: 0)
         let sealed = (1...5).map { seq in
             StoredBatch(
                 author: author.publicKey.bytes, sequence: UInt64(seq), epoch: 0,
-                sealed: BatchSealer.seal(payload: [UInt8(seq)], sequence: UInt64(seq), epoch: 0, identity: author, contentKey: key))
+                sealed: BatchSealer.seal(
+                    payload: [UInt8(seq)], sequence: UInt64(seq), epoch: 0, previous: BatchSealer.noPrevious, room: room.roomID,
+                    identity: author, contentKey: key
+                ).sealed)
         }
         do {
             let store = try Store(path: path)

@@ -408,13 +408,16 @@ final class Thread: @unchecked Sendable {
 
 // MARK: Probe run
 
+/// The transport knows no owner; probes only need to agree on one so they derive the same room.
+let probeOwner = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x0f, count: Identity.seedLength))).publicKey
+
 func runProbe(_ options: Options) -> Never {
     guard let secret = options.roomSecret else { fail("--room-secret is required") }
     guard let seed = options.seed else { fail("--seed is required") }
     let room: RoomKeys
     let identity: Identity
     do {
-        room = try RoomKeys(secret: SecretBytes(copying: secret))
+        room = try RoomKeys(secret: SecretBytes(copying: secret), owner: probeOwner)
         identity = try Identity(seed: SecretBytes(copying: seed))
     } catch {
         fail("bad key material: \(error)")
@@ -713,7 +716,7 @@ final class BenchPair: Sendable {
 }
 
 func benchHandshake(count: Int) -> Never {
-    let room = RoomKeys.generate()
+    let room = RoomKeys.generate(owner: probeOwner)
     var samples: [Double] = []
     for _ in 0..<count {
         let pair = BenchPair(room: room)
@@ -733,7 +736,7 @@ func benchHandshake(count: Int) -> Never {
 }
 
 func benchTransfer(bytes total: Int, messageSize: Int) -> Never {
-    let pair = BenchPair(room: RoomKeys.generate())
+    let pair = BenchPair(room: RoomKeys.generate(owner: probeOwner))
     guard pair.link() != nil else { fail("the link did not come up") }
     guard let peerB = pair.a.peers.first?.peer ?? waitForPeer(pair.a) else { fail("no peer") }
     let message = makeMessage(index: 0, size: messageSize, seed: 1, marker: [])

@@ -36,7 +36,7 @@ enum LinkFixtures {
     }
 
     static func room(_ n: UInt8) -> RoomKeys {
-        try! RoomKeys(secret: SecretBytes(copying: [UInt8](repeating: n, count: RoomKeys.secretLength)))
+        try! RoomKeys(secret: SecretBytes(copying: [UInt8](repeating: n, count: RoomKeys.secretLength)), owner: testOwner)
     }
 }
 
@@ -223,3 +223,7 @@ struct LinkNetwork {
         wire.filter { $0.sender == sender && $0.bytes.first == type.rawValue }
     }
 }
+
+/// The owner the transport tests' rooms are derived with; the transport itself knows no owner,
+/// and TransportProbe child processes use the same one (seed 0x0f) to reach the same room.
+let testOwner = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x0f, count: Identity.seedLength))).publicKey

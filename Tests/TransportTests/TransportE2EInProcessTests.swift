@@ -39,7 +39,7 @@ extension TransportE2ETests {
             }
         }
 
-        static let room = try! RoomKeys(secret: SecretBytes(copying: [UInt8](repeating: 0x42, count: 32)))
+        static let room = try! RoomKeys(secret: SecretBytes(copying: [UInt8](repeating: 0x42, count: 32)), owner: testOwner)
         static let loopback = HostPort(host: "127.0.0.1", port: 0)
 
         static func node(

@@ -244,6 +244,7 @@ enum NodeRoutes {
         } catch let error as NodeError {
             switch error {
             case .notFound: return .error(404, error.description)
+            case .forbidden: return .error(403, error.description)
             case .ambiguous, .blobIncomplete: return .error(409, error.description)
             case .internalInconsistency, .blobCorrupt, .dataFolder: return .error(500, error.description)
             default: return .error(400, error.description)

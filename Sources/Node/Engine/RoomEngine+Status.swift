@@ -8,8 +8,8 @@ extension RoomEngine {
     var meObject: [String: Any] {
         let profile = replica.document.participants.first { $0.id == me }?.profile
         return [
-            "id": me.hex, "name": profile?.name ?? "", "role": profile?.role.name ?? "guest",
-            "fingerprint": identity.publicKey.fingerprint,
+            "id": me.hex, "name": profile?.name ?? "", "role": myRole?.name ?? "not admitted yet",
+            "owner": isOwner, "fingerprint": identity.publicKey.fingerprint,
         ]
     }
 
@@ -44,9 +44,10 @@ extension RoomEngine {
             guard let state = peers[peer] else { continue }
             let participant = ReplicaID(peer)
             let profile = document.participants.first { $0.id == participant }?.profile
+            let role = document.role(of: participant)
             let info = status?.peers.first { $0.peer == peer }
             var entry: [String: Any] = [
-                "id": participant.hex, "name": profile?.name ?? "", "role": profile?.role.name ?? "",
+                "id": participant.hex, "name": profile?.name ?? "", "role": role?.name ?? "not admitted",
                 "fingerprint": peer.fingerprint,
                 "path": state.path.isRelayed ? "relayed" : "direct",
                 "safetyNumber": PublicKey.safetyNumber(roomTag: room.tag, identity.publicKey, peer),

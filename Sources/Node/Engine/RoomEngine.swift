@@ -41,8 +41,8 @@ public actor RoomEngine {
     var completeBlobs: Set<[UInt8]> = []
     /// Blobs whose chunks all arrived but whose content did not match the id.
     var corruptBlobs: Set<[UInt8]> = []
-    /// Participants caught signing two different batches under one number: the room cannot
-    /// converge on their edits (peers keep whichever came first), so status says who.
+    /// Participants proven to have signed two versions of their history: every replica leaves
+    /// their batches from the fork on out, and status names them.
     public internal(set) var equivocators: Set<ReplicaID> = []
     /// Live subscribers (viewer WebSockets).
     var subscribers: [UInt64: AsyncStream<String>.Continuation] = [:]
@@ -65,8 +65,12 @@ public actor RoomEngine {
         public var unwantedChunks = 0
         /// Chunks served to peers.
         public var chunksServed = 0
-        /// Authentic batches that differ from the one held under the same author and number.
+        /// Equivocation proofs that were new here (an author signed two versions of its history).
         public var equivocations = 0
+        /// Authentic batches refused for now because an operation was stamped too far ahead of our clock.
+        public var futureBatches = 0
+        /// Authentic batches of authors the owner had not admitted (held until it does).
+        public var unadmittedBatches = 0
     }
 
     /// A linked peer.
@@ -86,15 +90,22 @@ public actor RoomEngine {
         self.store = store
         contentKey = room.contentKey(epoch: Self.epoch)
         try store.addRoom(room, createdMillis: nowMillis)
-        // One read of the store: the batches are opened again (never trusted) and kept sealed for sync.
-        let (opened, _) = Store.reopen(try store.batches(room: room.tag), room: room)
-        replica = Replica(document: Document(batches: opened.map(\.batch)))
+        // One read of the store: the batches are opened again (never trusted), those stamped too
+        // far ahead of our clock are left out, and the rest are kept sealed for sync.
+        let wall = Self.wallMillis()
+        let (opened, _) = Store.reopen(try store.batches(room: room.tag), room: room, nowMillis: wall)
+        replica = Replica(document: Document(authority: RoomAuthority(room: room), batches: opened.map(\.batch)))
         var latest = HLC.zero
         for (stored, batch) in opened {
+            if !replica.vector.contains(batch.id) {
+                // Not merged (an author not admitted yet, say): held as if it had just arrived.
+                _ = replica.receive(SealedBatch(verified: batch, sealed: stored.sealed))
+            }
             sealed[batch.id] = stored.sealed
             if let time = batch.latestTimestamp { latest = max(latest, time) }
         }
         clock = HybridClock(latest: latest)
+        _ = clock.observe(latest, wallMillis: wall)
         for key in (try? store.settingKeys(prefix: Self.verifiedPrefix)) ?? [] {
             if let hex = key.split(separator: ":").last, let bytes = Hex.bytes(hex) { completeBlobs.insert(bytes) }
         }
@@ -141,24 +152,53 @@ public actor RoomEngine {
     /// - Returns: the operation ids, one per edit.
     /// - Throws: `ReplicationError` if an edit is invalid, `StoreError` if it could not be stored
     ///   (then nothing was applied either).
+    /// - Throws: `NodeError.forbidden` if the room's rules do not let this participant make an
+    ///   edit (every replica would reject it), `ReplicationError` if an edit is invalid,
+    ///   `StoreError` if it could not be stored (then nothing was applied either).
     @discardableResult
     public func commit(_ edits: [Edit]) throws -> [OpID] {
         var draft = replica.draft(author: me)
         var ids: [OpID] = []
         let wall = Self.wallMillis()
         for edit in edits { ids.append(try draft.append(edit, at: clock.now(wallMillis: wall))) }
-        let batch = try draft.seal(identity: identity, epoch: Self.epoch, contentKey: contentKey)
+        let document = replica.document
+        if let role = document.role(of: me, at: draft.sequence) {
+            // The local API mirrors the merge's rules: what every replica would reject is refused here.
+            for operation in draft.operations where !document.authority.permits(operation, role: role) {
+                throw NodeError.forbidden(Self.refusal(operation.edit, role: role))
+            }
+        } else if draft.operations.contains(where: { if case .setProfile = $0.edit { false } else { true } }) {
+            throw NodeError.forbidden("the room's owner has not admitted this node yet; wait until the host's node links")
+        }
+        let batch = try draft.seal(identity: identity, epoch: Self.epoch, contentKey: contentKey, room: room.roomID)
         // Store before applying: if the disk refuses, the document must not show an edit that
         // a restart would lose, and the sequence number stays free.
         try store.append([batch], room: room.tag)
         var copy = replica
-        guard case .applied(let applied) = copy.receive(batch) else {
+        switch copy.receive(batch) {
+        case .applied(let applied):
+            replica = copy
+            for item in applied { sealed[item.batch.batch.id] = item.batch.sealed }
+        case .awaitingAdmission:
+            // Our own profile before the owner admitted us: merged (and sent) once the grant arrives.
+            replica = copy
+            sealed[batch.batch.id] = batch.sealed
+        default:
             throw NodeError.internalInconsistency("own batch \(batch.batch.id) was not applied")
         }
-        replica = copy
-        for item in applied { sealed[item.batch.batch.id] = item.batch.sealed }
         documentChanged()
         return ids
+    }
+
+    /// Why the rules refuse an edit, in words for the person who tried.
+    static func refusal(_ edit: Edit, role: Role) -> String {
+        switch edit {
+        case .commerce(.recommend): "only an agent may recommend; this participant is a \(role.name)"
+        case .setItemField, .removeItem, .moveItem: "only the item's author or an agent may change or remove it; this participant is a \(role.name)"
+        case .removeMark: "only the mark's author or an agent may remove it"
+        case .grantRole: "only the room's owner grants roles"
+        default: "a \(role.name) may not do that in this room"
+        }
     }
 
     // MARK: Transport events
@@ -168,6 +208,7 @@ public actor RoomEngine {
         switch event {
         case let .linkUp(peer, path):
             peers[peer] = LinkedPeer(path: path)
+            admitIfOwner(peer)
             pumpSync(peer)
             pumpTransfers()
             pushStatus()
@@ -216,16 +257,30 @@ public actor RoomEngine {
                 return
             }
             let key = contentKey
-            for batch in sync.batches { checkEquivocation(batch) }
-            let outcomes = replica.receive(sync, state: &state, contentKey: { $0 == Self.epoch ? key : nil })
+            let held = sealed
+            let outcomes = replica.receive(
+                sync, state: &state, contentKey: { $0 == Self.epoch ? key : nil }, nowMillis: Self.wallMillis(),
+                fetch: { held[$0] })
             peers[peer]?.sync = state
             var applied: [SealedBatch] = []
+            var proven = false
             for outcome in outcomes {
                 switch outcome {
                 case .applied(let batches): applied += batches.map(\.batch)
                 case .rejected: counters.rejectedBatches += 1
-                case .duplicate, .heldBack, .dropped: break
+                case .tooFarAhead: counters.futureBatches += 1
+                case .awaitingAdmission: counters.unadmittedBatches += 1
+                case .equivocation(let proof):
+                    counters.equivocations += 1
+                    equivocators.insert(proof.author)
+                    proven = true
+                case .duplicate, .heldBack, .dropped, .excluded, .chainBroken: break
                 }
+            }
+            if proven {
+                // The document left the equivocator's branch out: everybody hears of the proof.
+                documentChanged()
+                pushStatus()
             }
             if applied.isEmpty {
                 pumpSync(peer)
@@ -241,6 +296,7 @@ public actor RoomEngine {
             // viewer need not wait for the fsync. A failed write is healed the same way.
             documentChanged()
             try? store.append(applied, room: room.tag)
+            followRequests()
         case let .chunkRequest(key, indices):
             serve(key, indices: indices, to: peer)
         case let .chunk(key, index, sealedChunk):
@@ -254,20 +310,6 @@ public actor RoomEngine {
         }
     }
 
-    /// Notes an author who signed another batch under a number whose batch we hold. The replica
-    /// drops such a batch as a duplicate by its header; only one that also opens and verifies
-    /// (so its author really signed it) counts, so nobody can accuse another by relabelling.
-    private func checkEquivocation(_ batch: [UInt8]) {
-        guard let header = try? BatchSealer.peekHeader(batch) else { return }
-        let id = BatchID(author: ReplicaID(header.author), sequence: header.sequence)
-        guard let held = sealed[id], held != batch, !equivocators.contains(id.author) else { return }
-        let key = contentKey
-        guard (try? BatchSealer.open(batch, contentKey: { $0 == Self.epoch ? key : nil })) != nil else { return }
-        equivocators.insert(id.author)
-        counters.equivocations += 1
-        pushStatus()
-    }
-
     /// After any change of the document: offer it to every peer, start fetching new blobs, tell subscribers.
     func documentChanged() {
         for peer in peers.keys { pumpSync(peer) }
@@ -279,9 +321,9 @@ public actor RoomEngine {
     /// Sends the peer whatever sync has for it now.
     func pumpSync(_ peer: PublicKey) {
         guard let transport, var state = peers[peer]?.sync else { return }
-        let local = replica.vector
+        let current = replica
         let held = sealed
-        while let message = state.generateMessage(local: local, fetch: { held[$0] }) {
+        while let message = state.generateMessage(replica: current, fetch: { held[$0] }) {
             guard let bytes = try? SyncMessageCodec.encode(message) else { break }
             do {
                 try transport.send(message: PeerMessage.sync(bytes).encoded, to: peer)

@@ -88,11 +88,11 @@ struct JoinCommand: ParsableCommand {
             Runs your node until Ctrl-C (or SIGTERM) and prints the address of your own viewer. Joining again with the same data folder resumes where you left off.
 
             Example:
-              cvpeer join 'cvp1:…' --name Ben
+              cvpeer join 'cvp2:…' --name Ben
             """
     )
 
-    @Argument(help: "The invite: the cvp1:… text the agent sent you (the whole line also works).")
+    @Argument(help: "The invite: the cvp2:… text the agent sent you (the whole line also works).")
     var invite: String
 
     @Option(help: "Join as: customer or guest.")
@@ -112,7 +112,7 @@ struct JoinCommand: ParsableCommand {
         SessionConsole.runUntilSignal(node)
     }
 
-    /// The `cvp1:` code inside whatever was pasted: the bare code, or the whole `cvpeer join '…'` line.
+    /// The `cvp2:` code inside whatever was pasted: the bare code, or the whole `cvpeer join '…'` line.
     static func code(in text: String) -> String {
         guard let start = text.range(of: Invite.prefix) else { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
         return String(text[start.lowerBound...].prefix { !$0.isWhitespace && $0 != "'" && $0 != "\"" })

@@ -17,6 +17,7 @@ struct CVPeer: AsyncParsableCommand {
             CartCommand.self,
             BuyCommand.self,
             SayCommand.self,
+            GrantCommand.self,
             StatusCommand.self,
             ExportCommand.self,
             SaveCommand.self,

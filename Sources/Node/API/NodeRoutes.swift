@@ -113,6 +113,16 @@ enum NodeRoutes {
                     return try .json(["message": id.canonicalString])
                 }
             },
+            LocalAPIRoute(.post, "/api/grant") { request in
+                await guarded {
+                    let body = try request.decode(GrantRequest.self)
+                    guard let role = Role.allCases.first(where: { $0.name == body.role }) else {
+                        throw NodeError.badRequest("role must be agent, customer, guest or archive")
+                    }
+                    try await engine.grant(role, to: try await engine.resolveParticipant(body.participant))
+                    return try .json([String: String]())
+                }
+            },
             LocalAPIRoute(.post, "/api/remove") { request in
                 await guarded {
                     let body = try request.decode(ItemRequest.self)
@@ -339,6 +349,10 @@ struct ItemRequest: Decodable {
     var quantity: Int?
 }
 struct SayRequest: Decodable { var text: String }
+struct GrantRequest: Decodable {
+    var participant: String
+    var role: String
+}
 struct PointerMessage: Decodable {
     var type: String
     var item: String?

@@ -39,6 +39,27 @@ extension RoomEngine {
         try commit([.grantRole(member: member, role: role, fromSequence: replica.document.vector[member] + 1)])
     }
 
+    /// The participant a person means: a full id, an id prefix of 8 or more hex digits, or an
+    /// exact display name, among those the document knows (members and anyone with a profile).
+    ///
+    /// - Throws: `NodeError.notFound` or `.ambiguous`.
+    public func resolveParticipant(_ reference: String) throws -> ReplicaID {
+        let document = replica.document
+        var known = Set(document.members.map(\.id))
+        for participant in document.participants { known.insert(participant.id) }
+        for peer in peers.keys { known.insert(ReplicaID(peer)) }
+        let wanted = reference.lowercased()
+        var matches = known.filter { $0.hex == wanted || (wanted.count >= 8 && $0.hex.hasPrefix(wanted)) }
+        if matches.isEmpty {
+            matches = Set(document.participants.filter { $0.profile.name == reference }.map(\.id))
+        }
+        switch matches.count {
+        case 1: return matches.first!
+        case 0: throw NodeError.notFound("participant \(reference.prefix(80))")
+        default: throw NodeError.ambiguous(String(reference.prefix(80)), count: matches.count)
+        }
+    }
+
     /// This node's role in the room now; nil until the owner admits it.
     public var myRole: Role? { replica.document.role(of: me) }
 }

@@ -65,9 +65,30 @@ extension RoomEngine {
             "stateHash": document.stateHash, "batches": sealed.count,
             "listen": status?.localEndpoint?.description ?? "", "rendezvous": transport?.rendezvousAddress?.description ?? NSNull(),
             "registered": status?.registered ?? false,
-            "equivocators": equivocators.sorted().map { participant in
-                ["id": participant.hex, "name": document.participants.first { $0.id == participant }?.profile.name ?? ""]
+            "equivocators": document.equivocators.sorted(by: { $0.key < $1.key }).map { participant, fork in
+                [
+                    "id": participant.hex, "name": document.participants.first { $0.id == participant }?.profile.name ?? "",
+                    "fromBatch": fork,
+                ] as [String: Any]
             },
+            // Who the owner admitted, as what: the roles every node applies.
+            "members": document.members.map { member in
+                [
+                    "id": member.id.hex, "role": member.role.name, "owner": member.id == ReplicaID(room.owner),
+                    "name": document.participants.first { $0.id == member.id }?.profile.name ?? "",
+                ] as [String: Any]
+            },
+            // Operations the room's rules rejected, per author: they had no effect on any node.
+            "rejectedOperations": document.rejectedOperations.sorted(by: { $0.key < $1.key }).map { author, count in
+                [
+                    "id": author.hex, "name": document.participants.first { $0.id == author }?.profile.name ?? "",
+                    "count": count,
+                ] as [String: Any]
+            },
+            "refusedBatches": [
+                "notAuthentic": counters.rejectedBatches, "tooFarAhead": counters.futureBatches,
+                "notAdmitted": counters.unadmittedBatches,
+            ],
         ]
         if let type { object["type"] = type }
         return object

@@ -80,6 +80,26 @@ public actor RoomEngine {
         var pointer: PeerMessage.Pointer?
     }
 
+    /// The settings key prefix of a stored equivocation proof (then the author's hex).
+    static let proofPrefix = "equivocation-proof:"
+
+    /// A proof as stored: each sealed batch behind its 4-byte big-endian length.
+    static func encode(_ proof: EquivocationProof) -> [UInt8] {
+        UInt32(proof.first.count).bigEndianBytes + proof.first + UInt32(proof.second.count).bigEndianBytes + proof.second
+    }
+
+    /// The two sealed batches of a stored proof; nil if the bytes are not one (checked again on use).
+    static func decodeProof(_ bytes: [UInt8]) -> ([UInt8], [UInt8])? {
+        func read(_ offset: Int) -> (batch: [UInt8], end: Int)? {
+            guard offset + 4 <= bytes.count else { return nil }
+            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= Limits.maxSealedBatchBytes, offset + 4 + length <= bytes.count else { return nil }
+            return (Array(bytes[(offset + 4)..<(offset + 4 + length)]), offset + 4 + length)
+        }
+        guard let first = read(0), let second = read(first.end), second.end == bytes.count else { return nil }
+        return (first.batch, second.batch)
+    }
+
     /// Opens the room's document from the store (creating the room there if new).
     ///
     /// - Throws: `StoreError` if the store cannot be read or written.
@@ -106,6 +126,14 @@ public actor RoomEngine {
         }
         clock = HybridClock(latest: latest)
         _ = clock.observe(latest, wallMillis: wall)
+        let key = contentKey
+        for name in (try? store.settingKeys(prefix: Self.proofPrefix)) ?? [] {
+            guard let bytes = try? store.setting(name), let pair = Self.decodeProof(bytes),
+                let proof = EquivocationProof(pair.0, pair.1, room: room.roomID, contentKey: { $0 == Self.epoch ? key : nil })
+            else { continue }
+            replica.take(proof)
+            equivocators.insert(proof.author)
+        }
         for key in (try? store.settingKeys(prefix: Self.verifiedPrefix)) ?? [] {
             if let hex = key.split(separator: ":").last, let bytes = Hex.bytes(hex) { completeBlobs.insert(bytes) }
         }
@@ -274,6 +302,8 @@ public actor RoomEngine {
                     counters.equivocations += 1
                     equivocators.insert(proof.author)
                     proven = true
+                    // Kept, so a restart leaves the branch out at once and can pass the proof on.
+                    try? store.setSetting(Self.proofPrefix + proof.author.hex, Self.encode(proof))
                 case .duplicate, .heldBack, .dropped, .excluded, .chainBroken: break
                 }
             }

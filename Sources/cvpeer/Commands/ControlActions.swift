@@ -203,3 +203,43 @@ private struct EventAnswer: Decodable {
 private struct MessageAnswer: Decodable {
     let message: String
 }
+
+struct GrantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant",
+        abstract: "Give a participant a role in the room you host (owner only).",
+        discussion: """
+            Roles: agent (may edit and remove anyone's items, remove marks, recommend), customer and guest (may share, mark, chat and buy for themselves; edit only what they shared), archive (reads, writes nothing). Members start as customers (guests if they joined with --role guest); only the owner makes agents. The change counts for the participant's edits from its next one on, on every node. PARTICIPANT is an id (or its first 8+ hex digits) or an exact display name, as `cvpeer status` shows them.
+
+            Example:
+              cvpeer grant Carla agent
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The participant: id, id prefix or display name.", valueName: "participant"))
+    var participant: String
+
+    @Argument(help: ArgumentHelp("agent, customer, guest or archive.", valueName: "role"))
+    var role: String
+
+    @OptionGroup var options: DataOptions
+
+    mutating func validate() throws {
+        guard ["agent", "customer", "guest", "archive"].contains(role) else {
+            throw ValidationError("role must be agent, customer, guest or archive, not \(role.prefix(40))")
+        }
+    }
+
+    func run() async throws {
+        try await Control.run {
+            let _: EmptyAnswer = try await Control.client(options).send(
+                .post, "/api/grant", json: GrantRequest(participant: participant, role: role))
+            print("\(participant) is now \(role == "agent" || role == "archive" ? "the room's " + role : "a " + role)")
+        }
+    }
+}
+
+private struct GrantRequest: Encodable {
+    let participant: String
+    let role: String
+}

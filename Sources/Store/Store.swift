@@ -18,7 +18,8 @@ import Synchronization
 /// Thread-safe: calls are serialised on one connection.
 public final class Store: Sendable {
     /// The schema this code writes; an older file is migrated, a newer one refused.
-    static let schemaVersion: Int64 = 1
+    /// 2 added `chunk_hashes` (the verified chunk-hash lists of blob commitments).
+    static let schemaVersion: Int64 = 2
 
     private let connection: Mutex<SQLiteConnection>
     /// The database file's path.
@@ -69,6 +70,13 @@ public final class Store: Sendable {
                     idx INTEGER NOT NULL,
                     data BLOB NOT NULL,
                     PRIMARY KEY (room, blob, idx)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS chunk_hashes (
+                    room BLOB NOT NULL REFERENCES rooms(tag),
+                    blob BLOB NOT NULL,
+                    commitment BLOB NOT NULL,
+                    hashes BLOB NOT NULL,
+                    PRIMARY KEY (room, blob, commitment)
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS settings (
                     key TEXT PRIMARY KEY,
@@ -198,6 +206,43 @@ public final class Store: Sendable {
             var result: [Int] = []
             while try query.step() { result.append(Int(query.int(0))) }
             return result
+        }
+    }
+
+    /// Deletes stored chunks of `blob` (ones found not to match the blob's chunk hashes), durably.
+    public func deleteChunks(room: [UInt8], blob: [UInt8], indices: [Int]) throws {
+        guard !indices.isEmpty else { return }
+        try connection.withLock { db in
+            try db.transaction {
+                for index in indices {
+                    try db.statement("DELETE FROM chunks WHERE room = ? AND blob = ? AND idx = ?")
+                        .bind(.blob(room), .blob(blob), .integer(Int64(index))).run()
+                }
+            }
+        }
+    }
+
+    // MARK: Chunk hash lists
+
+    /// Stores the chunk-hash list of a blob commitment (idempotent). The caller has checked that
+    /// `hashes` hashes to `commitment`; the list is stored so this node can serve it and a resumed
+    /// transfer needs no refetch.
+    public func putChunkHashes(room: [UInt8], blob: [UInt8], commitment: [UInt8], hashes: [UInt8]) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("INSERT OR IGNORE INTO chunk_hashes (room, blob, commitment, hashes) VALUES (?, ?, ?, ?)")
+                    .bind(.blob(room), .blob(blob), .blob(commitment), .blob(hashes)).run()
+            }
+        }
+    }
+
+    /// The stored chunk-hash list of a blob commitment, or nil if none is stored. Not checked
+    /// again here: callers that trust it less than the store verify it against the commitment.
+    public func chunkHashes(room: [UInt8], blob: [UInt8], commitment: [UInt8]) throws -> [UInt8]? {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT hashes FROM chunk_hashes WHERE room = ? AND blob = ? AND commitment = ?")
+            try query.bind(.blob(room), .blob(blob), .blob(commitment))
+            return try query.step() ? query.blob(0) : nil
         }
     }
 

@@ -51,6 +51,7 @@ extension RoomEngine {
                 "path": state.path.isRelayed ? "relayed" : "direct",
                 "safetyNumber": PublicKey.safetyNumber(roomTag: room.tag, identity.publicKey, peer),
                 "sync": syncDescription(peer: state.sync.peerVector),
+                "badChunks": blobChecks.badPeers[peer] ?? 0,
             ]
             switch state.path {
             case .direct(let endpoint): entry["address"] = endpoint.description
@@ -64,6 +65,10 @@ extension RoomEngine {
             "stateHash": document.stateHash, "batches": sealed.count,
             "listen": status?.localEndpoint?.description ?? "", "rendezvous": transport?.rendezvousAddress?.description ?? NSNull(),
             "registered": status?.registered ?? false,
+            "blobChecks": [
+                "poisonedChunks": counters.poisonedChunks, "badHashLists": counters.badHashLists,
+                "repairedChunks": counters.repairedChunks,
+            ],
             "equivocators": equivocators.sorted().map { participant in
                 ["id": participant.hex, "name": document.participants.first { $0.id == participant }?.profile.name ?? ""]
             },

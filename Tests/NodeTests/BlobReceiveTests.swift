@@ -261,4 +261,31 @@ struct BlobReceiveTests {
         await engine.receiveChunk(key, index: 2, sealed: Self.sealed(plaintext, index: 2, count: 3, id: id, room: room), from: Identity.generate().publicKey)
         #expect(try await engine.blob(hex: Hex.string(id.bytes)).bytes == plaintext)
     }
+
+    @Test("an item naming the blob with a member's forged commitment does not stop the author's item from completing")
+    func forgedCommitmentBesideTheTrueOne() async throws {
+        let plaintext = (0..<(3 * BlobSealer.chunkSize)).map { UInt8(truncatingIfNeeded: $0 &* 29) }
+        var forged = plaintext
+        forged[BlobSealer.chunkSize + 1] ^= 0x10
+        // The forged commitment's item comes first, so its transfer starts first.
+        let setup = try await Self.setup(plaintext: plaintext, committed: forged)
+        defer { try? FileManager.default.removeItem(atPath: setup.folder) }
+        let honest = Self.commitment(to: plaintext, room: setup.room)
+        try await setup.engine.store.putChunkHashes(room: setup.room.tag, blob: setup.id.bytes, commitment: honest.commitment, hashes: honest.hashes)
+        let blob = BlobRef(id: setup.id.bytes, size: UInt64(plaintext.count), mime: "video/mp4", commitment: honest.commitment)
+        try await setup.engine.commit([.createItem(kind: .video, position: .middle, fields: [.media(blob)])])
+        let mallory = Identity.generate().publicKey
+        for index in 0..<3 {
+            await setup.engine.receiveChunk(
+                setup.key, index: UInt32(index), sealed: Self.sealed(forged, index: index, count: 3, id: setup.id, room: setup.room), from: mallory)
+        }
+        // The forged whole did not match the id; the author's list then found chunk 1 bad.
+        #expect(await !setup.engine.corruptBlobs.contains(setup.id.bytes))
+        #expect(await setup.engine.transfers.transfers[setup.key]?.commitment == honest.commitment)
+        #expect(await setup.engine.transfers.wants(setup.key, index: 1))
+        #expect(await !setup.engine.transfers.wants(setup.key, index: 0))
+        await setup.engine.receiveChunk(
+            setup.key, index: 1, sealed: Self.sealed(plaintext, index: 1, count: 3, id: setup.id, room: setup.room), from: Identity.generate().publicKey)
+        #expect(try await setup.engine.blob(hex: Hex.string(setup.id.bytes)).bytes == plaintext)
+    }
 }

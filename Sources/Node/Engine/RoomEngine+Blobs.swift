@@ -136,7 +136,8 @@ extension RoomEngine {
     func scanBlobs() {
         for (_, blob) in mediaReferences {
             guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
-                blob.commitment.count == BlobCommitment.length, blob.size <= Self.maxFetchedBlobSize
+                blob.commitment.count == BlobCommitment.length, !blobChecks.badCommitments.contains(blob.commitment),
+                blob.size <= Self.maxFetchedBlobSize
             else { continue }
             let key = BlobKey(id: blob.id, count: UInt32(BlobSealer.chunkCount(forSize: Int(blob.size))))
             guard transfers.transfers[key] == nil else { continue }
@@ -266,7 +267,15 @@ extension RoomEngine {
             return
         }
         transfers.forget(key)
-        corruptBlobs.insert(key.id)
+        blobChecks.badCommitments.insert(transfer.commitment)
+        // Another item may name the same blob with another commitment (the author's, when this
+        // one was a member's forgery): that one is fetched (its list removes the chunks that do
+        // not match it) before the blob is given up.
+        if mediaReferences.contains(where: { $0.blob.id == key.id && !blobChecks.badCommitments.contains($0.blob.commitment) }) {
+            scanBlobs()
+        } else {
+            corruptBlobs.insert(key.id)
+        }
     }
 
     /// The hasher of this room's chunk hashes.
@@ -441,6 +450,9 @@ extension RoomEngine {
 struct BlobCheckState {
     /// Chunks and hash lists each peer sent that did not match the author's commitment.
     var badPeers: [PublicKey: Int] = [:]
+    /// Commitments whose chunks all matched their list but not the blob id: a member committed
+    /// to other bytes than the id names. Items naming them are not fetched again.
+    var badCommitments: Set<[UInt8]> = []
     /// The last hash list read from the store to serve, so paging through it reads it once.
     var served: (key: BlobKey, commitment: [UInt8], hashes: [UInt8])?
 

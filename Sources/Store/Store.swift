@@ -257,6 +257,15 @@ public final class Store: Sendable {
         }
     }
 
+    /// Removes a local setting (nothing happens if it was never set).
+    public func removeSetting(_ key: String) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("DELETE FROM settings WHERE key = ?").bind(.text(key)).run()
+            }
+        }
+    }
+
     /// The keys of the settings that start with `prefix`, in order.
     public func settingKeys(prefix: String) throws -> [String] {
         try connection.withLock { db in

@@ -288,4 +288,34 @@ struct BlobReceiveTests {
             setup.key, index: 1, sealed: Self.sealed(plaintext, index: 1, count: 3, id: setup.id, room: setup.room), from: Identity.generate().publicKey)
         #expect(try await setup.engine.blob(hex: Hex.string(setup.id.bytes)).bytes == plaintext)
     }
+
+    @Test("a blob held whole whose stored chunk is damaged later is found out when read, and fetched again")
+    func damagedAfterVerification() async throws {
+        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let room = RoomKeys.generate()
+        let engine = try RoomEngine(identity: Identity.generate(), room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let plaintext = (0..<(2 * BlobSealer.chunkSize + 5)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+        let shared = try await engine.share(bytes: plaintext, mime: "image/png", title: nil, price: nil)
+        let hex = Hex.string(shared.blob.id)
+        let id = try #require(BlobID(bytes: shared.blob.id))
+        var poisoned = plaintext
+        poisoned[BlobSealer.chunkSize] ^= 0x02
+        // Through the engine's own connection: a cached single-row read there holds its WAL
+        // snapshot, so another connection's write would not be seen until the next start.
+        try await engine.store.deleteChunks(room: room.tag, blob: shared.blob.id, indices: [1])
+        try await engine.store.putChunk(room: room.tag, blob: shared.blob.id, index: 1, data: Self.sealed(poisoned, index: 1, count: 3, id: id, room: room))
+        #expect(await engine.holdsWhole(blobHex: hex))
+        await #expect(throws: NodeError.self) { try await engine.blob(hex: hex) }
+        #expect(await !engine.holdsWhole(blobHex: hex))
+        #expect(await engine.counters.repairedChunks == 1)
+        let key = BlobKey(id: shared.blob.id, count: 3)
+        #expect(await engine.transfers.wants(key, index: 1))
+        // Not marked whole at the next start either.
+        let restarted = try RoomEngine(identity: Identity.generate(), room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        #expect(await !restarted.holdsWhole(blobHex: hex))
+        await engine.receiveChunk(key, index: 1, sealed: Self.sealed(plaintext, index: 1, count: 3, id: id, room: room), from: Identity.generate().publicKey)
+        #expect(try await engine.blob(hex: hex).bytes == plaintext)
+    }
 }

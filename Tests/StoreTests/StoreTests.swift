@@ -57,7 +57,7 @@ import Testing
         #expect(try reopened.setting("name") == Array("Ana".utf8))
     }
 
-    @Test func chunkHashListsSurviveReopeningAndBadChunksCanBeDeleted() throws {
+    @Test func chunkHashListsSurviveReopeningAndBadChunksAndSettingsCanBeDeleted() throws {
         let path = temporaryFile()
         defer { cleanUp(path) }
         let room = RoomKeys.generate()
@@ -70,11 +70,15 @@ import Testing
             try store.putChunkHashes(room: room.tag, blob: blob, commitment: commitment, hashes: [4])  // kept as first stored
             try store.putChunks(room: room.tag, blob: blob, chunks: [(0, [0]), (1, [1]), (2, [2])])
             try store.deleteChunks(room: room.tag, blob: blob, indices: [1, 7])
+            try store.setSetting("whole", [1])
+            try store.removeSetting("whole")
+            try store.removeSetting("never set")
         }
         let store = try Store(path: path)
         #expect(try store.chunkHashes(room: room.tag, blob: blob, commitment: commitment) == [1, 2, 3])
         #expect(try store.chunkHashes(room: room.tag, blob: blob, commitment: other) == nil)
         #expect(try store.chunkIndices(room: room.tag, blob: blob) == [0, 2])
+        #expect(try store.setting("whole") == nil)
     }
 
     @Test func aSchemaOneStoreGainsTheChunkHashTable() throws {

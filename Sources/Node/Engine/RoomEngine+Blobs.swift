@@ -422,7 +422,19 @@ extension RoomEngine {
             throw NodeError.notFound("blob")
         }
         flushChunks()
-        return (try plaintext(of: id, size: reference.blob.size), reference.blob.mime)
+        do {
+            return (try plaintext(of: id, size: reference.blob.size), reference.blob.mime)
+        } catch NodeError.blobIncomplete(let have, let total) {
+            throw NodeError.blobIncomplete(have: have, total: total)
+        } catch {
+            // Held whole once but damaged since (a chunk altered in the store): it is no longer
+            // whole, so the scan checks every chunk against the list and fetches the bad ones again.
+            if completeBlobs.remove(id) != nil {
+                try? store.removeSetting(Self.verifiedPrefix + Hex.string(id))
+                scanBlobs()
+            }
+            throw error
+        }
     }
 
     /// True once this node holds the blob whole and has checked it against its id; cheap, unlike

@@ -250,6 +250,7 @@ public enum BatchCodec {
             w.lengthPrefixed(blob.id)
             w.varint(blob.size)
             w.string(blob.mime)
+            w.lengthPrefixed(blob.commitment)
         }
     }
 
@@ -377,7 +378,9 @@ public enum BatchCodec {
         case .media:
             let id = try r.lengthPrefixed("blob id", max: Limits.maxBlobIDBytes, min: Limits.minBlobIDBytes)
             let size = try r.varint("blob size")
-            return .media(BlobRef(id: id, size: size, mime: try r.string("MIME type", maxBytes: Limits.maxMimeBytes)))
+            let mime = try r.string("MIME type", maxBytes: Limits.maxMimeBytes)
+            let commitment = try r.lengthPrefixed("blob commitment", max: Limits.blobCommitmentBytes, min: Limits.blobCommitmentBytes)
+            return .media(BlobRef(id: id, size: size, mime: mime, commitment: commitment))
         }
     }
 }

@@ -209,7 +209,9 @@ extension Document {
                     w.integer(price.minorUnits)
                     w.byte(UInt8(ascii: "}"))
                 case let .media(blob):
-                    w.raw(#"{"id":""#)
+                    w.raw(#"{"commitment":""#)
+                    w.hex(blob.commitment)
+                    w.raw(#"","id":""#)
                     w.hex(blob.id)
                     w.raw(#"","mime":"#)
                     w.string(blob.mime)
@@ -307,7 +309,10 @@ extension Document {
             case let .price(price):
                 fields[key.name] = .object(["currency": .string(price.currency), "minorUnits": .integer(price.minorUnits)])
             case let .media(blob):
-                fields[key.name] = .object(["id": .string(hexString(blob.id)), "size": .integer(blob.size), "mime": .string(blob.mime)])
+                fields[key.name] = .object([
+                    "id": .string(hexString(blob.id)), "size": .integer(blob.size), "mime": .string(blob.mime),
+                    "commitment": .string(hexString(blob.commitment)),
+                ])
             }
         }
         return .object([

@@ -131,12 +131,16 @@ public struct BlobRef: Hashable, Sendable {
     public var size: UInt64
     /// Its MIME type, such as `image/jpeg`.
     public var mime: String
+    /// The author's commitment to every chunk (`BlobCommitment`, 32 bytes): receivers check each
+    /// chunk against the list it commits to, so a member cannot poison a chunk it serves.
+    public var commitment: [UInt8]
 
     /// Creates a blob reference.
-    public init(id: [UInt8], size: UInt64, mime: String) {
+    public init(id: [UInt8], size: UInt64, mime: String, commitment: [UInt8]) {
         self.id = id
         self.size = size
         self.mime = mime
+        self.commitment = commitment
     }
 
     func validate() throws(ReplicationError) {
@@ -144,6 +148,7 @@ public struct BlobRef: Hashable, Sendable {
             throw .invalidValue("blob id length")
         }
         guard size <= Limits.maxBlobSize else { throw .invalidValue("blob size") }
+        guard commitment.count == Limits.blobCommitmentBytes else { throw .invalidValue("blob commitment length") }
         // type/subtype from RFC 6838's restricted-name characters, so the viewer can put it in a header.
         let bytes = Array(mime.utf8)
         guard (3...Limits.maxMimeBytes).contains(bytes.count),

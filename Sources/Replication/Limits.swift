@@ -20,6 +20,8 @@ public enum Limits {
     public static let minBlobIDBytes = 16
     /// See `minBlobIDBytes`.
     public static let maxBlobIDBytes = 64
+    /// A blob's chunk commitment: one BLAKE2b-256 hash.
+    public static let blobCommitmentBytes = 32
     /// Blob sizes: 1 TiB, far above any photo or video someone shares in a session.
     public static let maxBlobSize: UInt64 = 1 << 40
     /// Freehand strokes: enough for a smooth scribble, small enough to keep one mark under ~5 KiB.

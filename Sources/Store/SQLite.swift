@@ -119,6 +119,13 @@ struct Statement {
         }
     }
 
+    /// The first row read by `read`, or nil; the statement is reset at once, because a statement
+    /// left on a row keeps its read transaction open: the WAL could not be checkpointed past it.
+    func firstRow<T>(_ read: (Statement) -> T) throws -> T? {
+        defer { sqlite3_reset(handle) }
+        return try step() ? read(self) : nil
+    }
+
     /// Column `index` of the current row as an integer.
     func int(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
 

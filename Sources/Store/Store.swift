@@ -18,7 +18,9 @@ import Synchronization
 /// Thread-safe: calls are serialised on one connection.
 public final class Store: Sendable {
     /// The schema this code writes; an older file is migrated, a newer one refused.
-    static let schemaVersion: Int64 = 2
+    /// 2 added the rooms' owner key; 3 added `chunk_hashes` (the verified chunk-hash lists of blob
+    /// commitments).
+    static let schemaVersion: Int64 = 3
 
     private let connection: Mutex<SQLiteConnection>
     /// The database file's path.
@@ -42,13 +44,14 @@ public final class Store: Sendable {
 
     private static func migrate(_ db: SQLiteConnection) throws {
         let version = try db.statement("PRAGMA user_version")
-        let current = try version.step() ? version.int(0) : 0
+        let current = try version.firstRow { $0.int(0) } ?? 0
         if current > schemaVersion {
             throw StoreError.newerSchema(path: db.path, found: current, supported: schemaVersion)
         }
         guard current < schemaVersion else { return }
         // Schema 1 held wave-1 rooms (no owner, batch format cvb1), which this version cannot open.
-        if current >= 1 { throw StoreError.olderSchema(path: db.path, found: current) }
+        // From 2, every step only adds tables, so creating what is missing migrates.
+        if current == 1 { throw StoreError.olderSchema(path: db.path, found: current) }
         try db.transaction {
             try db.execute(
                 """
@@ -72,6 +75,13 @@ public final class Store: Sendable {
                     idx INTEGER NOT NULL,
                     data BLOB NOT NULL,
                     PRIMARY KEY (room, blob, idx)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS chunk_hashes (
+                    room BLOB NOT NULL REFERENCES rooms(tag),
+                    blob BLOB NOT NULL,
+                    commitment BLOB NOT NULL,
+                    hashes BLOB NOT NULL,
+                    PRIMARY KEY (room, blob, commitment)
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS settings (
                     key TEXT PRIMARY KEY,
@@ -159,7 +169,7 @@ public final class Store: Sendable {
         try connection.withLock { db in
             let query = try db.statement("SELECT COUNT(*) FROM batches WHERE room = ?")
             try query.bind(.blob(room))
-            return try query.step() ? Int(query.int(0)) : 0
+            return try query.firstRow { Int($0.int(0)) } ?? 0
         }
     }
 
@@ -193,7 +203,7 @@ public final class Store: Sendable {
         try connection.withLock { db in
             let query = try db.statement("SELECT data FROM chunks WHERE room = ? AND blob = ? AND idx = ?")
             try query.bind(.blob(room), .blob(blob), .integer(Int64(index)))
-            return try query.step() ? query.blob(0) : nil
+            return try query.firstRow { $0.blob(0) }
         }
     }
 
@@ -208,6 +218,43 @@ public final class Store: Sendable {
         }
     }
 
+    /// Deletes stored chunks of `blob` (ones found not to match the blob's chunk hashes), durably.
+    public func deleteChunks(room: [UInt8], blob: [UInt8], indices: [Int]) throws {
+        guard !indices.isEmpty else { return }
+        try connection.withLock { db in
+            try db.transaction {
+                for index in indices {
+                    try db.statement("DELETE FROM chunks WHERE room = ? AND blob = ? AND idx = ?")
+                        .bind(.blob(room), .blob(blob), .integer(Int64(index))).run()
+                }
+            }
+        }
+    }
+
+    // MARK: Chunk hash lists
+
+    /// Stores the chunk-hash list of a blob commitment (idempotent). The caller has checked that
+    /// `hashes` hashes to `commitment`; the list is stored so this node can serve it and a resumed
+    /// transfer needs no refetch.
+    public func putChunkHashes(room: [UInt8], blob: [UInt8], commitment: [UInt8], hashes: [UInt8]) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("INSERT OR IGNORE INTO chunk_hashes (room, blob, commitment, hashes) VALUES (?, ?, ?, ?)")
+                    .bind(.blob(room), .blob(blob), .blob(commitment), .blob(hashes)).run()
+            }
+        }
+    }
+
+    /// The stored chunk-hash list of a blob commitment, or nil if none is stored. Not checked
+    /// again here: callers that trust it less than the store verify it against the commitment.
+    public func chunkHashes(room: [UInt8], blob: [UInt8], commitment: [UInt8]) throws -> [UInt8]? {
+        try connection.withLock { db in
+            let query = try db.statement("SELECT hashes FROM chunk_hashes WHERE room = ? AND blob = ? AND commitment = ?")
+            try query.bind(.blob(room), .blob(blob), .blob(commitment))
+            return try query.firstRow { $0.blob(0) }
+        }
+    }
+
     // MARK: Settings
 
     /// Stores a local setting.
@@ -215,6 +262,15 @@ public final class Store: Sendable {
         try connection.withLock { db in
             try db.transaction {
                 try db.statement("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").bind(.text(key), .blob(value)).run()
+            }
+        }
+    }
+
+    /// Removes a local setting (nothing happens if it was never set).
+    public func removeSetting(_ key: String) throws {
+        try connection.withLock { db in
+            try db.transaction {
+                try db.statement("DELETE FROM settings WHERE key = ?").bind(.text(key)).run()
             }
         }
     }
@@ -235,7 +291,7 @@ public final class Store: Sendable {
         try connection.withLock { db in
             let query = try db.statement("SELECT value FROM settings WHERE key = ?")
             try query.bind(.text(key))
-            return try query.step() ? query.blob(0) : nil
+            return try query.firstRow { $0.blob(0) }
         }
     }
 }

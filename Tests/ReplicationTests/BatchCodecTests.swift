@@ -13,7 +13,7 @@ import Testing
     func everyEdit() throws -> BatchDraft {
         var draft = BatchDraft(author: author, sequence: 1, startCounter: 40, previous: BatchSealer.noPrevious)
         let theirs = OpID(counter: 7, replica: other)
-        let blob = BlobRef(id: [UInt8](repeating: 0xAB, count: 32), size: 123_456, mime: "image/jpeg")
+        let blob = BlobRef(id: [UInt8](repeating: 0xAB, count: 32), size: 123_456, mime: "image/jpeg", commitment: [UInt8](repeating: 0xCD, count: 32))
         let item = try draft.append(
             .createItem(
                 kind: .productCard, position: .middle,
@@ -91,10 +91,13 @@ import Testing
         .setItemField(
             item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)),
             .price(Price(currency: "EUR", minorUnits: Limits.maxPriceMinorUnits + 1))),
-        .setItemField(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), .media(BlobRef(id: [1, 2, 3], size: 1, mime: "image/png"))),
+        .setItemField(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), .media(BlobRef(id: [1, 2, 3], size: 1, mime: "image/png", commitment: [UInt8](repeating: 1, count: 32)))),
         .setItemField(
             item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)),
-            .media(BlobRef(id: [UInt8](repeating: 1, count: 32), size: 1, mime: "image"))),
+            .media(BlobRef(id: [UInt8](repeating: 1, count: 32), size: 1, mime: "image/png", commitment: [UInt8](repeating: 1, count: 31)))),
+        .setItemField(
+            item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)),
+            .media(BlobRef(id: [UInt8](repeating: 1, count: 32), size: 1, mime: "image", commitment: [UInt8](repeating: 1, count: 32)))),
         .setItemField(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), .title(String(repeating: "t", count: 257))),
         .addMark(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), Mark(shape: .stroke([Fixtures.point(0, 0)]), colour: Colour(rgba: 0))),
         .addMark(

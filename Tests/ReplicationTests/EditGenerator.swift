@@ -121,11 +121,14 @@ struct EditGenerator {
         case .price: .price(Price(currency: ["EUR", "USD", "CHF"].randomElement(using: &random)!, minorUnits: UInt64.random(in: 0...99_999, using: &random)))
         case .url: .url("https://shop.example/p/" + String(UInt32.random(in: 0...9999, using: &random)))
         case .media:
-            .media(
-                BlobRef(
-                    id: (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) },
-                    size: UInt64.random(in: 1...50_000_000, using: &random),
-                    mime: ["image/jpeg", "image/png", "video/mp4"].randomElement(using: &random)!))
+            {
+                let id = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+                // The commitment comes from the id, not the random stream, so the histories stay the same.
+                return .media(
+                    BlobRef(
+                        id: id, size: UInt64.random(in: 1...50_000_000, using: &random),
+                        mime: ["image/jpeg", "image/png", "video/mp4"].randomElement(using: &random)!, commitment: id.reversed()))
+            }()
         }
     }
 

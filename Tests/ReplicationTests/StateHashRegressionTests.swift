@@ -4,7 +4,9 @@ import Replication
 import Testing
 
 /// The same histories must keep the same state: golden state hashes recorded before the
-/// document's storage, list merging and canonical writer were optimised.
+/// document's storage, list merging and canonical writer were optimised. Recorded again when
+/// blob references gained their chunk `commitment` (with it left out of canonical JSON, the
+/// earlier values still held: nothing else changed).
 ///
 /// Each history is deterministic (identities, clocks and edits come from the seed; only the
 /// sealing nonces are random, and they never reach the state). Peers make random edits and now
@@ -97,39 +99,39 @@ import Testing
     }
 
     static let balanced: [Golden] = [
-        Golden(seed: 1, stateHash: "b8a18fe4544e9f5b8d6336a0adb2516465d43f08f81443e988b74505cc14beec", fingerprint: "b22654896f047d786194759db93050271dc673c1b335cb971a0614c9fcb9a224"),
-        Golden(seed: 2, stateHash: "3a35f15f78620c0aa762f5d7f7efd38564549e4935c146beb53f6dca2c0323bf", fingerprint: "5e46a93fa30c1209d81692e8dd231fa7e7b464e70d9ceb2da5faa49f01b8fec4"),
-        Golden(seed: 3, stateHash: "c4a847645e3056e2894843a88435f46e6d8ac577300b996f350ca242784fe1d5", fingerprint: "5ad0615d435dba6851e5174d316eb714311c8265b93c65d3a82f8b0385018fe7"),
-        Golden(seed: 4, stateHash: "7fb930805cb336b8f8666606ab649fedcf2dc75dd2d38e5089f40b18ecc59293", fingerprint: "acae540f4ef19fade160257b9a626206b75108a8193c169bb77c31d6577f191d"),
-        Golden(seed: 5, stateHash: "46fa13de9811dd115cd42e7597902994526669515012e719f7fcb3d42028742d", fingerprint: "397dea2ee4d904029b11c0bb31792a64f66df98c1df50f42cfa0eac1179a7133"),
-        Golden(seed: 6, stateHash: "970279d9652e0edda9fb8b087dae4b70288fd824c66e83181dc0d960a438a3b9", fingerprint: "b7ca9d428f6f2f3f495c047f410b70a9276fe6114504241c15be5d6e9739b819"),
-        Golden(seed: 7, stateHash: "ccee492169612f081d570529f0dbba6db5513f67db008e8cf973f6ba17652321", fingerprint: "8532a979ef55a083c4ff69f01f7a9b79a2351b95e8d81d340d97ac60f0faad23"),
-        Golden(seed: 8, stateHash: "242cf8707b1ee72b95e3c39bb3fcad42675ce7efe4192000fe8350d144b7033b", fingerprint: "e9d56306f4e384f110fd4805278af79c919f46d7814e48c353000315a39b9b47"),
-        Golden(seed: 9, stateHash: "3ebecc0ab0f8baef2c608b53ffff1b65c381508733962159078e58be8abe855c", fingerprint: "2f2aaf03d93ed4feb25d018b4bde49568fc9c5b9b223a3870874777d6816e0a5"),
-        Golden(seed: 10, stateHash: "4e4a918fbf37934f9490adc3c2359f22455b6177ffaa90ae3502d98dcb073747", fingerprint: "4edebbcd4b485d150688d97b7bf4cb99bd5bb5463a836d9d048e2d24e6ad65ba"),
-        Golden(seed: 11, stateHash: "143e7bee3a3d642d6555b3f81f18d7303b004c1110ff9c46d3e89747ee3a405e", fingerprint: "0c538c846551bdb9a86ba8bcdba03e84f2941ef270e594be3feedcb7abd1aa73"),
-        Golden(seed: 12, stateHash: "d349590b0ca4178af5a68c02007f6c3476ead09469ff601c658f867351a76d95", fingerprint: "d2db5665aa74e29fabefcebdf455929ba8a88be11f777978238424e195d2d014"),
+        Golden(seed: 1, stateHash: "9e4c24fd477f161eefae4e20a94522e51c50e50e1436350bac96a38c277627c0", fingerprint: "dbb798e29706f681016ec49772995db8d0f41202569c25782e7b9406b260ce15"),
+        Golden(seed: 2, stateHash: "9646d2138ff8ab55bf39d8ef25e6b82a336e0970423e4ca4c1ec17bed678353d", fingerprint: "ae3e8bf77964324b76c12a8e3a8c11d05cc598c19de831dd62b4a7e545ecd936"),
+        Golden(seed: 3, stateHash: "27c9bd71b50f905c7b3966cbcb62502089099a6d841260fd65a39ff81306e691", fingerprint: "202fb66fcd460bbc61352dfa0328e5d1b760ad758af9b95d37d141177703cfda"),
+        Golden(seed: 4, stateHash: "ee0f59a76567a68d543186527a8d9be34744d514a1930e505ac44bc74fe26d4c", fingerprint: "a99f9b2ba0393baa8bc72a14a0e2fd2436d8a5c96cda8c90ed5e49b1c628576f"),
+        Golden(seed: 5, stateHash: "d7f95abe2e541583bd68ebce8f107223490c20fcf636627fb58a4d6f1527d6b7", fingerprint: "f12dbc5cf4465af4c28bd8c06c05796f3f1b52e65515e72bcf70c9bed4ef87d7"),
+        Golden(seed: 6, stateHash: "e1c85c5da1c8bc99dc9ae28fb265d7e96749be51196173e1963928b1e6971d53", fingerprint: "4b7674857670de4072f6c304f9276e6c0be7635a5ad3cb9a1898d94217a6f099"),
+        Golden(seed: 7, stateHash: "2b6797bbfdab1e3d39ea21957b178030b3f3f43e39ec82e496b230bb1c0578b5", fingerprint: "54c6c40bc2b269e491a6bd63fdb2f5fd7470c09b61ec5e2665277e897d3c7ab6"),
+        Golden(seed: 8, stateHash: "1f89b83629b18c5806531269701b5cdc62f6812d5ffe586834f7d628a9e1499b", fingerprint: "1b2ae856504397c720e9dc9a2707bd379bb5a55c4f48696110e4aac09a127ebf"),
+        Golden(seed: 9, stateHash: "6c558b3f77e74b0a9249489779e23396e4e36c3e30e70d939ba938431520b87b", fingerprint: "f6d59b3e7ad8b956c0678c8da49d81a7d46b04ebb0bb0bcebd796faca98703fc"),
+        Golden(seed: 10, stateHash: "a1fce8432789473280281f5c1a609ac1fd5e6ac9716d7c77ea668452f1ae6e7b", fingerprint: "fb5352f24da384e552f7ca2941ea91ec3a9c368a2dfc18b59e066ffac5e9dcc1"),
+        Golden(seed: 11, stateHash: "2741c4c0043375141b759c7c04c4f10a3bb6e7afbc437c4ea19380e4da95d914", fingerprint: "204bf8637b13980b6cb8c6c2cf134630fb9b68d639336e92c01333b1c13a9e0c"),
+        Golden(seed: 12, stateHash: "35ddf027f91988d78b5d5c3b55b4029235f52c8159f5e3dd4454cdcaff1d5617", fingerprint: "184ee4a77687228bf83a98aee89579c0749a3bf8927c9ee841d8bfcb66b6d4a2"),
     ]
     static let conflicts: [Golden] = [
-        Golden(seed: 101, stateHash: "8c278e291d005f5f173d473f4960cd9b98c9c3df841b8cdede19d4587f258045", fingerprint: "e1d408123f3b0e3d41290aa28f36b5e7cbb9efde25ef8495ad619a0452f96b31"),
-        Golden(seed: 102, stateHash: "0f70411906a859a2efead196752f6290bfd077d8d0468c9327c420dbeb7302af", fingerprint: "d2420766bf6e3510554705744fe4017c03178e05f2bd9e71fad3b024848ec32a"),
-        Golden(seed: 103, stateHash: "4b2526cf6a5c24ebe54784bf05efc150df00db571b574cc56f443784d318e407", fingerprint: "62f11b82d2f8ae587b2fe93ff9dfce27923a9be4f3a404167dc48c4da354dc70"),
-        Golden(seed: 104, stateHash: "71abb657512cf903422695385396c592f1bd1535e45342d9c2e066cff9c319bd", fingerprint: "091edc91b6abce842cbc8ba844b02f96978ea3b9e4c39ca6979a5d39655ae944"),
-        Golden(seed: 105, stateHash: "88765dfb71a2d0d853431145eb84072efa92736a8b17844c4715af643ab69bfa", fingerprint: "ced753777ed3ba3d00da00b31da031311b22d7ff410a05eb1ef2ce09c07212ec"),
-        Golden(seed: 106, stateHash: "81e9409b5f0f5b21ef651f55056a675f452725d7a94c0cc571bb11854c3379af", fingerprint: "b5abcc40d724357544f4184b487b1f83d4d3f42fc471ce23638e65af5610d7af"),
-        Golden(seed: 107, stateHash: "1277f901c523f78610b5478706d7564fb2cef2cdb1a5631b31013d8744f430f2", fingerprint: "0985fee71a6159306e35b36136f61f52f0f96397fbb28e3f72710367abc9d30d"),
-        Golden(seed: 108, stateHash: "b3c0b48dd47cabac246e36cdb49698cd41dc25bc2f24d4c6ffd5c212e6c31ea9", fingerprint: "93cf4dcb87b1674eb4b5118461e49f0333228f608aa1466c04f036a893c31cb4"),
-        Golden(seed: 109, stateHash: "bcc64bb089d0c9130d6228b7aec817df11e8710ce3a4a273380976e2914c9d89", fingerprint: "77fcf26969586bc52d02c4b144ac1515079ec1523a3d7e1b7cc4fe3180e6eca8"),
-        Golden(seed: 110, stateHash: "2c1980176a813921ba245f94805c9d0fad5cc25219d53515a759333c56cacc80", fingerprint: "2a2ccacc1e2ae9da77f39dc86001e15d3f716f5105f1c10825835921e8c08dc3"),
-        Golden(seed: 111, stateHash: "be971956cb2e50d6f29b052e9d8f128391c024ddcd6b3b3559be4de9cb3bd6eb", fingerprint: "5db297ff3fe8ca49af62f55ec4558bb38973369c4b321094972f518e37b98a7f"),
-        Golden(seed: 112, stateHash: "cd45bb781c482799725bf50a849ecf1375a1b9b15cfd09c607b5e8e62c2ffc82", fingerprint: "7827cb8c99ed5759bc89cdf890685e368f13431f75971314b60a37fd83a8d133"),
+        Golden(seed: 101, stateHash: "c573602297d734ca2b69a40ae0b6d4607280a13e72f7e153e54773e07397c488", fingerprint: "470a3490c8a8c47b1baa89b52e29419360afe859a5a187d4d9ea0db7c5df9501"),
+        Golden(seed: 102, stateHash: "35813b16b17bc39c2a203f9eedbe8dce965f4b55a9442b24bc7ba82e6c64a260", fingerprint: "b6d28f078355a3160b4dcf7b11f7dcddcb634dd04035aac7442a07b1523ada17"),
+        Golden(seed: 103, stateHash: "d4d4aeca47177159370255bb6d77f0d1ee09368567f9182ad01af29cd7f42c04", fingerprint: "ffb53d83e58843f3d7ab0091606ffc86b68122ae98abbd004687b9b52127cb8b"),
+        Golden(seed: 104, stateHash: "a2274f4e9d1788ffcbd125358e203f35bd9c1c019508c1db048e5e03124dfd09", fingerprint: "9e08829b48ecd65650568b33a08820c9cab87d4b3d535c9907bc2c709bd6ad96"),
+        Golden(seed: 105, stateHash: "d64eb25d48946d1269df1d7027ab6dbcd2329c7ad005a4f9afbb1988267b27fa", fingerprint: "1ffd301e8ea66cd7359b9303a062f77d2be0316b1c14f737f1091c7b9f34829b"),
+        Golden(seed: 106, stateHash: "0936b942afcb3511b74877064709d45b6b6a6bf544ed4f439d9904e4e4080b79", fingerprint: "c0e8871c425e688356a1189072ac0259de4c361e664726d58d27f2d41654b440"),
+        Golden(seed: 107, stateHash: "18ab02c717aef90dd284c33538f50eb5f7222f2987c92ee8bd9ae570b601de9f", fingerprint: "cb479a86d33ca203fb25875dd0e1b5070e5a1194ac61ab5c71abab25bea3780b"),
+        Golden(seed: 108, stateHash: "5bfaaea35926a8d9189e3bb1cb1d0592d0e8d7770c2056938de86a3359f6898f", fingerprint: "2fe4ccf893f604852dc3c64f2cf7c12b364fa137e9918a71a53b3e7fddf49522"),
+        Golden(seed: 109, stateHash: "05055110ff17237ce249b54502793a248acb48a2b669d22d528cc2964eabf040", fingerprint: "85047ab440524e2a1863d44d0c1eb7eef245293168b370e792d48e828fbbe5ef"),
+        Golden(seed: 110, stateHash: "8205a32ba3e3ee61f8b05ebbd0b5bea8d41781ff4be63b467b4b21fc39f4bcfe", fingerprint: "5d886d5980bf171241e7dec13faf56c5f3faf9b187a2fad8cbd9a65fdcab88ce"),
+        Golden(seed: 111, stateHash: "94bd9032cad856183b7f7c669e948ca5fe6b9ab8f2b285adcb65950b334fb7c8", fingerprint: "9f99062e5b7375637e5d36b78fbcd365fa86ee773614df72c08e1e0511bb4a9e"),
+        Golden(seed: 112, stateHash: "58a6e6c1c61f6f98057c8cfe616af329cdccb90cd60e3c82b3728c28d09fed75", fingerprint: "94ebcc0ed043659ee4abf608b98ccf4d03cbbe48959ca4c2364641bf9f8a0670"),
     ]
     static let large: [Golden] = [
-        Golden(seed: 201, stateHash: "6be5cd082e8e1e2ce0026435646e36e582ba46d262ec79315231c0db1b903c09", fingerprint: "1c96fdeec78fbd99dcd5ea5c373a04c7174a995ea278d73da1b879baff8b5e3c"),
-        Golden(seed: 202, stateHash: "4092eab4528ecb1300eb1cf4e6f4fc2276cdfad07dc482a03c43076d62ae1fc6", fingerprint: "fe5af31e86e56f6a66b6c7caa3360936f3c78422b92f1a999a9dcedb0c176086"),
-        Golden(seed: 203, stateHash: "e08a696b6a464dab44f87a509eed9bfe70f40890f4cde25bc1af834a22aada21", fingerprint: "d03a66955b4c0ebec7223498a46753f3104518667030ce1441fffbb6c0d9fe8a"),
-        Golden(seed: 204, stateHash: "209bc07adb72f79328a8a917377ec3800bb7d7142de532462a6aa990b01e8aa9", fingerprint: "ecd2db5d90a80483bdb75c711102c20cb56cbce57b69283d95472b27222b782f"),
-        Golden(seed: 205, stateHash: "c8f406cfee0e05f57d6dbc70b637bfd11dcf21434bfe9d0cc713f2091c2968fd", fingerprint: "706295f5c9f75c9eb28f061aa22e93169982105794d8e7372b2a0fda80ded1d4"),
-        Golden(seed: 206, stateHash: "4d5f26398130ec8b5223a27e30fbd64ddfef3fc850ac043eb09c1968b4e345f1", fingerprint: "24ca8ae858f68c78c3fc0939d14ce5da93921f065b079305f7ee71b5723f089c"),
+        Golden(seed: 201, stateHash: "219b26d184635e8d758420625d58ff927775341b23b551921e9d25c5ee7dd889", fingerprint: "ed858f3be21b7f43962392e4bde9ac7f806ce8e28712a24443dd3b6a0769c547"),
+        Golden(seed: 202, stateHash: "011e1628b2715cf2622493ca67a6bc4c2e9d222dd9a69d48815fe82a248d9d0a", fingerprint: "c77ea90d1544584e4a4f60ecedf600fadb1068933a4b62725b890db05e011967"),
+        Golden(seed: 203, stateHash: "f275ce9e7ef85d7fa5a8103832e056197d9b86efa780b1918d329fac439da2d7", fingerprint: "c71cfd62a29dfa65e2339aca1afef11d702963bb23dc6c231a3b84e3d7193083"),
+        Golden(seed: 204, stateHash: "7136cac35cd897cf4821f05fb2ff24e941542e2ceced1d4e62d9cced56c1bb01", fingerprint: "3af4aca269aa843973c6a259b829cc6df405a396cb8187d8454f2727d9892427"),
+        Golden(seed: 205, stateHash: "5d3e21e23c6d68ef2b36b77cd29d3af03636ed6bc6cc27689ebf2fdb4c087edb", fingerprint: "a3cbb33d6cfbe2c3d30127d71cd961778bc43c8226536c8fa6d2d4f69dc7e2f9"),
+        Golden(seed: 206, stateHash: "4c470a59b0570a29a64fd978616677981f7ae70ddb1fd1e2556a51fb11bcdcfc", fingerprint: "17ab9933bcdf428109bc49eb7a21ee8a5c2dd70a4fb197eea07fa8f9c4563d21"),
     ]
 }

@@ -1,3 +1,5 @@
+import PeerCrypto
+
 /// What nodes say to each other inside a link, after the transport has authenticated the peer.
 ///
 /// Reliable messages carry sync exchanges and blob chunks; unreliable datagrams carry presence.
@@ -8,10 +10,15 @@
 ///     tag 2  chunkRequest  blob id (32) ‖ count (u32) ‖ n (u16) ‖ n × index (u32)
 ///     tag 3  chunk         blob id (32) ‖ count (u32) ‖ index (u32) ‖ sealed chunk
 ///     tag 4  chunkMissing  blob id (32) ‖ count (u32) ‖ n (u16) ‖ n × index (u32)
+///     tag 5  hashListRequest  blob id (32) ‖ count (u32) ‖ commitment (32) ‖ page (u32)
+///     tag 6  hashList      blob id (32) ‖ count (u32) ‖ commitment (32) ‖ page (u32) ‖ the page's hashes (m × 32)
+///     tag 7  hashListMissing  blob id (32) ‖ count (u32) ‖ commitment (32) ‖ page (u32)
 ///     tag 16 pointer       flags (u8: 1 = on an item) [‖ counter (u64) ‖ replica (32) ‖ x (u32) ‖ y (u32)]
 ///     tag 17 relayed pointer  origin participant (32) ‖ the pointer fields as in tag 16
 ///
 /// Integers are big-endian. `count` is the blob's chunk count, which a chunk is sealed under.
+/// A hash-list page holds exactly the hashes of chunks `page × 2048 ..< min((page + 1) × 2048, count)`
+/// (`BlobCommitment`), so its length is fixed by the header and at most 64 KiB.
 enum PeerMessage: Equatable, Sendable {
     /// A sync exchange (version vector and batches).
     case sync([UInt8])
@@ -21,6 +28,12 @@ enum PeerMessage: Equatable, Sendable {
     case chunk(BlobKey, index: UInt32, sealed: [UInt8])
     /// I do not have these chunks (yet): ask someone else.
     case chunkMissing(BlobKey, indices: [UInt32])
+    /// Please send page `page` of the chunk-hash list that hashes to `commitment`.
+    case hashListRequest(BlobKey, commitment: [UInt8], page: UInt32)
+    /// One page of a chunk-hash list, exactly `BlobCommitment.chunkRange(page:chunkCount:)` hashes.
+    case hashList(BlobKey, commitment: [UInt8], page: UInt32, hashes: [UInt8])
+    /// I do not hold that list (yet): ask someone else.
+    case hashListMissing(BlobKey, commitment: [UInt8], page: UInt32)
     /// Where the sender's pointer is: on an item at millionths (x, y), or nowhere.
     case pointer(Pointer?)
     /// Another participant's pointer, passed on once by a node linked to both, for peers that
@@ -43,7 +56,8 @@ enum PeerMessage: Equatable, Sendable {
     }
 
     enum Tag: UInt8 {
-        case sync = 1, chunkRequest = 2, chunk = 3, chunkMissing = 4, pointer = 16, relayedPointer = 17
+        case sync = 1, chunkRequest = 2, chunk = 3, chunkMissing = 4, hashListRequest = 5, hashList = 6, hashListMissing = 7
+        case pointer = 16, relayedPointer = 17
     }
 
     /// The wire bytes.
@@ -67,6 +81,14 @@ enum PeerMessage: Equatable, Sendable {
             out.appendBigEndian(key.count)
             out.appendBigEndian(index)
             out += sealed
+        case let .hashListRequest(key, commitment, page), let .hashListMissing(key, commitment, page):
+            if case .hashListRequest = self { out.append(Tag.hashListRequest.rawValue) } else { out.append(Tag.hashListMissing.rawValue) }
+            Self.encodeListHeader(key, commitment: commitment, page: page, into: &out)
+        case let .hashList(key, commitment, page, hashes):
+            out.reserveCapacity(73 + hashes.count)
+            out.append(Tag.hashList.rawValue)
+            Self.encodeListHeader(key, commitment: commitment, page: page, into: &out)
+            out += hashes
         case let .pointer(pointer):
             out.append(Tag.pointer.rawValue)
             Self.encode(pointer, into: &out)
@@ -76,6 +98,13 @@ enum PeerMessage: Equatable, Sendable {
             Self.encode(pointer, into: &out)
         }
         return out
+    }
+
+    private static func encodeListHeader(_ key: BlobKey, commitment: [UInt8], page: UInt32, into out: inout [UInt8]) {
+        out += key.id
+        out.appendBigEndian(key.count)
+        out += commitment
+        out.appendBigEndian(page)
     }
 
     private static func encode(_ pointer: Pointer?, into out: inout [UInt8]) {
@@ -111,6 +140,15 @@ enum PeerMessage: Equatable, Sendable {
                 (40...maxSealedChunk).contains(reader.remaining)
             else { return nil }
             return .chunk(key, index: index, sealed: reader.rest())
+        case .hashListRequest, .hashListMissing:
+            guard let (key, commitment, page) = decodeListHeader(&reader), reader.remaining == 0 else { return nil }
+            return tag == .hashListRequest
+                ? .hashListRequest(key, commitment: commitment, page: page) : .hashListMissing(key, commitment: commitment, page: page)
+        case .hashList:
+            guard let (key, commitment, page) = decodeListHeader(&reader),
+                reader.remaining == BlobCommitment.chunkRange(page: Int(page), chunkCount: Int(key.count)).count * BlobCommitment.hashLength
+            else { return nil }
+            return .hashList(key, commitment: commitment, page: page, hashes: reader.rest())
         case .pointer:
             guard let pointer = decodePointer(&reader) else { return nil }
             return .pointer(pointer.value)
@@ -118,6 +156,14 @@ enum PeerMessage: Equatable, Sendable {
             guard let origin = reader.bytes(32), let pointer = decodePointer(&reader) else { return nil }
             return .relayedPointer(origin: origin, pointer.value)
         }
+    }
+
+    /// The blob, commitment and page of a hash-list message; nil unless the page exists for the count.
+    private static func decodeListHeader(_ reader: inout FixedReader) -> (BlobKey, [UInt8], UInt32)? {
+        guard let key = reader.blobKey(), let commitment = reader.bytes(BlobCommitment.length), let page = reader.u32(),
+            page < BlobCommitment.pageCount(chunkCount: Int(key.count))
+        else { return nil }
+        return (key, commitment, page)
     }
 
     /// A pointer or its absence, which must end the message; nil if malformed.

@@ -35,8 +35,9 @@ extension RoomEngine {
     /// - Returns: the new item and its blob.
     public nonisolated func share(bytes: [UInt8], mime: String, title: String?, price: Price?) async throws -> ShareResult {
         let id = BlobSealer.blobID(for: bytes, contentKey: contentKey)
-        try storeBlob(id: id, size: bytes.count) { index, range in Array(bytes[range]) }
-        return try await publish(BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime), title: title, price: price)
+        let commitment = try storeBlob(id: id, size: bytes.count) { index, range in Array(bytes[range]) }
+        return try await publish(
+            BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime, commitment: commitment), title: title, price: price)
     }
 
     /// The same for a file already on disk (a large video, streamed there by the local API):
@@ -50,7 +51,7 @@ extension RoomEngine {
         guard descriptor >= 0 else { throw NodeError.badRequest("cannot read the upload: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         var buffer = [UInt8](repeating: 0, count: BlobSealer.chunkSize)
-        try storeBlob(id: id, size: size) { index, range in
+        let commitment = try storeBlob(id: id, size: size) { index, range in
             let wanted = range.count
             var got = 0
             while got < wanted {
@@ -60,21 +61,40 @@ extension RoomEngine {
             }
             return Array(buffer[0..<wanted])
         }
-        return try await publish(BlobRef(id: id.bytes, size: UInt64(size), mime: mime), title: title, price: price)
+        return try await publish(BlobRef(id: id.bytes, size: UInt64(size), mime: mime, commitment: commitment), title: title, price: price)
     }
 
-    /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per transaction.
+    /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per transaction,
+    /// hashing each chunk on the way for the blob's commitment (no second pass over the file). The
+    /// verified list is stored, so this node can serve it to the peers that fetch the blob.
     ///
     /// - Parameter plaintext: chunk `index`'s bytes, the blob's bytes in `range`.
-    private nonisolated func storeBlob(id: BlobID, size: Int, plaintext: (Int, Range<Int>) throws -> [UInt8]) throws {
+    /// - Returns: the commitment to the chunks (`BlobCommitment`).
+    private nonisolated func storeBlob(id: BlobID, size: Int, plaintext: (Int, Range<Int>) throws -> [UInt8]) throws -> [UInt8] {
         let count = BlobSealer.chunkCount(forSize: size)
-        guard count <= Int(UInt32.max) else { throw NodeError.badRequest("file too large") }
+        guard count <= BlobSealer.maxChunkCount else { throw NodeError.badRequest("file too large") }
+        let hasher = BlobChunkHasher(contentKey: contentKey)
+        var hashes: [UInt8] = []
+        hashes.reserveCapacity(count * BlobCommitment.hashLength)
         var pending: [(index: Int, data: [UInt8])] = []
         pending.reserveCapacity(Self.chunkFlushCount)
         let held = Set(try store.chunkIndices(room: room.tag, blob: id.bytes))
-        for index in 0..<count where !held.contains(index) {
+        for index in 0..<count {
             let start = index * BlobSealer.chunkSize
             let chunk = try plaintext(index, start..<min(start + BlobSealer.chunkSize, size))
+            let hash = hasher.hash(chunk)
+            hashes += hash
+            if held.contains(index) {
+                // Held from before (this file received or shared earlier): kept only if it is
+                // this very chunk, so a poisoned one is replaced rather than committed to.
+                if let sealed = try store.chunk(room: room.tag, blob: id.bytes, index: index),
+                    let opened = try? BlobSealer.openChunk(index: index, of: count, blobID: id, sealed: sealed, contentKey: contentKey),
+                    hasher.hash(opened) == hash
+                {
+                    continue
+                }
+                try store.deleteChunks(room: room.tag, blob: id.bytes, indices: [index])
+            }
             pending.append((index, BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: contentKey)))
             if pending.count == Self.chunkFlushCount {
                 try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
@@ -82,6 +102,9 @@ extension RoomEngine {
             }
         }
         try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
+        let commitment = BlobCommitment.commitment(hashes: hashes, chunkCount: count)
+        try store.putChunkHashes(room: room.tag, blob: id.bytes, commitment: commitment, hashes: hashes)
+        return commitment
     }
 
     /// Marks a blob whose chunks are all stored as held, and adds the item that shows it.
@@ -113,12 +136,21 @@ extension RoomEngine {
     func scanBlobs() {
         for (_, blob) in mediaReferences {
             guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
+                blob.commitment.count == BlobCommitment.length, !blobChecks.badCommitments.contains(blob.commitment),
                 blob.size <= Self.maxFetchedBlobSize
             else { continue }
             let key = BlobKey(id: blob.id, count: UInt32(BlobSealer.chunkCount(forSize: Int(blob.size))))
             guard transfers.transfers[key] == nil else { continue }
-            let held = (try? store.chunkIndices(room: room.tag, blob: blob.id)) ?? []
-            transfers.want(key, size: blob.size, held: held)
+            // A list stored here was verified when it arrived; checked again (it is cheap) so a
+            // damaged row is fetched again rather than making good chunks look bad.
+            let hashes = (try? store.chunkHashes(room: room.tag, blob: blob.id, commitment: blob.commitment)).flatMap {
+                BlobCommitment.verify(hashes: $0, chunkCount: Int(key.count), commitment: blob.commitment) ? $0 : nil
+            }
+            var held = (try? store.chunkIndices(room: room.tag, blob: blob.id)) ?? []
+            // Chunks held from before a restart are checked against the list before they count
+            // (without a list yet, once it arrives): a store holding a bad chunk repairs itself.
+            if let hashes { held = keepMatching(key, indices: held, hashes: hashes) }
+            transfers.want(key, size: blob.size, commitment: blob.commitment, hashes: hashes, held: held)
             if transfers.transfers[key]?.isComplete == true { finish(key) }
         }
         pumpTransfers()
@@ -127,7 +159,14 @@ extension RoomEngine {
     /// Asks linked peers for the chunks still missing, within each peer's window.
     func pumpTransfers() {
         guard let transport, !transfers.transfers.isEmpty else { return }
-        for request in transfers.requests(peers: Array(peers.keys), now: Self.monotonicSeconds()) {
+        let now = Self.monotonicSeconds()
+        for request in transfers.listRequests(peers: Array(peers.keys), now: now) {
+            for page in 0..<request.pages {
+                let message = PeerMessage.hashListRequest(request.key, commitment: request.commitment, page: UInt32(page))
+                try? transport.send(message: message.encoded, to: request.peer)
+            }
+        }
+        for request in transfers.requests(peers: Array(peers.keys), now: now) {
             try? transport.send(message: PeerMessage.chunkRequest(request.key, indices: request.indices).encoded, to: request.peer)
         }
     }
@@ -157,7 +196,8 @@ extension RoomEngine {
     }
 
     func receiveChunk(_ key: BlobKey, index: UInt32, sealed data: [UInt8], from peer: PublicKey) {
-        guard transfers.wants(key, index: index), let id = BlobID(bytes: key.id) else {
+        // No chunk is taken before the blob's hash list is verified: it could not be checked.
+        guard transfers.wants(key, index: index), let hashes = transfers.transfers[key]?.hashes, let id = BlobID(bytes: key.id) else {
             counters.unwantedChunks += 1
             return
         }
@@ -165,6 +205,14 @@ extension RoomEngine {
         else {
             counters.rejectedChunks += 1
             transfers.refused(key, indices: [index], by: peer)
+            return
+        }
+        // It opens, so a member sealed it; only the author's hash says it is the right bytes.
+        guard chunkHasher.matches(plaintext, index: Int(index), hashes: hashes) else {
+            counters.poisonedChunks += 1
+            blobChecks.blame(peer)
+            transfers.poisoned(key, index: index, by: peer, now: Self.monotonicSeconds())
+            pumpTransfers()
             return
         }
         chunkBuffer.append((key, index, data))
@@ -189,10 +237,13 @@ extension RoomEngine {
         }
     }
 
-    /// All chunks are in: check the whole blob against its id, then stop tracking it.
+    /// All chunks are in: check the whole blob against its id, then stop tracking it. If it does
+    /// not match, the stored chunks are checked against the hash list and those that do not match
+    /// (a store damaged or poisoned before) are deleted and fetched again; only if every chunk
+    /// matches the list, so the author's commitment itself is to other bytes than the id names,
+    /// is the blob given up as corrupt.
     private func finish(_ key: BlobKey) {
         flushChunks()
-        transfers.forget(key)
         let running = runningHashes.removeValue(forKey: key)
         let matches: Bool
         if let running, running.next == Int(key.count) {
@@ -202,10 +253,121 @@ extension RoomEngine {
             matches = (try? plaintext(of: key.id, size: nil)) != nil
         }
         if matches, (try? markVerified(key.id)) != nil {
+            transfers.forget(key)
             pushStatus()
             return
         }
-        corruptBlobs.insert(key.id)
+        guard let transfer = transfers.transfers[key] else { return }
+        guard let hashes = transfer.hashes else { return }  // The list, once in, checks the held chunks.
+        let all = Array(0..<Int(key.count))
+        let good = Set(keepMatching(key, indices: all, hashes: hashes))
+        if good.count < all.count {
+            transfers.lost(key, indices: all.filter { !good.contains($0) })
+            pushStatus()
+            return
+        }
+        transfers.forget(key)
+        blobChecks.badCommitments.insert(transfer.commitment)
+        // Another item may name the same blob with another commitment (the author's, when this
+        // one was a member's forgery): that one is fetched (its list removes the chunks that do
+        // not match it) before the blob is given up.
+        if mediaReferences.contains(where: { $0.blob.id == key.id && !blobChecks.badCommitments.contains($0.blob.commitment) }) {
+            scanBlobs()
+        } else {
+            corruptBlobs.insert(key.id)
+        }
+    }
+
+    /// The hasher of this room's chunk hashes.
+    var chunkHasher: BlobChunkHasher { BlobChunkHasher(contentKey: contentKey) }
+
+    /// Checks stored chunks against a blob's hash list: returns the indices that match and
+    /// deletes the others from the store (counted as repaired), so they are fetched again.
+    func keepMatching(_ key: BlobKey, indices: [Int], hashes: [UInt8]) -> [Int] {
+        guard let id = BlobID(bytes: key.id) else { return [] }
+        let hasher = chunkHasher
+        var good: [Int] = []
+        var bad: [Int] = []
+        for index in indices where index >= 0 && index < Int(key.count) {
+            if let sealed = try? store.chunk(room: room.tag, blob: key.id, index: index),
+                let opened = try? BlobSealer.openChunk(index: index, of: Int(key.count), blobID: id, sealed: sealed, contentKey: contentKey),
+                hasher.matches(opened, index: index, hashes: hashes)
+            {
+                good.append(index)
+            } else {
+                bad.append(index)
+            }
+        }
+        if !bad.isEmpty, (try? store.deleteChunks(room: room.tag, blob: key.id, indices: bad)) != nil {
+            counters.repairedChunks += bad.count
+        }
+        return good
+    }
+
+    /// Hash-list requests, pages and refusals.
+    func receiveHashListMessage(_ message: PeerMessage, from peer: PublicKey) {
+        switch message {
+        case let .hashListRequest(key, commitment, page):
+            serveHashList(key, commitment: commitment, page: page, to: peer)
+        case let .hashList(key, commitment, page, hashes):
+            guard transfers.wantsListPage(key, commitment: commitment, page: page, from: peer) else {
+                counters.unwantedChunks += 1
+                return
+            }
+            switch transfers.receivedListPage(key, page: page, hashes: hashes, from: peer, now: Self.monotonicSeconds()) {
+            case .incomplete:
+                return
+            case .bad:
+                counters.badHashLists += 1
+                blobChecks.blame(peer)
+            case .verified(let list):
+                listVerified(key, hashes: list)
+            }
+            pumpTransfers()
+        case let .hashListMissing(key, commitment, _):
+            transfers.refusedList(key, commitment: commitment, by: peer)
+            pumpTransfers()
+        default:
+            return
+        }
+    }
+
+    /// A blob's list arrived and matches its commitment (the caller checked): used, stored (to
+    /// serve it, and so a restart needs no refetch), then the chunks already held are checked against it.
+    func listVerified(_ key: BlobKey, hashes: [UInt8]) {
+        transfers.adopt(key, hashes: hashes)
+        guard let transfer = transfers.transfers[key] else { return }
+        try? store.putChunkHashes(room: room.tag, blob: key.id, commitment: transfer.commitment, hashes: hashes)
+        let held = transfer.have.indices.filter { transfer.have[$0] }
+        let good = Set(keepMatching(key, indices: held, hashes: hashes))
+        transfers.lost(key, indices: held.filter { !good.contains($0) })
+        if transfers.transfers[key]?.isComplete == true { finish(key) }
+    }
+
+    /// Sends page `page` of a blob's hash list, from a transfer under way, the last list served,
+    /// or the store; or says this node lacks it.
+    func serveHashList(_ key: BlobKey, commitment: [UInt8], page: UInt32, to peer: PublicKey) {
+        guard let transport else { return }
+        var hashes: [UInt8]?
+        if let transfer = transfers.transfers[key], transfer.commitment == commitment {
+            hashes = transfer.hashes
+        }
+        if hashes == nil, let served = blobChecks.served, served.key == key, served.commitment == commitment {
+            hashes = served.hashes
+        }
+        if hashes == nil, let stored = try? store.chunkHashes(room: room.tag, blob: key.id, commitment: commitment) {
+            hashes = stored
+            blobChecks.served = (key, commitment, stored)
+        }
+        guard let hashes, hashes.count == Int(key.count) * BlobCommitment.hashLength,
+            Int(page) < BlobCommitment.pageCount(chunkCount: Int(key.count))
+        else {
+            try? transport.send(message: PeerMessage.hashListMissing(key, commitment: commitment, page: page).encoded, to: peer)
+            return
+        }
+        let range = BlobCommitment.chunkRange(page: Int(page), chunkCount: Int(key.count))
+        let bytes = Array(hashes[range.lowerBound * BlobCommitment.hashLength..<range.upperBound * BlobCommitment.hashLength])
+        try? transport.send(message: PeerMessage.hashList(key, commitment: commitment, page: page, hashes: bytes).encoded, to: peer)
     }
 
     /// Feeds the keyed hash of a blob being received with chunk `index` if it is the next in
@@ -260,7 +422,19 @@ extension RoomEngine {
             throw NodeError.notFound("blob")
         }
         flushChunks()
-        return (try plaintext(of: id, size: reference.blob.size), reference.blob.mime)
+        do {
+            return (try plaintext(of: id, size: reference.blob.size), reference.blob.mime)
+        } catch NodeError.blobIncomplete(let have, let total) {
+            throw NodeError.blobIncomplete(have: have, total: total)
+        } catch {
+            // Held whole once but damaged since (a chunk altered in the store): it is no longer
+            // whole, so the scan checks every chunk against the list and fetches the bad ones again.
+            if completeBlobs.remove(id) != nil {
+                try? store.removeSetting(Self.verifiedPrefix + Hex.string(id))
+                scanBlobs()
+            }
+            throw error
+        }
     }
 
     /// True once this node holds the blob whole and has checked it against its id; cheap, unlike
@@ -281,6 +455,21 @@ extension RoomEngine {
                 "percent": total == 0 ? 100.0 : (Double(transfer.haveCount) * 1000 / Double(total)).rounded() / 10,
             ]
         }
+    }
+}
+
+/// What the engine remembers about blob commitments beyond single transfers.
+struct BlobCheckState {
+    /// Chunks and hash lists each peer sent that did not match the author's commitment.
+    var badPeers: [PublicKey: Int] = [:]
+    /// Commitments whose chunks all matched their list but not the blob id: a member committed
+    /// to other bytes than the id names. Items naming them are not fetched again.
+    var badCommitments: Set<[UInt8]> = []
+    /// The last hash list read from the store to serve, so paging through it reads it once.
+    var served: (key: BlobKey, commitment: [UInt8], hashes: [UInt8])?
+
+    mutating func blame(_ peer: PublicKey) {
+        badPeers[peer, default: 0] += 1
     }
 }
 

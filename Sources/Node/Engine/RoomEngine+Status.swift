@@ -52,6 +52,7 @@ extension RoomEngine {
                 "path": state.path.isRelayed ? "relayed" : "direct",
                 "safetyNumber": PublicKey.safetyNumber(roomTag: room.tag, identity.publicKey, peer),
                 "sync": syncDescription(peer: state.sync.peerVector),
+                "badChunks": blobChecks.badPeers[peer] ?? 0,
             ]
             switch state.path {
             case .direct(let endpoint): entry["address"] = endpoint.description
@@ -65,7 +66,11 @@ extension RoomEngine {
             "stateHash": document.stateHash, "batches": sealed.count,
             "listen": status?.localEndpoint?.description ?? "", "rendezvous": transport?.rendezvousAddress?.description ?? NSNull(),
             "registered": status?.registered ?? false,
-            "equivocators": document.equivocators.sorted(by: { $0.key < $1.key }).map { participant, fork in
+            "blobChecks": [
+                "poisonedChunks": counters.poisonedChunks, "badHashLists": counters.badHashLists,
+                "repairedChunks": counters.repairedChunks,
+            ],
+                        "equivocators": document.equivocators.sorted(by: { $0.key < $1.key }).map { participant, fork in
                 [
                     "id": participant.hex, "name": document.participants.first { $0.id == participant }?.profile.name ?? "",
                     "fromBatch": fork,

@@ -41,6 +41,8 @@ public actor RoomEngine {
     var completeBlobs: Set<[UInt8]> = []
     /// Blobs whose chunks all arrived but whose content did not match the id.
     var corruptBlobs: Set<[UInt8]> = []
+    /// Who sent chunks or hash lists that did not match a blob's commitment, and the last list served.
+    var blobChecks = BlobCheckState()
     /// Participants proven to have signed two versions of their history: every replica leaves
     /// their batches from the fork on out, and status names them.
     public internal(set) var equivocators: Set<ReplicaID> = []
@@ -65,6 +67,13 @@ public actor RoomEngine {
         public var unwantedChunks = 0
         /// Chunks served to peers.
         public var chunksServed = 0
+        /// Chunks that opened under the room key but did not match the author's chunk hash (a
+        /// member's poisoning, or a damaged store): discarded and fetched from another peer.
+        public var poisonedChunks = 0
+        /// Chunk-hash lists that did not hash to the author's commitment.
+        public var badHashLists = 0
+        /// Stored chunks found not to match their hash and deleted, to be fetched again.
+        public var repairedChunks = 0
         /// Equivocation proofs that were new here (an author signed two versions of its history).
         public var equivocations = 0
         /// Authentic batches refused for now because an operation was stamped too far ahead of our clock.
@@ -334,6 +343,8 @@ public actor RoomEngine {
         case let .chunkMissing(key, indices):
             transfers.refused(key, indices: indices, by: peer)
             pumpTransfers()
+        case .hashListRequest, .hashList, .hashListMissing:
+            receiveHashListMessage(message, from: peer)
         case .pointer, .relayedPointer:
             // Presence travels unreliably only.
             counters.malformedMessages += 1

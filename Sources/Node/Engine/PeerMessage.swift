@@ -8,8 +8,10 @@
 ///     tag 2  chunkRequest  blob id (32) ‖ count (u32) ‖ n (u16) ‖ n × index (u32)
 ///     tag 3  chunk         blob id (32) ‖ count (u32) ‖ index (u32) ‖ sealed chunk
 ///     tag 4  chunkMissing  blob id (32) ‖ count (u32) ‖ n (u16) ‖ n × index (u32)
-///     tag 16 pointer       flags (u8: 1 = on an item) [‖ counter (u64) ‖ replica (32) ‖ x (u32) ‖ y (u32)]
-///     tag 17 relayed pointer  origin participant (32) ‖ the pointer fields as in tag 16
+///     tag 18 pointer       SignedPointer bytes: origin (32) ‖ stamp (u64) ‖ flags (u8: 1 = on an item)
+///                          [‖ item counter (u64) ‖ item replica (32) ‖ x (u32) ‖ y (u32)] ‖ signature (64)
+///
+/// Tags 16 and 17 (wave 1's unsigned pointer and relayed pointer) are retired: they no longer decode.
 ///
 /// Integers are big-endian. `count` is the blob's chunk count, which a chunk is sealed under.
 enum PeerMessage: Equatable, Sendable {
@@ -21,11 +23,9 @@ enum PeerMessage: Equatable, Sendable {
     case chunk(BlobKey, index: UInt32, sealed: [UInt8])
     /// I do not have these chunks (yet): ask someone else.
     case chunkMissing(BlobKey, indices: [UInt32])
-    /// Where the sender's pointer is: on an item at millionths (x, y), or nowhere.
-    case pointer(Pointer?)
-    /// Another participant's pointer, passed on once by a node linked to both, for peers that
-    /// have no link of their own to that participant.
-    case relayedPointer(origin: [UInt8], Pointer?)
+    /// Where a participant's pointer is, signed by that participant: the sender's own, or one it
+    /// passes on unchanged for peers that have no link of their own to its author.
+    case pointer(SignedPointer)
 
     /// The most indices one request or refusal names: 64 chunks are 4 MiB in flight.
     static let maxIndices = 64
@@ -43,7 +43,7 @@ enum PeerMessage: Equatable, Sendable {
     }
 
     enum Tag: UInt8 {
-        case sync = 1, chunkRequest = 2, chunk = 3, chunkMissing = 4, pointer = 16, relayedPointer = 17
+        case sync = 1, chunkRequest = 2, chunk = 3, chunkMissing = 4, pointer = 18
     }
 
     /// The wire bytes.
@@ -68,26 +68,11 @@ enum PeerMessage: Equatable, Sendable {
             out.appendBigEndian(index)
             out += sealed
         case let .pointer(pointer):
+            out.reserveCapacity(1 + SignedPointer.maxLength)
             out.append(Tag.pointer.rawValue)
-            Self.encode(pointer, into: &out)
-        case let .relayedPointer(origin, pointer):
-            out.append(Tag.relayedPointer.rawValue)
-            out += origin
-            Self.encode(pointer, into: &out)
+            out += pointer.encoded
         }
         return out
-    }
-
-    private static func encode(_ pointer: Pointer?, into out: inout [UInt8]) {
-        guard let pointer else {
-            out.append(0)
-            return
-        }
-        out.append(1)
-        out.appendBigEndian(pointer.counter)
-        out += pointer.replica
-        out.appendBigEndian(pointer.x)
-        out.appendBigEndian(pointer.y)
     }
 
     /// Decodes a message, or nil for anything malformed (the caller drops it).
@@ -112,22 +97,8 @@ enum PeerMessage: Equatable, Sendable {
             else { return nil }
             return .chunk(key, index: index, sealed: reader.rest())
         case .pointer:
-            guard let pointer = decodePointer(&reader) else { return nil }
-            return .pointer(pointer.value)
-        case .relayedPointer:
-            guard let origin = reader.bytes(32), let pointer = decodePointer(&reader) else { return nil }
-            return .relayedPointer(origin: origin, pointer.value)
+            return SignedPointer.decode(reader.rest()).map { .pointer($0) }
         }
-    }
-
-    /// A pointer or its absence, which must end the message; nil if malformed.
-    private static func decodePointer(_ reader: inout FixedReader) -> (value: Pointer?, end: Void)? {
-        guard let flags = reader.byte() else { return nil }
-        if flags == 0 { return reader.remaining == 0 ? (nil, ()) : nil }
-        guard flags == 1, let counter = reader.u64(), let replica = reader.bytes(32), let x = reader.u32(), let y = reader.u32(),
-            x <= 1_000_000, y <= 1_000_000, reader.remaining == 0
-        else { return nil }
-        return (Pointer(counter: counter, replica: replica, x: x, y: y), ())
     }
 }
 
@@ -140,7 +111,7 @@ struct BlobKey: Hashable, Sendable {
 }
 
 /// Reads fixed-size big-endian fields; every read fails softly past the end.
-private struct FixedReader {
+struct FixedReader {
     private let bytes: [UInt8]
     private var offset = 0
 

@@ -68,6 +68,8 @@ extension RoomEngine {
                 ["id": participant.hex, "name": document.participants.first { $0.id == participant }?.profile.name ?? ""]
             },
         ]
+        let refused = presence.refusals
+        object["pointersRefused"] = ["forged": refused.forged, "replayed": refused.replayed, "unknownAuthor": refused.unknownAuthor]
         if let type { object["type"] = type }
         return object
     }

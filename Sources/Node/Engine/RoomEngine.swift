@@ -52,6 +52,8 @@ public actor RoomEngine {
     var onChange: (@Sendable (VersionVector) -> Void)?
     /// Counters for status and tests.
     public internal(set) var counters = Counters()
+    /// Pointers: the newest stamp per author, those shown now, those refused.
+    var presence = PresenceBook()
 
     /// What the engine dropped or did, by reason.
     public struct Counters: Sendable, Equatable {
@@ -73,7 +75,6 @@ public actor RoomEngine {
     struct LinkedPeer {
         var sync = SyncState()
         var path: TransportPath
-        var pointer: PeerMessage.Pointer?
     }
 
     /// Opens the room's document from the store (creating the room there if new).
@@ -172,10 +173,8 @@ public actor RoomEngine {
             pumpTransfers()
             pushStatus()
         case let .linkDown(peer, _):
-            if peers.removeValue(forKey: peer)?.pointer != nil {
-                broadcastPointer(of: peer, nil)
-                relayPointer(of: peer, nil)
-            }
+            peers.removeValue(forKey: peer)
+            pointerLinkGone(peer)
             transfers.peerGone(peer)
             pumpTransfers()
             pushStatus()
@@ -190,19 +189,8 @@ public actor RoomEngine {
             }
             receive(message, from: peer)
         case let .unreliable(peer, bytes):
-            guard peers[peer] != nil else { return }
-            switch PeerMessage.decode(bytes) {
-            case .pointer(let pointer)?:
-                peers[peer]?.pointer = pointer
-                broadcastPointer(of: peer, pointer)
-                relayPointer(of: peer, pointer)
-            case .relayedPointer(let origin, let pointer)?:
-                // A pointer of someone we have no link to; a direct link's own pointer always wins.
-                guard let key = try? PublicKey(bytes: origin), key != identity.publicKey, peers[key] == nil else { return }
-                broadcastPointer(of: key, pointer)
-            default:
-                return
-            }
+            guard peers[peer] != nil, case .pointer(let pointer)? = PeerMessage.decode(bytes) else { return }
+            receivePointer(pointer, from: peer)
         case .registered, .introduced, .handshakeFailed:
             return
         }
@@ -248,7 +236,7 @@ public actor RoomEngine {
         case let .chunkMissing(key, indices):
             transfers.refused(key, indices: indices, by: peer)
             pumpTransfers()
-        case .pointer, .relayedPointer:
+        case .pointer:
             // Presence travels unreliably only.
             counters.malformedMessages += 1
         }
@@ -300,40 +288,6 @@ public actor RoomEngine {
         }
     }
 
-    // MARK: Presence
-
-    /// Sends this node's pointer to every peer, unreliably; never stored.
-    public func setPointer(item: OpID?, x: Double, y: Double) {
-        guard let transport else { return }
-        let point = UnitPoint(fractionX: x, fractionY: y)
-        let pointer = item.map { PeerMessage.Pointer(counter: $0.counter, replica: $0.replica.bytes, x: point.x, y: point.y) }
-        let datagram = PeerMessage.pointer(pointer).encoded
-        for peer in peers.keys { try? transport.sendUnreliable(datagram, to: peer) }
-    }
-
-    /// Passes a linked peer's pointer on, once, to the other linked peers: where links form a
-    /// star (joiners that reach only the host), everyone still sees everyone's pointer. Those
-    /// linked to the origin themselves ignore the copy.
-    private func relayPointer(of origin: PublicKey, _ pointer: PeerMessage.Pointer?) {
-        guard let transport, peers.count > 1 else { return }
-        let datagram = PeerMessage.relayedPointer(origin: origin.bytes, pointer).encoded
-        for peer in peers.keys where peer != origin { try? transport.sendUnreliable(datagram, to: peer) }
-    }
-
-    private func broadcastPointer(of peer: PublicKey, _ pointer: PeerMessage.Pointer?) {
-        let participant = ReplicaID(peer)
-        var object: [String: Any] = ["type": "pointer", "participant": participant.hex]
-        if let pointer, let author = try? PublicKey(bytes: pointer.replica) {
-            object["item"] = OpID(counter: pointer.counter, replica: ReplicaID(author)).canonicalString
-            object["x"] = Double(pointer.x) / 1_000_000
-            object["y"] = Double(pointer.y) / 1_000_000
-            object["name"] = replica.document.participants.first { $0.id == participant }?.profile.name ?? participant.description
-        } else {
-            object["item"] = NSNull()
-        }
-        broadcast(object)
-    }
-
     // MARK: Subscribers
 
     /// A live feed of JSON texts for a viewer: state and status at once, then every change.
@@ -344,9 +298,7 @@ public actor RoomEngine {
         subscribers[id] = continuation
         continuation.yield(stateText())
         continuation.yield(Self.text(statusObject(type: "status")))
-        for (peer, linked) in peers {
-            if let pointer = linked.pointer { broadcastPointer(of: peer, pointer) }
-        }
+        for (author, pointer) in presence.current where pointer != nil { broadcastPointer(of: author, pointer) }
         return (id, stream)
     }
 
@@ -375,7 +327,7 @@ public actor RoomEngine {
         broadcast(statusObject(type: "status"))
     }
 
-    private func broadcast(_ object: [String: Any]) {
+    func broadcast(_ object: [String: Any]) {
         guard !subscribers.isEmpty else { return }
         broadcastText(Self.text(object))
     }

@@ -76,6 +76,8 @@ public enum NodeError: Error, Equatable, CustomStringConvertible {
     case blobCorrupt
     /// A state the code rules out was reached (a bug, described).
     case internalInconsistency(String)
+    /// This node's own edit quota is spent for now (the API answers 429).
+    case quotaExceeded(QuotaExceeded)
 
     public var description: String {
         switch self {
@@ -91,6 +93,7 @@ public enum NodeError: Error, Equatable, CustomStringConvertible {
         case let .blobIncomplete(have, total): "still arriving: \(have) of \(total) chunks"
         case .blobCorrupt: "the file's chunks do not match its id (a member sent a damaged or forged file)"
         case let .internalInconsistency(what): "internal error: \(what)"
+        case let .quotaExceeded(refusal): refusal.description
         }
     }
 }

@@ -244,6 +244,10 @@ enum NodeRoutes {
         } catch let error as NodeError {
             switch error {
             case .notFound: return .error(404, error.description)
+            case .quotaExceeded(let refusal):
+                var response = LocalAPIResponse.error(429, error.description)
+                if let seconds = refusal.retryAfterSeconds { response.headers["Retry-After"] = String(seconds) }
+                return response
             case .ambiguous, .blobIncomplete: return .error(409, error.description)
             case .internalInconsistency, .blobCorrupt, .dataFolder: return .error(500, error.description)
             default: return .error(400, error.description)

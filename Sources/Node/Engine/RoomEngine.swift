@@ -54,6 +54,11 @@ public actor RoomEngine {
     public internal(set) var counters = Counters()
     /// Pointers: the newest stamp per author, those shown now, those refused.
     var presence = PresenceBook()
+    /// Edit quotas: this node's own, and others' per author (see `AuthorQuota.Limits`).
+    var localQuota = AuthorQuota(limits: .local)
+    var remoteQuota = AuthorQuota(limits: .remote)
+    /// The quotas' clock in seconds (monotonic); tests set their own.
+    var quotaClock: @Sendable () -> Double = { RoomEngine.monotonicSeconds() }
 
     /// What the engine dropped or did, by reason.
     public struct Counters: Sendable, Equatable {
@@ -149,6 +154,7 @@ public actor RoomEngine {
         let wall = Self.wallMillis()
         for edit in edits { ids.append(try draft.append(edit, at: clock.now(wallMillis: wall))) }
         let batch = try draft.seal(identity: identity, epoch: Self.epoch, contentKey: contentKey)
+        try spendLocalQuota(operations: edits.count, bytes: batch.sealed.count)
         // Store before applying: if the disk refuses, the document must not show an edit that
         // a restart would lose, and the sequence number stays free.
         try store.append([batch], room: room.tag)
@@ -205,7 +211,13 @@ public actor RoomEngine {
             }
             let key = contentKey
             for batch in sync.batches { checkEquivocation(batch) }
-            let outcomes = replica.receive(sync, state: &state, contentKey: { $0 == Self.epoch ? key : nil })
+            // As Replica.receive(_:state:contentKey:), one batch at a time so each author's quota
+            // sees what came before it; a refused batch is not taken in and sync offers it again.
+            var outcomes: [Replica.ReceiveOutcome] = []
+            for batch in state.receive(sync) where admitByQuota(batch) {
+                outcomes.append(replica.receive(sealed: batch, contentKey: { $0 == Self.epoch ? key : nil }))
+                chargeQuota(outcomes[outcomes.count - 1])
+            }
             peers[peer]?.sync = state
             var applied: [SealedBatch] = []
             for outcome in outcomes {

@@ -65,6 +65,17 @@ struct QuotaEngineTests {
         } catch {
             #expect(error.description == "the node refused the request: too many edits: this node allows 600 operations a minute; try again in 1 s (HTTP 429)")
         }
+        // The same through a raw request, for the header a script may honour.
+        let token = try #require(node.viewerURL.split(separator: "token=").last)
+        let body = Array(#"{"text":"one more"}"#.utf8)
+        let raw = try await rawHTTPRequest(
+            port: node.apiPort,
+            httpHead("POST /api/say HTTP/1.1", [
+                "Host: 127.0.0.1:\(node.apiPort)", "Authorization: Bearer \(token)", "Content-Type: application/json",
+                "Content-Length: \(body.count)",
+            ]), body: body)
+        #expect(raw.status == 429)
+        #expect(raw.header("Retry-After") == "1")
         clock.advance(by: 1)
         #expect(try await client.send(.post, "/api/say", body: Array(#"{"text":"later"}"#.utf8)).status == 200)
     }

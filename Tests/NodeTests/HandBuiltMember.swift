@@ -93,3 +93,17 @@ final class DatagramLog: Sendable {
 
     var all: [[UInt8]] { list.withLock { $0 } }
 }
+
+/// Runs `body`, then `cleanup` whether it threw or not, without blocking a thread: a semaphore
+/// waited on in a `defer` holds one of the two cooperative threads of this machine, and two tests
+/// stopping their nodes at once that way leave none to run the stops.
+func withCleanup<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
+    do {
+        let value = try await body()
+        await cleanup()
+        return value
+    } catch {
+        await cleanup()
+        throw error
+    }
+}

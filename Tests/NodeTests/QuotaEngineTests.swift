@@ -25,7 +25,8 @@ struct QuotaEngineTests {
             try await engine.commit([.say("one too many")])
         }
         #expect(await engine.vector == vector, "a refused edit takes no batch number")
-        clock.advance(by: 0.1)
+        // A little over a tenth: the clock reads thousands of seconds, so adding exactly 0.1 may refill 0.99999… operations.
+        clock.advance(by: 0.15)
         try await engine.commit([.say("after a tenth of a second")])
         #expect(await engine.document.chat.count == 601)
     }
@@ -36,48 +37,44 @@ struct QuotaEngineTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let node = try await NodeRuntime.host(
             NodeOptions(dataFolder: try DataFolder(path: folder), role: .agent, name: "Ana", listen: HostPort(host: "127.0.0.1", port: 0)))
-        defer {
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                await node.stop()
-                done.signal()
+        try await withCleanup {
+            let clock = ManualClock()
+            await node.engine.setQuotaClock { clock.now }
+            // Spend the whole burst (the profile took one operation already).
+            var operations = 1
+            for size in [100, 10, 1] {
+                for _ in 0..<10 {
+                    guard (try? await node.engine.commit(Array(repeating: .say("hi"), count: size))) != nil else { break }
+                    operations += size
+                }
             }
-            done.wait()
-        }
-        let clock = ManualClock()
-        await node.engine.setQuotaClock { clock.now }
-        // Spend the whole burst (the profile took one operation already).
-        var operations = 1
-        for size in [100, 10, 1] {
-            for _ in 0..<10 {
-                guard (try? await node.engine.commit(Array(repeating: .say("hi"), count: size))) != nil else { break }
-                operations += size
+            #expect(operations == 600)
+            let client = LocalAPIClient(dataFolderPath: folder)
+            let answer = try await client.send(.post, "/api/say", body: Array(#"{"text":"one more"}"#.utf8))
+            #expect(answer.status == 429)
+            #expect(answer.errorMessage == "too many edits: this node allows 600 operations a minute; try again in 1 s")
+            do {
+                _ = try answer.successful()
+                Issue.record("a 429 was taken for a success")
+            } catch {
+                #expect((error as? LocalAPIError)?.description == "the node refused the request: too many edits: this node allows 600 operations a minute; try again in 1 s (HTTP 429)")
             }
+            // The same through a raw request, for the header a script may honour.
+            let token = try #require(node.viewerURL.split(separator: "token=").last)
+            let body = Array(#"{"text":"one more"}"#.utf8)
+            let raw = try await rawHTTPRequest(
+                port: node.apiPort,
+                httpHead("POST /api/say HTTP/1.1", [
+                    "Host: 127.0.0.1:\(node.apiPort)", "Authorization: Bearer \(token)", "Content-Type: application/json",
+                    "Content-Length: \(body.count)",
+                ]), body: body)
+            #expect(raw.status == 429)
+            #expect(raw.header("Retry-After") == "1")
+            clock.advance(by: 1)
+            #expect(try await client.send(.post, "/api/say", body: Array(#"{"text":"later"}"#.utf8)).status == 200)
+        } cleanup: {
+            await node.stop()
         }
-        #expect(operations == 600)
-        let client = LocalAPIClient(dataFolderPath: folder)
-        let answer = try await client.send(.post, "/api/say", body: Array(#"{"text":"one more"}"#.utf8))
-        #expect(answer.status == 429)
-        #expect(answer.errorMessage == "too many edits: this node allows 600 operations a minute; try again in 1 s")
-        do {
-            _ = try answer.successful()
-            Issue.record("a 429 was taken for a success")
-        } catch {
-            #expect(error.description == "the node refused the request: too many edits: this node allows 600 operations a minute; try again in 1 s (HTTP 429)")
-        }
-        // The same through a raw request, for the header a script may honour.
-        let token = try #require(node.viewerURL.split(separator: "token=").last)
-        let body = Array(#"{"text":"one more"}"#.utf8)
-        let raw = try await rawHTTPRequest(
-            port: node.apiPort,
-            httpHead("POST /api/say HTTP/1.1", [
-                "Host: 127.0.0.1:\(node.apiPort)", "Authorization: Bearer \(token)", "Content-Type: application/json",
-                "Content-Length: \(body.count)",
-            ]), body: body)
-        #expect(raw.status == 429)
-        #expect(raw.header("Retry-After") == "1")
-        clock.advance(by: 1)
-        #expect(try await client.send(.post, "/api/say", body: Array(#"{"text":"later"}"#.utf8)).status == 200)
     }
 
     @Test("a member's flood is partly dropped and counted per author, not stored, and sync takes the rest in after the window")
@@ -91,38 +88,34 @@ struct QuotaEngineTests {
         // Mallory's script skips her own node's check: 40 batches of 100 operations, 4,000 in all,
         // above the 3,000 a member may burst into others' stores.
         let mallory = try await HandBuiltMember(room: ana.invite.roomKeys, folder: folder + "/mallory", name: "Mallory")
-        defer {
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                await mallory.stop()
-                await ana.stop()
-                done.signal()
-            }
-            done.wait()
+        try await withCleanup {
+            await mallory.engine.setLocalQuotaLimits(.init(operationsPerMinute: 1e9, operationBurst: 1e9, bytesPerMinute: 1e12, byteBurst: 1e12))
+            for round in 0..<40 { try await mallory.engine.commit((0..<100).map { .say("flood \(round).\($0)") }) }
+            let author = mallory.engine.me
+            let total = await mallory.engine.vector[author]
+            #expect(total == 41)
+            mallory.connect(to: ana.listenEndpoint)
+
+            // Ana takes in the profile and 30 batches (3,000 operations), refuses the rest, and
+            // keeps refusing what sync offers again while the window lasts.
+            for _ in 0..<200 where await (ana.engine.quotaDrops[author] ?? 0) < 20 { try await Task.sleep(for: .milliseconds(50)) }
+            let held = await ana.engine.vector[author]
+            #expect(held == 31)
+            #expect(await (ana.engine.quotaDrops[author] ?? 0) >= 20, "every refusal is counted, those of sync's second offer too")
+            let stored = try Store(path: folder + "/ana/store.sqlite").batches(room: ana.invite.roomKeys.tag).filter { $0.author == author.bytes }
+            #expect(stored.count == 31, "refused batches are not stored")
+            let status = await ana.engine.statusText()
+            #expect(status.contains("\"quotaDrops\":[{\"batches\":"))
+            #expect(status.contains(author.hex))
+
+            // A minute later the bucket has refilled, and the next heal brings the rest.
+            clock.advance(by: 60)
+            for _ in 0..<300 where await ana.engine.vector[author] < total { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(await ana.engine.vector[author] == total)
+            #expect(await ana.engine.document.chat.count == 4000)
+        } cleanup: {
+            await mallory.stop()
+            await ana.stop()
         }
-        await mallory.engine.setLocalQuotaLimits(.init(operationsPerMinute: 1e9, operationBurst: 1e9, bytesPerMinute: 1e12, byteBurst: 1e12))
-        for round in 0..<40 { try await mallory.engine.commit((0..<100).map { .say("flood \(round).\($0)") }) }
-        let author = mallory.engine.me
-        let total = await mallory.engine.vector[author]
-        #expect(total == 41)
-        mallory.connect(to: ana.listenEndpoint)
-
-        // Ana takes in the profile and 30 batches (3,000 operations), refuses the rest, and
-        // keeps refusing what sync offers again while the window lasts.
-        for _ in 0..<200 where await (ana.engine.quotaDrops[author] ?? 0) < 20 { try await Task.sleep(for: .milliseconds(50)) }
-        let held = await ana.engine.vector[author]
-        #expect(held == 31)
-        #expect(await (ana.engine.quotaDrops[author] ?? 0) >= 20, "every refusal is counted, those of sync's second offer too")
-        let stored = try Store(path: folder + "/ana/store.sqlite").batches(room: ana.invite.roomKeys.tag).filter { $0.author == author.bytes }
-        #expect(stored.count == 31, "refused batches are not stored")
-        let status = await ana.engine.statusText()
-        #expect(status.contains("\"quotaDrops\":[{\"batches\":"))
-        #expect(status.contains(author.hex))
-
-        // A minute later the bucket has refilled, and the next heal brings the rest.
-        clock.advance(by: 60)
-        for _ in 0..<300 where await ana.engine.vector[author] < total { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(await ana.engine.vector[author] == total)
-        #expect(await ana.engine.document.chat.count == 4000)
     }
 }

@@ -78,6 +78,8 @@ public enum NodeError: Error, Equatable, CustomStringConvertible {
     case forbidden(String)
     /// A state the code rules out was reached (a bug, described).
     case internalInconsistency(String)
+    /// This node's own edit quota is spent for now (the API answers 429).
+    case quotaExceeded(QuotaExceeded)
 
     public var description: String {
         switch self {
@@ -94,6 +96,7 @@ public enum NodeError: Error, Equatable, CustomStringConvertible {
         case .blobCorrupt: "the file's chunks do not match its id (a member sent a damaged or forged file)"
         case let .forbidden(why): why
         case let .internalInconsistency(what): "internal error: \(what)"
+        case let .quotaExceeded(refusal): refusal.description
         }
     }
 }

@@ -218,6 +218,19 @@ public struct Replica: Sendable {
         _ message: SyncMessage, state: inout SyncState, contentKey: (UInt32) -> SecretBytes?, nowMillis: UInt64,
         fetch: (BatchID) -> [UInt8]? = { _ in nil }
     ) -> [ReceiveOutcome] {
+        var outcomes = takeEvidence(of: message, state: &state, contentKey: contentKey)
+        for sealed in state.receive(message) {
+            outcomes.append(receive(sealed: sealed, contentKey: contentKey, nowMillis: nowMillis, fetch: fetch))
+        }
+        return outcomes
+    }
+
+    /// What `receive(_:state:…)` does before the batches: takes the message's equivocation
+    /// proofs, and marks every batch whose head the peer signed differently as wanted. For a
+    /// caller that takes the batches one at a time itself (the node, to apply its quotas).
+    public mutating func takeEvidence(
+        of message: SyncMessage, state: inout SyncState, contentKey: (UInt32) -> SecretBytes?
+    ) -> [ReceiveOutcome] {
         var outcomes: [ReceiveOutcome] = []
         for pair in message.proofs {
             if let proof = EquivocationProof(pair.0, pair.1, room: roomID, contentKey: contentKey), take(proof) {
@@ -230,9 +243,6 @@ public struct Replica: Sendable {
                 want(id)
                 state.ask(id)
             }
-        }
-        for sealed in state.receive(message) {
-            outcomes.append(receive(sealed: sealed, contentKey: contentKey, nowMillis: nowMillis, fetch: fetch))
         }
         return outcomes
     }

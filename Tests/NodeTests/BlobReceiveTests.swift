@@ -54,6 +54,27 @@ struct BlobReceiveTests {
         return BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: room.contentKey(epoch: RoomEngine.epoch))
     }
 
+    @Test("a blob larger than what a node may share is never fetched; one of exactly that size is")
+    func sizeLimit() async throws {
+        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let owner = Identity.generate()
+        let engine = try RoomEngine(
+            identity: owner, room: RoomKeys.generate(owner: owner.publicKey), store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let commitment = Array(repeating: UInt8(3), count: BlobCommitment.length)
+        let largest = BlobRef(
+            id: Array(repeating: 1, count: BlobID.length), size: UInt64(RoomEngine.maxBlobSize), mime: "video/mp4", commitment: commitment)
+        let tooLarge = BlobRef(
+            id: Array(repeating: 2, count: BlobID.length), size: UInt64(RoomEngine.maxBlobSize) + 1, mime: "video/mp4", commitment: commitment)
+        try await engine.commit([
+            .createItem(kind: .video, position: .middle, fields: [.media(largest)]),
+            .createItem(kind: .video, position: .middle, fields: [.media(tooLarge)]),
+        ])
+        let fetching = await engine.transfers.transfers.keys.map(\.id)
+        #expect(fetching == [largest.id])
+    }
+
     @Test("chunks arriving in any order complete the blob, checked against its id", arguments: [false, true])
     func anyOrder(reversed: Bool) async throws {
         let plaintext = (0..<(5 * BlobSealer.chunkSize + 123)).map { UInt8(truncatingIfNeeded: $0 &* 7) }

@@ -36,7 +36,10 @@ struct EngineHostileInputTests {
             PeerMessage.sync((try? SyncMessageCodec.encode(SyncMessage(summary: []))) ?? []).encoded,
             PeerMessage.chunkRequest(key, indices: [0, 1, 2]).encoded,
             PeerMessage.chunk(key, index: 1, sealed: random.bytes(100)).encoded,
-            PeerMessage.pointer(.init(counter: 1, replica: random.bytes(32), x: 1, y: 2)).encoded,
+            PeerMessage.pointer(
+                SignedPointer.make(
+                    identity: Identity.generate(), roomTag: room.tag, stamp: 1, position: .init(counter: 1, replica: random.bytes(32), x: 1, y: 2))
+            ).encoded,
         ]
         for round in 0..<20_000 {
             var bytes: [UInt8]

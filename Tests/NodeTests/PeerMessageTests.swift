@@ -7,6 +7,12 @@ import Testing
 @Suite("Peer messages")
 struct PeerMessageTests {
     static let key = BlobKey(id: Array(repeating: 7, count: 32), count: 100)
+    static let signer = Identity.generate()
+    static let roomTag = Array(repeating: UInt8(3), count: 16)
+
+    static func signed(_ position: PeerMessage.Pointer?, stamp: UInt64 = 1) -> SignedPointer {
+        SignedPointer.make(identity: signer, roomTag: roomTag, stamp: stamp, position: position)
+    }
 
     @Test("every message survives encoding and decoding", arguments: [
         PeerMessage.sync([1, 2, 3]),
@@ -18,10 +24,9 @@ struct PeerMessageTests {
         .hashList(
             BlobKey(id: key.id, count: 2049), commitment: Array(repeating: 4, count: 32), page: 1, hashes: Array(repeating: 6, count: 32)),
         .hashListMissing(key, commitment: Array(repeating: 4, count: 32), page: 0),
-        .pointer(nil),
-        .pointer(.init(counter: 12, replica: Array(repeating: 1, count: 32), x: 500_000, y: 1_000_000)),
-        .relayedPointer(origin: Array(repeating: 5, count: 32), nil),
-        .relayedPointer(origin: Array(repeating: 5, count: 32), .init(counter: 3, replica: Array(repeating: 2, count: 32), x: 0, y: 7)),
+        .pointer(signed(nil)),
+        .pointer(signed(.init(counter: 12, replica: Array(repeating: 1, count: 32), x: 500_000, y: 1_000_000), stamp: .max)),
+        .pointer(signed(.init(counter: 3, replica: Array(repeating: 2, count: 32), x: 0, y: 7))),
     ])
     func roundTrip(message: PeerMessage) {
         #expect(PeerMessage.decode(message.encoded) == message)
@@ -34,8 +39,11 @@ struct PeerMessageTests {
         #expect(PeerMessage.decode(PeerMessage.chunk(Self.key, index: 100, sealed: Array(repeating: 0, count: 64)).encoded) == nil)
         #expect(PeerMessage.decode(PeerMessage.chunk(Self.key, index: 1, sealed: Array(repeating: 0, count: 39)).encoded) == nil)
         #expect(
-            PeerMessage.decode(PeerMessage.pointer(.init(counter: 1, replica: Array(repeating: 1, count: 32), x: 1_000_001, y: 0)).encoded)
+            PeerMessage.decode(PeerMessage.pointer(Self.signed(.init(counter: 1, replica: Array(repeating: 1, count: 32), x: 1_000_001, y: 0))).encoded)
                 == nil)
+        // Wave 1's unsigned pointer and relayed pointer are retired.
+        #expect(PeerMessage.decode([16, 1] + Array(repeating: 0, count: 48)) == nil)
+        #expect(PeerMessage.decode([17] + Array(repeating: 5, count: 32) + [0]) == nil)
         #expect(PeerMessage.decode([]) == nil)
         #expect(PeerMessage.decode([99]) == nil)
         // Hash lists: a page past the list, a page one hash short or long, a count of zero.
@@ -61,8 +69,8 @@ struct PeerMessageTests {
     func fuzz() {
         let samples: [PeerMessage] = [
             .chunkRequest(Self.key, indices: [0, 5, 99]), .chunk(Self.key, index: 42, sealed: Array(repeating: 9, count: 100)),
-            .chunkMissing(Self.key, indices: [3]), .pointer(.init(counter: 12, replica: Array(repeating: 1, count: 32), x: 5, y: 6)),
-            .relayedPointer(origin: Array(repeating: 5, count: 32), .init(counter: 1, replica: Array(repeating: 2, count: 32), x: 5, y: 6)),
+            .chunkMissing(Self.key, indices: [3]), .pointer(Self.signed(.init(counter: 12, replica: Array(repeating: 1, count: 32), x: 5, y: 6))),
+            .pointer(Self.signed(nil)),
             .hashListRequest(Self.key, commitment: Array(repeating: 4, count: 32), page: 0),
             .hashList(BlobKey(id: Self.key.id, count: 3), commitment: Array(repeating: 4, count: 32), page: 0, hashes: Array(repeating: 6, count: 96)),
             .hashListMissing(Self.key, commitment: Array(repeating: 4, count: 32), page: 0),
@@ -78,8 +86,8 @@ struct PeerMessageTests {
         print("peer message fuzz seed \(seed) (CVPEER_TEST_SEED replays it)")
         var random = SeededRandom(seed: seed)
         for _ in 0..<50_000 {
-            var bytes = random.bytes(Int.random(in: 0...80, using: &random))
-            if !bytes.isEmpty { bytes[0] = [1, 2, 3, 4, 5, 6, 7, 16, 17].randomElement(using: &random)! }
+            var bytes = random.bytes(Int.random(in: 0...160, using: &random))
+            if !bytes.isEmpty { bytes[0] = [1, 2, 3, 4, 5, 6, 7, 16, 17, 18].randomElement(using: &random)! }
             _ = PeerMessage.decode(bytes)
         }
         // Hash-list pages with random headers and lengths up to past the largest page: never a

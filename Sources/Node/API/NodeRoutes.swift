@@ -20,9 +20,6 @@ enum NodeRoutes {
         "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; "
         + "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-    /// The largest upload `share` accepts; the file is held in memory while it is sealed.
-    static let uploadLimit = 2 << 30
-
     static func routes(engine: RoomEngine) -> [LocalAPIRoute] {
         [
             LocalAPIRoute(.get, "/") { _ in try viewerFile("index.html") },
@@ -48,7 +45,7 @@ enum NodeRoutes {
                     }
                 }
             },
-            .upload("/api/share", limit: uploadLimit) { request in
+            .upload("/api/share", limit: RoomEngine.maxBlobSize) { request in
                 await guarded { try await share(request, engine: engine) }
             },
             LocalAPIRoute(.post, "/api/mark") { request in
@@ -255,6 +252,10 @@ enum NodeRoutes {
             switch error {
             case .notFound: return .error(404, error.description)
             case .forbidden: return .error(403, error.description)
+            case .quotaExceeded(let refusal):
+                var response = LocalAPIResponse.error(429, error.description)
+                if let seconds = refusal.retryAfterSeconds { response.headers["Retry-After"] = String(seconds) }
+                return response
             case .ambiguous, .blobIncomplete: return .error(409, error.description)
             case .internalInconsistency, .blobCorrupt, .dataFolder: return .error(500, error.description)
             default: return .error(400, error.description)

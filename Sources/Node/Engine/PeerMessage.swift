@@ -13,8 +13,10 @@ import PeerCrypto
 ///     tag 5  hashListRequest  blob id (32) ‖ count (u32) ‖ commitment (32) ‖ page (u32)
 ///     tag 6  hashList      blob id (32) ‖ count (u32) ‖ commitment (32) ‖ page (u32) ‖ the page's hashes (m × 32)
 ///     tag 7  hashListMissing  blob id (32) ‖ count (u32) ‖ commitment (32) ‖ page (u32)
-///     tag 16 pointer       flags (u8: 1 = on an item) [‖ counter (u64) ‖ replica (32) ‖ x (u32) ‖ y (u32)]
-///     tag 17 relayed pointer  origin participant (32) ‖ the pointer fields as in tag 16
+///     tag 18 pointer       SignedPointer bytes: origin (32) ‖ stamp (u64) ‖ flags (u8: 1 = on an item)
+///                          [‖ item counter (u64) ‖ item replica (32) ‖ x (u32) ‖ y (u32)] ‖ signature (64)
+///
+/// Tags 16 and 17 (wave 1's unsigned pointer and relayed pointer) are retired: they no longer decode.
 ///
 /// Integers are big-endian. `count` is the blob's chunk count, which a chunk is sealed under.
 /// A hash-list page holds exactly the hashes of chunks `page × 2048 ..< min((page + 1) × 2048, count)`
@@ -34,11 +36,9 @@ enum PeerMessage: Equatable, Sendable {
     case hashList(BlobKey, commitment: [UInt8], page: UInt32, hashes: [UInt8])
     /// I do not hold that list (yet): ask someone else.
     case hashListMissing(BlobKey, commitment: [UInt8], page: UInt32)
-    /// Where the sender's pointer is: on an item at millionths (x, y), or nowhere.
-    case pointer(Pointer?)
-    /// Another participant's pointer, passed on once by a node linked to both, for peers that
-    /// have no link of their own to that participant.
-    case relayedPointer(origin: [UInt8], Pointer?)
+    /// Where a participant's pointer is, signed by that participant: the sender's own, or one it
+    /// passes on unchanged for peers that have no link of their own to its author.
+    case pointer(SignedPointer)
 
     /// The most indices one request or refusal names: 64 chunks are 4 MiB in flight.
     static let maxIndices = 64
@@ -57,7 +57,7 @@ enum PeerMessage: Equatable, Sendable {
 
     enum Tag: UInt8 {
         case sync = 1, chunkRequest = 2, chunk = 3, chunkMissing = 4, hashListRequest = 5, hashList = 6, hashListMissing = 7
-        case pointer = 16, relayedPointer = 17
+        case pointer = 18
     }
 
     /// The wire bytes.
@@ -90,12 +90,9 @@ enum PeerMessage: Equatable, Sendable {
             Self.encodeListHeader(key, commitment: commitment, page: page, into: &out)
             out += hashes
         case let .pointer(pointer):
+            out.reserveCapacity(1 + SignedPointer.maxLength)
             out.append(Tag.pointer.rawValue)
-            Self.encode(pointer, into: &out)
-        case let .relayedPointer(origin, pointer):
-            out.append(Tag.relayedPointer.rawValue)
-            out += origin
-            Self.encode(pointer, into: &out)
+            out += pointer.encoded
         }
         return out
     }
@@ -105,18 +102,6 @@ enum PeerMessage: Equatable, Sendable {
         out.appendBigEndian(key.count)
         out += commitment
         out.appendBigEndian(page)
-    }
-
-    private static func encode(_ pointer: Pointer?, into out: inout [UInt8]) {
-        guard let pointer else {
-            out.append(0)
-            return
-        }
-        out.append(1)
-        out.appendBigEndian(pointer.counter)
-        out += pointer.replica
-        out.appendBigEndian(pointer.x)
-        out.appendBigEndian(pointer.y)
     }
 
     /// Decodes a message, or nil for anything malformed (the caller drops it).
@@ -150,11 +135,7 @@ enum PeerMessage: Equatable, Sendable {
             else { return nil }
             return .hashList(key, commitment: commitment, page: page, hashes: reader.rest())
         case .pointer:
-            guard let pointer = decodePointer(&reader) else { return nil }
-            return .pointer(pointer.value)
-        case .relayedPointer:
-            guard let origin = reader.bytes(32), let pointer = decodePointer(&reader) else { return nil }
-            return .relayedPointer(origin: origin, pointer.value)
+            return SignedPointer.decode(reader.rest()).map { .pointer($0) }
         }
     }
 
@@ -164,16 +145,6 @@ enum PeerMessage: Equatable, Sendable {
             page < BlobCommitment.pageCount(chunkCount: Int(key.count))
         else { return nil }
         return (key, commitment, page)
-    }
-
-    /// A pointer or its absence, which must end the message; nil if malformed.
-    private static func decodePointer(_ reader: inout FixedReader) -> (value: Pointer?, end: Void)? {
-        guard let flags = reader.byte() else { return nil }
-        if flags == 0 { return reader.remaining == 0 ? (nil, ()) : nil }
-        guard flags == 1, let counter = reader.u64(), let replica = reader.bytes(32), let x = reader.u32(), let y = reader.u32(),
-            x <= 1_000_000, y <= 1_000_000, reader.remaining == 0
-        else { return nil }
-        return (Pointer(counter: counter, replica: replica, x: x, y: y), ())
     }
 }
 
@@ -186,7 +157,7 @@ struct BlobKey: Hashable, Sendable {
 }
 
 /// Reads fixed-size big-endian fields; every read fails softly past the end.
-private struct FixedReader {
+struct FixedReader {
     private let bytes: [UInt8]
     private var offset = 0
 

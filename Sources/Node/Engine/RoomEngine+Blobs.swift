@@ -13,8 +13,11 @@ extension RoomEngine {
     static let verifiedPrefix = "blob-verified:"
     /// Chunks written to the store in one transaction.
     static let chunkFlushCount = 32
-    /// The largest blob fetched: bigger references (a hostile member's, say) are ignored.
-    static let maxFetchedBlobSize: UInt64 = 16 << 30
+    /// The largest blob a node shares or fetches, 2 GiB: sharing holds the file in memory while it
+    /// is sealed, and a bigger reference (a hostile member's, say) is not fetched, so one item
+    /// cannot fill every member's disk. One constant for both, so what one node may share every
+    /// other node fetches.
+    public static let maxBlobSize = 2 << 30
 
     /// A blob being shared from this node: its reference, and how much of it is sealed and stored.
     public struct ShareResult: Sendable {
@@ -137,7 +140,7 @@ extension RoomEngine {
         for (_, blob) in mediaReferences {
             guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
                 blob.commitment.count == BlobCommitment.length, !blobChecks.badCommitments.contains(blob.commitment),
-                blob.size <= Self.maxFetchedBlobSize
+                blob.size <= UInt64(Self.maxBlobSize)
             else { continue }
             let key = BlobKey(id: blob.id, count: UInt32(BlobSealer.chunkCount(forSize: Int(blob.size))))
             guard transfers.transfers[key] == nil else { continue }

@@ -38,6 +38,16 @@ extension RoomEngine {
     }
 }
 
+extension RoomEngine {
+    /// Spends this node's own edit quota for a sealed batch about to be stored.
+    ///
+    /// - Throws: `NodeError.quotaExceeded` (the API's 429) when it does not fit; nothing is spent then.
+    func spendLocalQuota(operations: Int, bytes: Int) throws {
+        guard let refusal = localQuota.spend(me, operations: operations, bytes: bytes, now: quotaClock()) else { return }
+        throw NodeError.quotaExceeded(QuotaExceeded(refusal, limits: localQuota.limits))
+    }
+}
+
 extension OpID {
     /// Parses `COUNTER-AUTHORHEX`, the form the canonical document and the API use.
     ///

@@ -95,6 +95,14 @@ extension RoomEngine {
                 "notAdmitted": counters.unadmittedBatches,
             ],
         ]
+        let refused = presence.refusals
+        object["pointersRefused"] = ["forged": refused.forged, "replayed": refused.replayed, "unknownAuthor": refused.unknownAuthor]
+        var drops: [[String: Any]] = []
+        for (author, count) in remoteQuota.dropped.sorted(by: { $0.key < $1.key }) {
+            let name = document.participants.first { $0.id == author }?.profile.name ?? ""
+            drops.append(["id": author.hex, "name": name, "batches": count])
+        }
+        object["quotaDrops"] = drops
         if let type { object["type"] = type }
         return object
     }

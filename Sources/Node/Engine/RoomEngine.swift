@@ -54,6 +54,13 @@ public actor RoomEngine {
     var onChange: (@Sendable (VersionVector) -> Void)?
     /// Counters for status and tests.
     public internal(set) var counters = Counters()
+    /// Pointers: the newest stamp per author, those shown now, those refused.
+    var presence = PresenceBook()
+    /// Edit quotas: this node's own, and others' per author (see `AuthorQuota.Limits`).
+    var localQuota = AuthorQuota(limits: .local)
+    var remoteQuota = AuthorQuota(limits: .remote)
+    /// The quotas' clock in seconds (monotonic); tests set their own.
+    var quotaClock: @Sendable () -> Double = { RoomEngine.monotonicSeconds() }
 
     /// What the engine dropped or did, by reason.
     public struct Counters: Sendable, Equatable {
@@ -86,7 +93,6 @@ public actor RoomEngine {
     struct LinkedPeer {
         var sync = SyncState()
         var path: TransportPath
-        var pointer: PeerMessage.Pointer?
     }
 
     /// The settings key prefix of a stored equivocation proof (then the author's hex).
@@ -187,11 +193,10 @@ public actor RoomEngine {
     /// Seals `edits` as one batch of this node's, applies and stores it, and offers it to every peer.
     ///
     /// - Returns: the operation ids, one per edit.
-    /// - Throws: `ReplicationError` if an edit is invalid, `StoreError` if it could not be stored
-    ///   (then nothing was applied either).
     /// - Throws: `NodeError.forbidden` if the room's rules do not let this participant make an
     ///   edit (every replica would reject it), `ReplicationError` if an edit is invalid,
-    ///   `StoreError` if it could not be stored (then nothing was applied either).
+    ///   `StoreError` if it could not be stored (then nothing was applied either),
+    ///   `NodeError.quotaExceeded` if this node's own edits went over its quota.
     @discardableResult
     public func commit(_ edits: [Edit]) throws -> [OpID] {
         var draft = replica.draft(author: me)
@@ -208,6 +213,7 @@ public actor RoomEngine {
             throw NodeError.forbidden("the room's owner has not admitted this node yet; wait until the host's node links")
         }
         let batch = try draft.seal(identity: identity, epoch: Self.epoch, contentKey: contentKey, room: room.roomID)
+        try spendLocalQuota(operations: edits.count, bytes: batch.sealed.count)
         // Store before applying: if the disk refuses, the document must not show an edit that
         // a restart would lose, and the sequence number stays free.
         try store.append([batch], room: room.tag)
@@ -216,6 +222,10 @@ public actor RoomEngine {
         case .applied(let applied):
             replica = copy
             for item in applied { sealed[item.batch.batch.id] = item.batch.sealed }
+            // A grant releases the batches its member had waiting here: they are merged now, so
+            // they are stored now (as others' batches are, after the merge).
+            let released = applied.dropFirst().map(\.batch)
+            if !released.isEmpty { try? store.append(released, room: room.tag) }
         case .awaitingAdmission:
             // Our own profile before the owner admitted us: merged (and sent) once the grant arrives.
             replica = copy
@@ -250,10 +260,8 @@ public actor RoomEngine {
             pumpTransfers()
             pushStatus()
         case let .linkDown(peer, _):
-            if peers.removeValue(forKey: peer)?.pointer != nil {
-                broadcastPointer(of: peer, nil)
-                relayPointer(of: peer, nil)
-            }
+            peers.removeValue(forKey: peer)
+            pointerLinkGone(peer)
             transfers.peerGone(peer)
             pumpTransfers()
             pushStatus()
@@ -268,19 +276,8 @@ public actor RoomEngine {
             }
             receive(message, from: peer)
         case let .unreliable(peer, bytes):
-            guard peers[peer] != nil else { return }
-            switch PeerMessage.decode(bytes) {
-            case .pointer(let pointer)?:
-                peers[peer]?.pointer = pointer
-                broadcastPointer(of: peer, pointer)
-                relayPointer(of: peer, pointer)
-            case .relayedPointer(let origin, let pointer)?:
-                // A pointer of someone we have no link to; a direct link's own pointer always wins.
-                guard let key = try? PublicKey(bytes: origin), key != identity.publicKey, peers[key] == nil else { return }
-                broadcastPointer(of: key, pointer)
-            default:
-                return
-            }
+            guard peers[peer] != nil, case .pointer(let pointer)? = PeerMessage.decode(bytes) else { return }
+            receivePointer(pointer, from: peer)
         case .registered, .introduced, .handshakeFailed:
             return
         }
@@ -295,9 +292,15 @@ public actor RoomEngine {
             }
             let key = contentKey
             let held = sealed
-            let outcomes = replica.receive(
-                sync, state: &state, contentKey: { $0 == Self.epoch ? key : nil }, nowMillis: Self.wallMillis(),
-                fetch: { held[$0] })
+            let epochKey: (UInt32) -> SecretBytes? = { $0 == Self.epoch ? key : nil }
+            var outcomes = replica.takeEvidence(of: sync, state: &state, contentKey: epochKey)
+            // As Replica.receive(_:state:…), but one batch at a time so each author's quota sees
+            // what came before it; a refused batch is not taken in, and sync offers it again.
+            for batch in state.receive(sync) where admitByQuota(batch) {
+                let outcome = replica.receive(sealed: batch, contentKey: epochKey, nowMillis: Self.wallMillis(), fetch: { held[$0] })
+                chargeQuota(outcome)
+                outcomes.append(outcome)
+            }
             peers[peer]?.sync = state
             var applied: [SealedBatch] = []
             var proven = false
@@ -345,7 +348,7 @@ public actor RoomEngine {
             pumpTransfers()
         case .hashListRequest, .hashList, .hashListMissing:
             receiveHashListMessage(message, from: peer)
-        case .pointer, .relayedPointer:
+        case .pointer:
             // Presence travels unreliably only.
             counters.malformedMessages += 1
         }
@@ -383,40 +386,6 @@ public actor RoomEngine {
         }
     }
 
-    // MARK: Presence
-
-    /// Sends this node's pointer to every peer, unreliably; never stored.
-    public func setPointer(item: OpID?, x: Double, y: Double) {
-        guard let transport else { return }
-        let point = UnitPoint(fractionX: x, fractionY: y)
-        let pointer = item.map { PeerMessage.Pointer(counter: $0.counter, replica: $0.replica.bytes, x: point.x, y: point.y) }
-        let datagram = PeerMessage.pointer(pointer).encoded
-        for peer in peers.keys { try? transport.sendUnreliable(datagram, to: peer) }
-    }
-
-    /// Passes a linked peer's pointer on, once, to the other linked peers: where links form a
-    /// star (joiners that reach only the host), everyone still sees everyone's pointer. Those
-    /// linked to the origin themselves ignore the copy.
-    private func relayPointer(of origin: PublicKey, _ pointer: PeerMessage.Pointer?) {
-        guard let transport, peers.count > 1 else { return }
-        let datagram = PeerMessage.relayedPointer(origin: origin.bytes, pointer).encoded
-        for peer in peers.keys where peer != origin { try? transport.sendUnreliable(datagram, to: peer) }
-    }
-
-    private func broadcastPointer(of peer: PublicKey, _ pointer: PeerMessage.Pointer?) {
-        let participant = ReplicaID(peer)
-        var object: [String: Any] = ["type": "pointer", "participant": participant.hex]
-        if let pointer, let author = try? PublicKey(bytes: pointer.replica) {
-            object["item"] = OpID(counter: pointer.counter, replica: ReplicaID(author)).canonicalString
-            object["x"] = Double(pointer.x) / 1_000_000
-            object["y"] = Double(pointer.y) / 1_000_000
-            object["name"] = replica.document.participants.first { $0.id == participant }?.profile.name ?? participant.description
-        } else {
-            object["item"] = NSNull()
-        }
-        broadcast(object)
-    }
-
     // MARK: Subscribers
 
     /// A live feed of JSON texts for a viewer: state and status at once, then every change.
@@ -427,9 +396,7 @@ public actor RoomEngine {
         subscribers[id] = continuation
         continuation.yield(stateText())
         continuation.yield(Self.text(statusObject(type: "status")))
-        for (peer, linked) in peers {
-            if let pointer = linked.pointer { broadcastPointer(of: peer, pointer) }
-        }
+        for (author, pointer) in presence.current where pointer != nil { broadcastPointer(of: author, pointer) }
         return (id, stream)
     }
 
@@ -458,7 +425,7 @@ public actor RoomEngine {
         broadcast(statusObject(type: "status"))
     }
 
-    private func broadcast(_ object: [String: Any]) {
+    func broadcast(_ object: [String: Any]) {
         guard !subscribers.isEmpty else { return }
         broadcastText(Self.text(object))
     }

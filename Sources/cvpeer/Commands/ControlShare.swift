@@ -97,8 +97,8 @@ struct ShareCommand: AsyncParsableCommand {
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw ControlFailure("\(path) is not a regular file") }
         let size = Int64(info.st_size)
         guard size > 0 else { throw ControlFailure("\(path) is empty") }
-        guard size <= Int64(LocalAPIRoute.uploadBodyLimit) else {
-            let limit = ByteCount(Int64(LocalAPIRoute.uploadBodyLimit))
+        guard size <= Int64(RoomEngine.maxBlobSize) else {
+            let limit = ByteCount(Int64(RoomEngine.maxBlobSize))
             throw ControlFailure("\(path) is \(ByteCount(size)); the node takes files up to \(limit)")
         }
         return size

@@ -98,6 +98,10 @@ let package = Package(
         .executableTarget(
             name: "StoreCrashWriter", dependencies: ["Store", "PeerCrypto"], path: "Tests/StoreCrashWriter",
             swiftSettings: strict),
+        // A hostile member for the end-to-end tests: sends each peer the sealed batches a test chose.
+        .executableTarget(
+            name: "HostileNode", dependencies: ["Transport", "Rendezvous", "Store", "PeerCrypto", "Replication"], path: "Tests/HostileNode",
+            swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.

@@ -15,8 +15,6 @@ public struct Replica: Sendable {
     public private(set) var unadmitted: HoldBackBuffer
     /// One proof per proven equivocator (the one with the earliest fork), to pass on to peers.
     public private(set) var proofs: [ReplicaID: EquivocationProof] = [:]
-    /// Batch versions asked of peers to compare with ours (their summaries named another digest).
-    var wanted: Set<BatchID> = []
 
     /// Starts from a document (empty, or rebuilt from a store) with hold-back buffers of `bounds`.
     public init(document: Document = Document(), holdBackBounds: HoldBackBuffer.Bounds = .init()) {
@@ -92,10 +90,10 @@ public struct Replica: Sendable {
         guard id.sequence >= 1 else { return .rejected(.malformedBatch("sequence number 0")) }
         if let fork = document.equivocators[id.author], id.sequence >= fork { return .excluded }
         if vector.contains(id) {
-            let ours = id.sequence == 1 ? BatchSealer.noPrevious : document.digest(of: BatchID(author: id.author, sequence: id.sequence - 1))
-            guard wanted.contains(id) || (ours != nil && header.previous != ours) else { return .duplicate }
-            wanted.remove(id)
-            guard let mine = fetch(id) else { return .duplicate }
+            // Honest copies of a batch are the author's bytes (nodes pass sealed batches on
+            // unchanged), so other bytes under an id held here are a second version or a
+            // forgery: opening both tells which, and a second version is the proof.
+            guard let mine = fetch(id), mine != sealed else { return .duplicate }
             return prove(mine, sealed, contentKey: contentKey)
         }
         if holdBack.contains(id) || unadmitted.contains(id) { return .duplicate }
@@ -199,12 +197,6 @@ public struct Replica: Sendable {
         return document.exclude(proof)
     }
 
-    /// Asks to compare our version of `id` with a peer's (its summary named another digest).
-    mutating func want(_ id: BatchID) {
-        guard wanted.count < Limits.maxWantsPerSyncMessage * 4 else { return }
-        wanted.insert(id)
-    }
-
     /// Starts the next batch of `author`'s own operations.
     public func draft(author: ReplicaID) -> BatchDraft {
         document.draft(author: author)
@@ -240,7 +232,6 @@ public struct Replica: Sendable {
         for entry in message.summary {
             let id = BatchID(author: entry.author, sequence: entry.sequence)
             if let ours = document.digest(of: id), ours != entry.head {
-                want(id)
                 state.ask(id)
             }
         }

@@ -32,16 +32,131 @@ struct HostileMemberTests {
 
         /// Seals `edits` as the guest's next batch, with the first counter and timestamp given, and stores it.
         mutating func forge(_ edits: [Edit], counter: UInt64? = nil, at time: HLC? = nil) throws {
+            let sealed = try sealNext(edits, counter: counter, at: time)
+            document.apply(sealed.batch)
+            try store.append([sealed], room: keys.tag)
+        }
+
+        /// Seals `edits` as the guest's next batch without taking it in: called twice, two
+        /// versions of one batch.
+        func sealNext(_ edits: [Edit], counter: UInt64? = nil, at time: HLC? = nil) throws -> SealedBatch {
             let me = ReplicaID(identity.publicKey)
             let honest = document.draft(author: me)
             var draft = BatchDraft(
                 author: me, sequence: honest.sequence, startCounter: counter ?? honest.startCounter, previous: honest.previous)
             let now = HLC(millis: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0)
             for edit in edits { try draft.append(edit, at: time ?? now) }
-            let sealed = try draft.seal(identity: identity, epoch: 0, contentKey: keys.contentKey(epoch: 0), room: keys.roomID)
-            document.apply(sealed.batch)
-            try store.append([sealed], room: keys.tag)
+            return try draft.seal(identity: identity, epoch: 0, contentKey: keys.contentKey(epoch: 0), room: keys.roomID)
         }
+    }
+
+    /// Writes sealed batches as `HostileNode` reads them: a 4-byte big-endian length, then the bytes.
+    static func writeBatches(_ batches: [[UInt8]], to path: String) throws {
+        var bytes: [UInt8] = []
+        for batch in batches { bytes += withUnsafeBytes(of: UInt32(batch.count).bigEndian, Array.init) + batch }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The port a node listens on, from its status.
+    static func listenPort(_ lab: SessionLab, _ node: String) throws -> UInt16 {
+        let listen = try lab.json(node, ["status", "--json"])["listen"] as? String ?? ""
+        guard let port = listen.split(separator: ":").last.flatMap({ UInt16($0) }) else { throw LabFailure("no listen port in \(listen)") }
+        return port
+    }
+
+    @Test(
+        "a hostile node shows two peers two versions of one batch: both name the equivocator within a few sync rounds and their state hashes meet again; its far-future batch and a customer's batches copied into another room are refused",
+        .timeLimit(.minutes(6)))
+    func aHostileNodeEquivocates() throws {
+        let lab = try SessionLab()
+        defer { lab.stopAll() }
+        let (_, invite) = try lab.host(name: "Ana", data: "agent", rendezvous: nil)
+        _ = try lab.join(invite, name: "Ben", data: "customer")
+        let guest = try lab.join(invite, name: "Gus", data: "guest", extra: ["--role", "guest"])
+        // Olga's room, which Gus joins too and Ben never does.
+        let (_, otherInvite) = try lab.host(name: "Olga", data: "other", rendezvous: nil)
+        let guestElsewhere = try lab.join(otherInvite, name: "Gus", data: "guest-other")
+        try #require(lab.wait(40) { try lab.peerCount("agent") == 2 && lab.peerCount("other") == 1 }, "no links:\n\(lab.transcript)")
+        try lab.cli("customer", ["say", "Ben's own words"])
+        try #require(
+            lab.wait(40) {
+                let hash = try lab.stateHash("agent")
+                return try lab.stateHash("customer") == hash && lab.stateHash("guest") == hash
+            }, "no convergence:\n\(lab.transcript)")
+        func status(_ node: String) throws -> [String: Any] { try lab.json(node, ["status", "--json"]) }
+        let guestID = try #require((try status("guest")["me"] as? [String: Any])?["id"] as? String)
+        let benID = try #require((try status("customer")["me"] as? [String: Any])?["id"] as? String)
+        guest.stop()
+        guestElsewhere.stop()
+
+        // Gus's next batch three ways: stamped in the year 10889, and two honest-looking versions.
+        let forger = try Forger(folder: lab.data("guest"))
+        let future = try forger.sealNext([.say("from the year 10889")], at: HLC(millis: HLC.maxMillis - 1, logical: 0))
+        let toAna = try forger.sealNext([.say("only Ana hears this")])
+        let toBen = try forger.sealNext([.say("only Ben hears this")])
+        #expect(toAna.batch.id == toBen.batch.id)
+        // Everything Ben wrote in Ana's room, as Gus holds it.
+        let copied = try forger.store.batches(room: forger.keys.tag).filter { $0.author.map { String(format: "%02x", $0) }.joined() == benID }.map(\.sealed)
+        try #require(!copied.isEmpty)
+        try Self.writeBatches([future.sealed], to: lab.folder + "/future")
+        try Self.writeBatches([toAna.sealed], to: lab.folder + "/to-ana")
+        try Self.writeBatches([toBen.sealed], to: lab.folder + "/to-ben")
+        try Self.writeBatches(copied, to: lab.folder + "/to-olga")
+        // First the far-future batch alone: refused as such, so its number stays free.
+        let agentPort = try Self.listenPort(lab, "agent")
+        let early = try ChildProcess(
+            BuiltBinary.url("HostileNode"), ["--data", lab.data("guest"), "--send", "\(agentPort)=\(lab.folder)/future"], name: "hostile Gus, early")
+        defer { early.stop() }
+        try #require(
+            lab.wait(40) { ((try status("agent")["refusedBatches"] as? [String: Int])?["tooFarAhead"] ?? 0) >= 1 },
+            "the far-future batch was not refused as such:\n\(early.output.joined(separator: "\n"))")
+        early.stop()
+
+        let hostile = try ChildProcess(
+            BuiltBinary.url("HostileNode"),
+            [
+                "--data", lab.data("guest"), "--send", "\(agentPort)=\(lab.folder)/to-ana",
+                "--send", "\(try Self.listenPort(lab, "customer"))=\(lab.folder)/to-ben",
+            ], name: "hostile Gus")
+        defer { hostile.stop() }
+        let hostileElsewhere = try ChildProcess(
+            BuiltBinary.url("HostileNode"),
+            ["--data", lab.data("guest-other"), "--send", "\(try Self.listenPort(lab, "other"))=\(lab.folder)/to-olga"],
+            name: "hostile Gus in Olga's room")
+        defer { hostileElsewhere.stop() }
+
+        // Each victim took its own version; their next exchange shows the heads differ.
+        func names(_ node: String) throws -> Bool {
+            let list = try status(node)["equivocators"] as? [[String: Any]] ?? []
+            return list.contains { $0["id"] as? String == guestID && $0["fromBatch"] as? Int == Int(toAna.batch.id.sequence) }
+        }
+        try #require(
+            lab.wait(60) { try names("agent") && names("customer") },
+            "the equivocation was not named on both:\n\(hostile.output.joined(separator: "\n"))\n\(lab.transcript)")
+        try #require(lab.wait(40) { try lab.stateHash("agent") == lab.stateHash("customer") }, "no convergence after the proof")
+        for node in ["agent", "customer"] {
+            let chat = ((try lab.json(node, ["export", "--json"])["document"] as? [String: Any])?["chat"] as? [[String: Any]] ?? [])
+                .compactMap { $0["text"] as? String }
+            #expect(chat.contains("Ben's own words"))
+            #expect(!chat.contains("only Ana hears this") && !chat.contains("only Ben hears this"), "\(node): \(chat)")
+            #expect(!chat.contains("from the year 10889"), "\(node): \(chat)")
+        }
+
+        // Olga's node could not open Ben's batches: they are bound to Ana's room.
+        try #require(
+            lab.wait(40) { ((try status("other")["refusedBatches"] as? [String: Int])?["notAuthentic"] ?? 0) >= copied.count },
+            "the copied batches were not refused:\n\(hostileElsewhere.output.joined(separator: "\n"))")
+        let olgaDocument = try #require(try lab.json("other", ["export", "--json"])["document"] as? [String: Any])
+        #expect((olgaDocument["participants"] as? [String: Any])?[benID] == nil, "Ben appears in a room he never joined")
+        #expect(((olgaDocument["chat"] as? [[String: Any]]) ?? []).isEmpty)
+
+        // The room works on, and the proof outlives a restart of the agent's node.
+        try lab.cli("customer", ["say", "after the fork"])
+        try #require(lab.wait(40) { try lab.stateHash("agent") == lab.stateHash("customer") })
+        hostile.stop()
+        lab.stopAll()
+        _ = try lab.host(name: "Ana", data: "agent", rendezvous: nil, extra: ["--resume"])
+        #expect(try names("agent"), "the equivocator is forgotten after a restart")
     }
 
     @Test(

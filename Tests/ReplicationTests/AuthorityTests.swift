@@ -246,4 +246,29 @@ struct OwnedRoom {
         let again = third.replica.take(proof)
         #expect(!again, "a proof already held changes nothing")
     }
+
+    /// A victim that already holds one version (passed on by a peer) and then gets the other
+    /// straight from the equivocator proves it at once: no summary is needed. A byte-identical
+    /// copy is only a duplicate, and other bytes that are not a valid second version prove nothing.
+    @Test func aSecondVersionOfAHeldBatchIsProvenOnArrival() throws {
+        var room = try OwnedRoom(roles: [.customer, .customer])
+        let liar = room.peers[2].id
+        let draft = room.peers[2].replica.draft(author: liar)
+        var a = draft
+        try a.append(.say("version a"), at: Fixtures.t0)
+        var b = draft
+        try b.append(.say("version b"), at: Fixtures.t0)
+        let versionA = try a.seal(identity: room.peers[2].identity, epoch: 0, contentKey: Fixtures.contentKey, room: Fixtures.authority.roomID)
+        let versionB = try b.seal(identity: room.peers[2].identity, epoch: 0, contentKey: Fixtures.contentKey, room: Fixtures.authority.roomID)
+        room.peers[0].receive(sealed: versionA.sealed)
+        room.peers[0].receive(sealed: versionA.sealed)
+        #expect(room.peers[0].replica.proofs.isEmpty, "a copy of the same bytes is a duplicate")
+        var forged = versionB.sealed
+        forged[forged.count - 1] ^= 1
+        room.peers[0].receive(sealed: forged)
+        #expect(room.peers[0].replica.proofs.isEmpty, "a damaged copy proves nothing")
+        room.peers[0].receive(sealed: versionB.sealed)
+        #expect(room.peers[0].replica.proofs[liar]?.fork == 1)
+        #expect(room.peers[0].document.chat.isEmpty)
+    }
 }

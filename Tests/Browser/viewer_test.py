@@ -305,6 +305,41 @@ def check_upload(agent, customer, jpeg, timeout):
     return f"uploaded {os.path.basename(jpeg)} as {item_id}; it loaded in the customer's panel (metadataRemoved={row['removed']})"
 
 
+def check_roles(agent, customer, timeout):
+    """The viewer hides what the room's rules forbid: only the agent recommends, and a customer
+    cannot remove the agent's items (every node refuses both; the buttons must not be offered)."""
+    def product():
+        theirs = customer.state()["document"].get("items", {})
+        doc = agent.state()["document"]
+        for item_id in doc.get("panel", []):
+            item = doc["items"].get(item_id) or {}
+            if item.get("kind") == "productCard" and item.get("author") == agent.me and item_id in theirs:
+                return item_id
+        return None
+    item_id = wait_until(product, timeout, "no product card of the agent's in both documents")
+    roles = (agent.state()["me"].get("role"), customer.state()["me"].get("role"))
+    if roles != ("agent", "customer"):
+        raise CheckFailed(f"the viewers' roles are {roles}, not agent and customer")
+
+    def count(page, selector):
+        return page.js("return document.querySelectorAll(arguments[0]).length", selector)
+    card = f'.panel-item[data-item="{item_id}"]'
+    wait_until(lambda: count(agent, f"{card} .act-recommend") == 1, timeout, "the agent's panel card has no Recommend button")
+    wait_until(lambda: count(customer, f"{card} .act-buy") == 1, timeout, "the customer's panel card has no Buy button")
+    if count(customer, f"{card} .act-recommend"):
+        raise CheckFailed("the customer's panel offers Recommend, which every node refuses")
+    for page in (agent, customer):
+        page.click(card)
+        wait_until(lambda: page.focus() == item_id, timeout, f"the {page.role}'s stage did not open the product")
+    wait_until(lambda: count(agent, "#item-info .act-remove") == 1 and count(agent, "#item-info .act-recommend") == 1,
+               timeout, "the agent's stage does not offer Remove and Recommend for its own product")
+    wait_until(lambda: count(customer, "#item-info .act-buy") == 1, timeout, "the customer's stage shows no Buy button")
+    offered = [c for c in (".act-remove", ".act-recommend") if count(customer, f"#item-info {c}")]
+    if offered:
+        raise CheckFailed(f"the customer's stage offers {offered} on the agent's product")
+    return f"product {item_id}: the agent may recommend and remove it; the customer sees Buy only"
+
+
 def check_console(pages):
     problems = []
     for page in pages:
@@ -385,6 +420,7 @@ def main():
             return "screenshots " + ", ".join(names)
 
         run("e", screenshots)
+        run("g", check_roles, agent, customer, args.timeout)
         run("f", check_console, pages)
     finally:
         for page in pages:

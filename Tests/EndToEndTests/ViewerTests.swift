@@ -24,7 +24,7 @@ struct ViewerTests {
     }
 
     @Test(
-        "two viewers of cvpeer demo in headless Chromium: marks, separate zooms with outlines, pointers and an upload cross between them",
+        "two viewers of cvpeer demo in headless Chromium: marks, separate zooms with outlines, pointers and an upload cross between them; each offers only what its role may do",
         .enabled(if: browserAvailable, "chromium, chromium-driver and python3-selenium are needed; ./dev test installs them"))
     func browser() throws {
         let demo = try ChildProcess(BuiltBinary.url("cvpeer"), ["demo"], name: "demo")
@@ -48,7 +48,7 @@ struct ViewerTests {
         let status = browser.waitForExit(timeout: 180)
         let transcript = browser.output.joined(separator: "\n")
         #expect(status == 0, "the browser checks failed:\n\(transcript)\n--- demo\n\(demo.output.joined(separator: "\n"))")
-        for check in ["(a)", "(b)", "(c)", "(d)", "(e)"] {
+        for check in ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"] {
             #expect(browser.output.contains { $0.hasPrefix("ok   \(check)") }, "check \(check) did not pass:\n\(transcript)")
         }
         #expect(FileManager.default.fileExists(atPath: Self.artefacts + "/viewer-agent.png"))

@@ -13,11 +13,26 @@ export function itemTitle(item, fallback = 'Untitled') {
 
 const KIND_LABEL = { image: 'photo', video: 'video', productCard: 'product', note: 'note' };
 
-/** Recommend / add to cart / buy buttons for a product card (and remove for one's own items). */
+/**
+ * Whether the room's rules let this participant do `action` (on an item by `author`). Every node
+ * enforces the rules in the merge and the local API refuses what they forbid; the viewer only
+ * hides what would be refused. Mirrors RoomAuthority.permits (docs/PROTOCOL.md).
+ */
+export function permits(me, action, author) {
+  const role = me && me.role;
+  const writer = role === 'agent' || role === 'customer' || role === 'guest';
+  switch (action) {
+    case 'recommend': return role === 'agent';
+    case 'edit': case 'remove': return writer && (role === 'agent' || author === me.id);
+    default: return writer; // share, mark, chat, cart, buy
+  }
+}
+
+/** Recommend (agents only) / add to cart / buy buttons for a product card, as the room's rules allow. */
 export function productActions(app, id, item) {
   const title = itemTitle(item);
   const buttons = [];
-  if (item.kind === 'productCard') {
+  if (item.kind === 'productCard' && permits(app.me, 'recommend')) {
     buttons.push(
       el('button', {
         type: 'button', class: 'act-recommend', dataset: { action: 'recommend', item: id }, title: 'Recommend this product, with a note',
@@ -28,6 +43,10 @@ export function productActions(app, id, item) {
           if (await act('/api/recommend', { item: id, note })) toast(`Recommended ${title}.`, 'ok');
         },
       }, '★ Recommend'),
+    );
+  }
+  if (item.kind === 'productCard' && permits(app.me, 'buy')) {
+    buttons.push(
       el('button', {
         type: 'button', class: 'act-cart', dataset: { action: 'cart', item: id },
         onclick: async (event) => {
@@ -84,7 +103,7 @@ export class Panel {
     }
     order.forEach((id, index) => {
       const item = items[id];
-      const signature = JSON.stringify([item.kind, item.fields]);
+      const signature = JSON.stringify([item.kind, item.fields, this.app.me && this.app.me.role]);
       let entry = this.entries.get(id);
       if (!entry || entry.signature !== signature) {
         const fresh = this.build(id, item, signature);

@@ -8,7 +8,7 @@
 import { act, postJSON } from './api.js';
 import { ask, el, formatPrice, participantColour, safeColour, safeHttpURL, svg, toast } from './dom.js';
 import { mediaOf, mediaView } from './media.js';
-import { itemTitle, productActions } from './panel.js';
+import { itemTitle, permits, productActions } from './panel.js';
 
 export const ZOOM_MIN = 0.25;
 export const ZOOM_MAX = 40;
@@ -802,7 +802,8 @@ export class Stage {
       return;
     }
     const me = this.app.me && this.app.me.id;
-    const signature = JSON.stringify([this.item, item.kind, item.fields, item.author, me, this.app.nameOf(item.author)]);
+    const role = this.app.me && this.app.me.role;
+    const signature = JSON.stringify([this.item, item.kind, item.fields, item.author, me, role, this.app.nameOf(item.author)]);
     if (signature === this.infoSignature) return;
     this.infoSignature = signature;
     const id = this.item;
@@ -814,7 +815,7 @@ export class Stage {
     parts.push(el('span', { class: 'muted', text: `shared by ${item.author === me ? 'you' : this.app.nameOf(item.author)}` }));
     const text = item.fields && typeof item.fields.text === 'string' ? item.fields.text : '';
     const actions = productActions(this.app, id, item);
-    if (item.author === me) {
+    if (permits(this.app.me, 'remove', item.author)) {
       actions.push(el('button', {
         type: 'button', class: 'act-remove', title: 'Remove this item from the panel for everyone',
         onclick: async () => {

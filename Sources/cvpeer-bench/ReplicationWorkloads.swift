@@ -77,7 +77,7 @@ enum ReplicationWorkloads {
     static func marks(count: Int, check: Bool) throws(BenchFailure) -> [(String, String)] {
         let room = Room()
         var a = Node(name: "A", seedByte: 0xA1, room: room)
-        var b = Replica()
+        var b = Replica(document: Document(authority: room.authority))
 
         var rng = SplitMix64(seed: markSeed)
         var specs: [(x: UInt32, y: UInt32, colour: UInt32)] = []

@@ -33,11 +33,8 @@ struct BlobReceiveTests {
     /// An engine whose document shows an item with a blob of `plaintext` it does not hold, whose
     /// chunk-hash list (of `committed`, the author's bytes, by default the same) it already holds.
     static func setup(plaintext: [UInt8], committed: [UInt8]? = nil) async throws -> Setup {
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let me = Identity.generate()
-        let room = RoomKeys.generate(owner: me.publicKey)
-        let engine = try RoomEngine(identity: me, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let owned = try OwnedEngine()
+        let (engine, room, folder) = (owned.engine, owned.room, owned.folder)
         let contentKey = room.contentKey(epoch: RoomEngine.epoch)
         let id = BlobSealer.blobID(for: plaintext, contentKey: contentKey)
         let list = commitment(to: committed ?? plaintext, room: room)
@@ -56,12 +53,9 @@ struct BlobReceiveTests {
 
     @Test("a blob larger than what a node may share is never fetched; one of exactly that size is")
     func sizeLimit() async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let engine = try RoomEngine(
-            identity: owner, room: RoomKeys.generate(owner: owner.publicKey), store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
         let commitment = Array(repeating: UInt8(3), count: BlobCommitment.length)
         let largest = BlobRef(
             id: Array(repeating: 1, count: BlobID.length), size: UInt64(RoomEngine.maxBlobSize), mime: "video/mp4", commitment: commitment)
@@ -154,12 +148,10 @@ struct BlobReceiveTests {
     @Test("no chunk is taken before the blob's hash list is verified")
     func noChunkWithoutList() async throws {
         let plaintext = (0..<(2 * BlobSealer.chunkSize)).map { UInt8(truncatingIfNeeded: $0 &* 11) }
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let room = RoomKeys.generate(owner: owner.publicKey)
-        let engine = try RoomEngine(identity: owner, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let room = setup.room
         let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: RoomEngine.epoch))
         let list = Self.commitment(to: plaintext, room: room)
         let blob = BlobRef(id: id.bytes, size: UInt64(plaintext.count), mime: "image/png", commitment: list.commitment)
@@ -173,12 +165,11 @@ struct BlobReceiveTests {
 
     @Test("the commitment made while sharing equals the one recomputed from the stored chunks, and the list is stored", arguments: [false, true])
     func shareCommitment(fromFile: Bool) async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let room = RoomKeys.generate(owner: owner.publicKey)
-        let engine = try RoomEngine(identity: owner, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let folder = setup.folder
+        let room = setup.room
         let plaintext = (0..<(4 * BlobSealer.chunkSize + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
         let contentKey = room.contentKey(epoch: RoomEngine.epoch)
         let result: RoomEngine.ShareResult
@@ -205,12 +196,10 @@ struct BlobReceiveTests {
 
     @Test("sharing a file whose store holds a poisoned chunk of it replaces the chunk instead of committing to it")
     func shareReplacesPoisonedChunk() async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let room = RoomKeys.generate(owner: owner.publicKey)
-        let engine = try RoomEngine(identity: owner, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let room = setup.room
         let plaintext = (0..<(2 * BlobSealer.chunkSize)).map { UInt8(truncatingIfNeeded: $0 &* 17) }
         let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: RoomEngine.epoch))
         var poisoned = plaintext
@@ -259,12 +248,10 @@ struct BlobReceiveTests {
     @Test("a blob found complete but not matching its id waits for its list, which finds the bad chunk to fetch again")
     func repairWhenComplete() async throws {
         let plaintext = (0..<(3 * BlobSealer.chunkSize)).map { UInt8(truncatingIfNeeded: $0 &* 23) }
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let room = RoomKeys.generate(owner: owner.publicKey)
-        let engine = try RoomEngine(identity: owner, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let room = setup.room
         let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: RoomEngine.epoch))
         // Every chunk is in the store, chunk 2 poisoned, and no list yet (a store filled before
         // commitments were checked, or damaged since).
@@ -317,12 +304,12 @@ struct BlobReceiveTests {
 
     @Test("a blob held whole whose stored chunk is damaged later is found out when read, and fetched again")
     func damagedAfterVerification() async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-blob-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let room = RoomKeys.generate(owner: owner.publicKey)
-        let engine = try RoomEngine(identity: owner, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let folder = setup.folder
+        let owner = setup.identity
+        let room = setup.room
         let plaintext = (0..<(2 * BlobSealer.chunkSize + 5)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
         let shared = try await engine.share(bytes: plaintext, mime: "image/png", title: nil, price: nil)
         let hex = Hex.string(shared.blob.id)

@@ -16,12 +16,10 @@ import Transport
 struct EngineHostileInputTests {
     @Test("20,000 random and mutated messages from a linked peer change nothing and are counted")
     func randomMessages() async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-hostile-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let me = Identity.generate()
-        let room = RoomKeys.generate(owner: me.publicKey)
-        let engine = try RoomEngine(identity: me, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let room = setup.room
         try await engine.commit([.say("before")])
         let before = await engine.document.stateHash
         let peer = Identity.generate().publicKey
@@ -93,12 +91,11 @@ struct EngineHostileInputTests {
 struct EquivocationTests {
     @Test("a member who signs two versions of one batch is proven by the heads in sync, named, and its branch left out; a copy sealed for another room accuses nobody")
     func twoVersionsOfOneBatch() async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-equivocation-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let me = Identity.generate()
-        let room = RoomKeys.generate(owner: me.publicKey)
-        let engine = try RoomEngine(identity: me, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
+        let me = setup.identity
+        let room = setup.room
         // The member links, so the owner's node admits it.
         let member = Identity.generate()
         await engine.handle(.linkUp(member.publicKey, path: .direct(.ipv4(127, 0, 0, 1, port: 9))))

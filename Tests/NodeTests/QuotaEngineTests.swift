@@ -13,12 +13,9 @@ import Testing
 struct QuotaEngineTests {
     @Test("a local burst over the quota gets the typed error, spends nothing, and fits again after the refill")
     func localBurst() async throws {
-        let folder = NSTemporaryDirectory() + "cvpeer-quota-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let owner = Identity.generate()
-        let engine = try RoomEngine(
-            identity: owner, room: RoomKeys.generate(owner: owner.publicKey), store: Store(path: folder + "/store.sqlite"), nowMillis: 0)
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let engine = setup.engine
         let clock = ManualClock()
         await engine.setQuotaClock { clock.now }
         for _ in 0..<6 { try await engine.commit(Array(repeating: .say("hello"), count: 100)) }

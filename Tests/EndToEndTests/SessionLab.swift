@@ -74,6 +74,16 @@ final class SessionLab: @unchecked Sendable {
         return child
     }
 
+    /// `cvpeer join` with no invite argument, the invite typed at its prompt as a person would.
+    func joinAtPrompt(_ invite: String, name: String, data: String) throws -> ChildProcess {
+        let child = try start(["join", "--data", self.data(data), "--name", name, "--listen", "127.0.0.1:0"], name: "join \(name)")
+        child.send(invite)
+        guard child.line("Your viewer", timeout: 30) != nil else {
+            throw LabFailure("\(name) did not start:\n\(child.output.joined(separator: "\n"))")
+        }
+        return child
+    }
+
     /// Runs a control command against the node of `data`; throws with its stderr when it fails.
     @discardableResult
     func cli(_ data: String, _ arguments: [String]) throws -> String {

@@ -87,13 +87,15 @@ struct JoinCommand: ParsableCommand {
         discussion: """
             Runs your node until Ctrl-C (or SIGTERM) and prints the address of your own viewer. Joining again with the same data folder resumes where you left off.
 
+            Without an invite, asks for it: paste the cvp2:… line the agent sent you and press Enter (it is read from the terminal, or from standard input when that is not a terminal). That keeps the invite, which holds the room's key, out of the command line, where other users of this machine can read it.
+
             Example:
-              cvpeer join 'cvp2:…' --name Ben
+              cvpeer join --name Ben
             """
     )
 
-    @Argument(help: "The invite: the cvp2:… text the agent sent you (the whole line also works).")
-    var invite: String
+    @Argument(help: "The invite, if not pasted at the prompt (other local users can read a command line).")
+    var invite: String?
 
     @Option(help: "Join as: customer or guest.")
     var role: String = "customer"
@@ -105,7 +107,16 @@ struct JoinCommand: ParsableCommand {
     }
 
     func run() throws {
-        let parsed = try Invite(code: Self.code(in: invite))
+        let text: String
+        if let invite {
+            FileHandleOutput.stderr(
+                "warning: an invite on the command line can be read by other users of this machine; next time run `cvpeer join` and paste it at the prompt\n")
+            CommandLineScrub.hide { $0.contains(Invite.prefix) }
+            text = invite
+        } else {
+            text = try InvitePrompt.read()
+        }
+        let parsed = try Invite(code: Self.code(in: text))
         let options = try session.options(role: role == "guest" ? .guest : .customer)
         let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
         SessionConsole.announce(node)
@@ -116,6 +127,31 @@ struct JoinCommand: ParsableCommand {
     static func code(in text: String) -> String {
         guard let start = text.range(of: Invite.prefix) else { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
         return String(text[start.lowerBound...].prefix { !$0.isWhitespace && $0 != "'" && $0 != "\"" })
+    }
+}
+
+/// Asks for the invite on the terminal, or reads it from standard input when that is a pipe.
+enum InvitePrompt {
+    static func read() throws -> String {
+        if isatty(STDIN_FILENO) == 1 { FileHandleOutput.stderr("Paste the invite line the agent sent you, then press Enter: ") }
+        guard let line = readLine(strippingNewline: true), !line.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("no invite was given: paste the cvp2:… line at the prompt (or pass it as an argument)")
+        }
+        return line
+    }
+}
+
+/// Overwrites arguments in the process's own argv memory, which is what `/proc/PID/cmdline` and
+/// `ps` show on Linux: a secret passed as an argument is visible only until the command has
+/// read it, instead of for the whole session.
+enum CommandLineScrub {
+    static func hide(where secret: (String) -> Bool) {
+        let argv = CommandLine.unsafeArgv
+        for index in 1..<Int(CommandLine.argc) {
+            guard let pointer = argv[index], secret(String(cString: pointer)) else { continue }
+            let length = strlen(pointer)
+            memset(pointer, Int32(UInt8(ascii: "x")), length)
+        }
     }
 }
 

@@ -25,6 +25,8 @@ public struct NodeOptions: Sendable {
     public var ui: HostPort?
     /// The rendezvous to use (the host chooses; a joiner takes the invite's).
     public var rendezvous: HostPort?
+    /// The owner asks its agent before admitting each new member (`host --approve`).
+    public var approveMembers = false
 
     /// Options with defaults for everything but the folder and the role.
     public init(dataFolder: DataFolder, role: Role, name: String? = nil, listen: HostPort? = nil, ui: HostPort? = nil, rendezvous: HostPort? = nil) {
@@ -123,6 +125,7 @@ public final class NodeRuntime: Sendable {
         let identity = try options.dataFolder.identity()
         let engine = try RoomEngine(identity: identity, room: keys, store: store, nowMillis: Int64(RoomEngine.wallMillis()))
         try await engine.ensureProfile(name: options.name, role: options.role)
+        if options.approveMembers { await engine.setApprovesMembers(true) }
 
         let (events, continuation) = AsyncStream<TransportEvent>.makeStream()
         let transport = PeerTransport(

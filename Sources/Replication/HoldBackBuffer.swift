@@ -40,6 +40,11 @@ public struct HoldBackBuffer: Sendable {
     /// True if this batch is held.
     public func contains(_ id: BatchID) -> Bool { entries[id] != nil }
 
+    /// The batches held of one author, by sequence number.
+    public func batches(by author: ReplicaID) -> [SealedBatch] {
+        entries.values.filter { $0.batch.author == author }.sorted { $0.batch.sequence < $1.batch.sequence }
+    }
+
     /// What `insert` did.
     public enum InsertResult: Hashable, Sendable {
         /// Held; the listed batches were evicted to make room.

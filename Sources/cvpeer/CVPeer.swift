@@ -17,7 +17,7 @@ struct CVPeer: AsyncParsableCommand {
             CartCommand.self,
             BuyCommand.self,
             SayCommand.self,
-            GrantCommand.self,
+            GrantCommand.self, AdmitCommand.self,
             StatusCommand.self,
             ExportCommand.self,
             SaveCommand.self,

@@ -120,6 +120,13 @@ enum NodeRoutes {
                     return try .json([String: String]())
                 }
             },
+            LocalAPIRoute(.post, "/api/admit") { request in
+                await guarded {
+                    let body = try request.decode(AdmitRequest.self)
+                    try await engine.decide(try await engine.resolveParticipant(body.participant), admit: body.admit)
+                    return try .json([String: String]())
+                }
+            },
             LocalAPIRoute(.post, "/api/remove") { request in
                 await guarded {
                     let body = try request.decode(ItemRequest.self)
@@ -350,6 +357,10 @@ struct ItemRequest: Decodable {
     var quantity: Int?
 }
 struct SayRequest: Decodable { var text: String }
+struct AdmitRequest: Decodable {
+    var participant: String
+    var admit: Bool
+}
 struct GrantRequest: Decodable {
     var participant: String
     var role: String

@@ -76,6 +76,10 @@ extension RoomEngine {
                     "fromBatch": fork,
                 ] as [String: Any]
             },
+            // On the owner's node with `host --approve`: who waits for the agent's decision.
+            "joinRequests": admissionRequests.map { request in
+                ["id": request.member.hex, "name": request.name, "fingerprint": request.fingerprint, "since": request.sinceMillis] as [String: Any]
+            },
             // Who the owner admitted, as what: the roles every node applies.
             "members": document.members.map { member in
                 [

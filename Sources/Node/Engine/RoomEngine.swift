@@ -46,6 +46,12 @@ public actor RoomEngine {
     /// Participants proven to have signed two versions of their history: every replica leaves
     /// their batches from the fork on out, and status names them.
     public internal(set) var equivocators: Set<ReplicaID> = []
+    /// On the owner's node: wait for the agent's decision before admitting a member (`host --approve`).
+    var approvesMembers = false
+    /// Members whose link completed here while `approvesMembers` is on, with when.
+    var pendingAdmissions: [ReplicaID: UInt64] = [:]
+    /// Members the owner refused: dropped, never synced with (kept in settings).
+    var refusedMembers: Set<ReplicaID> = []
     /// Live subscribers (viewer WebSockets).
     var subscribers: [UInt64: AsyncStream<String>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
@@ -93,10 +99,14 @@ public actor RoomEngine {
     struct LinkedPeer {
         var sync = SyncState()
         var path: TransportPath
+        /// Whether this node, not admitted yet, offered the peer its own held batches.
+        var offeredOwnHeld = false
     }
 
     /// The settings key prefix of a stored equivocation proof (then the author's hex).
     static let proofPrefix = "equivocation-proof:"
+    /// Settings key prefix of members the owner refused.
+    static let refusedPrefix = "refused-member:"
 
     /// A proof as stored: each sealed batch behind its 4-byte big-endian length.
     static func encode(_ proof: EquivocationProof) -> [UInt8] {
@@ -148,6 +158,11 @@ public actor RoomEngine {
             else { continue }
             replica.take(proof)
             equivocators.insert(proof.author)
+        }
+        for key in (try? store.settingKeys(prefix: Self.refusedPrefix)) ?? [] {
+            if let hex = key.split(separator: ":").last, let bytes = Hex.bytes(hex), let peer = try? PublicKey(bytes: bytes) {
+                refusedMembers.insert(ReplicaID(peer))
+            }
         }
         for key in (try? store.settingKeys(prefix: Self.verifiedPrefix)) ?? [] {
             if let hex = key.split(separator: ":").last, let bytes = Hex.bytes(hex) { completeBlobs.insert(bytes) }
@@ -269,7 +284,7 @@ public actor RoomEngine {
             peers[peer]?.path = path
             pushStatus()
         case let .message(peer, bytes):
-            guard peers[peer] != nil else { return }
+            guard peers[peer] != nil, !refusedMembers.contains(ReplicaID(peer)) else { return }
             guard let message = PeerMessage.decode(bytes) else {
                 counters.malformedMessages += 1
                 return
@@ -364,7 +379,7 @@ public actor RoomEngine {
 
     /// Sends the peer whatever sync has for it now.
     func pumpSync(_ peer: PublicKey) {
-        guard let transport, var state = peers[peer]?.sync else { return }
+        guard let transport, var state = peers[peer]?.sync, !refusedMembers.contains(ReplicaID(peer)) else { return }
         let current = replica
         let held = sealed
         while let message = state.generateMessage(replica: current, fetch: { held[$0] }) {
@@ -376,12 +391,27 @@ public actor RoomEngine {
             }
         }
         peers[peer]?.sync = state
+        offerOwnHeldBatches(to: peer)
+    }
+
+    /// Before the owner admits this node, its own batches (its profile) are held even here, so
+    /// sync never offers them: each peer gets them once per link and heal, so the owner's node
+    /// can show the agent who asks to join. Peers hold them until the grant, like any unadmitted batch.
+    private func offerOwnHeldBatches(to peer: PublicKey) {
+        guard let transport, peers[peer]?.offeredOwnHeld == false, myRole == nil else { return }
+        let own = replica.unadmitted.batches(by: me).map(\.sealed)
+        guard !own.isEmpty, let bytes = try? SyncMessageCodec.encode(SyncMessage(summary: [], wants: [], proofs: [], batches: own)),
+            (try? transport.send(message: PeerMessage.sync(bytes).encoded, to: peer)) != nil
+        else { return }
+        peers[peer]?.offeredOwnHeld = true
     }
 
     /// The periodic heal: every peer gets our vector again and whatever it still lacks.
     func syncTimer() {
         for peer in Array(peers.keys) {
             peers[peer]?.sync.timerFired()
+            // Offered again with each heal while not admitted, as sync repeats itself.
+            peers[peer]?.offeredOwnHeld = false
             pumpSync(peer)
         }
     }

@@ -1,7 +1,7 @@
 // The side column: who is here, links and safety numbers, transfers, chat.
 
 import { act } from './api.js';
-import { el, formatBytes, formatTime, participantColour } from './dom.js';
+import { el, formatBytes, formatTime, participantColour, toast } from './dom.js';
 import { itemTitle } from './panel.js';
 
 const ROLE_LABEL = { agent: 'agent', customer: 'customer', guest: 'guest' };
@@ -140,9 +140,10 @@ export class Side {
     }
     const cheats = Array.isArray(status.equivocators) ? status.equivocators : [];
     setText(this.cheats, cheats.length
-      ? `Warning: ${cheats.map((c) => this.app.nameOf(c.id, c.name)).join(', ')} signed two different versions of the same change; the others may not all see those edits alike.`
+      ? `Warning: ${cheats.map((c) => this.app.nameOf(c.id, c.name)).join(', ')} signed two different versions of the same change; every node leaves their edits from then on out.`
       : '');
     this.cheats.hidden = cheats.length === 0;
+    this.renderJoinRequests(Array.isArray(status.joinRequests) ? status.joinRequests : []);
     peers.forEach((peer, index) => {
       let row = this.peerRows.get(peer.id);
       if (!row) {
@@ -250,6 +251,29 @@ export class Side {
     const icon = { recommend: '★', addToCart: '+', purchase: '✔' }[event.kind] || '•';
     return el('li', { class: `commerce-line kind-${String(event.kind)}`, dataset: { id: event.id } },
       el('span', { class: 'icon', text: icon }), el('time', { text: formatTime(event.time) }), el('span', { class: 'text', text }));
+  }
+
+  /** `host --approve`: who waits for the owner's decision, with Admit and Refuse (owner's viewer only). */
+  renderJoinRequests(requests) {
+    if (!this.joinBox) {
+      this.joinBox = el('div', { class: 'join-requests', id: 'join-requests' });
+      this.peers.after(this.joinBox);
+    }
+    const valid = requests.filter((r) => r && typeof r.id === 'string' && /^[0-9a-f]{64}$/.test(r.id));
+    const signature = JSON.stringify(valid.map((r) => [r.id, r.name, r.fingerprint]));
+    if (signature === this.joinSignature) return;
+    this.joinSignature = signature;
+    this.joinBox.replaceChildren(...valid.map((request) => {
+      const who = typeof request.name === 'string' && request.name ? request.name : 'Someone';
+      const decide = (admit) => async () => {
+        if (await act('/api/admit', { participant: request.id, admit })) toast(admit ? `${who} is in.` : `${who} was refused.`, 'ok');
+      };
+      return el('div', { class: 'join-request', dataset: { participant: request.id } },
+        el('span', { text: `${who} asks to join — fingerprint ${String(request.fingerprint || '')}` }),
+        el('button', { type: 'button', class: 'act-admit', onclick: decide(true) }, 'Admit'),
+        el('button', { type: 'button', class: 'act-refuse', onclick: decide(false) }, 'Refuse'));
+    }));
+    this.joinBox.hidden = valid.length === 0;
   }
 }
 

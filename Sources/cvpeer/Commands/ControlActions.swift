@@ -239,6 +239,40 @@ struct GrantCommand: AsyncParsableCommand {
     }
 }
 
+struct AdmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admit",
+        abstract: "Admit (or with --refuse, turn away) a member waiting to join the room you host with --approve.",
+        discussion: """
+            PARTICIPANT is the name or id (or its first 8+ hex digits) that `cvpeer status` lists under joinRequests; compare the fingerprint with the one the person reads from their screen. An admitted member starts as a customer (a guest if it joined with --role guest); a refused one is ignored by your node from then on.
+
+            Example:
+              cvpeer admit Ben
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The waiting member: name, id or id prefix.", valueName: "participant"))
+    var participant: String
+
+    @Flag(help: "Turn the member away instead.")
+    var refuse = false
+
+    @OptionGroup var options: DataOptions
+
+    func run() async throws {
+        try await Control.run {
+            let _: EmptyAnswer = try await Control.client(options).send(
+                .post, "/api/admit", json: AdmitRequest(participant: participant, admit: !refuse))
+            print(refuse ? "\(participant) was refused" : "\(participant) is in")
+        }
+    }
+}
+
+private struct AdmitRequest: Encodable {
+    let participant: String
+    let admit: Bool
+}
+
 private struct GrantRequest: Encodable {
     let participant: String
     let role: String

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import Node
 import Rendezvous
 import Replication
@@ -59,6 +60,9 @@ struct HostCommand: ParsableCommand {
     @Flag(help: "Reopen the room this data folder hosted last instead of opening a new one.")
     var resume = false
 
+    @Flag(help: "Ask before admitting each new member: answer y or n here, in your viewer, or with `cvpeer admit`.")
+    var approve = false
+
     @OptionGroup var session: SessionOptions
 
     func validate() throws {
@@ -68,7 +72,9 @@ struct HostCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = try session.options(role: .agent, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
+        var configured = try session.options(role: .agent, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
+        configured.approveMembers = approve
+        let options = configured
         let resume = self.resume
         let node = try runBlocking { try await NodeRuntime.host(options, resume: resume) }
         print("Room ready. Send this line to your customer, privately (it holds the room's key):")
@@ -76,7 +82,81 @@ struct HostCommand: ParsableCommand {
         print("  " + node.invite.joinCommand)
         print("")
         SessionConsole.announce(node)
+        if approve { JoinRequestConsole.start(node) }
         SessionConsole.runUntilSignal(node)
+    }
+}
+
+/// Lines of standard input read with read(2), for a thread that waits on them.
+enum RawLines {
+    nonisolated(unsafe) private static var pending: [UInt8] = []
+
+    /// The next line without its newline; nil at end of input. One reader thread only.
+    static func next() -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                return line
+            }
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else {
+                defer { pending = [] }
+                return pending.isEmpty ? nil : String(decoding: pending, as: UTF8.self)
+            }
+            pending += buffer[..<count]
+        }
+    }
+}
+
+/// `host --approve` in the terminal: says who asks to join, and takes `y` or `n` for the oldest
+/// request (the viewer and `cvpeer admit` decide too).
+enum JoinRequestConsole {
+    static func start(_ node: NodeRuntime) {
+        print("New members wait for you: answer y or n when one asks (or use your viewer).")
+        Task {
+            var announced: Set<ReplicaID> = []
+            while !Task.isCancelled {
+                for request in await node.engine.admissionRequests where !announced.contains(request.member) {
+                    // A moment for its profile to arrive, so the question can give a name.
+                    guard !request.name.isEmpty || UInt64(Date().timeIntervalSince1970 * 1000) > request.sinceMillis + 3000 else { continue }
+                    announced.insert(request.member)
+                    let who = request.name.isEmpty ? "Someone" : request.name
+                    print("\(who) (fingerprint \(request.fingerprint)) asks to join. Admit? [y/n]")
+                    fflush(nil)
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let reader = Thread {
+            // read(2), not readLine(): stdio would hold stdin's lock while it waits, and every
+            // fflush(nil) of the console (which locks all streams) would wait behind it.
+            while let line = RawLines.next() {
+                let answer = line.trimmingCharacters(in: .whitespaces).lowercased()
+                guard ["y", "yes", "n", "no"].contains(answer) else {
+                    if !answer.isEmpty { FileHandleOutput.stderr("answer y or n\n") }
+                    continue
+                }
+                runBlocking {
+                    guard let request = await node.engine.admissionRequests.first else {
+                        print("Nobody is waiting.")
+                        return
+                    }
+                    let admit = answer.hasPrefix("y")
+                    let who = request.name.isEmpty ? request.fingerprint : request.name
+                    do {
+                        try await node.engine.decide(request.member, admit: admit)
+                        print(admit ? "\(who) is in." : "\(who) was refused.")
+                    } catch {
+                        FileHandleOutput.stderr("error: \(error)\n")
+                    }
+                    fflush(nil)
+                }
+            }
+        }
+        reader.start()
     }
 }
 

@@ -24,7 +24,8 @@ import PeerCrypto
 ///
 /// | part | rule |
 /// | --- | --- |
-/// | participants | LWW register per participant (profile: name, role); written only by its owner |
+/// | participants | LWW register per participant (profile: name, requested role); written only by its owner |
+/// | grants | the room owner's role grants per member, each from one of the member's batches on |
 /// | items | per item: creation (kind), LWW register per field, LWW panel position, removal |
 /// | marks | add/remove set of immutable marks; hidden while their item is not visible |
 /// | viewports | LWW register per (participant, item); written only by its owner |
@@ -45,9 +46,10 @@ import PeerCrypto
 /// received but contributes nothing, the same on every node, so one bad batch never blocks its
 /// author's later ones. A payload in a newer format version is treated the same way, so nodes
 /// on different versions can differ until they upgrade. An author who seals two different
-/// batches under one sequence number (a node that lost its store, or a malicious one) splits
-/// the room: each node keeps whichever it saw first. Detecting that needs batch hashes in the
-/// version vector, which this format does not carry yet.
+/// batches under one sequence number (a node that lost its store, or a malicious one) is proven
+/// to equivocate as soon as two nodes compare heads (`EquivocationProof`); every node then
+/// leaves that author's batches out from the fork on (`exclude(_:)`), so the room converges
+/// again. Which operations count at all is the room's permission table (`RoomAuthority`).
 ///
 /// ## Example
 ///

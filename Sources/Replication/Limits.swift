@@ -43,7 +43,9 @@ public enum Limits {
     /// How far an author's batch may move its Lamport counter above the author's previous batch.
     /// An honest author moves up to the room's highest counter, which grows by one per operation;
     /// 2^32 operations in one gap never happen, while a hostile member needs 2^30 batches to push
-    /// counters to `maxCounter` and freeze the room (the node's quotas make that years).
+    /// counters to `maxCounter` and freeze the room: at the node's per-author quota (2,400
+    /// operations a minute) about 300 days per identity, and each identity needs the owner's
+    /// admission (with `host --approve`, the agent's say).
     public static let maxCounterJump: UInt64 = 1 << 32
     /// How far ahead of the receiver's clock an operation's timestamp may be: a batch stamped
     /// later is refused (not stored; sync offers it again, so a slightly fast clock only delays

@@ -209,7 +209,7 @@ struct GrantCommand: AsyncParsableCommand {
         commandName: "grant",
         abstract: "Give a participant a role in the room you host (owner only).",
         discussion: """
-            Roles: agent (may edit and remove anyone's items, remove marks, recommend), customer and guest (may share, mark, chat and buy for themselves; edit only what they shared), archive (reads, writes nothing). Members start as customers (guests if they joined with --role guest); only the owner makes agents. The change counts for the participant's edits from its next one on, on every node. PARTICIPANT is an id (or its first 8+ hex digits) or an exact display name, as `cvpeer status` shows them.
+            Roles: agent (may edit and remove anyone's items, remove marks, recommend), customer and guest (may share, mark, chat and buy for themselves; edit only what they shared), archive (reads, writes nothing). Members start as customers (guests if they joined with --role guest); only the owner makes agents. The change counts for the participant's edits from its next one on, on every node. PARTICIPANT is an id (or its first 8+ hex digits) or an exact display name, as `cvpeer status` lists them under members.
 
             Example:
               cvpeer grant Carla agent
@@ -234,7 +234,7 @@ struct GrantCommand: AsyncParsableCommand {
         try await Control.run {
             let _: EmptyAnswer = try await Control.client(options).send(
                 .post, "/api/grant", json: GrantRequest(participant: participant, role: role))
-            print("\(participant) is now \(role == "agent" || role == "archive" ? "the room's " + role : "a " + role)")
+            print("\(participant) is now \(role == "agent" || role == "archive" ? "an " + role : "a " + role)")
         }
     }
 }

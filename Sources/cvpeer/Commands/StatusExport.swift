@@ -80,10 +80,34 @@ struct StatusView: Decodable {
     let stateHash: String?
     let batches: Int?
     let equivocators: [EquivocatorView]?
+    let members: [MemberView]?
+    let joinRequests: [JoinRequestView]?
+    let rejectedOperations: [RejectedView]?
+    let refusedBatches: [String: Int]?
 
     struct EquivocatorView: Decodable {
         let id: String?
         let name: String?
+        let fromBatch: Int?
+    }
+
+    struct MemberView: Decodable {
+        let id: String?
+        let name: String?
+        let role: String?
+        let owner: Bool?
+    }
+
+    struct JoinRequestView: Decodable {
+        let id: String?
+        let name: String?
+        let fingerprint: String?
+    }
+
+    struct RejectedView: Decodable {
+        let id: String?
+        let name: String?
+        let count: Int?
     }
 
     struct MeView: Decodable {
@@ -210,7 +234,7 @@ enum StatusText {
         for peer in peers {
             let rtt = peer.rttMillis.map { String(format: "%.1f ms", $0) } ?? "? ms"
             lines.append(
-                "  \(text(peer.name)): \(text(peer.path)) via \(text(peer.address)), rtt \(rtt), \(text(peer.sync))")
+                "  \(peer.name?.isEmpty == false ? text(peer.name) : "(no profile yet)"): \(text(peer.path)) via \(text(peer.address)), rtt \(rtt), \(text(peer.sync))")
             lines.append("    safety number \(text(peer.safetyNumber))")
         }
         let transfers = status.transfers ?? []
@@ -222,12 +246,33 @@ enum StatusText {
             let chunks = "\(transfer.have.map(String.init) ?? "?")/\(transfer.total.map(String.init) ?? "?") chunks"
             lines.append("  \(shortID(transfer.item)): \(percent), \(received) of \(size), \(chunks)")
         }
+        let members = status.members ?? []
+        lines.append("members:     \(members.isEmpty ? "none admitted yet" : String(members.count))")
+        for member in members {
+            lines.append("  \(text(member.name)) (\(shortID(member.id))): \(text(member.role))\(member.owner == true ? ", owner" : "")")
+        }
+        for request in status.joinRequests ?? [] {
+            lines.append(
+                "asks to join: \(text(request.name.flatMap { $0.isEmpty ? nil : $0 } ?? "someone")) (\(shortID(request.id))), "
+                    + "fingerprint \(text(request.fingerprint)); cvpeer admit \(shortID(request.id).prefix(8)) [--refuse]")
+        }
         let batches = status.batches.map { " (\($0) batch\($0 == 1 ? "" : "es"))" } ?? ""
         lines.append("state hash:  \(text(status.stateHash))\(batches)")
+        for rejected in status.rejectedOperations ?? [] {
+            lines.append(
+                "refused:     \(rejected.count ?? 0) operation\(rejected.count == 1 ? "" : "s") by \(text(rejected.name)) "
+                    + "(\(shortID(rejected.id))) that the room's rules forbid; they changed nothing")
+        }
+        let refused = status.refusedBatches ?? [:]
+        if refused.values.contains(where: { $0 > 0 }) {
+            let parts = [("notAuthentic", "not authentic"), ("tooFarAhead", "stamped too far ahead"), ("notAdmitted", "held for keys the owner had not admitted")]
+                .compactMap { key, words in refused[key].flatMap { $0 > 0 ? "\($0) \(words)" : nil } }
+            lines.append("batches:     \(parts.joined(separator: ", "))")
+        }
         for cheat in status.equivocators ?? [] {
             lines.append(
                 "warning:     \(text(cheat.name)) (\(shortID(cheat.id))) signed two different versions of one batch; "
-                    + "the others may not all see that person's edits alike")
+                    + "every node leaves that person's edits out from batch \(cheat.fromBatch.map(String.init) ?? "?") on")
         }
         return lines.joined(separator: "\n") + "\n"
     }

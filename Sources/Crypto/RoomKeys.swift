@@ -1,9 +1,13 @@
-/// The keys of one room, all derived from its 32-byte room secret and its owner's public key.
+/// The keys of one room in one epoch, derived from its 32-byte room secret, its owner's public
+/// key and, from epoch 1 on, the epoch's secret.
 ///
 /// Each key is a BLAKE2b keyed hash, under the room secret, of its own label followed by the
 /// owner's Ed25519 public key: learning one (the public room tag, say) reveals nothing of the
 /// others, and the same secret with another owner is another room (another tag, PSK and content
-/// key), so a joiner told a wrong owner never reaches the real room. Immutable and thread-safe.
+/// key), so a joiner told a wrong owner never reaches the real room. A later epoch (after a
+/// removal or a rotation) keys its tag, PSK, mac key and content key with the epoch's secret
+/// instead, which only its members received: the room secret of the invite opens nothing of it.
+/// The owner and the room id stay the room's for every epoch. Immutable and thread-safe.
 public struct RoomKeys: Sendable {
     /// Length of a room secret.
     public static let secretLength = 32
@@ -19,8 +23,12 @@ public struct RoomKeys: Sendable {
         static let roomID = Array("cvpeer/2 room id".utf8)
     }
 
-    /// The room secret itself.
+    /// The room secret itself (the invite's).
     public let secret: SecretBytes
+    /// The epoch these keys belong to: 0 for the invite's, then one more per change.
+    public let epoch: UInt32
+    /// The epoch's secret (the room secret in epoch 0).
+    let epochSecret: SecretBytes
     /// The owner: the host's identity key, whose signed operations admit members and grant roles.
     public let owner: PublicKey
     /// The room's 32-byte identity, bound into every batch's signature so that a batch copied
@@ -42,6 +50,8 @@ public struct RoomKeys: Sendable {
         }
         self.secret = secret
         self.owner = owner
+        epoch = 0
+        epochSecret = secret
         let bound = owner.bytes
         tag = Blake2b.derive(key: secret, label: Label.tag + bound, outputLength: Self.tagLength).unsafeCopy()
         handshakePSK = Blake2b.derive(key: secret, label: Label.psk + bound)
@@ -49,14 +59,41 @@ public struct RoomKeys: Sendable {
         roomID = Blake2b.derive(key: secret, label: Label.roomID + bound).unsafeCopy()
     }
 
+    private init(root: RoomKeys, epoch: UInt32, epochSecret: SecretBytes) {
+        secret = root.secret
+        owner = root.owner
+        roomID = root.roomID
+        self.epoch = epoch
+        self.epochSecret = epochSecret
+        // The room id and the epoch number are bound in too: one epoch secret is one room's one epoch.
+        let bound = root.owner.bytes + root.roomID + epoch.bigEndianBytes
+        tag = Blake2b.derive(key: epochSecret, label: Label.tag + bound, outputLength: Self.tagLength).unsafeCopy()
+        handshakePSK = Blake2b.derive(key: epochSecret, label: Label.psk + bound)
+        macKey = Blake2b.derive(key: epochSecret, label: Label.mac + bound)
+    }
+
+    /// The keys of the same room in a later epoch, whose secret the owner sealed to each member.
+    ///
+    /// - Throws: `CryptoError.invalidLength` if the secret is not 32 bytes, `.unknownEpoch` for epoch 0.
+    public func inEpoch(_ epoch: UInt32, secret epochSecret: SecretBytes) throws -> RoomKeys {
+        guard epochSecret.count == Self.secretLength else {
+            throw CryptoError.invalidLength(what: "epoch secret", expected: Self.secretLength, got: epochSecret.count)
+        }
+        guard epoch > 0 else { throw CryptoError.unknownEpoch(epoch) }
+        return RoomKeys(root: self, epoch: epoch, epochSecret: epochSecret)
+    }
+
     /// Creates a new room owned by `owner`, with a fresh random secret.
     public static func generate(owner: PublicKey) -> RoomKeys {
         try! RoomKeys(secret: SecretBytes(randomCount: secretLength), owner: owner)
     }
 
-    /// The content key of `epoch`, which seals batches and blob chunks.
+    /// The content key of `epoch`, which seals batches and blob chunks: epoch 0's from the room
+    /// secret, this epoch's from its secret. Any other epoch's key needs that epoch's `RoomKeys`.
     public func contentKey(epoch: UInt32) -> SecretBytes {
-        Blake2b.derive(key: secret, label: Label.content + owner.bytes + epoch.bigEndianBytes)
+        if epoch == 0 { return Blake2b.derive(key: secret, label: Label.content + owner.bytes + epoch.bigEndianBytes) }
+        precondition(epoch == self.epoch, "the content key of epoch \(epoch) needs that epoch's keys")
+        return Blake2b.derive(key: epochSecret, label: Label.content + owner.bytes + roomID + epoch.bigEndianBytes)
     }
 }
 

@@ -124,10 +124,12 @@ extension SessionReport {
 }
 
 extension Operation {
-    /// Grants change authority, not what happened in the session.
+    /// Grants and epoch changes change authority, not what happened in the session.
     var isGrant: Bool {
-        if case .grantRole = edit { return true }
-        return false
+        switch edit {
+        case .grantRole, .startEpoch: true
+        default: false
+        }
     }
 }
 
@@ -158,7 +160,7 @@ struct ItemHistory {
                 let moment = Moment(operation)
                 if let earlier = records[item]?.removed, earlier < moment { continue }
                 records[item, default: Record()].removed = moment
-            case .setProfile, .moveItem, .addMark, .removeMark, .setViewport, .setFocus, .say, .commerce, .grantRole:
+            case .setProfile, .moveItem, .addMark, .removeMark, .setViewport, .setFocus, .say, .commerce, .grantRole, .startEpoch:
                 continue
             }
         }

@@ -1,3 +1,5 @@
+import PeerCrypto
+
 /// The binary encoding of a batch's operations: the payload that `BatchSealer` seals.
 ///
 /// Layout (varints are unsigned LEB128, minimal; strings are a varint byte length then UTF-8):
@@ -23,7 +25,7 @@ public enum BatchCodec {
     /// Operation tags on the wire.
     enum Tag: UInt8 {
         case setProfile = 1, createItem, setItemField, removeItem, moveItem, addMark, removeMark, setViewport,
-            setFocus, say, recommend, addToCart, purchase, grantRole
+            setFocus, say, recommend, addToCart, purchase, grantRole, startEpoch
     }
 
     /// Mark shape tags on the wire.
@@ -235,6 +237,20 @@ public enum BatchCodec {
             w.varint(try keys.index(of: member))
             w.byte(role.rawValue)
             w.varint(fromSequence)
+        case let .startEpoch(change):
+            // Raw keys, not the key table: an epoch change names every member, past its 64 keys.
+            w.byte(Tag.startEpoch.rawValue)
+            w.varint(UInt64(change.epoch))
+            w.varint(change.removed.count)
+            for removal in change.removed {
+                w.raw(removal.member.bytes)
+                w.varint(removal.fromSequence)
+            }
+            w.varint(change.boxes.count)
+            for (member, box) in change.boxes.sorted(by: { $0.key < $1.key }) {
+                w.raw(member.bytes)
+                w.raw(box)
+            }
         }
     }
 
@@ -345,6 +361,30 @@ public enum BatchCodec {
             let member = try key()
             guard let role = Role(rawValue: try r.byte("role")) else { throw .invalidValue("role") }
             return .grantRole(member: member, role: role, fromSequence: try r.varint("grant start", in: 1...UInt64.max))
+        case .startEpoch:
+            let epoch = UInt32(try r.varint("epoch number", in: 1...UInt64(UInt32.max)))
+            func member() throws(ReplicationError) -> ReplicaID {
+                guard let id = ReplicaID(bytes: try r.raw(ReplicaID.byteCount, "member key")) else { throw .truncated("member key") }
+                return id
+            }
+            var removed: [EpochChange.Removal] = []
+            for _ in 0..<(try r.count("removed members", max: Limits.maxEpochMembers)) {
+                let id = try member()
+                removed.append(EpochChange.Removal(member: id, fromSequence: try r.varint("removal start", in: 1...UInt64.max)))
+            }
+            guard zip(removed, removed.dropFirst()).allSatisfy({ $0.member < $1.member }) else {
+                throw .invalidValue("removed members (repeated or out of order)")
+            }
+            var boxes: [ReplicaID: [UInt8]] = [:]
+            var last: ReplicaID?
+            for _ in 0..<(try r.count("sealed epoch secrets", max: Limits.maxEpochMembers)) {
+                let id = try member()
+                // One spelling: boxes ascend by member, so equal changes encode equally.
+                guard last.map({ $0 < id }) ?? true else { throw .invalidValue("sealed epoch secrets (repeated or out of order)") }
+                last = id
+                boxes[id] = Array(try r.raw(EpochSecretBox.sealedLength, "sealed epoch secret"))
+            }
+            return .startEpoch(EpochChange(epoch: epoch, removed: removed, boxes: boxes))
         }
     }
 

@@ -74,6 +74,8 @@ public struct RoomAuthority: Hashable, Sendable {
             return agent && writer
         case let .grantRole(member, _, _):
             return owner != nil && author == owner && member != owner
+        case let .startEpoch(change):
+            return owner != nil && author == owner && !change.removed.contains { $0.member == owner }
         }
     }
 }
@@ -130,6 +132,7 @@ extension Document {
     /// batch); nil if the owner has not admitted it. In an open room everyone is an agent.
     public func role(of member: ReplicaID, at sequence: UInt64) -> Role? {
         guard let owner = authority.owner, member != owner else { return .agent }
+        if let from = removed[member], sequence >= from { return nil }
         guard let list = grants[member], let first = list.first else { return nil }
         var role = first.role
         for grant in list.dropFirst() where grant.fromSequence <= sequence { role = grant.role }
@@ -141,11 +144,12 @@ extension Document {
         role(of: member, at: vector[member] + 1)
     }
 
-    /// Every admitted member (the owner included) with its current role, ascending by key.
+    /// Every admitted member (the owner included, the removed left out) with its current role,
+    /// ascending by key.
     public var members: [(id: ReplicaID, role: Role)] {
         var result: [(id: ReplicaID, role: Role)] = []
         if let owner = authority.owner { result.append((owner, .agent)) }
-        for member in grants.keys where member != authority.owner {
+        for member in grants.keys where member != authority.owner && removed[member] == nil {
             if let role = role(of: member) { result.append((member, role)) }
         }
         return result.sorted { $0.id < $1.id }
@@ -156,9 +160,27 @@ extension Document {
         Self.canonicalOrder(log.values.joined(), owner: authority.owner)
     }
 
-    /// True if the owner has admitted `member` (the owner itself always is); always in an open room.
+    /// True if the owner has admitted `member` (the owner itself always is) and not removed it;
+    /// always in an open room.
     public func isAdmitted(_ member: ReplicaID) -> Bool {
-        authority.owner == nil || member == authority.owner || grants[member] != nil
+        authority.owner == nil || member == authority.owner || (grants[member] != nil && removed[member] == nil)
+    }
+
+    /// The room's current key epoch: 0 until the owner's first epoch change.
+    public var currentEpoch: UInt32 { epochChanges.keys.max() ?? 0 }
+
+    /// True if `member` was removed from the room (for good: its key is never admitted again).
+    public func isRemoved(_ member: ReplicaID) -> Bool { removed[member] != nil }
+
+    /// Records an epoch change; true if a removal reaches back over batches already merged.
+    mutating func startEpoch(_ change: EpochChange, by id: OpID) -> Bool {
+        epochChanges[change.epoch] = (change, id)
+        var reachesBack = false
+        for removal in change.removed where removed[removal.member] == nil {
+            removed[removal.member] = removal.fromSequence
+            reachesBack = reachesBack || removal.fromSequence <= vector[removal.member]
+        }
+        return reachesBack && !rebuilding
     }
 
     /// Records an owner grant; true if it changes the verdict on batches already merged.
@@ -185,6 +207,7 @@ extension Document {
     mutating func rebuild() {
         var fresh = Document(authority: authority)
         fresh.equivocators = equivocators
+        // Removals come from the owner's batches, which the replay applies first.
         fresh.rebuilding = true
         defer { self.rebuilding = false }
         for batch in mergedBatches { fresh.apply(batch) }

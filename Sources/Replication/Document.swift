@@ -95,6 +95,11 @@ public struct Document: Sendable {
     var rebuilding = false
     /// Operations that broke a permission rule, per author: they had no effect on any node.
     public private(set) var rejectedOperations: [ReplicaID: Int] = [:]
+    /// Removed members: each one's batches from this sequence on count nowhere.
+    public internal(set) var removed: [ReplicaID: UInt64] = [:]
+    /// The owner's epoch changes by epoch number (epoch 0, the invite's, has none), with the
+    /// operation that made each.
+    public internal(set) var epochChanges: [UInt32: (change: EpochChange, id: OpID)] = [:]
 
     var profiles: [ReplicaID: Register<Profile>] = [:]
     var items: [OpID: ItemRecord] = [:]
@@ -192,6 +197,7 @@ public struct Document: Sendable {
         guard batch.sequence > held else { return .duplicate }
         guard batch.sequence == held + 1 else { return .outOfOrder(expected: held + 1) }
         if let fork = equivocators[author], batch.sequence >= fork { return .excluded }
+        if let from = removed[author], batch.sequence >= from { return .excluded }
         guard let role = role(of: author, at: batch.sequence) else { return .notAdmitted }
         guard batch.previous == (log[author]?.last?.digest ?? BatchSealer.noPrevious) else { return .chainBroken }
         vector.advance(author, to: batch.sequence)
@@ -219,6 +225,16 @@ public struct Document: Sendable {
                 }
                 if case let .grantRole(member, granted, from) = operation.edit {
                     rebuild = grant(granted, to: member, from: from, by: operation.id) || rebuild
+                    continue
+                }
+                if case let .startEpoch(change) = operation.edit {
+                    // Epochs follow one another: the owner's chain orders its changes, so a
+                    // number out of turn is a faulty owner's, and counts nowhere alike.
+                    guard change.epoch == currentEpoch + 1 else {
+                        rejected += 1
+                        continue
+                    }
+                    rebuild = startEpoch(change, by: operation.id) || rebuild
                     continue
                 }
                 merge(operation, chat: &newChat, commerce: &newCommerce)
@@ -263,8 +279,8 @@ public struct Document: Sendable {
             newChat.append(ChatMessage(id: op.id, time: op.timestamp, text: text))
         case let .commerce(action):
             newCommerce.append(CommerceEvent(id: op.id, time: op.timestamp, action: action))
-        case .grantRole:
-            // Taken by `apply` before it calls here: a grant changes authority, not content.
+        case .grantRole, .startEpoch:
+            // Taken by `apply` before it calls here: they change authority, not content.
             break
         }
     }

@@ -33,6 +33,9 @@ public enum Limits {
     public static let maxOperationsPerBatch = 256
     /// Other participants' keys one batch may reference (viewports, items and marks of others).
     public static let maxKeysPerBatch = 64
+    /// Members an epoch change names (removed, plus remaining ones with a box): far above a
+    /// coviewing room, and 512 boxes still fit one batch (about 76 KiB).
+    public static let maxEpochMembers = 512
     /// A batch's encoded operations: far above what `maxOperationsPerBatch` ordinary edits need,
     /// far below `BatchSealer.maxPayloadLength`, so a batch always fits in one sync message.
     public static let maxBatchPayloadBytes = 256 * 1024

@@ -1,3 +1,4 @@
+import PeerCrypto
 /// One edit of the document, as its author made it.
 ///
 /// The author is not a field: it is `id.replica`, which comes from the batch's authenticated
@@ -48,6 +49,9 @@ public enum Edit: Hashable, Sendable {
     /// The owner admits `member` (its first grant) or changes its role, for the member's batches
     /// from `fromSequence` on (its first grant covers all of them). Anyone else's is rejected.
     case grantRole(member: ReplicaID, role: Role, fromSequence: UInt64)
+    /// The owner starts the room's next key epoch: removes members and seals the new epoch's
+    /// secret to each member that stays. Anyone else's is rejected.
+    case startEpoch(EpochChange)
 
     func validate() throws(ReplicationError) {
         switch self {
@@ -71,6 +75,7 @@ public enum Edit: Hashable, Sendable {
         case let .commerce(action): try action.validate()
         case let .grantRole(_, _, fromSequence):
             guard fromSequence >= 1 else { throw .invalidValue("grant start") }
+        case let .startEpoch(change): try change.validate()
         }
     }
 }
@@ -106,6 +111,57 @@ public enum CommerceAction: Hashable, Sendable {
             try TextRule.multiline.check(note, "recommendation note", maxBytes: Limits.maxTextBytes)
         case let .addToCart(_, quantity), let .purchase(_, quantity):
             guard (1...Limits.maxQuantity).contains(quantity) else { throw .invalidValue("quantity") }
+        }
+    }
+}
+
+/// The owner's change to the room's next key epoch (after a removal, or a rotation for a leaked
+/// invite): every remaining member opens its box with its identity key and moves to the new
+/// keys; a removed member's batches from `fromSequence` on count nowhere.
+public struct EpochChange: Hashable, Sendable {
+    /// One removed member, and its first batch that no longer counts (one past what the owner
+    /// held of it when it removed it, so what it wrote before still counts everywhere).
+    public struct Removal: Hashable, Sendable {
+        /// The member.
+        public var member: ReplicaID
+        /// Its first batch that no longer counts.
+        public var fromSequence: UInt64
+
+        /// Creates a removal.
+        public init(member: ReplicaID, fromSequence: UInt64) {
+            self.member = member
+            self.fromSequence = fromSequence
+        }
+    }
+
+    /// The new epoch's number: one more than the room's current epoch.
+    public var epoch: UInt32
+    /// Who is removed, ascending by key.
+    public var removed: [Removal]
+    /// The new epoch's secret sealed to each remaining member (`EpochSecretBox`), by member.
+    public var boxes: [ReplicaID: [UInt8]]
+
+    /// Creates an epoch change.
+    public init(epoch: UInt32, removed: [Removal], boxes: [ReplicaID: [UInt8]]) {
+        self.epoch = epoch
+        self.removed = removed.sorted { $0.member < $1.member }
+        self.boxes = boxes
+    }
+
+    func validate() throws(ReplicationError) {
+        guard epoch >= 1 else { throw .invalidValue("epoch number") }
+        guard removed.count + boxes.count <= Limits.maxEpochMembers else {
+            throw .limitExceeded("members of an epoch change", limit: Limits.maxEpochMembers)
+        }
+        guard zip(removed, removed.dropFirst()).allSatisfy({ $0.member < $1.member }) else {
+            throw .invalidValue("removed members (repeated or out of order)")
+        }
+        for removal in removed {
+            guard removal.fromSequence >= 1 else { throw .invalidValue("removal start") }
+            guard boxes[removal.member] == nil else { throw .invalidValue("a removed member's box") }
+        }
+        for box in boxes.values where box.count != EpochSecretBox.sealedLength {
+            throw .invalidValue("sealed epoch secret length")
         }
     }
 }

@@ -89,6 +89,7 @@ public struct Replica: Sendable {
         let id = BatchID(author: ReplicaID(header.author), sequence: header.sequence)
         guard id.sequence >= 1 else { return .rejected(.malformedBatch("sequence number 0")) }
         if let fork = document.equivocators[id.author], id.sequence >= fork { return .excluded }
+        if let from = document.removed[id.author], id.sequence >= from { return .excluded }
         if vector.contains(id) {
             // Honest copies of a batch are the author's bytes (nodes pass sealed batches on
             // unchanged), so other bytes under an id held here are a second version or a

@@ -243,9 +243,13 @@ private func dumped<T>(_ value: T) -> String {
         #expect(
             hex(room.contentKey(epoch: 0).unsafeCopy())
                 == "949e423a8cd29fba9e898381302cef038697312ae7d1681efaffb158b83ade04")
-        #expect(
-            hex(room.contentKey(epoch: 1).unsafeCopy())
-                == "0991c4a55d1a94a0a9d1af68f2fbe17cb982bb68a53c373ed41c910a7adf37e7")
+        // A later epoch: keyed with its secret (20 21 … 3f) over the label, the owner's key, the
+        // room id and the big-endian epoch (same Python check).
+        let one = try room.inEpoch(1, secret: SecretBytes(copying: (0x20..<0x40).map { UInt8($0) }))
+        #expect(hex(one.tag) == "a8673b7f90bfdc17a95e6b4ea8fc0520")
+        #expect(hex(one.handshakePSK.unsafeCopy()) == "af81ba717ee9d88b82b34f74a979d9a9f3669efa9658a0a7f82282efeae5671a")
+        #expect(hex(one.macKey.unsafeCopy()) == "44b39059b7be5fb74251df4d5e643dba7507f1d85e69cf665d1f85f57a8cbf9e")
+        #expect(hex(one.contentKey(epoch: 1).unsafeCopy()) == "4cd80352ff256f979fec075c59503ab4dce7ede79566f961c735d15412f4d7a2")
         #expect(hex(room.roomID) == "f54edec90076bce4ec1642164211397dd6fc78e1481c4d7c377544a129f71346")
         #expect(hex(room.owner.bytes) == "0beef5a9e679e6a3e134fe27837bff32c7cb5f5d44ea09bcb0e542bad6a4c0cc")
     }

@@ -28,7 +28,7 @@ public struct RoomKeys: Sendable {
     /// The epoch these keys belong to: 0 for the invite's, then one more per change.
     public let epoch: UInt32
     /// The epoch's secret (the room secret in epoch 0).
-    let epochSecret: SecretBytes
+    public let epochSecret: SecretBytes
     /// The owner: the host's identity key, whose signed operations admit members and grant roles.
     public let owner: PublicKey
     /// The room's 32-byte identity, bound into every batch's signature so that a batch copied

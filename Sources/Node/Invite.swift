@@ -24,6 +24,9 @@ import Rendezvous
 ///       32  the owner's Ed25519 public key (the host's identity); with the secret it derives
 ///           every room key, so a forged owner leads nowhere
 ///    [1+n]  display name: a length byte (1…48) and UTF-8, if flag bit 1
+///   [1+32n] later epochs, if flag bit 2: a count byte n (1…16) and the secret of each epoch
+///           1…n in order, so the joiner reads the whole history and links in epoch n (an
+///           invite made before a removal or rotation has none, and admits nobody after it)
 ///        4  CRC-32 (the PNG/zlib one) of "cvp2:" and every byte above, little-endian
 ///
 /// Why CRC-32 and not a truncated hash: a mistyped character changes 5 adjacent bits and a swap
@@ -50,6 +53,9 @@ public struct Invite: Sendable, Equatable {
     public static let formatVersion: UInt8 = 2
     /// The longest display name in UTF-8 bytes: enough for a first name and a shop, short enough to keep codes short.
     public static let maxDisplayNameLength = 48
+    /// The most later epochs an invite carries: a room rotated more often needs a short code
+    /// (the exchange carries any number) rather than a line of text.
+    public static let maxEpochs = 16
     /// The longest DNS name (RFC 1035's 253 characters in text form).
     public static let maxDNSNameLength = 253
     /// The longest code this format can produce: a 253-character DNS name and a 48-byte name.
@@ -60,11 +66,13 @@ public struct Invite: Sendable, Equatable {
 
     static let checksumLength = 4
     static let maxPayloadLength = 3 + 1 + maxDNSNameLength + 2 + RoomKeys.secretLength + PublicKey.length + 1 + maxDisplayNameLength
+        + 1 + maxEpochs * RoomKeys.secretLength
 
     enum Flag {
         static let direct: UInt8 = 1 << 0
         static let displayName: UInt8 = 1 << 1
-        static let all = direct | displayName
+        static let epochs: UInt8 = 1 << 2
+        static let all = direct | displayName | epochs
     }
 
     enum AddressKind {
@@ -84,6 +92,9 @@ public struct Invite: Sendable, Equatable {
     public let owner: PublicKey
     /// The inviting person's name as they chose to show it, if any.
     public let displayName: String?
+    /// The secrets of the room's later epochs, 1 up to the newest, in order (none before the
+    /// first removal or rotation).
+    public let epochSecrets: [SecretBytes]
 
     /// Makes an invite for a room.
     ///
@@ -93,11 +104,16 @@ public struct Invite: Sendable, Equatable {
     ///   - roomSecret: the room's 32-byte secret.
     ///   - owner: the room's owner.
     ///   - displayName: up to 48 UTF-8 bytes of printable text, or nil.
+    ///   - epochSecrets: the secrets of epochs 1, 2, … up to the room's newest (at most 16).
     /// - Throws: `NodeError.invalidInvite` with `.invalidAddress`, `.invalidDisplayName` or `.invalidSecret`.
-    public init(route: Route, address: HostPort, roomSecret: SecretBytes, owner: PublicKey, displayName: String? = nil) throws {
-        guard roomSecret.count == RoomKeys.secretLength else {
-            throw NodeError.invalidInvite(.invalidSecret(length: roomSecret.count))
+    public init(
+        route: Route, address: HostPort, roomSecret: SecretBytes, owner: PublicKey, displayName: String? = nil,
+        epochSecrets: [SecretBytes] = []
+    ) throws {
+        for secret in [roomSecret] + epochSecrets where secret.count != RoomKeys.secretLength {
+            throw NodeError.invalidInvite(.invalidSecret(length: secret.count))
         }
+        guard epochSecrets.count <= Self.maxEpochs else { throw NodeError.invalidInvite(.tooManyEpochs(epochSecrets.count, limit: Self.maxEpochs)) }
         guard let (kind, raw) = Self.addressBytes(address.host) else {
             throw NodeError.invalidInvite(.invalidAddress(address.description))
         }
@@ -114,6 +130,7 @@ public struct Invite: Sendable, Equatable {
         self.roomSecret = roomSecret
         self.owner = owner
         self.displayName = displayName
+        self.epochSecrets = epochSecrets
     }
 
     /// Makes an invite from an address typed as `HOST:PORT` or `[IPV6]:PORT`.
@@ -128,6 +145,13 @@ public struct Invite: Sendable, Equatable {
     public var roomKeys: RoomKeys {
         // RoomKeys throws only for a secret that is not 32 bytes, and no initialiser here accepts one.
         try! RoomKeys(secret: roomSecret, owner: owner)
+    }
+
+    /// The keys of every later epoch the invite carries, oldest first.
+    public var laterEpochKeys: [RoomKeys] {
+        let root = roomKeys
+        // inEpoch throws only for epoch 0 or a secret that is not 32 bytes; neither gets in here.
+        return epochSecrets.enumerated().map { try! root.inEpoch(UInt32($0.offset + 1), secret: $0.element) }
     }
 
     /// The shareable text, `cvp2:…`; it contains the room secret, so show it only to the person invited.
@@ -272,15 +296,27 @@ public struct Invite: Sendable, Equatable {
             else { throw .damaged }
             displayName = name
         }
+        var epochSecrets: [SecretBytes] = []
+        if flags & Flag.epochs != 0 {
+            guard let count = reader.byte(), (1...UInt8(maxEpochs)).contains(count) else { throw .damaged }
+            for _ in 0..<count {
+                guard let raw = reader.bytes(RoomKeys.secretLength) else { throw .damaged }
+                epochSecrets.append(SecretBytes(copying: raw))
+            }
+        }
         guard reader.isAtEnd else { throw .damaged }
         let route: Route = flags & Flag.direct != 0 ? .direct : .rendezvous
         // Fields decoded from a checked payload satisfy every rule the public initialiser enforces.
         return Invite(
             checked: route, address: HostPort(host: host, port: port), roomSecret: SecretBytes(copying: secretBytes),
-            owner: owner, displayName: displayName)
+            owner: owner, displayName: displayName, epochSecrets: epochSecrets)
     }
 
-    private init(checked route: Route, address: HostPort, roomSecret: SecretBytes, owner: PublicKey, displayName: String?) {
+    private init(
+        checked route: Route, address: HostPort, roomSecret: SecretBytes, owner: PublicKey, displayName: String?,
+        epochSecrets: [SecretBytes]
+    ) {
+        self.epochSecrets = epochSecrets
         self.route = route
         self.address = address
         self.roomSecret = roomSecret
@@ -294,6 +330,7 @@ public struct Invite: Sendable, Equatable {
         var flags: UInt8 = 0
         if route == .direct { flags |= Flag.direct }
         if displayName != nil { flags |= Flag.displayName }
+        if !epochSecrets.isEmpty { flags |= Flag.epochs }
         out.append(flags)
         // Checked in init, so an address always encodes.
         let (kind, raw) = Self.addressBytes(address.host)!
@@ -307,6 +344,10 @@ public struct Invite: Sendable, Equatable {
             let name = Array(displayName.utf8)
             out.append(UInt8(name.count))
             out += name
+        }
+        if !epochSecrets.isEmpty {
+            out.append(UInt8(epochSecrets.count))
+            for secret in epochSecrets { secret.withUnsafeBytes { out += $0 } }
         }
         return out
     }
@@ -423,6 +464,8 @@ public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidDisplayName(String)
     /// The room secret has the wrong length (its length).
     case invalidSecret(length: Int)
+    /// The room went through more epochs than a line of text carries (how many, the limit).
+    case tooManyEpochs(Int, limit: Int)
 
     static let askAgain = "this invite is damaged or mistyped — ask for it again"
 
@@ -441,6 +484,8 @@ public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidAddress(text): "cannot invite to \(text): the address must be HOST:PORT, a DNS name or IP address and a port"
         case let .invalidDisplayName(reason): "the name cannot go in an invite: \(reason)"
         case let .invalidSecret(length): "a room secret is \(RoomKeys.secretLength) bytes, not \(length)"
+        case let .tooManyEpochs(count, limit):
+            "the room's keys changed \(count) times, and an invite line carries at most \(limit): give a short code (`host --code`) instead"
         }
     }
 }

@@ -109,7 +109,10 @@ public final class NodeRuntime: Sendable {
             let store = try Store(path: options.dataFolder.storePath)
             var options = options
             if invite.route == .rendezvous { options.rendezvous = invite.address }
-            return try await start(options, store: store, keys: invite.roomKeys, lock: lock, direct: invite.route == .direct ? invite.address : nil) { _ in invite }
+            return try await start(
+                options, store: store, keys: invite.roomKeys, laterEpochs: invite.laterEpochKeys, lock: lock,
+                direct: invite.route == .direct ? invite.address : nil
+            ) { _ in invite }
         } catch {
             close(lock)
             throw error
@@ -119,17 +122,19 @@ public final class NodeRuntime: Sendable {
     private static let lastHostedKey = "last-hosted-room"
 
     private static func start(
-        _ options: NodeOptions, store: Store, keys: RoomKeys, lock: Int32, direct: HostPort? = nil,
+        _ options: NodeOptions, store: Store, keys: RoomKeys, laterEpochs: [RoomKeys] = [], lock: Int32, direct: HostPort? = nil,
         invite makeInvite: (UDPEndpoint) throws -> Invite
     ) async throws -> NodeRuntime {
         let identity = try options.dataFolder.identity()
-        let engine = try RoomEngine(identity: identity, room: keys, store: store, nowMillis: Int64(RoomEngine.wallMillis()))
+        let engine = try RoomEngine(
+            identity: identity, room: keys, laterEpochs: laterEpochs, store: store, nowMillis: Int64(RoomEngine.wallMillis()))
         try await engine.ensureProfile(name: options.name, role: options.role)
         if options.approveMembers { await engine.setApprovesMembers(true) }
 
         let (events, continuation) = AsyncStream<TransportEvent>.makeStream()
+        // In the newest epoch the node holds (a restarted node may be past the invite's).
         let transport = PeerTransport(
-            identity: identity, room: keys, listen: options.listen ?? HostPort(host: "0.0.0.0", port: 0),
+            identity: identity, room: await engine.linkKeys, listen: options.listen ?? HostPort(host: "0.0.0.0", port: 0),
             rendezvous: options.rendezvous, events: { continuation.yield($0) })
         let bound: UDPEndpoint
         do {
@@ -138,7 +143,8 @@ public final class NodeRuntime: Sendable {
             throw NodeError.badRequest("cannot open the UDP socket: \(error)")
         }
         await engine.attach(transport)
-        let invite = try makeInvite(bound)
+        await engine.setInviteBase(try makeInvite(bound))
+        let invite = try await engine.currentInvite()
 
         var directEndpoint: UDPEndpoint?
         if let direct {

@@ -173,8 +173,8 @@ extension Document {
     public func isRemoved(_ member: ReplicaID) -> Bool { removed[member] != nil }
 
     /// Records an epoch change; true if a removal reaches back over batches already merged.
-    mutating func startEpoch(_ change: EpochChange, by id: OpID) -> Bool {
-        epochChanges[change.epoch] = (change, id)
+    mutating func startEpoch(_ change: EpochChange, by id: OpID, at time: HLC) -> Bool {
+        epochChanges[change.epoch] = (change, id, time)
         var reachesBack = false
         for removal in change.removed where removed[removal.member] == nil {
             removed[removal.member] = removal.fromSequence

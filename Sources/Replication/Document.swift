@@ -99,7 +99,7 @@ public struct Document: Sendable {
     public internal(set) var removed: [ReplicaID: UInt64] = [:]
     /// The owner's epoch changes by epoch number (epoch 0, the invite's, has none), with the
     /// operation that made each.
-    public internal(set) var epochChanges: [UInt32: (change: EpochChange, id: OpID)] = [:]
+    public internal(set) var epochChanges: [UInt32: (change: EpochChange, id: OpID, at: HLC)] = [:]
 
     var profiles: [ReplicaID: Register<Profile>] = [:]
     var items: [OpID: ItemRecord] = [:]
@@ -234,7 +234,7 @@ public struct Document: Sendable {
                         rejected += 1
                         continue
                     }
-                    rebuild = startEpoch(change, by: operation.id) || rebuild
+                    rebuild = startEpoch(change, by: operation.id, at: operation.timestamp) || rebuild
                     continue
                 }
                 merge(operation, chat: &newChat, commerce: &newCommerce)

@@ -27,23 +27,26 @@ extension Store {
 
     /// Opens stored batches of `room` again, keeping each with its stored form (for a node that
     /// also serves the sealed bytes); those that no longer open, or are stamped too far ahead of
-    /// `nowMillis`, are returned apart.
+    /// `nowMillis`, are returned apart. Only the keys' own epoch (and epoch 0) open.
     public static func reopen(_ stored: [StoredBatch], room: RoomKeys, nowMillis: UInt64)
+        -> (opened: [(stored: StoredBatch, batch: VerifiedBatch)], unreadable: [StoredBatch])
+    {
+        var keys: [UInt32: SecretBytes] = [0: room.contentKey(epoch: 0)]
+        keys[room.epoch] = room.contentKey(epoch: room.epoch)
+        return reopen(stored, roomID: room.roomID, contentKeys: keys, nowMillis: nowMillis)
+    }
+
+    /// As `reopen(_:room:nowMillis:)`, with the content key of every epoch held.
+    public static func reopen(_ stored: [StoredBatch], roomID: [UInt8], contentKeys keys: [UInt32: SecretBytes], nowMillis: UInt64)
         -> (opened: [(stored: StoredBatch, batch: VerifiedBatch)], unreadable: [StoredBatch])
     {
         let (limit, overflow) = nowMillis.addingReportingOverflow(Limits.maxFutureMillis)
         var opened: [(stored: StoredBatch, batch: VerifiedBatch)] = []
         var unreadable: [StoredBatch] = []
         opened.reserveCapacity(stored.count)
-        var keys: [UInt32: SecretBytes] = [:]
         for batch in stored {
             do {
-                let batchOpened = try BatchSealer.open(batch.sealed, room: room.roomID) { epoch in
-                    if let key = keys[epoch] { return key }
-                    let key = room.contentKey(epoch: epoch)
-                    keys[epoch] = key
-                    return key
-                }
+                let batchOpened = try BatchSealer.open(batch.sealed, room: roomID) { keys[$0] }
                 let verified = VerifiedBatch(opened: batchOpened)
                 if !overflow, verified.operations.contains(where: { $0.timestamp.millis > limit }) {
                     unreadable.append(batch)

@@ -18,7 +18,7 @@ struct BlobPoisonTests {
     static func seedPoisoned(_ folder: DataFolder, room: RoomKeys, blob: BlobRef, plaintext: [UInt8], honest: [UInt8]) throws {
         let store = try Store(path: folder.storePath)
         try store.addRoom(room, createdMillis: 0)
-        let contentKey = room.contentKey(epoch: RoomEngine.epoch)
+        let contentKey = room.contentKey(epoch: 0)
         let id = try #require(BlobID(bytes: blob.id))
         let count = BlobSealer.chunkCount(forSize: plaintext.count)
         var chunks: [(index: Int, data: [UInt8])] = []
@@ -93,13 +93,13 @@ struct BlobPoisonTests {
         #expect(blamed.map(\.0) == [mallory.engine.me], "only Mallory is counted as bad")
         #expect(blamed.first?.1 == poisoned)
         // Nothing Mallory sent was kept: every stored chunk matches the author's list.
-        let hasher = BlobChunkHasher(contentKey: ana.engine.room.contentKey(epoch: RoomEngine.epoch))
+        let hasher = BlobChunkHasher(contentKey: ana.engine.room.contentKey(epoch: 0))
         let id = try #require(BlobID(bytes: shared.blob.id))
         let count = BlobSealer.chunkCount(forSize: plaintext.count)
         for index in 0..<count {
             let sealed = try #require(try await ben.engine.store.chunk(room: ana.engine.room.tag, blob: shared.blob.id, index: index))
             let opened = try BlobSealer.openChunk(
-                index: index, of: count, blobID: id, sealed: sealed, contentKey: ana.engine.room.contentKey(epoch: RoomEngine.epoch))
+                index: index, of: count, blobID: id, sealed: sealed, contentKey: ana.engine.room.contentKey(epoch: 0))
             #expect(hasher.matches(opened, index: index, hashes: honest))
         }
         // Status shows who sent bad chunks.

@@ -20,7 +20,7 @@ struct BlobReceiveTests {
 
     /// The chunk hashes of `plaintext` (concatenated) and the commitment to them.
     static func commitment(to plaintext: [UInt8], room: RoomKeys) -> (hashes: [UInt8], commitment: [UInt8]) {
-        let hasher = BlobChunkHasher(contentKey: room.contentKey(epoch: RoomEngine.epoch))
+        let hasher = BlobChunkHasher(contentKey: room.contentKey(epoch: 0))
         let count = BlobSealer.chunkCount(forSize: plaintext.count)
         var hashes: [UInt8] = []
         for index in 0..<count {
@@ -35,7 +35,7 @@ struct BlobReceiveTests {
     static func setup(plaintext: [UInt8], committed: [UInt8]? = nil) async throws -> Setup {
         let owned = try OwnedEngine()
         let (engine, room, folder) = (owned.engine, owned.room, owned.folder)
-        let contentKey = room.contentKey(epoch: RoomEngine.epoch)
+        let contentKey = room.contentKey(epoch: 0)
         let id = BlobSealer.blobID(for: plaintext, contentKey: contentKey)
         let list = commitment(to: committed ?? plaintext, room: room)
         try await engine.store.putChunkHashes(room: room.tag, blob: id.bytes, commitment: list.commitment, hashes: list.hashes)
@@ -48,7 +48,7 @@ struct BlobReceiveTests {
     static func sealed(_ plaintext: [UInt8], index: Int, count: Int, id: BlobID, room: RoomKeys) -> [UInt8] {
         let start = index * BlobSealer.chunkSize
         let chunk = Array(plaintext[start..<min(start + BlobSealer.chunkSize, plaintext.count)])
-        return BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: room.contentKey(epoch: RoomEngine.epoch))
+        return BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: room.contentKey(epoch: 0))
     }
 
     @Test("a blob larger than what a node may share is never fetched; one of exactly that size is")
@@ -152,7 +152,7 @@ struct BlobReceiveTests {
         defer { setup.remove() }
         let engine = setup.engine
         let room = setup.room
-        let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: RoomEngine.epoch))
+        let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: 0))
         let list = Self.commitment(to: plaintext, room: room)
         let blob = BlobRef(id: id.bytes, size: UInt64(plaintext.count), mime: "image/png", commitment: list.commitment)
         try await engine.commit([.createItem(kind: .image, position: .middle, fields: [.media(blob)])])
@@ -171,7 +171,7 @@ struct BlobReceiveTests {
         let folder = setup.folder
         let room = setup.room
         let plaintext = (0..<(4 * BlobSealer.chunkSize + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
-        let contentKey = room.contentKey(epoch: RoomEngine.epoch)
+        let contentKey = room.contentKey(epoch: 0)
         let result: RoomEngine.ShareResult
         if fromFile {
             let path = folder + "/upload"
@@ -201,7 +201,7 @@ struct BlobReceiveTests {
         let engine = setup.engine
         let room = setup.room
         let plaintext = (0..<(2 * BlobSealer.chunkSize)).map { UInt8(truncatingIfNeeded: $0 &* 17) }
-        let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: RoomEngine.epoch))
+        let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: 0))
         var poisoned = plaintext
         poisoned[3] ^= 1
         try await engine.store.putChunk(room: room.tag, blob: id.bytes, index: 0, data: Self.sealed(poisoned, index: 0, count: 2, id: id, room: room))
@@ -252,7 +252,7 @@ struct BlobReceiveTests {
         defer { setup.remove() }
         let engine = setup.engine
         let room = setup.room
-        let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: RoomEngine.epoch))
+        let id = BlobSealer.blobID(for: plaintext, contentKey: room.contentKey(epoch: 0))
         // Every chunk is in the store, chunk 2 poisoned, and no list yet (a store filled before
         // commitments were checked, or damaged since).
         var poisoned = plaintext

@@ -104,7 +104,7 @@ struct EquivocationTests {
         func batch(_ text: String, in keys: RoomKeys) throws -> SealedBatch {
             var draft = Replica().draft(author: ReplicaID(member.publicKey))
             _ = try draft.append(.say(text), at: HLC(millis: 1, logical: 0))
-            return try draft.seal(identity: member, epoch: RoomEngine.epoch, contentKey: keys.contentKey(epoch: RoomEngine.epoch), room: keys.roomID)
+            return try draft.seal(identity: member, epoch: 0, contentKey: keys.contentKey(epoch: 0), room: keys.roomID)
         }
         func deliver(_ message: SyncMessage) async throws {
             await engine.handle(.message(member.publicKey, PeerMessage.sync(try SyncMessageCodec.encode(message)).encoded))

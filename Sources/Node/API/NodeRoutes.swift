@@ -120,6 +120,15 @@ enum NodeRoutes {
                     return try .json([String: String]())
                 }
             },
+            LocalAPIRoute(.post, "/api/epoch") { request in
+                await guarded {
+                    let body = try request.decode(EpochRequest.self)
+                    var removing: [ReplicaID] = []
+                    for participant in body.remove ?? [] { removing.append(try await engine.resolveParticipant(participant)) }
+                    let epoch = try await engine.startEpoch(removing: removing)
+                    return try .json(EpochAnswer(epoch: Int(epoch), invite: try await engine.currentInvite().code))
+                }
+            },
             LocalAPIRoute(.post, "/api/admit") { request in
                 await guarded {
                     let body = try request.decode(AdmitRequest.self)
@@ -357,6 +366,13 @@ struct ItemRequest: Decodable {
     var quantity: Int?
 }
 struct SayRequest: Decodable { var text: String }
+/// Starts a new epoch: a rotation, or the removal of the participants named.
+struct EpochRequest: Decodable { var remove: [String]? }
+/// The new epoch and the invite that admits into it.
+struct EpochAnswer: Encodable {
+    var epoch: Int
+    var invite: String
+}
 struct AdmitRequest: Decodable {
     var participant: String
     var admit: Bool

@@ -96,9 +96,24 @@ extension RoomEngine {
             },
             "refusedBatches": [
                 "notAuthentic": counters.rejectedBatches, "tooFarAhead": counters.futureBatches,
-                "notAdmitted": counters.unadmittedBatches,
+                "notAdmitted": counters.unadmittedBatches, "removed": counters.removedBatches,
             ],
+            // The room's epoch (every node agrees once synced), the one this node's links run in,
+            // and who was removed, when, by whom.
+            "epoch": ["room": document.currentEpoch, "links": linkEpoch, "removedFromRoom": document.isRemoved(me)] as [String: Any],
+            "removals": removals.map { removal in
+                [
+                    "id": removal.member.hex, "name": removal.name, "epoch": removal.epoch, "by": removal.by.hex,
+                    "byName": document.participants.first { $0.id == removal.by }?.profile.name ?? "", "at": removal.atMillis,
+                ] as [String: Any]
+            },
+            "removedPeerLinks": counters.removedPeerLinks,
         ]
+        // Handshakes and packets the link layer dropped, by reason (e.g. olderEpochRefused: a
+        // removed member, or an invite the room has moved past, knocking in an old epoch).
+        var linkDrops: [String: Int] = [:]
+        for (reason, count) in status?.link.drops ?? [:] { linkDrops[String(describing: reason)] = count }
+        object["linkDrops"] = linkDrops
         let refused = presence.refusals
         object["pointersRefused"] = ["forged": refused.forged, "replayed": refused.replayed, "unknownAuthor": refused.unknownAuthor]
         var drops: [[String: Any]] = []

@@ -14,16 +14,24 @@ import Transport
 /// dies in between, sync fetches them again. Network input never throws here: what is malformed or forged is dropped
 /// and counted.
 public actor RoomEngine {
-    /// The epoch every batch and blob of a room is sealed in (rekeying rooms is future work).
-    static let epoch: UInt32 = 0
-
     /// This node's participant id.
     public nonisolated let me: ReplicaID
-    /// The room's keys.
+    /// The room's keys in epoch 0 (the first invite's): the store and the document know the
+    /// room by them; later epochs' keys are in `epochKeys`.
     public nonisolated let room: RoomKeys
     let identity: Identity
     let store: Store
+    /// Epoch 0's content key, which seals blobs in every epoch (a blob's key is not yet per epoch).
     let contentKey: SecretBytes
+    /// The room's keys by epoch: 0 from the invite, later ones from the invite or from this
+    /// node's own boxes in the owner's epoch changes.
+    var epochKeys: [UInt32: RoomKeys] = [:]
+    /// Content keys by epoch, for batches.
+    var contentKeys: [UInt32: SecretBytes] = [:]
+    /// The epoch the transport runs in (registers, handshakes): the newest one held.
+    var linkEpoch: UInt32 = 0
+    /// The invite the node started with, for `currentInvite()`.
+    var inviteBase: Invite?
     var replica: Replica
     /// Sealed batches by id: what sync sends (the store holds the same, durably).
     var sealed: [BatchID: [UInt8]] = [:]
@@ -93,6 +101,10 @@ public actor RoomEngine {
         public var futureBatches = 0
         /// Authentic batches of authors the owner had not admitted (held until it does).
         public var unadmittedBatches = 0
+        /// Links of removed members closed (when their removal arrived, or when they linked again).
+        public var removedPeerLinks = 0
+        /// Batches of removed members written after their removal, refused.
+        public var removedBatches = 0
     }
 
     /// A linked peer.
@@ -127,19 +139,35 @@ public actor RoomEngine {
 
     /// Opens the room's document from the store (creating the room there if new).
     ///
+    /// - Parameter laterEpochs: keys of epochs after 0 that an invite brought.
     /// - Throws: `StoreError` if the store cannot be read or written.
-    public init(identity: Identity, room: RoomKeys, store: Store, nowMillis: Int64) throws {
+    public init(identity: Identity, room: RoomKeys, laterEpochs: [RoomKeys] = [], store: Store, nowMillis: Int64) throws {
         self.identity = identity
         me = ReplicaID(identity.publicKey)
         self.room = room
         self.store = store
-        contentKey = room.contentKey(epoch: Self.epoch)
+        contentKey = room.contentKey(epoch: 0)
+        for keys in [room] + laterEpochs where keys.roomID == room.roomID {
+            epochKeys[keys.epoch] = keys
+            contentKeys[keys.epoch] = keys.contentKey(epoch: keys.epoch)
+        }
         try store.addRoom(room, createdMillis: nowMillis)
         // One read of the store: the batches are opened again (never trusted), those stamped too
-        // far ahead of our clock are left out, and the rest are kept sealed for sync.
+        // far ahead of our clock are left out, and the rest are kept sealed for sync. A later
+        // epoch's batches open once the owner's change that carries its secret is merged, so
+        // the rest are tried again for every epoch learnt (a handful of passes at most).
         let wall = Self.wallMillis()
-        let (opened, _) = Store.reopen(try store.batches(room: room.tag), room: room, nowMillis: wall)
+        var (opened, unread) = Store.reopen(try store.batches(room: room.tag), roomID: room.roomID, contentKeys: contentKeys, nowMillis: wall)
         replica = Replica(document: Document(authority: RoomAuthority(room: room), batches: opened.map(\.batch)))
+        while !unread.isEmpty, Self.learnEpochs(from: replica.document, identity: identity, room: room, into: &epochKeys, contentKeys: &contentKeys) {
+            let more = Store.reopen(unread, roomID: room.roomID, contentKeys: contentKeys, nowMillis: wall)
+            guard !more.opened.isEmpty else { break }
+            unread = more.unreadable
+            opened += more.opened
+            replica = Replica(document: Document(authority: RoomAuthority(room: room), batches: opened.map(\.batch)))
+        }
+        _ = Self.learnEpochs(from: replica.document, identity: identity, room: room, into: &epochKeys, contentKeys: &contentKeys)
+        linkEpoch = epochKeys.keys.max() ?? 0
         var latest = HLC.zero
         for (stored, batch) in opened {
             if !replica.vector.contains(batch.id) {
@@ -151,10 +179,10 @@ public actor RoomEngine {
         }
         clock = HybridClock(latest: latest)
         _ = clock.observe(latest, wallMillis: wall)
-        let key = contentKey
+        let keys = contentKeys
         for name in (try? store.settingKeys(prefix: Self.proofPrefix)) ?? [] {
             guard let bytes = try? store.setting(name), let pair = Self.decodeProof(bytes),
-                let proof = EquivocationProof(pair.0, pair.1, room: room.roomID, contentKey: { $0 == Self.epoch ? key : nil })
+                let proof = EquivocationProof(pair.0, pair.1, room: room.roomID, contentKey: { keys[$0] })
             else { continue }
             replica.take(proof)
             equivocators.insert(proof.author)
@@ -183,6 +211,11 @@ public actor RoomEngine {
     /// Attaches the started transport: from now on edits and transfers reach the peers.
     func attach(_ transport: PeerTransport) {
         self.transport = transport
+        if linkEpoch > 0, let keys = epochKeys[linkEpoch] {
+            // Started in the newest epoch; earlier ones are answered for members only.
+            let members = Set(replica.document.members.map(\.id.publicKey)).subtracting([identity.publicKey])
+            transport.switchEpoch(to: keys, older: epochKeys.values.filter { $0.epoch < linkEpoch }, olderEpochPeers: members)
+        }
         scanBlobs()
     }
 
@@ -219,6 +252,9 @@ public actor RoomEngine {
         let wall = Self.wallMillis()
         for edit in edits { ids.append(try draft.append(edit, at: clock.now(wallMillis: wall))) }
         let document = replica.document
+        if document.isRemoved(me) {
+            throw NodeError.forbidden("the room's owner removed this participant; nothing it writes counts any more")
+        }
         if let role = document.role(of: me, at: draft.sequence) {
             // The local API mirrors the merge's rules: what every replica would reject is refused here.
             for operation in draft.operations where !document.authority.permits(operation, role: role) {
@@ -227,7 +263,9 @@ public actor RoomEngine {
         } else if draft.operations.contains(where: { if case .setProfile = $0.edit { false } else { true } }) {
             throw NodeError.forbidden("the room's owner has not admitted this node yet; wait until the host's node links")
         }
-        let batch = try draft.seal(identity: identity, epoch: Self.epoch, contentKey: contentKey, room: room.roomID)
+        // Sealed in the newest epoch held, so a member removed before it cannot open it.
+        let epoch = sealingEpoch
+        let batch = try draft.seal(identity: identity, epoch: epoch, contentKey: contentKeys[epoch]!, room: room.roomID)
         try spendLocalQuota(operations: edits.count, bytes: batch.sealed.count)
         // Store before applying: if the disk refuses, the document must not show an edit that
         // a restart would lose, and the sequence number stays free.
@@ -269,6 +307,7 @@ public actor RoomEngine {
     func handle(_ event: TransportEvent) {
         switch event {
         case let .linkUp(peer, path):
+            guard !refuseIfRemoved(peer) else { return }
             peers[peer] = LinkedPeer(path: path)
             admitIfOwner(peer)
             pumpSync(peer)
@@ -305,9 +344,9 @@ public actor RoomEngine {
                 counters.malformedMessages += 1
                 return
             }
-            let key = contentKey
+            let keys = contentKeys
             let held = sealed
-            let epochKey: (UInt32) -> SecretBytes? = { $0 == Self.epoch ? key : nil }
+            let epochKey: (UInt32) -> SecretBytes? = { keys[$0] }
             var outcomes = replica.takeEvidence(of: sync, state: &state, contentKey: epochKey)
             // As Replica.receive(_:state:…), but one batch at a time so each author's quota sees
             // what came before it; a refused batch is not taken in, and sync offers it again.
@@ -331,7 +370,8 @@ public actor RoomEngine {
                     proven = true
                     // Kept, so a restart leaves the branch out at once and can pass the proof on.
                     try? store.setSetting(Self.proofPrefix + proof.author.hex, Self.encode(proof))
-                case .duplicate, .heldBack, .dropped, .excluded, .chainBroken: break
+                case .excluded: counters.removedBatches += 1
+                case .duplicate, .heldBack, .dropped, .chainBroken: break
                 }
             }
             if proven {
@@ -371,6 +411,7 @@ public actor RoomEngine {
 
     /// After any change of the document: offer it to every peer, start fetching new blobs, tell subscribers.
     func documentChanged() {
+        if replica.document.currentEpoch > linkEpoch || replica.document.isRemoved(me) { epochsChanged() }
         for peer in peers.keys { pumpSync(peer) }
         scanBlobs()
         scheduleStatePush()

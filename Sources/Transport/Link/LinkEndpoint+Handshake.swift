@@ -7,13 +7,13 @@ import PeerCrypto
 // confirmed, and an empty packet goes out at once so the initiator can confirm too.
 
 extension LinkEndpoint {
-    /// The mac, checked first: a non-member's packet costs one hash and nothing else.
-    mutating func admitHandshake(_ datagram: [UInt8], from path: Path, now: UInt64) -> Bool {
-        guard LinkMac.isValid(datagram, key: room.macKey) else {
-            stats.drop(.badMac)
-            return false
-        }
-        return true
+    /// The mac, checked first: a non-member's packet costs one hash per epoch held and nothing
+    /// else. Returns the keys of the epoch whose mac it carries.
+    mutating func admitHandshake(_ datagram: [UInt8], from path: Path, now: UInt64) -> RoomKeys? {
+        if LinkMac.isValid(datagram, key: room.macKey) { return room }
+        if let older = olderRooms.first(where: { LinkMac.isValid(datagram, key: $0.macKey) }) { return older }
+        stats.drop(.badMac)
+        return nil
     }
 
     /// The rate budget, charged just before a packet causes work or an answer (lookups that find
@@ -44,7 +44,7 @@ extension LinkEndpoint {
     }
 
     mutating func receivedInitiation(
-        _ initiation: LinkPacket.Initiation, packet: [UInt8], from path: Path, now: UInt64
+        _ initiation: LinkPacket.Initiation, packet: [UInt8], keys: RoomKeys, from path: Path, now: UInt64
     ) -> [LinkAction<Path>] {
         pruneHalfOpen(now: now)
         if let index = halfOpenByMessage1[packet], var state = halfOpen[index] {
@@ -62,7 +62,7 @@ extension LinkEndpoint {
             return []
         }
         guard chargeHandshake(from: path, now: now) else { return [] }
-        var handshake = CvpeerHandshake(role: .responder, identity: identity, room: room)
+        var handshake = CvpeerHandshake(role: .responder, identity: identity, room: keys)
         let message2: [UInt8]
         do {
             _ = try handshake.readMessage(initiation.message)
@@ -79,11 +79,12 @@ extension LinkEndpoint {
         let index = freshIndex()
         let response = LinkPacket.response(
             .init(senderIndex: index, receiverIndex: initiation.senderIndex, message: message2)
-        ).encoded(macKey: room.macKey)
+        ).encoded(macKey: keys.macKey)
         halfOpenSequence += 1
         halfOpen[index] = HalfOpenResponder(
             localIndex: index, remoteIndex: initiation.senderIndex, message1Packet: packet, message2Packet: response,
-            handshake: handshake, createdAt: now, sequence: halfOpenSequence, paths: [path])
+            handshake: handshake, olderEpoch: keys.epoch == room.epoch ? nil : keys.epoch, createdAt: now,
+            sequence: halfOpenSequence, paths: [path])
         halfOpenByMessage1[packet] = index
         return [.send(response, to: path)]
     }
@@ -154,6 +155,12 @@ extension LinkEndpoint {
             }
             guard links[established.peer] != nil || links.count < Wire.linkMaxLinks else {
                 stats.drop(.tooManyLinks)
+                return []
+            }
+            if state.olderEpoch != nil, !olderEpochPeers.contains(established.peer) {
+                // Message 3 named the key: a removed member, or a new one with an old invite.
+                removeHalfOpen(index)
+                stats.drop(.olderEpochRefused)
                 return []
             }
             removeHalfOpen(index)

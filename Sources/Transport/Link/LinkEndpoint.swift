@@ -41,7 +41,13 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// The configuration given at creation.
     public let configuration: Configuration
     let identity: Identity
-    let room: RoomKeys
+    /// The room's keys in the epoch this endpoint runs in: every handshake it starts uses them.
+    public internal(set) var room: RoomKeys
+    /// Earlier epochs' keys, newest first, still answered for `olderEpochPeers` only (members
+    /// who were away when the room moved on link there and learn the new epoch by sync).
+    var olderRooms: [RoomKeys] = []
+    /// Who may still complete a handshake in an earlier epoch.
+    var olderEpochPeers: Set<PublicKey> = []
     var random: any RandomNumberGenerator & Sendable
     /// Random per endpoint, sent in handshake messages 2 and 3: a peer that sees a new one knows this
     /// side restarted and drops the old link's state instead of resuming it.
@@ -102,15 +108,36 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
         case .data(let data):
             return receivedData(data, from: path, now: now)
         case .initiation(let initiation):
-            guard admitHandshake(datagram, from: path, now: now) else { return [] }
-            return receivedInitiation(initiation, packet: datagram, from: path, now: now)
+            guard let keys = admitHandshake(datagram, from: path, now: now) else { return [] }
+            return receivedInitiation(initiation, packet: datagram, keys: keys, from: path, now: now)
         case .response(let response):
-            guard admitHandshake(datagram, from: path, now: now) else { return [] }
+            guard admitHandshake(datagram, from: path, now: now) != nil else { return [] }
             return receivedResponse(response, packet: datagram, from: path, now: now)
         case .finish(let finish):
-            guard admitHandshake(datagram, from: path, now: now) else { return [] }
+            guard admitHandshake(datagram, from: path, now: now) != nil else { return [] }
             return receivedFinish(finish, packet: datagram, from: path, now: now)
         }
+    }
+
+    /// The most earlier epochs still answered.
+    public static var maxOlderEpochs: Int { Wire.linkMaxOlderEpochs }
+
+    /// Moves to a new epoch: handshakes start with `keys` from now on, and every link is
+    /// rekeyed under them (the peer answers once it holds them too; until then the link keeps
+    /// its session). `older` epochs are still answered, but only for `olderEpochPeers`.
+    public mutating func switchEpoch(to keys: RoomKeys, older: [RoomKeys], olderEpochPeers: Set<PublicKey>, now: UInt64)
+        -> [LinkAction<Path>]
+    {
+        let moved = keys.epoch != room.epoch
+        room = keys
+        olderRooms = Array(older.filter { $0.epoch < keys.epoch }.sorted { $0.epoch > $1.epoch }.prefix(Self.maxOlderEpochs))
+        self.olderEpochPeers = olderEpochPeers
+        guard moved else { return [] }
+        var actions: [LinkAction<Path>] = []
+        for peer in links.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where !rekeyInProgress(links[peer]!) {
+            actions += startRekey(peer, now: now)
+        }
+        return actions
     }
 
     /// Encrypts `plaintext` (the reliability layer's frames) to `peer` on the link's current path.

@@ -88,6 +88,8 @@ struct HalfOpenResponder<Path: LinkPath>: Sendable {
     let message1Packet: [UInt8]
     let message2Packet: [UInt8]
     let handshake: CvpeerHandshake
+    /// The epoch its message 1 was made in, if earlier than the endpoint's.
+    let olderEpoch: UInt32?
     let createdAt: UInt64
     /// Arrival order, for evicting the oldest.
     let sequence: UInt64

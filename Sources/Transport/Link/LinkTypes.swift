@@ -100,6 +100,9 @@ public enum LinkDropReason: Hashable, Sendable, CaseIterable {
     case counterTooHigh
     /// A new peer beyond `Wire.linkMaxLinks`.
     case tooManyLinks
+    /// A handshake in an earlier epoch by a key that is not among those still let in on it:
+    /// a removed member, or someone with an invite the room has moved past.
+    case olderEpochRefused
 }
 
 /// Counters of one endpoint, for tests, logs and `status`.

@@ -116,6 +116,9 @@ extension Wire {
     /// Links an endpoint keeps at most: far above any room's size, so a member minting identities
     /// cannot exhaust memory.
     public static let linkMaxLinks = 1024
+    /// Earlier epochs whose handshakes are still answered (for members only): a mac check each
+    /// for every handshake packet that is not the current epoch's.
+    public static let linkMaxOlderEpochs = 8
     /// Confirmed sessions kept per link (current, previous, and one from a simultaneous open):
     /// older ones are dropped beyond.
     public static let linkMaxSessionsPerLink = 3

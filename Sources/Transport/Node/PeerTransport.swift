@@ -198,6 +198,21 @@ public final class PeerTransport: Sendable {
         try shared.post(.unreliable(peer, datagram), requiring: peer)
     }
 
+    /// Moves to a new epoch of the room: registers under its tag (keeping the previous
+    /// registration for a while), starts every handshake with its keys and rekeys every link
+    /// under them. Handshakes in the `older` epochs are still answered, for `olderEpochPeers`
+    /// only: members who were away when the room moved on link there, then sync brings them
+    /// the change. Does nothing if the transport is not running.
+    public func switchEpoch(to keys: RoomKeys, older: [RoomKeys], olderEpochPeers: Set<PublicKey>) {
+        shared.post(.switchEpoch(keys, older: older, olderEpochPeers: olderEpochPeers))
+    }
+
+    /// Closes the link to `peer` (a close notice goes out); it may link again later, if the
+    /// handshake rules let it. Does nothing without a link.
+    public func disconnect(_ peer: PublicKey) {
+        shared.post(.disconnect(peer))
+    }
+
     /// Connected peers with their path, round-trip time, window and losses.
     public var peers: [PeerStatus] { status.peers }
 
@@ -262,6 +277,8 @@ final class TransportShared: Sendable {
         case close(drainNanoseconds: UInt64)
         /// Publish a fresh status snapshot, then signal.
         case publishStatus(DispatchSemaphore)
+        case switchEpoch(RoomKeys, older: [RoomKeys], olderEpochPeers: Set<PublicKey>)
+        case disconnect(PublicKey)
     }
 
     struct Running: Sendable {

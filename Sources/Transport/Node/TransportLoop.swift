@@ -101,6 +101,13 @@ final class TransportLoop {
     let shared: TransportShared
     var endpoint: LinkEndpoint<TransportPath>
     var client: RendezvousClient?
+    /// The registration of the epoch before, kept for `epochRegistrationOverlap` after a switch
+    /// so peers that have not switched yet still find this node (and a relayed link still
+    /// carries the change to them).
+    var previousClient: RendezvousClient?
+    var previousClientUntil: UInt64 = 0
+    /// How long the previous epoch's registration is kept after a switch.
+    static let epochRegistrationOverlap: UInt64 = 30_000_000_000
     var slots: [PublicKey: PeerSlot] = [:]
     var traversals: [RendezvousPeerID: Traversal] = [:]
     var probing: [PublicKey: ProbeWindow] = [:]
@@ -203,6 +210,10 @@ final class TransportLoop {
             case .publishStatus(let published):
                 publishStatus()
                 published.signal()
+            case let .switchEpoch(keys, older, olderEpochPeers):
+                switchEpoch(to: keys, older: older, olderEpochPeers: olderEpochPeers)
+            case .disconnect(let peer):
+                perform(endpoint.close(peer, now: now))
             }
         }
         changed = true
@@ -254,6 +265,12 @@ final class TransportLoop {
                 return
             }
             if let actions = client?.received(datagram, now: now) { performClient(actions) }
+            // Relayed datagrams are the same whichever registration they came through: taken once.
+            if previousClient != nil, datagram.first != RendezvousWire.MessageType.relayed.rawValue,
+                let actions = previousClient?.received(datagram, now: now)
+            {
+                performClient(actions)
+            }
             return
         }
         if rendezvousType {
@@ -558,6 +575,24 @@ final class TransportLoop {
         probing[peer] = ProbeWindow(until: now + Wire.natProbeDuration, nextAt: now)
     }
 
+    // MARK: Epochs
+
+    /// Moves links and registration to a new epoch of the room (see `PeerTransport.switchEpoch`).
+    private func switchEpoch(to keys: RoomKeys, older: [RoomKeys], olderEpochPeers: Set<PublicKey>) {
+        perform(endpoint.switchEpoch(to: keys, older: older, olderEpochPeers: olderEpochPeers, now: now))
+        let tag = RoomTag(roomKeys: keys)
+        guard let current = client, current.roomTag != tag else { return }
+        if let actions = previousClient?.close(now: now) { performClient(actions) }
+        previousClient = current
+        previousClientUntil = now + Self.epochRegistrationOverlap
+        var next = RendezvousClient(
+            roomTag: tag, peerID: setup.rendezvousPeerID, candidates: setup.candidates, random: SystemRandomNumberGenerator())
+        let actions = next.start(now: now)
+        client = next
+        performClient(actions)
+        statusDirty = true
+    }
+
     // MARK: Timers
 
     private func fireTimers() {
@@ -574,6 +609,12 @@ final class TransportLoop {
             }
         }
         if let due = client?.nextTimer, due <= now, let actions = client?.timerFired(now: now) {
+            performClient(actions)
+        }
+        if previousClient != nil, now >= previousClientUntil, let actions = previousClient?.close(now: now) {
+            previousClient = nil
+            performClient(actions)
+        } else if let due = previousClient?.nextTimer, due <= now, let actions = previousClient?.timerFired(now: now) {
             performClient(actions)
         }
         for (id, traversal) in traversals
@@ -609,6 +650,8 @@ final class TransportLoop {
             consider(slot.answerDue)
         }
         consider(client?.nextTimer)
+        consider(previousClient?.nextTimer)
+        if previousClient != nil { consider(previousClientUntil) }
         for traversal in traversals.values where traversal.peer == nil && now < traversal.punchUntil {
             consider(traversal.nextPunchAt)
         }
@@ -632,6 +675,7 @@ final class TransportLoop {
         }
         for peer in endpoint.connectedPeers { perform(endpoint.close(peer, now: now)) }
         if let actions = client?.close(now: now) { performClient(actions) }
+        if let actions = previousClient?.close(now: now) { performClient(actions) }
         shared.state.withLock { $0.connected = [] }
     }
 

@@ -84,6 +84,22 @@ struct StatusView: Decodable {
     let joinRequests: [JoinRequestView]?
     let rejectedOperations: [RejectedView]?
     let refusedBatches: [String: Int]?
+    let epoch: EpochView?
+    let removals: [RemovalView]?
+
+    struct EpochView: Decodable {
+        let room: Int?
+        let links: Int?
+        let removedFromRoom: Bool?
+    }
+
+    struct RemovalView: Decodable {
+        let id: String?
+        let name: String?
+        let epoch: Int?
+        let byName: String?
+        let at: Double?
+    }
 
     struct EquivocatorView: Decodable {
         let id: String?
@@ -250,6 +266,17 @@ enum StatusText {
         lines.append("members:     \(members.isEmpty ? "none admitted yet" : String(members.count))")
         for member in members {
             lines.append("  \(text(member.name)) (\(shortID(member.id))): \(text(member.role))\(member.owner == true ? ", owner" : "")")
+        }
+        if let epoch = status.epoch {
+            let links = epoch.links.map { $0 == epoch.room ? "" : " (links still in epoch \($0))" } ?? ""
+            lines.append("epoch:       \(epoch.room.map(String.init) ?? "?")\(links)")
+            if epoch.removedFromRoom == true { lines.append("  the room's owner removed you: nothing you write counts, and you receive nothing new") }
+        }
+        for removal in status.removals ?? [] {
+            let when = removal.at.map { Date(timeIntervalSince1970: $0 / 1000).formatted(date: .abbreviated, time: .standard) } ?? "?"
+            lines.append(
+                "removed:     \(text(removal.name.flatMap { $0.isEmpty ? nil : $0 } ?? "someone")) (\(shortID(removal.id))) by "
+                    + "\(text(removal.byName)) in epoch \(removal.epoch.map(String.init) ?? "?"), \(when)")
         }
         for request in status.joinRequests ?? [] {
             lines.append(

@@ -1,0 +1,87 @@
+import CVPeerTestSupport
+import Foundation
+import Testing
+
+/// Removing a member and rotating the room's keys, with real processes: what the removed one
+/// keeps and loses, a member away during the removal, and the old invite after a rotation.
+@Suite("Removal and rotation", .serialized)
+struct RemovalTests {
+    @Test(
+        "the owner removes Cleo: what is said afterwards reaches Ben and never Cleo, whose links are refused; Dan, away during the removal, comes back into the new epoch; after a rotation the old invite admits nobody and the new one does",
+        .timeLimit(.minutes(6)))
+    func removeAndRotate() throws {
+        let lab = try SessionLab()
+        defer { lab.stopAll() }
+        let (_, invite) = try lab.host(name: "Ana", data: "agent", rendezvous: nil)
+        func status(_ node: String) throws -> [String: Any] { try lab.json(node, ["status", "--json"]) }
+        func role(_ node: String) throws -> String? { (try status(node)["me"] as? [String: Any])?["role"] as? String }
+        func epoch(_ node: String) throws -> (room: Int, links: Int) {
+            let epoch = try status(node)["epoch"] as? [String: Any] ?? [:]
+            return (epoch["room"] as? Int ?? -1, epoch["links"] as? Int ?? -1)
+        }
+        func chat(_ node: String) throws -> [String] {
+            ((try lab.json(node, ["export", "--json"])["document"] as? [String: Any])?["chat"] as? [[String: Any]] ?? []).compactMap {
+                $0["text"] as? String
+            }
+        }
+
+        _ = try lab.join(invite, name: "Ben", data: "ben")
+        let cleo = try lab.join(invite, name: "Cleo", data: "cleo")
+        let dan = try lab.join(invite, name: "Dan", data: "dan")
+        for node in ["ben", "cleo", "dan"] {
+            try #require(lab.wait(40) { try role(node) == "customer" }, "\(node) was not admitted:\n\(lab.transcript)")
+        }
+        try lab.cli("cleo", ["say", "Cleo before the removal"])
+        try #require(lab.wait(30) { try ["ben", "cleo", "dan"].allSatisfy { try lab.stateHash($0) == lab.stateHash("agent") } })
+        // Dan is away during the removal.
+        dan.stop()
+
+        let removed = try lab.cli("agent", ["remove", "Cleo"])
+        #expect(removed.contains("epoch 1"), "\(removed)")
+        let marker = "after the removal " + UUID().uuidString
+        try #require(lab.wait(30) { try epoch("ben") == (1, 1) && lab.peerCount("ben") == 1 }, "Ben did not move to epoch 1:\n\(lab.transcript)")
+        try lab.cli("agent", ["say", marker])
+        try #require(lab.wait(30) { try chat("ben").contains(marker) }, "Ben did not hear what was said after the removal")
+
+        // Cleo: no link, nothing new, her knocks in the old epoch refused and counted.
+        Thread.sleep(forTimeInterval: 3)
+        #expect(try lab.peerCount("cleo") == 0)
+        #expect(try !chat("cleo").contains(marker))
+        #expect(try chat("cleo").contains("Cleo before the removal"))
+        let refusedLinks = { (try status("agent")["linkDrops"] as? [String: Int])?["olderEpochRefused"] ?? 0 }
+        try #require(lab.wait(20) { try refusedLinks() > 0 }, "Cleo's handshakes were not refused: \((try? status("agent"))?["linkDrops"] ?? "none")")
+        let store = try Data(contentsOf: URL(fileURLWithPath: lab.data("cleo") + "/store.sqlite"))
+        #expect(store.range(of: Data(marker.utf8)) == nil)
+        // What Cleo writes now counts nowhere.
+        _ = try? lab.cli("cleo", ["say", "Cleo after the removal"])
+        let removals = try status("ben")["removals"] as? [[String: Any]] ?? []
+        #expect(removals.first?["name"] as? String == "Cleo" && removals.first?["byName"] as? String == "Ana", "\(removals)")
+        #expect(try lab.cli("ben", ["status"]).contains("removed:     Cleo"))
+
+        // Dan comes back with the invite he had: he links in the old epoch, learns the new one and moves there.
+        _ = try lab.join(invite, name: "Dan", data: "dan")
+        try #require(lab.wait(40) { try epoch("dan") == (1, 1) && chat("dan").contains(marker) }, "Dan did not come back into epoch 1:\n\(lab.transcript)")
+        try #require(lab.wait(30) { try ["ben", "dan"].allSatisfy { try lab.stateHash($0) == lab.stateHash("agent") } })
+        #expect(try !chat("agent").contains("Cleo after the removal"))
+        #expect(cleo.output.allSatisfy { !$0.contains(marker) })
+
+        // A rotation: the members carry on in epoch 2; the old invite admits nobody, the new one does.
+        let rotated = try lab.cli("agent", ["rotate"])
+        #expect(rotated.contains("epoch 2"), "\(rotated)")
+        guard let start = rotated.range(of: "cvp2:") else { throw LabFailure("rotate printed no invite: \(rotated)") }
+        let newInvite = String(rotated[start.lowerBound...].prefix { $0 != ")" && !$0.isWhitespace })
+        try #require(lab.wait(30) { try epoch("ben") == (2, 2) && epoch("dan") == (2, 2) }, "the members did not move to epoch 2")
+        _ = try lab.join(invite, name: "Eve", data: "eve")
+        Thread.sleep(forTimeInterval: 5)
+        #expect(try role("eve") == "not admitted yet")
+        #expect(try lab.peerCount("eve") == 0)
+        _ = try lab.join(newInvite, name: "Fay", data: "fay")
+        try #require(lab.wait(40) { try role("fay") == "customer" }, "the new invite did not admit:\n\(lab.transcript)")
+        try lab.cli("ben", ["say", "welcome, Fay"])
+        try #require(
+            lab.wait(30) { try ["ben", "dan", "fay"].allSatisfy { try lab.stateHash($0) == lab.stateHash("agent") } },
+            "the members did not converge after the rotation")
+        // Fay reads the history from before her epoch, Cleo's early words included.
+        #expect(try chat("fay").contains(marker) && chat("fay").contains("Cleo before the removal"))
+    }
+}

@@ -340,6 +340,28 @@ def check_roles(agent, customer, timeout):
     return f"product {item_id}: the agent may recommend and remove it; the customer sees Buy only"
 
 
+def check_removal(agent, customer, timeout):
+    """The owner's viewer offers Remove on a member's row (the customer's never does); removing
+    the customer there starts a new epoch that the agent's page shows, with the row marked removed."""
+    def count(page, selector):
+        return page.js("return document.querySelectorAll(arguments[0]).length", selector)
+    row = f'.person[data-participant="{customer.me}"]'
+    wait_until(lambda: agent.js("const b = document.querySelector(arguments[0]); return !!(b && !b.hidden)", f"{row} .act-remove-member"),
+               timeout, "the owner's viewer offers no Remove on the customer's row")
+    shown = customer.js("return [...document.querySelectorAll('.act-remove-member')].filter((b) => !b.hidden).length")
+    if shown:
+        raise CheckFailed(f"the customer's viewer offers Remove on {shown} rows; only the owner removes")
+    agent.click(f"{row} .act-remove-member")
+    alert = wait_until(lambda: agent.driver.switch_to.alert, timeout, "no confirmation was asked before removing")
+    alert.accept()
+    wait_until(lambda: count(agent, f"{row}.removed") == 1, timeout, "the customer's row is not marked removed in the owner's viewer")
+    text = wait_until(lambda: agent.js("const e = document.getElementById('epoch'); return e && !e.hidden && e.textContent"),
+                      timeout, "the owner's viewer does not show the new epoch")
+    if "epoch 1" not in text or "was removed" not in text:
+        raise CheckFailed(f"the epoch line says {text!r}")
+    return f"the owner removed the customer from its viewer: {text}"
+
+
 def check_console(pages):
     problems = []
     for page in pages:
@@ -421,6 +443,7 @@ def main():
 
         run("e", screenshots)
         run("g", check_roles, agent, customer, args.timeout)
+        run("h", check_removal, agent, customer, args.timeout)
         run("f", check_console, pages)
     finally:
         for page in pages:

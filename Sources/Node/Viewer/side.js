@@ -47,6 +47,10 @@ export class Side {
     if (!doc || !me) return;
     const stage = this.app.stage;
     const linked = new Set((status && Array.isArray(status.peers) ? status.peers : []).map((p) => p && p.id));
+    const removed = new Set((status && Array.isArray(status.removals) ? status.removals : []).map((r) => r && r.id));
+    const members = new Set((status && Array.isArray(status.members) ? status.members : []).map((m) => m && m.id));
+    // Only the room's owner removes members; every replica would refuse anyone else's removal.
+    const owner = status && status.me && status.me.owner === true;
     const participants = Object.entries(doc.participants || {}).filter(([id]) => typeof id === 'string');
     participants.sort(([a, pa], [b, pb]) => {
       if (a === me.id) return -1;
@@ -70,10 +74,13 @@ export class Side {
       const isMe = id === me.id;
       const online = isMe || linked.has(id);
       const name = (profile && profile.name) || shortId(id);
-      row.node.className = `person${isMe ? ' me' : ''}${online ? ' online' : ' offline'}`;
+      const gone = removed.has(id);
+      row.node.className = `person${isMe ? ' me' : ''}${online ? ' online' : ' offline'}${gone ? ' removed' : ''}`;
       setText(row.name, name);
       setText(row.role, ROLE_LABEL[profile && profile.role] || 'guest');
-      setText(row.tag, isMe ? 'you' : online ? 'linked' : 'not linked');
+      setText(row.tag, isMe ? 'you' : gone ? 'removed' : online ? 'linked' : 'not linked');
+      row.remove.hidden = !owner || isMe || gone || !members.has(id);
+      row.remove.onclick = () => this.removeParticipant(id, name);
       row.tag.className = isMe ? 'you' : 'presence';
       row.tag.title = isMe ? '' : online ? 'Linked to this node now' : 'Not linked to this node right now';
       const focus = doc.focus && doc.focus[id];
@@ -100,8 +107,30 @@ export class Side {
       type: 'button', class: 'follow', dataset: { participant: id },
       onclick: () => (this.app.stage.following === id ? this.app.stage.unfollow(false) : this.app.stage.follow(id)),
     });
-    const node = el('li', { class: 'person', dataset: { participant: id } }, swatch, name, role, tag, looking, follow);
-    return { node, name, role, tag, looking, follow };
+    const remove = el('button', { type: 'button', class: 'act-remove-member', hidden: true, title: 'Remove from the room and change its keys' }, 'Remove');
+    const node = el('li', { class: 'person', dataset: { participant: id } }, swatch, name, role, tag, looking, follow, remove);
+    return { node, name, role, tag, looking, follow, remove };
+  }
+
+  /** The owner removes a member: a new epoch, whose key the removed one never gets. */
+  async removeParticipant(id, name) {
+    if (!window.confirm(`Remove ${name} from the room? Their links close, nothing they write counts any more, and they receive nothing new. They keep what they have already seen.`)) return;
+    const answer = await act('/api/epoch', { remove: [id] });
+    if (answer) toast(`${name} was removed; the room's keys changed (epoch ${Number(answer.epoch)}). New members need the new invite (cvpeer status).`, 'ok');
+  }
+
+  /** The room's epoch, and who was removed, when and by whom. */
+  renderEpoch(status) {
+    if (!this.epochBox) {
+      this.epochBox = el('p', { class: 'muted epoch', id: 'epoch' });
+      this.peers.after(this.epochBox);
+    }
+    const epoch = status.epoch && Number.isInteger(status.epoch.room) ? status.epoch.room : 0;
+    const removals = Array.isArray(status.removals) ? status.removals.filter((r) => r && typeof r.id === 'string') : [];
+    const lines = removals.map((r) => `${this.app.nameOf(r.id, r.name)} was removed by ${this.app.nameOf(r.by, r.byName)} on ${new Date(Number(r.at)).toLocaleString()}`);
+    if (status.epoch && status.epoch.removedFromRoom === true) lines.unshift('The room’s owner removed you: nothing you write counts any more, and nothing new reaches you.');
+    setText(this.epochBox, epoch > 0 || lines.length ? [`Keys: epoch ${epoch}.`, ...lines].join(' ') : '');
+    this.epochBox.hidden = epoch === 0 && lines.length === 0;
   }
 
   // ---- status: room, links, safety numbers, transfers -------------------------------------
@@ -144,6 +173,7 @@ export class Side {
       : '');
     this.cheats.hidden = cheats.length === 0;
     this.renderJoinRequests(Array.isArray(status.joinRequests) ? status.joinRequests : []);
+    this.renderEpoch(status);
     peers.forEach((peer, index) => {
       let row = this.peerRows.get(peer.id);
       if (!row) {

@@ -485,7 +485,7 @@ public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidDisplayName(reason): "the name cannot go in an invite: \(reason)"
         case let .invalidSecret(length): "a room secret is \(RoomKeys.secretLength) bytes, not \(length)"
         case let .tooManyEpochs(count, limit):
-            "the room's keys changed \(count) times, and an invite line carries at most \(limit): give a short code (`host --code`) instead"
+            "the room's keys changed \(count) times, and an invite carries at most \(limit): open a new room instead"
         }
     }
 }

@@ -143,8 +143,10 @@ public final class NodeRuntime: Sendable {
             throw NodeError.badRequest("cannot open the UDP socket: \(error)")
         }
         await engine.attach(transport)
-        await engine.setInviteBase(try makeInvite(bound))
-        let invite = try await engine.currentInvite()
+        let base = try makeInvite(bound)
+        await engine.setInviteBase(base)
+        // The room as it is now when this node holds every epoch (a host), else what it was given.
+        let invite = (try? await engine.currentInvite()) ?? base
 
         var directEndpoint: UDPEndpoint?
         if let direct {

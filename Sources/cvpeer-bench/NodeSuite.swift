@@ -534,7 +534,7 @@ extension RoomEngine {
 
 /// Runs async work from the synchronous `Suite.run` and waits for it on this thread (which is
 /// not one of the concurrency pool's, so blocking it starves nothing).
-private func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     Task {

@@ -85,15 +85,22 @@ extension RoomEngine {
             }
         }
         let epoch = document.currentEpoch + 1
+        guard epoch <= Invite.maxEpochs else {
+            throw NodeError.badRequest(
+                "this room has changed its keys \(Invite.maxEpochs) times, the most an invite carries: open a new room (cvpeer host) instead")
+        }
         let secret = SecretBytes(randomCount: EpochSecretBox.secretLength)
         var boxes: [ReplicaID: [UInt8]] = [:]
         for member in document.members.map(\.id) where !removing.contains(member) {
             boxes[member] = try EpochSecretBox.seal(secret, epoch: epoch, roomID: room.roomID, to: member.publicKey)
         }
         let removals = removing.map { EpochChange.Removal(member: $0, fromSequence: document.vector[$0] + 1) }
-        // Refused at once, before the change is even sealed: the removed member's waiting
-        // requests and links end here whatever it sends meanwhile.
-        for member in removing { pendingAdmissions[member] = nil }
+        // Whoever still waits for the agent's decision came with the invite this change retires:
+        // no box, so they are turned away now and need the new invite.
+        for member in pendingAdmissions.keys {
+            pendingAdmissions[member] = nil
+            transport?.disconnect(member.publicKey)
+        }
         try commit([.startEpoch(EpochChange(epoch: epoch, removed: removals, boxes: boxes))])
         return epoch
     }
@@ -160,6 +167,12 @@ extension RoomEngine {
 
     /// The room's current epoch (as the merged document says) and the one this node's links run in.
     public var epochs: (room: UInt32, links: UInt32) { (replica.document.currentEpoch, linkEpoch) }
+
+    /// The epoch of each linked peer's current session (benchmarks and tests).
+    public func linkSessionEpochs() -> [UInt32] {
+        let status = transport?.status
+        return peers.keys.map { peer in status?.peers.first { $0.peer == peer }?.link.epoch ?? 0 }
+    }
 
     /// True if the owner removed this node from the room.
     public var isRemovedFromRoom: Bool { replica.document.isRemoved(me) }

@@ -59,6 +59,8 @@ extension RoomEngine {
             case .relay: entry["address"] = transport?.rendezvousAddress?.description ?? "relay"
             }
             if let rtt = info?.reliability.smoothedRTT { entry["rttMillis"] = (Double(rtt) / 1e4).rounded() / 100 }
+            // The epoch whose keys made the link's current session (an older one until both sides moved).
+            if let epoch = info?.link.epoch { entry["epoch"] = epoch }
             linked.append(entry)
         }
         var object: [String: Any] = [

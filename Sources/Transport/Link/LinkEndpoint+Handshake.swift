@@ -37,7 +37,7 @@ extension LinkEndpoint {
         let index = freshIndex()
         let packet = LinkPacket.initiation(.init(senderIndex: index, message: message)).encoded(macKey: room.macKey)
         attempts[index] = InitiatorAttempt(
-            localIndex: index, paths: paths, message1Packet: packet, handshake: handshake, startedAt: now,
+            localIndex: index, paths: paths, message1Packet: packet, handshake: handshake, epoch: room.epoch, startedAt: now,
             nextRetryAt: now + retryDelay(), rekeyOf: rekeyOf, phase: .awaitingResponse)
         stats.handshakesInitiated += 1
         return (index, paths.map { .send(packet, to: $0) })
@@ -83,7 +83,7 @@ extension LinkEndpoint {
         halfOpenSequence += 1
         halfOpen[index] = HalfOpenResponder(
             localIndex: index, remoteIndex: initiation.senderIndex, message1Packet: packet, message2Packet: response,
-            handshake: handshake, olderEpoch: keys.epoch == room.epoch ? nil : keys.epoch, createdAt: now,
+            handshake: handshake, epoch: keys.epoch, createdAt: now,
             sequence: halfOpenSequence, paths: [path])
         halfOpenByMessage1[packet] = index
         return [.send(response, to: path)]
@@ -128,7 +128,7 @@ extension LinkEndpoint {
             localIndex: attempt.localIndex, remoteIndex: response.senderIndex, peer: established.peer,
             initiator: localKey, isLocalInitiator: true, send: established.send, receive: established.receive,
             createdAt: now, handshakeStartedAt: attempt.startedAt, confirmedAt: nil, message1Packet: nil,
-            message3Packet: nil, peerIncarnation: peerIncarnation)
+            message3Packet: nil, peerIncarnation: peerIncarnation, epoch: attempt.epoch)
         stats.sessionsEstablished += 1
         attempt.phase = .awaitingConfirmation(message2Packet: packet, message3Packet: finish, path: path)
         attempt.nextRetryAt = now + retryDelay()
@@ -157,7 +157,7 @@ extension LinkEndpoint {
                 stats.drop(.tooManyLinks)
                 return []
             }
-            if state.olderEpoch != nil, !olderEpochPeers.contains(established.peer) {
+            if state.epoch < room.epoch, !olderEpochPeers.contains(established.peer) {
                 // Message 3 named the key: a removed member, or a new one with an old invite.
                 removeHalfOpen(index)
                 stats.drop(.olderEpochRefused)
@@ -169,7 +169,7 @@ extension LinkEndpoint {
                 initiator: established.peer, isLocalInitiator: false, send: established.send,
                 receive: established.receive, createdAt: now, handshakeStartedAt: state.createdAt, confirmedAt: now,
                 message1Packet: state.message1Packet,
-                message3Packet: packet, peerIncarnation: peerIncarnation)
+                message3Packet: packet, peerIncarnation: peerIncarnation, epoch: state.epoch)
             sessionByMessage1[state.message1Packet] = index
             stats.sessionsEstablished += 1
             var actions = installConfirmed(index, path: path, candidates: state.paths, now: now)

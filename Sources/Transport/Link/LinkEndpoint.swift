@@ -210,7 +210,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
             peer: peer, path: link.path, isDirect: !link.path.isRelayed, establishedAt: link.establishedAt,
             sessionStartedAt: session.createdAt, lastReceivedAt: link.lastReceived,
             initiatedLocally: session.isLocalInitiator, sessionCount: link.sessions.count,
-            nextPacketNumber: link.nextPacketNumber)
+            nextPacketNumber: link.nextPacketNumber, epoch: session.epoch)
     }
 
     /// Handshakes in progress as initiator (connects and rekeys).

@@ -28,6 +28,8 @@ struct LinkSession: Sendable {
     let message3Packet: [UInt8]?
     /// The peer's incarnation from the handshake: a new one means the peer restarted.
     let peerIncarnation: [UInt8]
+    /// The room epoch whose keys the handshake used.
+    let epoch: UInt32
 }
 
 /// A link: everything known about one peer identity, over any number of sessions.
@@ -74,6 +76,8 @@ struct InitiatorAttempt<Path: LinkPath>: Sendable {
     /// The handshake right after message 1: each response is tried on a copy, so a forged one
     /// cannot spoil the attempt.
     let handshake: CvpeerHandshake
+    /// The room epoch whose keys message 1 was made with.
+    let epoch: UInt32
     let startedAt: UInt64
     var nextRetryAt: UInt64
     /// The peer whose link this attempt rekeys, if it is a rekey.
@@ -88,8 +92,8 @@ struct HalfOpenResponder<Path: LinkPath>: Sendable {
     let message1Packet: [UInt8]
     let message2Packet: [UInt8]
     let handshake: CvpeerHandshake
-    /// The epoch its message 1 was made in, if earlier than the endpoint's.
-    let olderEpoch: UInt32?
+    /// The room epoch whose keys message 1 was made with.
+    let epoch: UInt32
     let createdAt: UInt64
     /// Arrival order, for evicting the oldest.
     let sequence: UInt64

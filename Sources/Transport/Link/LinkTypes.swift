@@ -72,6 +72,8 @@ public struct LinkInfo<Path: LinkPath>: Equatable, Sendable {
     public var sessionCount: Int
     /// The packet number the next packet sent will carry.
     public var nextPacketNumber: UInt64
+    /// The room epoch whose keys made the session now used for sending.
+    public var epoch: UInt32 = 0
 }
 
 /// Why an incoming datagram was dropped; every drop is silent and counted.

@@ -5,7 +5,7 @@ struct RemoveMemberCommand: AsyncParsableCommand {
         commandName: "remove",
         abstract: "Remove participants from the room you host, and change its keys (owner only).",
         discussion: """
-            Starts a new epoch of the room: a fresh key goes, sealed, to every member who stays; the removed ones get none. Their links close at once; from then on they cannot link, and nothing they write counts on any node. They keep what they had already received (history up to the removal), nothing after it. Members who are offline now pick the new key up from anyone when they come back. The old invite admits nobody any more: the new one is printed.
+            Starts a new epoch of the room: a fresh key goes, sealed, to every member who stays; the removed ones get none. Their links close at once; from then on they cannot link, and nothing they write counts on any node. They keep what they had already received (history up to the removal), nothing after it. Members who are offline now pick the new key up when they come back, from a member their node reaches itself (your node, when their invite names its address; through a rendezvous, only within 30 seconds of the change). Anyone still waiting for your approval must ask again with the new invite. The old invite admits nobody any more: the new one is printed.
 
             PARTICIPANT is an id (or its first 8+ hex digits) or an exact display name, as `cvpeer status` lists them under members.
 

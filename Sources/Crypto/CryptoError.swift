@@ -24,6 +24,10 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedBatch(String)
     /// No content key is known for the batch's epoch.
     case unknownEpoch(UInt32)
+    /// A CPace message is malformed: its length prefixes, size or trailing bytes are wrong (reason).
+    case malformedPAKEMessage(String)
+    /// A CPace peer's point is not a canonical ristretto255 encoding, or it gives the identity.
+    case invalidPAKEPoint
 
     public var description: String {
         switch self {
@@ -40,6 +44,8 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nonceExhausted: "nonce counter exhausted; the link must rekey"
         case let .malformedBatch(reason): "malformed sealed batch: \(reason)"
         case let .unknownEpoch(epoch): "no content key for epoch \(epoch)"
+        case let .malformedPAKEMessage(reason): "malformed CPace message: \(reason)"
+        case .invalidPAKEPoint: "the peer's CPace point is invalid"
         }
     }
 }

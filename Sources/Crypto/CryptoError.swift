@@ -28,6 +28,8 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedPAKEMessage(String)
     /// A CPace peer's point is not a canonical ristretto255 encoding, or it gives the identity.
     case invalidPAKEPoint
+    /// A short code is not a nameplate 1…999 and words from the list (reason; never the words).
+    case invalidShortCode(String)
 
     public var description: String {
         switch self {
@@ -46,6 +48,7 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unknownEpoch(epoch): "no content key for epoch \(epoch)"
         case let .malformedPAKEMessage(reason): "malformed CPace message: \(reason)"
         case .invalidPAKEPoint: "the peer's CPace point is invalid"
+        case let .invalidShortCode(reason): "not a valid short code: \(reason)"
         }
     }
 }

@@ -24,6 +24,12 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedBatch(String)
     /// No content key is known for the batch's epoch.
     case unknownEpoch(UInt32)
+    /// A CPace message is malformed: its length prefixes, size or trailing bytes are wrong (reason).
+    case malformedPAKEMessage(String)
+    /// A CPace peer's point is not a canonical ristretto255 encoding, or it gives the identity.
+    case invalidPAKEPoint
+    /// A short code is not a nameplate 1…999 and words from the list (reason; never the words).
+    case invalidShortCode(String)
 
     public var description: String {
         switch self {
@@ -40,6 +46,9 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nonceExhausted: "nonce counter exhausted; the link must rekey"
         case let .malformedBatch(reason): "malformed sealed batch: \(reason)"
         case let .unknownEpoch(epoch): "no content key for epoch \(epoch)"
+        case let .malformedPAKEMessage(reason): "malformed CPace message: \(reason)"
+        case .invalidPAKEPoint: "the peer's CPace point is invalid"
+        case let .invalidShortCode(reason): "not a valid short code: \(reason)"
         }
     }
 }

@@ -1,6 +1,8 @@
-/// Every failure of the Rendezvous module: undecodable datagrams and service start-up problems.
+/// Every failure of the Rendezvous module: undecodable datagrams, service start-up problems, and
+/// how a short-code exchange ended when it did not succeed.
 ///
 /// Decoding errors describe the shape of the bytes only; they never echo the bytes themselves.
+/// Short-code errors never name the code's words, which this module never sees.
 public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The datagram is shorter than the 4-byte header (size).
     case truncatedHeader(size: Int)
@@ -26,6 +28,26 @@ public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible
     case socket(call: String, errno: Int32)
     /// `start()` was called on a service that is already running.
     case alreadyRunning
+    /// A nameplate field outside 1 … `RendezvousWire.maxNameplate` where one is required (the value).
+    case invalidNameplate(UInt16)
+    /// A codeError reason byte that names no `RendezvousWire.CodeErrorReason` (the byte).
+    case unknownCodeErrorReason(UInt8)
+    /// A knock's PAKE message length outside 1 … `RendezvousWire.maxPakeMessageSize` (the length).
+    case pakeMessageSize(Int)
+    /// The zero padding of a codeLookup or codeKnock is not zero (type).
+    case paddingNotZero(RendezvousWire.MessageType)
+    /// The rendezvous refused the short-code request (its reason).
+    case codeRefused(RendezvousWire.CodeErrorReason)
+    /// The rendezvous did not reply to a short-code request in time.
+    case codeNoReply
+    /// The joiner knocked but the host sent no answer in time.
+    case codeNoAnswer
+    /// The host's code expired before the exchange finished.
+    case codeExpired
+    /// The exchange's overall deadline passed.
+    case codeDeadline
+    /// The caller cancelled the exchange.
+    case codeCancelled
 
     /// A one-line explanation for people, without the offending bytes.
     public var description: String {
@@ -44,6 +66,17 @@ public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible
         case .cannotResolve(let host, let reason): "cannot resolve listen address \(host): \(reason)"
         case .socket(let call, let code): "\(call) failed: \(errnoDescription(code)) (errno \(code))"
         case .alreadyRunning: "the rendezvous service is already running"
+        case .invalidNameplate(let value): "nameplate \(value) is outside 1…\(RendezvousWire.maxNameplate)"
+        case .unknownCodeErrorReason(let byte): "unknown code error reason \(byte)"
+        case .pakeMessageSize(let length):
+            "PAKE message of \(length) bytes (expected 1…\(RendezvousWire.maxPakeMessageSize))"
+        case .paddingNotZero(let type): "\(type) padding is not zero"
+        case .codeRefused(let reason): "the rendezvous refused the code: \(reason)"
+        case .codeNoReply: "the rendezvous did not reply"
+        case .codeNoAnswer: "the host did not answer (it may have stopped)"
+        case .codeExpired: "the code expired"
+        case .codeDeadline: "the code exchange took too long"
+        case .codeCancelled: "the code exchange was cancelled"
         }
     }
 }

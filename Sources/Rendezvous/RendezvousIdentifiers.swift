@@ -112,3 +112,32 @@ func hexPrefix(_ value: UInt64, bytes count: Int) -> String {
     }
     return text
 }
+
+/// The number part of a short code (`7` in `7-orbit-lantern`): a mailbox at the rendezvous,
+/// 1 … `RendezvousWire.maxNameplate`.
+///
+/// The rendezvous allocates it; the words after it are a password the rendezvous never sees.
+public struct CodeNameplate: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The number, 1 … 999.
+    public let rawValue: UInt16
+
+    /// A nameplate from its number; nil for 0 or above `RendezvousWire.maxNameplate`.
+    public init?(rawValue: UInt16) {
+        guard (1...RendezvousWire.maxNameplate).contains(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// A nameplate from its decimal text as people type it (`7`, `42`, `007`): one to three ASCII
+    /// digits naming 1 … 999; nil for anything else.
+    public init?(_ text: some StringProtocol) {
+        let utf8 = Array(text.utf8)
+        guard (1...3).contains(utf8.count), utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        self.init(rawValue: utf8.reduce(0) { $0 * 10 + UInt16($1 - 0x30) })
+    }
+
+    /// Orders by number.
+    public static func < (lhs: CodeNameplate, rhs: CodeNameplate) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// The number in decimal, as it is read out.
+    public var description: String { String(rawValue) }
+}

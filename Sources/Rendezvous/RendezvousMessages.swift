@@ -22,6 +22,30 @@ public enum RendezvousMessage: Hashable, Sendable {
     case relayed(Relayed)
     /// 0x26, node → rendezvous.
     case unregister(Unregister)
+    /// 0x27, host → rendezvous.
+    case codeOpen(CodeOpen)
+    /// 0x28, rendezvous → host.
+    case codeOpened(CodeOpened)
+    /// 0x29, joiner → rendezvous.
+    case codeLookup(CodeLookup)
+    /// 0x2A, rendezvous → joiner.
+    case codeOffer(CodeOffer)
+    /// 0x2B, joiner → rendezvous.
+    case codeKnock(CodeKnock)
+    /// 0x2C, rendezvous → host.
+    case codeKnocked(CodeKnocked)
+    /// 0x2D, host → rendezvous.
+    case codeAnswer(CodeAnswer)
+    /// 0x2E, rendezvous → joiner.
+    case codeAnswered(CodeAnswered)
+    /// 0x2F, host → rendezvous.
+    case codeBurn(CodeBurn)
+    /// 0x30, host → rendezvous.
+    case codeClose(CodeClose)
+    /// 0x31, rendezvous → host.
+    case codeAck(CodeAck)
+    /// 0x32, rendezvous → node.
+    case codeError(CodeError)
 
     /// Join a room, or refresh the registration before it expires.
     public struct Register: Hashable, Sendable {
@@ -165,6 +189,18 @@ public enum RendezvousMessage: Hashable, Sendable {
         case .relay: .relay
         case .relayed: .relayed
         case .unregister: .unregister
+        case .codeOpen: .codeOpen
+        case .codeOpened: .codeOpened
+        case .codeLookup: .codeLookup
+        case .codeOffer: .codeOffer
+        case .codeKnock: .codeKnock
+        case .codeKnocked: .codeKnocked
+        case .codeAnswer: .codeAnswer
+        case .codeAnswered: .codeAnswered
+        case .codeBurn: .codeBurn
+        case .codeClose: .codeClose
+        case .codeAck: .codeAck
+        case .codeError: .codeError
         }
     }
 
@@ -203,6 +239,65 @@ public enum RendezvousMessage: Hashable, Sendable {
             writer.uint64(m.peerID.rawValue)
             writer.uint64(m.clientNonce)
             writer.cookie(m.cookie)
+        case .codeOpen(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.uint16(m.requestedLifetimeSeconds)
+            writer.uint16(m.nameplate?.rawValue ?? 0)
+            writer.bytes.append(contentsOf: m.pakeMessage)
+        case .codeOpened(let m):
+            writer.uint64(m.clientNonce)
+            writer.uint16(m.nameplate.rawValue)
+            writer.uint16(m.lifetimeSeconds)
+        case .codeLookup(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.uint16(m.nameplate.rawValue)
+            writer.pad(to: RendezvousWire.codeLookupSize)
+        case .codeOffer(let m):
+            writer.uint64(m.clientNonce)
+            writer.uint16(m.nameplate.rawValue)
+            writer.bytes.append(contentsOf: m.pakeMessage)
+        case .codeKnock(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.uint16(m.nameplate.rawValue)
+            writer.bytes.append(contentsOf: m.tag)
+            writer.bytes.append(UInt8(m.pakeMessage.count))
+            writer.bytes.append(contentsOf: m.pakeMessage)
+            writer.pad(to: RendezvousWire.codeKnockSize)
+        case .codeKnocked(let m):
+            writer.uint64(m.clientNonce)
+            writer.uint16(m.nameplate.rawValue)
+            writer.uint64(m.knockID)
+            writer.bytes.append(contentsOf: m.tag)
+            writer.bytes.append(contentsOf: m.pakeMessage)
+        case .codeAnswer(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.uint16(m.nameplate.rawValue)
+            writer.uint64(m.knockID)
+            writer.bytes.append(contentsOf: m.payload)
+        case .codeAnswered(let m):
+            writer.uint64(m.clientNonce)
+            writer.uint16(m.nameplate.rawValue)
+            writer.bytes.append(contentsOf: m.payload)
+        case .codeBurn(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.uint16(m.nameplate.rawValue)
+            writer.uint64(m.knockID)
+        case .codeClose(let m):
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.uint16(m.nameplate.rawValue)
+        case .codeAck(let m):
+            writer.uint64(m.clientNonce)
+            writer.uint16(m.nameplate.rawValue)
+        case .codeError(let m):
+            writer.uint64(m.clientNonce)
+            writer.uint16(m.nameplate?.rawValue ?? 0)
+            writer.bytes.append(m.reason.rawValue)
         }
         return writer.bytes
     }
@@ -270,6 +365,94 @@ public enum RendezvousMessage: Hashable, Sendable {
             message = .unregister(
                 Unregister(roomTag: tag, peerID: peer, clientNonce: nonce, cookie: try reader.cookie())
             )
+        case .codeOpen:
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let lifetime = try reader.uint16()
+            let nameplate = try reader.optionalNameplate()
+            let pake = try reader.pakeMessage(count: reader.remaining)
+            message = .codeOpen(
+                CodeOpen(
+                    clientNonce: nonce,
+                    cookie: cookie,
+                    requestedLifetimeSeconds: lifetime,
+                    nameplate: nameplate,
+                    pakeMessage: pake
+                )
+            )
+        case .codeOpened:
+            let nonce = try reader.uint64()
+            let nameplate = try reader.nameplate()
+            message = .codeOpened(
+                CodeOpened(clientNonce: nonce, nameplate: nameplate, lifetimeSeconds: try reader.uint16())
+            )
+        case .codeLookup:
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let nameplate = try reader.nameplate()
+            try reader.zeroPadding()
+            message = .codeLookup(CodeLookup(clientNonce: nonce, cookie: cookie, nameplate: nameplate))
+        case .codeOffer:
+            let nonce = try reader.uint64()
+            let nameplate = try reader.nameplate()
+            let pake = try reader.pakeMessage(count: reader.remaining)
+            message = .codeOffer(CodeOffer(clientNonce: nonce, nameplate: nameplate, pakeMessage: pake))
+        case .codeKnock:
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let nameplate = try reader.nameplate()
+            let tag = try reader.bytes(RendezvousWire.codeTagSize)
+            let pake = try reader.pakeMessage(count: Int(try reader.uint8()))
+            try reader.zeroPadding()
+            message = .codeKnock(
+                CodeKnock(clientNonce: nonce, cookie: cookie, nameplate: nameplate, pakeMessage: pake, tag: tag)
+            )
+        case .codeKnocked:
+            let nonce = try reader.uint64()
+            let nameplate = try reader.nameplate()
+            let knockID = try reader.uint64()
+            let tag = try reader.bytes(RendezvousWire.codeTagSize)
+            let pake = try reader.pakeMessage(count: reader.remaining)
+            message = .codeKnocked(
+                CodeKnocked(clientNonce: nonce, nameplate: nameplate, knockID: knockID, tag: tag, pakeMessage: pake)
+            )
+        case .codeAnswer:
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let nameplate = try reader.nameplate()
+            let knockID = try reader.uint64()
+            let payload = try reader.payload()
+            message = .codeAnswer(
+                CodeAnswer(clientNonce: nonce, cookie: cookie, nameplate: nameplate, knockID: knockID, payload: payload)
+            )
+        case .codeAnswered:
+            let nonce = try reader.uint64()
+            let nameplate = try reader.nameplate()
+            message = .codeAnswered(
+                CodeAnswered(clientNonce: nonce, nameplate: nameplate, payload: try reader.payload())
+            )
+        case .codeBurn:
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let nameplate = try reader.nameplate()
+            message = .codeBurn(
+                CodeBurn(clientNonce: nonce, cookie: cookie, nameplate: nameplate, knockID: try reader.uint64())
+            )
+        case .codeClose:
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            message = .codeClose(CodeClose(clientNonce: nonce, cookie: cookie, nameplate: try reader.nameplate()))
+        case .codeAck:
+            let nonce = try reader.uint64()
+            message = .codeAck(CodeAck(clientNonce: nonce, nameplate: try reader.nameplate()))
+        case .codeError:
+            let nonce = try reader.uint64()
+            let nameplate = try reader.optionalNameplate()
+            let reasonByte = try reader.uint8()
+            guard let reason = RendezvousWire.CodeErrorReason(rawValue: reasonByte) else {
+                throw .unknownCodeErrorReason(reasonByte)
+            }
+            message = .codeError(CodeError(clientNonce: nonce, nameplate: nameplate, reason: reason))
         }
         try reader.finish()
         return message
@@ -318,6 +501,11 @@ private struct MessageWriter {
     mutating func candidateList(_ candidates: [UDPEndpoint]) {
         bytes.append(UInt8(candidates.count))
         for candidate in candidates { self.candidate(candidate) }
+    }
+
+    /// Zeros up to `size` bytes in all.
+    mutating func pad(to size: Int) {
+        bytes.append(contentsOf: repeatElement(0, count: size - bytes.count))
     }
 }
 
@@ -383,6 +571,46 @@ private struct MessageReader {
     mutating func rest() -> [UInt8] {
         defer { offset = bytes.count }
         return Array(bytes[offset...])
+    }
+
+    /// Bytes left after the fields read so far.
+    var remaining: Int { bytes.count - offset }
+
+    mutating func bytes(_ count: Int) throws(RendezvousError) -> [UInt8] {
+        Array(try take(count))
+    }
+
+    mutating func nameplate() throws(RendezvousError) -> CodeNameplate {
+        let value = try uint16()
+        guard let nameplate = CodeNameplate(rawValue: value) else { throw .invalidNameplate(value) }
+        return nameplate
+    }
+
+    /// A nameplate field where 0 means none.
+    mutating func optionalNameplate() throws(RendezvousError) -> CodeNameplate? {
+        let value = try uint16()
+        guard value != 0 else { return nil }
+        guard let nameplate = CodeNameplate(rawValue: value) else { throw .invalidNameplate(value) }
+        return nameplate
+    }
+
+    /// A PAKE message of `count` bytes; the length is checked before anything is copied.
+    mutating func pakeMessage(count: Int) throws(RendezvousError) -> [UInt8] {
+        guard isPakeMessageSize(count) else { throw .pakeMessageSize(count) }
+        return try bytes(count)
+    }
+
+    /// The rest as a sealed payload; the size range already bounds it, checked again so that no
+    /// change of sizes can make a message initialiser trap on network input.
+    mutating func payload() throws(RendezvousError) -> [UInt8] {
+        guard isCodePayloadSize(remaining) else { throw .truncatedField(type) }
+        return rest()
+    }
+
+    /// The rest must be zeros; consumes it.
+    mutating func zeroPadding() throws(RendezvousError) {
+        guard bytes[offset...].allSatisfy({ $0 == 0 }) else { throw .paddingNotZero(type) }
+        offset = bytes.count
     }
 
     func finish() throws(RendezvousError) {

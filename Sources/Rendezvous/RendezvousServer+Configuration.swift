@@ -36,6 +36,21 @@ extension RendezvousServer {
         public var secretRotationInterval = Self.defaultSecretRotationInterval
         /// How often expired registrations and idle rate-limit buckets are swept.
         public var sweepInterval = Self.defaultSweepInterval
+        /// How many short-code nameplates may be held at once (open, knocked, or finished and not
+        /// yet released); at most `RendezvousWire.maxNameplate`.
+        public var maxNameplates = Self.defaultMaxNameplates
+        /// How many nameplates one source (IPv4 address or IPv6 /64) may hold at once.
+        public var maxNameplatesPerSource = Self.defaultMaxNameplatesPerSource
+        /// The lifetime of a short-code mailbox, and the most a host may ask for.
+        public var codeLifetime = Self.defaultCodeLifetime
+        /// How long a finished mailbox keeps its nameplate before the number is released.
+        public var codeLinger = Self.defaultCodeLinger
+        /// A repeated knock is forwarded (or its answer sent) again at most once per this interval.
+        public var codeRepeatInterval = Self.defaultCodeRepeatInterval
+        /// New knocks admitted from one source per second, on average.
+        public var sourceKnocksPerSecond = Self.defaultSourceKnocksPerSecond
+        /// New knocks one source may send in a burst above its average.
+        public var sourceKnockBurst = Self.defaultSourceKnockBurst
 
         /// The defaults.
         public init() {}
@@ -85,5 +100,26 @@ extension RendezvousServer {
         /// 1 s: registrations expire at most a second late; a sweep of the full tables costs
         /// milliseconds, so once a second is cheap.
         public static let defaultSweepInterval = Duration.seconds(1)
+        /// 999, every nameplate: a held mailbox is at most about 1.3 KB (its largest answer kept
+        /// for a repeated knock), so the whole table stays near a megabyte. Lower it to keep
+        /// nameplates short; the number space itself is the bound.
+        public static let defaultMaxNameplates = 999
+        /// 16 per IPv4 address or IPv6 /64: a shop's agents behind one NAT open a few codes a
+        /// minute, yet one address cannot take more than 16 of the 999 numbers.
+        public static let defaultMaxNameplatesPerSource = 16
+        /// 600 s: ten minutes to read a code out on the phone and type it, after which an unused
+        /// code is worth nothing to whoever overheard it.
+        public static let defaultCodeLifetime = Duration.seconds(600)
+        /// 60 s: covers a joiner's repeated knocks (their answer was lost) many times over, and
+        /// a late lookup learns the code was used instead of landing on a reused number.
+        public static let defaultCodeLinger = Duration.seconds(60)
+        /// 1 s: a joiner retries every 0.5 to 4 s; forwarding each at most once a second keeps a
+        /// knock flood from reaching the host.
+        public static let defaultCodeRepeatInterval = Duration.seconds(1)
+        /// 0.1 (one every 10 s): a customer knocks once per code, while one address can burn at
+        /// most a few of other people's codes a minute.
+        public static let defaultSourceKnocksPerSecond = 0.1
+        /// 8: a few customers behind one NAT knocking at once are not refused.
+        public static let defaultSourceKnockBurst = 8.0
     }
 }

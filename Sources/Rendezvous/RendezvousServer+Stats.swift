@@ -27,6 +27,24 @@ extension RendezvousServer {
         case relayBandwidth
         /// An unregister without a valid cookie, or for a peer not registered at the source.
         case unregisterRejected
+        /// A codeOpen while `maxNameplates` are held (answered with codeError `unavailable`).
+        case codeLimit
+        /// A codeOpen from a source holding `maxNameplatesPerSource` (answered with `unavailable`).
+        case codeSourceLimit
+        /// A code request naming a nameplate no mailbox holds (answered with `unknown`).
+        case codeUnknown
+        /// A code request naming an expired mailbox (answered with `expired`).
+        case codeExpired
+        /// A lookup or knock on a mailbox already knocked, answered, burnt or closed (answered
+        /// with that reason): the second guess is refused.
+        case codeUsed
+        /// An answer, burn, close or refresh not from the mailbox's host address and nonce, or
+        /// naming another knock: ignored.
+        case codeRejected
+        /// A repeated knock within `codeRepeatInterval` of the last forward: ignored.
+        case codeRepeat
+        /// A new knock from a source over its knock rate: ignored.
+        case codeKnockRate
 
         /// Words for the debug log.
         public var description: String {
@@ -44,6 +62,14 @@ extension RendezvousServer {
             case .relayUnknownTarget: "relay to a peer not in the sender's rooms"
             case .relayBandwidth: "room over its relay bandwidth"
             case .unregisterRejected: "unregister not proven"
+            case .codeLimit: "no nameplate free"
+            case .codeSourceLimit: "source holds too many nameplates"
+            case .codeUnknown: "unknown nameplate"
+            case .codeExpired: "expired nameplate"
+            case .codeUsed: "nameplate already used"
+            case .codeRejected: "code request not from the mailbox's host or for another knock"
+            case .codeRepeat: "knock repeated too soon"
+            case .codeKnockRate: "source over its knock rate"
             }
         }
     }
@@ -89,6 +115,22 @@ extension RendezvousServer {
         public var unregisteredPeers = 0
         /// Times the cookie secret was replaced.
         public var secretRotations = 0
+        /// Short-code nameplates held now (open, knocked, or finished and not yet released).
+        public var nameplates = 0
+        /// Mailboxes opened.
+        public var codesOpened = 0
+        /// First knocks accepted and forwarded to a host.
+        public var codeKnocks = 0
+        /// Mailboxes answered (the payload forwarded to the joiner).
+        public var codesAnswered = 0
+        /// Mailboxes burnt by their host after a wrong guess.
+        public var codesBurnt = 0
+        /// Mailboxes closed by their host.
+        public var codesClosed = 0
+        /// Mailboxes that expired unfinished.
+        public var codesExpired = 0
+        /// codeError datagrams sent.
+        public var codeErrorsSent = 0
         /// Datagrams dropped, by reason.
         public var drops = DropCounts()
 

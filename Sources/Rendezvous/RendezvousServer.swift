@@ -7,7 +7,8 @@ import PeerCrypto
 /// 1. header: size bounds, type byte, reserved bytes (`RendezvousMessage.checkHeader`); garbage is
 ///    dropped here without touching any table;
 /// 2. the source's token buckets (packets and bytes per IPv4 address or IPv6 /64);
-/// 3. the message itself: register, relay or unregister.
+/// 3. the message itself: register, relay, unregister, or a short-code mailbox request
+///    (`RendezvousServer+Codes.swift`).
 ///
 /// A register must carry a valid cookie, a keyed BLAKE2b of the sender's address, port and nonce:
 /// without one the only reply is a 28-byte cookie challenge, smaller than any register, so the
@@ -28,7 +29,9 @@ public struct RendezvousServer: Sendable {
         case send([UInt8], to: UDPEndpoint)
         /// A lifecycle event worth a log line.
         case log(Event)
-        /// A datagram was dropped silently, for the debug log; nothing is sent.
+        /// A datagram was dropped or refused, for the debug log. Nothing is sent for it, except
+        /// that a refused code request from a cookie-proven address gets a small codeError
+        /// (its own `.send`), so a person learns why the code did not work.
         case drop(DropReason, from: UDPEndpoint)
     }
 
@@ -51,6 +54,20 @@ public struct RendezvousServer: Sendable {
         case peerUnregistered(RoomTag, RendezvousPeerID)
         /// The cookie secret was replaced.
         case secretRotated
+        /// A host opened a short-code mailbox (nameplate, host address).
+        case codeOpened(CodeNameplate, UDPEndpoint)
+        /// A joiner knocked first on a nameplate (nameplate, joiner address).
+        case codeKnocked(CodeNameplate, UDPEndpoint)
+        /// The host's answer was forwarded to the joiner.
+        case codeAnswered(CodeNameplate)
+        /// The host burnt the nameplate after a wrong guess.
+        case codeBurnt(CodeNameplate)
+        /// The host closed the mailbox.
+        case codeClosed(CodeNameplate)
+        /// The mailbox expired unfinished.
+        case codeExpired(CodeNameplate)
+        /// A finished mailbox's nameplate is free again.
+        case codeReleased(CodeNameplate)
     }
 
     private struct Peer: Sendable {
@@ -73,7 +90,7 @@ public struct RendezvousServer: Sendable {
 
     /// The limits and timers in force.
     public let configuration: Configuration
-    private let randomSource: RandomSource
+    let randomSource: RandomSource
     private var secret: SecretBytes
     private var previousSecret: SecretBytes?
     private var secretCreated: Instant
@@ -84,7 +101,11 @@ public struct RendezvousServer: Sendable {
     private var registrationsPerSource: [UDPEndpoint.Address: Int] = [:]
     private var peerCount = 0
     private var sources: SourceRateLimiter
-    private var counters = Stats()
+    var counters = Stats()
+    /// The short-code mailboxes, by nameplate.
+    var codes = CodeMailboxTable()
+    /// New knocks per source: the bound on how fast one address can burn other people's codes.
+    var knockSources: SourceRateLimiter
 
     /// Creates a server with no rooms and a fresh cookie secret.
     ///
@@ -107,12 +128,24 @@ public struct RendezvousServer: Sendable {
         precondition(configuration.registrationLifetime > .zero && configuration.sweepInterval > .zero)
         precondition(configuration.secretRotationInterval > .zero && configuration.refreshInterval > .zero)
         precondition(configuration.refreshInterval < configuration.registrationLifetime)
+        precondition((1...Int(RendezvousWire.maxNameplate)).contains(configuration.maxNameplates))
+        precondition(configuration.maxNameplatesPerSource > 0 && configuration.codeRepeatInterval > .zero)
+        precondition(
+            configuration.codeLifetime >= .seconds(1) && configuration.codeLifetime <= .seconds(Int(UInt16.max))
+        )
+        precondition(configuration.codeLinger >= .zero)
+        precondition(configuration.sourceKnocksPerSecond > 0 && configuration.sourceKnockBurst >= 1)
         self.configuration = configuration
         self.randomSource = randomSource
         secret = Self.makeSecret(randomSource)
         secretCreated = now
         nextSweep = now + configuration.sweepInterval
         sources = SourceRateLimiter(configuration: configuration)
+        knockSources = SourceRateLimiter(
+            capacity: configuration.maxTrackedSources,
+            packetsPerSecond: configuration.sourceKnocksPerSecond,
+            packetBurst: configuration.sourceKnockBurst
+        )
     }
 
     /// Table sizes and counters now.
@@ -121,6 +154,7 @@ public struct RendezvousServer: Sendable {
         stats.rooms = rooms.count
         stats.peers = peerCount
         stats.trackedSources = sources.count
+        stats.nameplates = codes.count
         return stats
     }
 
@@ -147,8 +181,11 @@ public struct RendezvousServer: Sendable {
             return [drop(error.isUnknownType ? .unknownType : .malformed, from: source)]
         }
         switch type {
-        case .register, .relay, .unregister: break
-        case .cookieChallenge, .registered, .introduce, .relayed: return [drop(.unexpectedType, from: source)]
+        case .register, .relay, .unregister, .codeOpen, .codeLookup, .codeKnock, .codeAnswer, .codeBurn, .codeClose:
+            break
+        case .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked, .codeAnswered,
+            .codeAck, .codeError:
+            return [drop(.unexpectedType, from: source)]
         }
         guard sources.admit(source.sourceKey, size: datagram.count, now: now) else {
             return [drop(.rateLimited, from: source)]
@@ -165,16 +202,30 @@ public struct RendezvousServer: Sendable {
             return self.register(register, requestSize: datagram.count, from: source, now: now)
         case .unregister(let unregister):
             return self.unregister(unregister, from: source)
-        case .relay, .cookieChallenge, .registered, .introduce, .relayed:
+        case .codeOpen(let open):
+            return codeOpen(open, requestSize: datagram.count, from: source, now: now)
+        case .codeLookup(let lookup):
+            return codeLookup(lookup, requestSize: datagram.count, from: source, now: now)
+        case .codeKnock(let knock):
+            return codeKnock(knock, requestSize: datagram.count, from: source, now: now)
+        case .codeAnswer(let answer):
+            return codeAnswer(answer, requestSize: datagram.count, from: source, now: now)
+        case .codeBurn(let burn):
+            return codeBurn(burn, requestSize: datagram.count, from: source, now: now)
+        case .codeClose(let close):
+            return codeClose(close, requestSize: datagram.count, from: source, now: now)
+        case .relay, .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked,
+            .codeAnswered, .codeAck, .codeError:
             // Filtered by type above; a server-bound type never decodes as another.
             return [drop(.unexpectedType, from: source)]
         }
     }
 
-    /// Rotates the cookie secret and removes expired registrations, empty rooms and idle buckets.
+    /// Rotates the cookie secret and removes expired registrations, empty rooms, idle buckets,
+    /// expired mailboxes and finished mailboxes past their linger.
     ///
     /// - Parameter now: the current time.
-    /// - Returns: events to log.
+    /// - Returns: events to log, and a codeError `expired` to each joiner whose knocked mailbox expired.
     public mutating func timerFired(now: Instant) -> [Action] {
         var actions: [Action] = []
         if rotateSecretIfDue(now: now) { actions.append(.log(.secretRotated)) }
@@ -193,6 +244,8 @@ public struct RendezvousServer: Sendable {
             if let removed = removePeer(registration) { actions.append(removed) }
         }
         sources.sweep(now: now)
+        knockSources.sweep(now: now)
+        actions += sweepCodes(now: now)
         return actions
     }
 
@@ -205,14 +258,7 @@ public struct RendezvousServer: Sendable {
         now: Instant
     ) -> [Action] {
         guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce) else {
-            let cookie = makeCookie(for: source, nonce: message.clientNonce, secret: secret)
-            let challenge = RendezvousMessage.cookieChallenge(
-                .init(clientNonce: message.clientNonce, cookie: cookie)
-            ).encoded()
-            // True by the sizes (28 < 53); checked so no format change can ever make this an amplifier.
-            guard challenge.count <= requestSize else { return [drop(.malformed, from: source)] }
-            counters.challengesSent += 1
-            return [.send(challenge, to: source)]
+            return challenge(source, nonce: message.clientNonce, requestSize: requestSize)
         }
         let tag = message.roomTag
         let registration = Registration(tag: tag, peer: message.peerID)
@@ -420,7 +466,7 @@ public struct RendezvousServer: Sendable {
         return nil
     }
 
-    private mutating func drop(_ reason: DropReason, from source: UDPEndpoint) -> Action {
+    mutating func drop(_ reason: DropReason, from source: UDPEndpoint) -> Action {
         counters.drops[reason] += 1
         return .drop(reason, from: source)
     }
@@ -451,7 +497,18 @@ public struct RendezvousServer: Sendable {
         return true
     }
 
-    private func cookieIsValid(_ cookie: RendezvousCookie, for source: UDPEndpoint, nonce: UInt64) -> Bool {
+    /// The only reply to a request without a valid cookie: a challenge for this address and nonce.
+    mutating func challenge(_ source: UDPEndpoint, nonce: UInt64, requestSize: Int) -> [Action] {
+        let cookie = makeCookie(for: source, nonce: nonce, secret: secret)
+        let challenge = RendezvousMessage.cookieChallenge(.init(clientNonce: nonce, cookie: cookie)).encoded()
+        // True by the sizes (28 is below every request's minimum); checked so that no format
+        // change can ever make this an amplifier.
+        guard challenge.count <= requestSize else { return [drop(.malformed, from: source)] }
+        counters.challengesSent += 1
+        return [.send(challenge, to: source)]
+    }
+
+    func cookieIsValid(_ cookie: RendezvousCookie, for source: UDPEndpoint, nonce: UInt64) -> Bool {
         guard !cookie.isNone else { return false }
         if cookie.constantTimeEquals(makeCookie(for: source, nonce: nonce, secret: secret)) { return true }
         guard let previousSecret else { return false }
@@ -478,7 +535,9 @@ extension RendezvousError {
         switch self {
         case .unknownType: true
         case .truncatedHeader, .datagramTooLarge, .reservedNotZero, .wrongSize, .truncatedField, .trailingBytes,
-            .unknownAddressFamily, .tooManyCandidates, .cannotResolve, .socket, .alreadyRunning:
+            .unknownAddressFamily, .tooManyCandidates, .cannotResolve, .socket, .alreadyRunning, .invalidNameplate,
+            .unknownCodeErrorReason, .pakeMessageSize, .paddingNotZero, .codeRefused, .codeNoReply, .codeNoAnswer,
+            .codeExpired, .codeDeadline, .codeCancelled:
             false
         }
     }

@@ -333,9 +333,10 @@ extension RendezvousServer.Event {
     /// The level of this event's log line.
     var level: RendezvousService.LogLevel {
         switch self {
-        case .roomCreated, .roomRemoved, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered:
+        case .roomCreated, .roomRemoved, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered,
+            .codeOpened, .codeKnocked, .codeAnswered, .codeBurnt, .codeClosed, .codeExpired:
             .info
-        case .secretRotated: .debug
+        case .secretRotated, .codeReleased: .debug
         }
     }
 
@@ -356,6 +357,13 @@ extension RendezvousServer.Event {
         case .peerUnregistered(let tag, let peer):
             "peer \(peer.shortDescription) unregistered from room \(tag.shortDescription)"
         case .secretRotated: "cookie secret rotated"
+        case .codeOpened(let nameplate, let host): "code \(nameplate) opened by \(host)"
+        case .codeKnocked(let nameplate, let joiner): "code \(nameplate) knocked on from \(joiner)"
+        case .codeAnswered(let nameplate): "code \(nameplate) answered"
+        case .codeBurnt(let nameplate): "code \(nameplate) burnt by its host after a wrong guess"
+        case .codeClosed(let nameplate): "code \(nameplate) closed by its host"
+        case .codeExpired(let nameplate): "code \(nameplate) expired"
+        case .codeReleased(let nameplate): "nameplate \(nameplate) released"
         }
     }
 }

@@ -20,6 +20,58 @@ public enum RendezvousWire {
         case relayed = 0x25
         /// Node → rendezvous: leave a room before the registration would expire.
         case unregister = 0x26
+        /// Host → rendezvous: open a short-code mailbox (or refresh the one held), with the host's PAKE message.
+        case codeOpen = 0x27
+        /// Rendezvous → host: the nameplate allocated and the lifetime granted.
+        case codeOpened = 0x28
+        /// Joiner → rendezvous: ask for the host's PAKE message under a nameplate.
+        case codeLookup = 0x29
+        /// Rendezvous → joiner: the host's PAKE message.
+        case codeOffer = 0x2A
+        /// Joiner → rendezvous: the one guess — the joiner's PAKE message and confirmation tag.
+        case codeKnock = 0x2B
+        /// Rendezvous → host: the first knock on its nameplate, forwarded.
+        case codeKnocked = 0x2C
+        /// Host → rendezvous: the sealed answer for the joiner who knocked.
+        case codeAnswer = 0x2D
+        /// Rendezvous → joiner: the host's sealed answer, forwarded.
+        case codeAnswered = 0x2E
+        /// Host → rendezvous: the joiner's tag was wrong; burn the nameplate.
+        case codeBurn = 0x2F
+        /// Host → rendezvous: close the mailbox before it expires.
+        case codeClose = 0x30
+        /// Rendezvous → host: an answer, burn or close was carried out.
+        case codeAck = 0x31
+        /// Rendezvous → node: the request cannot be carried out, and why.
+        case codeError = 0x32
+    }
+
+    /// Why the rendezvous refused a short-code request (the reason byte of `codeError`).
+    public enum CodeErrorReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
+        /// No mailbox holds this nameplate (never opened, or released after it finished).
+        case unknown = 1
+        /// A joiner already knocked, and the host answered or is answering.
+        case used = 2
+        /// The mailbox expired before the exchange finished.
+        case expired = 3
+        /// A joiner knocked with the wrong words and the host burnt the nameplate.
+        case burnt = 4
+        /// The host closed the mailbox.
+        case closed = 5
+        /// The rendezvous holds as many mailboxes as it allows (overall or for this source).
+        case unavailable = 6
+
+        /// Words for people: what the code's user should do differs with each.
+        public var description: String {
+            switch self {
+            case .unknown: "no such code at the rendezvous"
+            case .used: "the code was already used"
+            case .expired: "the code expired"
+            case .burnt: "the code was burnt by a wrong guess"
+            case .closed: "the host closed the code"
+            case .unavailable: "the rendezvous has no free code now"
+            }
+        }
     }
 
     /// The address family byte of a candidate.
@@ -108,6 +160,109 @@ public enum RendezvousWire {
     /// Unregister: header, tag, peer id, client nonce, cookie; 52 bytes.
     public static let unregisterSize = headerSize + roomTagSize + peerIDSize + clientNonceSize + cookieSize
 
+    // MARK: Short-code mailbox
+
+    /// A nameplate on the wire: 2 bytes, 1 … `maxNameplate`.
+    public static let nameplateSize = 2
+    /// The highest nameplate: at most three digits to read out on the phone.
+    public static let maxNameplate: UInt16 = 999
+    /// The lifetime fields of codeOpen (asked) and codeOpened (granted), in whole seconds.
+    public static let codeLifetimeSize = 2
+    /// A PAKE message is opaque to the rendezvous but never empty.
+    public static let minPakeMessageSize = 1
+    /// Room for a CPace share (32 bytes) with associated data, and little else: the mailbox is
+    /// not a general store.
+    public static let maxPakeMessageSize = 96
+    /// The length byte in front of the joiner's PAKE message in a knock.
+    public static let pakeMessageLengthSize = 1
+    /// The joiner's key confirmation tag: a 256-bit MAC.
+    public static let codeTagSize = 32
+    /// The rendezvous's random id of the knock: the host's answer or burn names it.
+    public static let knockIDSize = 8
+    /// The reason byte of codeError.
+    public static let codeReasonSize = 1
+    /// The largest sealed answer: the host's confirmation and a sealed `cvp2` invite (at most
+    /// about 700 bytes) with room to spare.
+    public static let maxCodePayloadSize = 1024
+
+    /// Offset of the lifetime asked in codeOpen (after header, nonce, cookie).
+    public static let codeOpenLifetimeOffset = headerSize + clientNonceSize + cookieSize
+    /// Offset of the nameplate held (0 to open a new one) in codeOpen.
+    public static let codeOpenNameplateOffset = codeOpenLifetimeOffset + codeLifetimeSize
+    /// Offset of the host's PAKE message in codeOpen; it runs to the end.
+    public static let codeOpenPakeMessageOffset = codeOpenNameplateOffset + nameplateSize
+    /// The smallest codeOpen: 33 bytes.
+    public static let codeOpenMinSize = codeOpenPakeMessageOffset + minPakeMessageSize
+    /// The largest codeOpen: 128 bytes.
+    public static let codeOpenMaxSize = codeOpenPakeMessageOffset + maxPakeMessageSize
+
+    /// codeOpened: header, nonce, nameplate, lifetime granted; 16 bytes.
+    public static let codeOpenedSize = headerSize + clientNonceSize + nameplateSize + codeLifetimeSize
+
+    /// Offset of the host's PAKE message in codeOffer (after header, nonce, nameplate).
+    public static let codeOfferPakeMessageOffset = headerSize + clientNonceSize + nameplateSize
+    /// The smallest codeOffer: 15 bytes.
+    public static let codeOfferMinSize = codeOfferPakeMessageOffset + minPakeMessageSize
+    /// The largest codeOffer: 110 bytes.
+    public static let codeOfferMaxSize = codeOfferPakeMessageOffset + maxPakeMessageSize
+
+    /// Offset of the nameplate in codeLookup, codeKnock, codeAnswer, codeBurn and codeClose
+    /// (after header, nonce, cookie).
+    public static let codeRequestNameplateOffset = headerSize + clientNonceSize + cookieSize
+    /// Offset of the zero padding in codeLookup.
+    public static let codeLookupPaddingOffset = codeRequestNameplateOffset + nameplateSize
+    /// codeLookup is padded with zeros to the largest codeOffer, 110 bytes, so the offer is never
+    /// larger than the lookup that asked for it.
+    public static let codeLookupSize = codeOfferMaxSize
+
+    /// Offset of the joiner's confirmation tag in codeKnock.
+    public static let codeKnockTagOffset = codeRequestNameplateOffset + nameplateSize
+    /// Offset of the length byte of the joiner's PAKE message in codeKnock.
+    public static let codeKnockPakeMessageLengthOffset = codeKnockTagOffset + codeTagSize
+    /// Offset of the joiner's PAKE message in codeKnock; zero padding follows it.
+    public static let codeKnockPakeMessageOffset = codeKnockPakeMessageLengthOffset + pakeMessageLengthSize
+
+    /// Offset of the knock id in codeKnocked (after header, the host's nonce, nameplate).
+    public static let codeKnockedKnockIDOffset = headerSize + clientNonceSize + nameplateSize
+    /// Offset of the joiner's tag in codeKnocked.
+    public static let codeKnockedTagOffset = codeKnockedKnockIDOffset + knockIDSize
+    /// Offset of the joiner's PAKE message in codeKnocked; it runs to the end.
+    public static let codeKnockedPakeMessageOffset = codeKnockedTagOffset + codeTagSize
+    /// The smallest codeKnocked: 55 bytes.
+    public static let codeKnockedMinSize = codeKnockedPakeMessageOffset + minPakeMessageSize
+    /// The largest codeKnocked: 150 bytes.
+    public static let codeKnockedMaxSize = codeKnockedPakeMessageOffset + maxPakeMessageSize
+
+    /// Offset of the knock id in codeAnswer and codeBurn.
+    public static let codeAnswerKnockIDOffset = codeRequestNameplateOffset + nameplateSize
+    /// Offset of the sealed payload in codeAnswer; it runs to the end.
+    public static let codeAnswerPayloadOffset = codeAnswerKnockIDOffset + knockIDSize
+    /// The smallest codeAnswer: 39 bytes.
+    public static let codeAnswerMinSize = codeAnswerPayloadOffset + 1
+    /// The largest codeAnswer: 1062 bytes.
+    public static let codeAnswerMaxSize = codeAnswerPayloadOffset + maxCodePayloadSize
+
+    /// Offset of the sealed payload in codeAnswered (after header, the joiner's nonce, nameplate).
+    public static let codeAnsweredPayloadOffset = headerSize + clientNonceSize + nameplateSize
+    /// The smallest codeAnswered: 15 bytes.
+    public static let codeAnsweredMinSize = codeAnsweredPayloadOffset + 1
+    /// The largest codeAnswered: 1038 bytes.
+    public static let codeAnsweredMaxSize = codeAnsweredPayloadOffset + maxCodePayloadSize
+
+    /// codeKnock is padded with zeros to the largest codeAnswered, 1038 bytes, so that the answer
+    /// re-sent to a repeated knock (its first copy was lost) is never larger than the knock.
+    public static let codeKnockSize = codeAnsweredMaxSize
+
+    /// codeBurn: header, nonce, cookie, nameplate, knock id; 38 bytes.
+    public static let codeBurnSize = codeAnswerPayloadOffset
+    /// codeClose: header, nonce, cookie, nameplate; 30 bytes.
+    public static let codeCloseSize = codeRequestNameplateOffset + nameplateSize
+    /// codeAck: header, nonce, nameplate; 14 bytes.
+    public static let codeAckSize = headerSize + clientNonceSize + nameplateSize
+    /// codeError: header, nonce, nameplate (0 when none was allocated), reason; 15 bytes, smaller
+    /// than any request it answers.
+    public static let codeErrorSize = codeAckSize + codeReasonSize
+
     /// The sizes a datagram of `type` may have; anything else is dropped before decoding.
     public static func sizeRange(of type: MessageType) -> ClosedRange<Int> {
         switch type {
@@ -117,6 +272,18 @@ public enum RendezvousWire {
         case .introduce: introduceMinSize...introduceMaxSize
         case .relay, .relayed: relayHeaderSize...maxDatagramSize
         case .unregister: unregisterSize...unregisterSize
+        case .codeOpen: codeOpenMinSize...codeOpenMaxSize
+        case .codeOpened: codeOpenedSize...codeOpenedSize
+        case .codeLookup: codeLookupSize...codeLookupSize
+        case .codeOffer: codeOfferMinSize...codeOfferMaxSize
+        case .codeKnock: codeKnockSize...codeKnockSize
+        case .codeKnocked: codeKnockedMinSize...codeKnockedMaxSize
+        case .codeAnswer: codeAnswerMinSize...codeAnswerMaxSize
+        case .codeAnswered: codeAnsweredMinSize...codeAnsweredMaxSize
+        case .codeBurn: codeBurnSize...codeBurnSize
+        case .codeClose: codeCloseSize...codeCloseSize
+        case .codeAck: codeAckSize...codeAckSize
+        case .codeError: codeErrorSize...codeErrorSize
         }
     }
 }

@@ -72,6 +72,16 @@ struct SourceRateLimiter: Sendable {
         byteBurst = configuration.sourceByteBurst
     }
 
+    /// A limiter that counts events only (knocks, say): admit them with `size: 0`.
+    init(capacity: Int, packetsPerSecond: Double, packetBurst: Double) {
+        self.capacity = capacity
+        packetRate = packetsPerSecond
+        self.packetBurst = packetBurst
+        // A byte bucket that is never charged stays full, so it never refuses and never keeps an entry alive.
+        byteRate = 1
+        byteBurst = 1
+    }
+
     var count: Int { entries.count }
 
     /// Charges one packet of `size` bytes to `key`; false if either bucket is short.

@@ -19,7 +19,7 @@ func fuzzInput(using random: inout SeededRandom) -> [UInt8] {
     }
     var bytes = sampleMessages.randomElement(using: &random)!.encoded()
     for _ in 0..<Int.random(in: 1...4, using: &random) {
-        switch Int.random(in: 0..<7, using: &random) {
+        switch Int.random(in: 0..<10, using: &random) {
         case 0 where !bytes.isEmpty:
             bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
         case 1 where !bytes.isEmpty:
@@ -33,6 +33,20 @@ func fuzzInput(using random: inout SeededRandom) -> [UInt8] {
             bytes[RendezvousWire.registerCandidatesOffset] = [4, 6, 0, 255].randomElement(using: &random)!
         case 5 where !bytes.isEmpty:
             bytes[0] = RendezvousWire.MessageType.allCases.randomElement(using: &random)!.rawValue
+        case 6 where bytes.count > RendezvousWire.codeRequestNameplateOffset + 1:
+            // Nameplates: 0, the edges of 1…999, and past them, in a request or a reply position.
+            let offset =
+                Bool.random(using: &random)
+                ? RendezvousWire.codeRequestNameplateOffset : RendezvousWire.headerSize + RendezvousWire.clientNonceSize
+            let value = [0, 1, 999, 1_000, 0xFFFF].randomElement(using: &random)!
+            bytes[offset] = UInt8(value >> 8)
+            bytes[offset + 1] = UInt8(value & 0xFF)
+        case 7 where bytes.count > RendezvousWire.codeKnockPakeMessageLengthOffset:
+            // A knock's PAKE length byte is the one count in the short-code messages.
+            bytes[RendezvousWire.codeKnockPakeMessageLengthOffset] = [0, 1, 96, 97, 255].randomElement(using: &random)!
+        case 8 where !bytes.isEmpty:
+            // The last byte: a codeError's reason, or a lookup's or knock's padding.
+            bytes[bytes.count - 1] = [0, 1, 6, 7, 255].randomElement(using: &random)!
         default:
             bytes.insert(UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
         }
@@ -73,8 +87,11 @@ func fuzzInput(using random: inout SeededRandom) -> [UInt8] {
                 if end == bytes.count {
                     #expect((try? RendezvousMessage.decode(prefix)) == message)
                 } else if let decoded = try? RendezvousMessage.decode(prefix) {
-                    // Only relay payloads may be shortened and still decode.
-                    #expect(decoded.type == .relay || decoded.type == .relayed)
+                    // Only a message ending in opaque bytes of variable length may be shortened and still decode.
+                    let variableTail: Set<RendezvousWire.MessageType> = [
+                        .relay, .relayed, .codeOpen, .codeOffer, .codeKnocked, .codeAnswer, .codeAnswered,
+                    ]
+                    #expect(variableTail.contains(decoded.type))
                 }
             }
         }

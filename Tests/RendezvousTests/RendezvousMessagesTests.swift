@@ -34,7 +34,54 @@ let sampleMessages: [RendezvousMessage] = {
         .unregister(
             .init(roomTag: tag(12), peerID: peer(12), clientNonce: 12, cookie: RendezvousCookie(high: 3, low: 4))
         ),
+    ] + sampleCodeMessages
+}()
+
+/// A nameplate the tests know is valid.
+func plate(_ value: UInt16) -> CodeNameplate { CodeNameplate(rawValue: value)! }
+
+/// Short-code samples: both ends of every variable field, every optional nameplate and reason.
+let sampleCodeMessages: [RendezvousMessage] = {
+    let cookie = RendezvousCookie(high: 0xC0C0, low: 0xFFFF)
+    let tag32 = Array(UInt8(0x40)..<0x60)
+    let ya = Array(repeating: UInt8(0xA1), count: 32)
+    let biggest = Array(repeating: UInt8(0xB2), count: RendezvousWire.maxPakeMessageSize)
+    let payload = Array(repeating: UInt8(0x5A), count: RendezvousWire.maxCodePayloadSize)
+    return [
+        .codeOpen(.init(clientNonce: 1, pakeMessage: ya)),
+        .codeOpen(
+            .init(
+                clientNonce: .max,
+                cookie: cookie,
+                requestedLifetimeSeconds: .max,
+                nameplate: plate(999),
+                pakeMessage: biggest
+            )
+        ),
+        .codeOpen(
+            .init(clientNonce: 2, cookie: cookie, requestedLifetimeSeconds: 60, nameplate: plate(1), pakeMessage: [7])
+        ),
+        .codeOpened(.init(clientNonce: 3, nameplate: plate(7), lifetimeSeconds: 600)),
+        .codeLookup(.init(clientNonce: 4, nameplate: plate(7))),
+        .codeLookup(.init(clientNonce: 5, cookie: cookie, nameplate: plate(999))),
+        .codeOffer(.init(clientNonce: 6, nameplate: plate(7), pakeMessage: [1])),
+        .codeOffer(.init(clientNonce: 6, nameplate: plate(7), pakeMessage: biggest)),
+        .codeKnock(.init(clientNonce: 8, cookie: cookie, nameplate: plate(7), pakeMessage: [9], tag: tag32)),
+        .codeKnock(.init(clientNonce: 8, cookie: .none, nameplate: plate(998), pakeMessage: biggest, tag: tag32)),
+        .codeKnocked(.init(clientNonce: 9, nameplate: plate(7), knockID: .max, tag: tag32, pakeMessage: ya)),
+        .codeKnocked(.init(clientNonce: 9, nameplate: plate(7), knockID: 0, tag: tag32, pakeMessage: [0])),
+        .codeAnswer(.init(clientNonce: 10, cookie: cookie, nameplate: plate(7), knockID: 11, payload: [1])),
+        .codeAnswer(.init(clientNonce: 10, cookie: cookie, nameplate: plate(7), knockID: 11, payload: payload)),
+        .codeAnswered(.init(clientNonce: 12, nameplate: plate(7), payload: [2])),
+        .codeAnswered(.init(clientNonce: 12, nameplate: plate(7), payload: payload)),
+        .codeBurn(.init(clientNonce: 13, cookie: cookie, nameplate: plate(7), knockID: 14)),
+        .codeClose(.init(clientNonce: 15, cookie: cookie, nameplate: plate(500))),
+        .codeAck(.init(clientNonce: 16, nameplate: plate(7))),
+        .codeError(.init(clientNonce: 17, nameplate: nil, reason: .unavailable)),
     ]
+        + RendezvousWire.CodeErrorReason.allCases.map {
+            .codeError(.init(clientNonce: 18, nameplate: plate(3), reason: $0))
+        }
 }()
 
 @Suite struct RendezvousMessagesTests {
@@ -140,13 +187,167 @@ let sampleMessages: [RendezvousMessage] = {
         ([UInt8](), RendezvousError.truncatedHeader(size: 0)),
         ([0x20, 0, 0], .truncatedHeader(size: 3)),
         ([0x01, 0, 0, 0], .unknownType(0x01)),
-        ([0x27, 0, 0, 0], .unknownType(0x27)),
+        ([0x1F, 0, 0, 0], .unknownType(0x1F)),
+        ([0x33, 0, 0, 0], .unknownType(0x33)),
         ([0x24, 0, 1, 0] + Array(repeating: 0, count: 8), .reservedNotZero),
         ([0x24, 0, 0, 0, 1, 2, 3], .wrongSize(.relay, allowed: 12...1200, got: 7)),
         ([0x21, 0, 0, 0] + Array(repeating: 0, count: 25), .wrongSize(.cookieChallenge, allowed: 28...28, got: 29)),
     ])
     func malformedHeadersAreRejected(bytes: [UInt8], error: RendezvousError) {
         #expect(throws: error) { try RendezvousMessage.decode(bytes) }
+    }
+
+    @Test func codeMessagesHaveTheDocumentedByteLayout() throws {
+        let cookie = try #require(RendezvousCookie(bytes: Array(0x30...0x3F)))
+        let nonce: UInt64 = 0x2122_2324_2526_2728
+        let nonceBytes: [UInt8] = [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]
+        let open = RendezvousMessage.codeOpen(
+            .init(
+                clientNonce: nonce,
+                cookie: cookie,
+                requestedLifetimeSeconds: 300,
+                nameplate: nil,
+                pakeMessage: [0xAA, 0xBB]
+            )
+        )
+        #expect(open.encoded() == [0x27, 0, 0, 0] + nonceBytes + Array(0x30...0x3F) + [0x01, 0x2C, 0, 0, 0xAA, 0xBB])
+        #expect(RendezvousWire.codeOpenLifetimeOffset == 28 && RendezvousWire.codeOpenNameplateOffset == 30)
+
+        let lookup = RendezvousMessage.codeLookup(.init(clientNonce: nonce, cookie: cookie, nameplate: plate(7)))
+        let lookupBytes = lookup.encoded()
+        #expect(lookupBytes.count == RendezvousWire.codeLookupSize)
+        #expect(Array(lookupBytes[0..<30]) == [0x29, 0, 0, 0] + nonceBytes + Array(0x30...0x3F) + [0, 7])
+        #expect(lookupBytes[30...].allSatisfy { $0 == 0 })
+
+        let tag32 = Array(UInt8(0x40)..<0x60)
+        let knock = RendezvousMessage.codeKnock(
+            .init(
+                clientNonce: nonce,
+                cookie: cookie,
+                nameplate: plate(0x123),
+                pakeMessage: [0xCC, 0xDD, 0xEE],
+                tag: tag32
+            )
+        )
+        let knockBytes = knock.encoded()
+        #expect(knockBytes.count == RendezvousWire.codeKnockSize)
+        #expect(
+            Array(knockBytes[0..<66])
+                == [0x2B, 0, 0, 0] + nonceBytes + Array(0x30...0x3F) + [0x01, 0x23] + tag32 + [3, 0xCC, 0xDD, 0xEE]
+        )
+        #expect(knockBytes[66...].allSatisfy { $0 == 0 })
+        #expect(RendezvousWire.codeKnockTagOffset == 30)
+        #expect(RendezvousWire.codeKnockPakeMessageLengthOffset == 62)
+        #expect(RendezvousWire.codeKnockPakeMessageOffset == 63)
+
+        let knocked = RendezvousMessage.codeKnocked(
+            .init(
+                clientNonce: nonce,
+                nameplate: plate(7),
+                knockID: 0x0102_0304_0506_0708,
+                tag: tag32,
+                pakeMessage: [0xCC]
+            )
+        )
+        #expect(knocked.encoded() == [0x2C, 0, 0, 0] + nonceBytes + [0, 7, 1, 2, 3, 4, 5, 6, 7, 8] + tag32 + [0xCC])
+
+        let answer = RendezvousMessage.codeAnswer(
+            .init(clientNonce: nonce, cookie: cookie, nameplate: plate(7), knockID: 9, payload: [0xF0, 0xF1])
+        )
+        #expect(
+            answer.encoded() == [0x2D, 0, 0, 0] + nonceBytes + Array(0x30...0x3F) + [
+                0, 7, 0, 0, 0, 0, 0, 0, 0, 9, 0xF0, 0xF1,
+            ]
+        )
+        let answered = RendezvousMessage.codeAnswered(
+            .init(clientNonce: nonce, nameplate: plate(7), payload: [0xF0, 0xF1])
+        )
+        #expect(answered.encoded() == [0x2E, 0, 0, 0] + nonceBytes + [0, 7, 0xF0, 0xF1])
+        let error = RendezvousMessage.codeError(.init(clientNonce: nonce, nameplate: nil, reason: .unavailable))
+        #expect(error.encoded() == [0x32, 0, 0, 0] + nonceBytes + [0, 0, 6])
+        let ack = RendezvousMessage.codeAck(.init(clientNonce: nonce, nameplate: plate(999)))
+        #expect(ack.encoded() == [0x31, 0, 0, 0] + nonceBytes + [0x03, 0xE7])
+    }
+
+    @Test func codeSizesNeverLetAReplyOutgrowItsRequest() {
+        typealias W = RendezvousWire
+        // Every node → rendezvous code request is larger than the cookie challenge it may get.
+        for smallest in [
+            W.codeOpenMinSize, W.codeLookupSize, W.codeKnockSize, W.codeAnswerMinSize, W.codeBurnSize, W.codeCloseSize,
+        ] {
+            #expect(W.cookieChallengeSize <= smallest)
+            #expect(W.codeErrorSize <= smallest)
+            #expect(W.codeAckSize <= smallest)
+        }
+        #expect(W.codeOpenedSize <= W.codeOpenMinSize)
+        // The offer to a lookup, the forwarded knock, and an answer sent again to a repeated knock.
+        #expect(W.codeOfferMaxSize <= W.codeLookupSize)
+        #expect(W.codeKnockedMaxSize <= W.codeKnockSize)
+        #expect(W.codeAnsweredMaxSize <= W.codeKnockSize)
+        // Forwarding an answer changes its header only, and shrinks it.
+        #expect(W.codeAnsweredPayloadOffset < W.codeAnswerPayloadOffset)
+        #expect(W.codeKnockSize == 1_038 && W.codeLookupSize == 110 && W.codeErrorSize == 15)
+        for type in W.MessageType.allCases {
+            #expect(W.sizeRange(of: type).upperBound <= W.maxDatagramSize)
+        }
+    }
+
+    @Test func malformedCodeFieldsAreRejected() throws {
+        let tag32 = [UInt8](repeating: 1, count: 32)
+        let knock = RendezvousMessage.codeKnock(
+            .init(clientNonce: 1, cookie: .none, nameplate: plate(7), pakeMessage: [1, 2], tag: tag32)
+        ).encoded()
+        var zeroNameplate = knock
+        zeroNameplate[RendezvousWire.codeRequestNameplateOffset + 1] = 0
+        #expect(throws: RendezvousError.invalidNameplate(0)) { try RendezvousMessage.decode(zeroNameplate) }
+        var bigNameplate = knock
+        bigNameplate[RendezvousWire.codeRequestNameplateOffset] = 0x03
+        bigNameplate[RendezvousWire.codeRequestNameplateOffset + 1] = 0xE8
+        #expect(throws: RendezvousError.invalidNameplate(1_000)) { try RendezvousMessage.decode(bigNameplate) }
+        var emptyPake = knock
+        emptyPake[RendezvousWire.codeKnockPakeMessageLengthOffset] = 0
+        #expect(throws: RendezvousError.pakeMessageSize(0)) { try RendezvousMessage.decode(emptyPake) }
+        var longPake = knock
+        longPake[RendezvousWire.codeKnockPakeMessageLengthOffset] = 97
+        #expect(throws: RendezvousError.pakeMessageSize(97)) { try RendezvousMessage.decode(longPake) }
+        var hugePake = knock
+        hugePake[RendezvousWire.codeKnockPakeMessageLengthOffset] = 255
+        #expect(throws: RendezvousError.pakeMessageSize(255)) { try RendezvousMessage.decode(hugePake) }
+        var dirtyPadding = knock
+        dirtyPadding[RendezvousWire.codeKnockSize - 1] = 1
+        #expect(throws: RendezvousError.paddingNotZero(.codeKnock)) { try RendezvousMessage.decode(dirtyPadding) }
+        var dirtyLookup = RendezvousMessage.codeLookup(.init(clientNonce: 1, nameplate: plate(1))).encoded()
+        dirtyLookup[RendezvousWire.codeLookupPaddingOffset] = 0x80
+        #expect(throws: RendezvousError.paddingNotZero(.codeLookup)) { try RendezvousMessage.decode(dirtyLookup) }
+        var badReason = RendezvousMessage.codeError(.init(clientNonce: 1, nameplate: nil, reason: .used)).encoded()
+        badReason[RendezvousWire.codeErrorSize - 1] = 0
+        #expect(throws: RendezvousError.unknownCodeErrorReason(0)) { try RendezvousMessage.decode(badReason) }
+        var noneOpened = RendezvousMessage.codeOpened(.init(clientNonce: 1, nameplate: plate(1), lifetimeSeconds: 1))
+            .encoded()
+        noneOpened[RendezvousWire.headerSize + RendezvousWire.clientNonceSize + 1] = 0
+        #expect(throws: RendezvousError.invalidNameplate(0)) { try RendezvousMessage.decode(noneOpened) }
+        let emptyAnswer = [UInt8](
+            RendezvousMessage.codeBurn(
+                .init(clientNonce: 1, cookie: .none, nameplate: plate(1), knockID: 1)
+            ).encoded()
+        )
+        // A burn's bytes under the answer's type: an answer with no payload is too short.
+        #expect(throws: RendezvousError.wrongSize(.codeAnswer, allowed: 39...1_062, got: 38)) {
+            try RendezvousMessage.decode([0x2D] + emptyAnswer.dropFirst())
+        }
+    }
+
+    @Test func nameplatesParseAsPeopleTypeThem() {
+        #expect(CodeNameplate("7") == plate(7))
+        #expect(CodeNameplate("007") == plate(7))
+        #expect(CodeNameplate("999") == plate(999))
+        #expect(CodeNameplate("0") == nil)
+        #expect(CodeNameplate("1000") == nil)
+        #expect(CodeNameplate("") == nil)
+        #expect(CodeNameplate("7a") == nil)
+        #expect(CodeNameplate("-7") == nil)
+        #expect(CodeNameplate(rawValue: 0) == nil)
+        #expect(plate(42).description == "42")
     }
 
     @Test func oversizedDatagramsAreRejectedBeforeTheirType() {

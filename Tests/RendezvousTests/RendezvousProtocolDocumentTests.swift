@@ -5,10 +5,14 @@ import Testing
 /// docs/PROTOCOL.md and the code must agree: each constant the "Rendezvous" section names is
 /// checked against its value here, so changing one without the other fails.
 @Suite struct RendezvousProtocolDocumentTests {
-    private static func rendezvousSection() throws -> String {
+    private static func document() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        return try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+    }
+
+    private static func rendezvousSection() throws -> String {
+        let text = try document()
         let start = try #require(text.range(of: "\n## Rendezvous\n"))
         let rest = text[start.upperBound...]
         let end = rest.range(of: "\n## ")?.lowerBound ?? rest.endIndex
@@ -57,6 +61,15 @@ import Testing
             ("refreshInterval", Self.seconds(C.defaultRefreshInterval)),
             ("secretRotationInterval", Self.seconds(C.defaultSecretRotationInterval)),
             ("sweepInterval", Self.seconds(C.defaultSweepInterval)),
+            ("maxNameplates", Self.grouped(C.defaultMaxNameplates)),
+            ("maxNameplatesPerSource", Self.grouped(C.defaultMaxNameplatesPerSource)),
+            ("codeLifetime", Self.seconds(C.defaultCodeLifetime)),
+            ("codeLinger", Self.seconds(C.defaultCodeLinger)),
+            ("codeRepeatInterval", Self.seconds(C.defaultCodeRepeatInterval)),
+            (
+                "sourceKnocksPerSecond` / `sourceKnockBurst",
+                "\(C.defaultSourceKnocksPerSecond) / \(Int(C.defaultSourceKnockBurst))"
+            ),
         ]
         for (name, value) in rows {
             #expect(section.contains("| `\(name)` | \(value) |"), "PROTOCOL.md row for \(name) should read \(value)")
@@ -81,6 +94,29 @@ import Testing
             ("maxDatagramSize", RendezvousWire.maxDatagramSize),
             ("maxRelayedDatagramSize", RendezvousWire.maxRelayedDatagramSize),
             ("unregisterSize", RendezvousWire.unregisterSize),
+            ("nameplateSize", RendezvousWire.nameplateSize),
+            ("maxNameplate", Int(RendezvousWire.maxNameplate)),
+            ("maxPakeMessageSize", RendezvousWire.maxPakeMessageSize),
+            ("codeTagSize", RendezvousWire.codeTagSize),
+            ("knockIDSize", RendezvousWire.knockIDSize),
+            ("maxCodePayloadSize", RendezvousWire.maxCodePayloadSize),
+            ("codeOpenMinSize", RendezvousWire.codeOpenMinSize),
+            ("codeOpenMaxSize", RendezvousWire.codeOpenMaxSize),
+            ("codeOpenedSize", RendezvousWire.codeOpenedSize),
+            ("codeLookupSize", RendezvousWire.codeLookupSize),
+            ("codeOfferMinSize", RendezvousWire.codeOfferMinSize),
+            ("codeOfferMaxSize", RendezvousWire.codeOfferMaxSize),
+            ("codeKnockSize", RendezvousWire.codeKnockSize),
+            ("codeKnockedMinSize", RendezvousWire.codeKnockedMinSize),
+            ("codeKnockedMaxSize", RendezvousWire.codeKnockedMaxSize),
+            ("codeAnswerMinSize", RendezvousWire.codeAnswerMinSize),
+            ("codeAnswerMaxSize", RendezvousWire.codeAnswerMaxSize),
+            ("codeAnsweredMinSize", RendezvousWire.codeAnsweredMinSize),
+            ("codeAnsweredMaxSize", RendezvousWire.codeAnsweredMaxSize),
+            ("codeBurnSize", RendezvousWire.codeBurnSize),
+            ("codeCloseSize", RendezvousWire.codeCloseSize),
+            ("codeAckSize", RendezvousWire.codeAckSize),
+            ("codeErrorSize", RendezvousWire.codeErrorSize),
         ]
         for (name, value) in named {
             let mention = section.contains("`\(name)` \(value)") || section.contains("`\(name)` (\(value))")
@@ -99,6 +135,80 @@ import Testing
         for (name, value) in offsets {
             #expect(section.contains("| \(value) (`\(name)`) |"), "PROTOCOL.md should give \(name) as offset \(value)")
         }
+        // The short-code offsets, in a table or in the text.
+        let codeOffsets: [(String, Int)] = [
+            ("codeOpenLifetimeOffset", RendezvousWire.codeOpenLifetimeOffset),
+            ("codeOpenNameplateOffset", RendezvousWire.codeOpenNameplateOffset),
+            ("codeOpenPakeMessageOffset", RendezvousWire.codeOpenPakeMessageOffset),
+            ("codeRequestNameplateOffset", RendezvousWire.codeRequestNameplateOffset),
+            ("codeLookupPaddingOffset", RendezvousWire.codeLookupPaddingOffset),
+            ("codeOfferPakeMessageOffset", RendezvousWire.codeOfferPakeMessageOffset),
+            ("codeKnockTagOffset", RendezvousWire.codeKnockTagOffset),
+            ("codeKnockPakeMessageLengthOffset", RendezvousWire.codeKnockPakeMessageLengthOffset),
+            ("codeKnockPakeMessageOffset", RendezvousWire.codeKnockPakeMessageOffset),
+            ("codeKnockedKnockIDOffset", RendezvousWire.codeKnockedKnockIDOffset),
+            ("codeKnockedTagOffset", RendezvousWire.codeKnockedTagOffset),
+            ("codeKnockedPakeMessageOffset", RendezvousWire.codeKnockedPakeMessageOffset),
+            ("codeAnswerKnockIDOffset", RendezvousWire.codeAnswerKnockIDOffset),
+            ("codeAnswerPayloadOffset", RendezvousWire.codeAnswerPayloadOffset),
+            ("codeAnsweredPayloadOffset", RendezvousWire.codeAnsweredPayloadOffset),
+        ]
+        for (name, value) in codeOffsets {
+            #expect(section.contains("\(value) (`\(name)`)"), "PROTOCOL.md should give \(name) as offset \(value)")
+        }
+
         #expect(section.contains("`RendezvousServer.secretSize`") && RendezvousServer.secretSize == 32)
+    }
+
+    @Test func everyMessageTypeIsInTheTypeTableAndEveryCodeMessageHasItsOwnEntry() throws {
+        let document = try Self.document()
+        let section = try Self.rendezvousSection()
+        for type in RendezvousWire.MessageType.allCases {
+            let hex = "0x" + String(type.rawValue, radix: 16, uppercase: true)
+            #expect(document.contains("| \(hex) |"), "the datagram types table should list \(hex) (\(type))")
+            if "\(type)".hasPrefix("code") {
+                #expect(section.contains("**\(hex) \(type)**"), "PROTOCOL.md should describe \(hex) \(type)")
+            }
+        }
+        // The reasons print as words for people, so their case names are spelled out here.
+        let reasons: [(RendezvousWire.CodeErrorReason, String)] = [
+            (.unknown, "unknown"), (.used, "used"), (.expired, "expired"), (.burnt, "burnt"), (.closed, "closed"),
+            (.unavailable, "unavailable"),
+        ]
+        #expect(reasons.count == RendezvousWire.CodeErrorReason.allCases.count)
+        for (reason, name) in reasons {
+            #expect(
+                section.contains("\(reason.rawValue) `\(name)`"),
+                "codeError reason \(name) should be \(reason.rawValue)"
+            )
+        }
+        for name in [
+            "codeLimit", "codeSourceLimit", "codeUnknown", "codeExpired", "codeUsed", "codeRejected", "codeRepeat",
+            "codeKnockRate",
+        ] {
+            #expect(section.contains("`\(name)`"), "PROTOCOL.md should name the drop reason \(name)")
+        }
+    }
+
+    @Test func theCodeClientsTimersMatchTheDefaults() throws {
+        let section = try Self.rendezvousSection()
+        typealias C = CodeMailboxClient.Configuration
+        func text(_ duration: Duration) -> String {
+            duration < .seconds(1)
+                ? "\(duration.components.attoseconds / 1_000_000_000_000_000) ms" : Self.seconds(duration)
+        }
+        let rows: [(String, Duration)] = [
+            ("retryInterval", C.defaultRetryInterval),
+            ("maxRetryInterval", C.defaultMaxRetryInterval),
+            ("replyTimeout", C.defaultReplyTimeout),
+            ("answerTimeout", C.defaultAnswerTimeout),
+            ("keepaliveInterval", C.defaultKeepaliveInterval),
+        ]
+        for (name, value) in rows {
+            #expect(
+                section.contains("| `\(name)` | \(text(value)) |"),
+                "PROTOCOL.md row for \(name) should read \(text(value))"
+            )
+        }
     }
 }

@@ -5,17 +5,20 @@ import Testing
 @Suite struct RendezvousServerTests {
     // MARK: Amplification
 
-    @Test func noReplyToAnUnverifiedSourceIsLargerThanItsRequest() {
+    @Test func noReplyToAnUnverifiedSourceIsLargerThanItsRequest() throws {
         let seed = SeededRandom.seedFromEnvironment(default: 0xA3B1)
         var random = SeededRandom(seed: seed)
         let harness = ServerHarness()
         // Real members exist, so relays and unregisters name peers that are there.
         harness.register(peer(1), in: tag(1), from: loopback(1))
         harness.register(peer(2), in: tag(1), from: loopback(2))
+        // And a code mailbox that a joiner has knocked on, so code requests find something to act on.
+        let nameplate = try #require(harness.openCode(from: loopback(3), nonce: 3))
+        harness.knockCode(nameplate, from: loopback(4), nonce: 4)
         var replies = 0
         for i in 0..<30_000 {
             let datagram: [UInt8]
-            switch i % 4 {
+            switch i % 5 {
             case 0:
                 datagram = fuzzInput(using: &random)
             case 1:
@@ -43,6 +46,9 @@ import Testing
                         datagram: Array(repeating: 1, count: Int.random(in: 0...1188, using: &random))
                     )
                 ).encoded()
+            case 3:
+                // Every short-code request, without a cookie or with a guessed one, naming held nameplates too.
+                datagram = randomCodeRequest(using: &random).encoded()
             default:
                 datagram = RendezvousMessage.unregister(
                     .init(
@@ -71,6 +77,8 @@ import Testing
         }
         #expect(replies > 5_000, "the cookie-less registers must have been answered")
         #expect(harness.server.stats.peers == 2)
+        #expect(harness.server.stats.nameplates == 1)
+        #expect(harness.server.stats.codeKnocks == 1)
     }
 
     // MARK: Registration
@@ -489,7 +497,10 @@ import Testing
         let harness = ServerHarness()
         let a = loopback(1)
         let nodeBound: [RendezvousMessage] = sampleMessages.filter {
-            [.cookieChallenge, .registered, .introduce, .relayed].contains($0.type)
+            [
+                .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked,
+                .codeAnswered, .codeAck, .codeError,
+            ].contains($0.type)
         }
         for message in nodeBound {
             #expect(harness.receive(message, from: a).drops == [.unexpectedType])

@@ -49,7 +49,7 @@ public struct RendezvousClient: Sendable {
     public enum DropReason: Hashable, Sendable, CaseIterable {
         /// It did not decode as a rendezvous message.
         case malformed
-        /// A node → rendezvous message type.
+        /// A node → rendezvous message type, or a short-code message (not a registration's).
         case unexpectedType
         /// A challenge for a nonce this client is not using.
         case wrongNonce
@@ -166,7 +166,11 @@ public struct RendezvousClient: Sendable {
             return []
         }
         switch message {
-        case .register, .relay, .unregister:
+        case .register, .relay, .unregister, .codeOpen, .codeLookup, .codeKnock, .codeAnswer, .codeBurn, .codeClose:
+            stats.drop(.unexpectedType)
+            return []
+        case .codeOpened, .codeOffer, .codeKnocked, .codeAnswered, .codeAck, .codeError:
+            // Short-code replies go to the code exchange's own socket, never to a node's registration.
             stats.drop(.unexpectedType)
             return []
         case .cookieChallenge(let challenge):

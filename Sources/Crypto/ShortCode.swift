@@ -4,9 +4,10 @@ import CSodium
 /// invite from a host through an untrusted rendezvous.
 ///
 /// The nameplate `N` (1…999) is public: it tells the rendezvous which host's mailbox to meet at.
-/// The two words are the password: CPace's PRS is their lowercase spelling joined by `-`, and the
-/// nameplate is bound into CPace's channel identifier, so one code's words do nothing at another
-/// nameplate. The joiner is CPace's initiator, the host its responder.
+/// The two words are the password: CPace's PRS is their lowercase spelling joined by `-`. The
+/// host makes its CPace message before the rendezvous gives it a nameplate, so the nameplate is
+/// bound into the keys afterwards (`ShortCodeKeys(isk:context:)` with `keyContext`): one code's
+/// words confirm nothing at another nameplate. The joiner is CPace's initiator, the host its responder.
 ///
 /// Immutable and thread-safe. `description` hides the words; `spoken` shows them, for the one
 /// person who must read the code out.
@@ -86,6 +87,18 @@ public struct ShortCode: Sendable, CustomStringConvertible, CustomDebugStringCon
         self.init(nameplate: nameplate, wordIndices: indices)
     }
 
+    /// The same words at another nameplate: the host draws its words before the rendezvous
+    /// tells it its number.
+    ///
+    /// - Throws: `CryptoError.invalidShortCode` if the nameplate is outside 1…999.
+    public func at(nameplate: Int) throws(CryptoError) -> ShortCode {
+        guard Self.nameplateRange.contains(nameplate) else { throw .invalidShortCode("the number must be 1 to 999") }
+        return ShortCode(nameplate: nameplate, wordIndices: wordIndices)
+    }
+
+    /// What binds the nameplate into the confirmation and invite keys: its decimal digits.
+    public var keyContext: [UInt8] { Array(String(nameplate).utf8) }
+
     /// Word → position, for parsing.
     static let wordIndex: [String: Int] = Dictionary(uniqueKeysWithValues: wordList.enumerated().map { ($1, $0) })
 
@@ -99,12 +112,13 @@ public struct ShortCode: Sendable, CustomStringConvertible, CustomDebugStringCon
     /// it is public and goes into the channel identifier instead.
     public var password: [UInt8] { Array(words.joined(separator: "-").utf8) }
 
-    /// CPace's CI: `lv_cat("cvpeer/2 short code", "joiner", "host", nameplate in decimal)`.
+    /// CPace's CI: `lv_cat("cvpeer/2 short code", "joiner", "host")`.
     ///
-    /// The protocol label keeps these runs apart from any other use of CPace; the roles name the
-    /// initiator first, as the draft asks; the nameplate ties the key to this mailbox.
+    /// The protocol label keeps these runs apart from any other use of CPace, and the roles name
+    /// the initiator first, as the draft asks. The nameplate is not in it: the host's message
+    /// exists before its nameplate does (it is bound into the keys instead, `keyContext`).
     public var channelIdentifier: [UInt8] {
-        CPace.lvCat(Self.channelLabel, Array("joiner".utf8), Array("host".utf8), Array(String(nameplate).utf8))
+        CPace.lvCat(Self.channelLabel, Array("joiner".utf8), Array("host".utf8))
     }
 
     /// Starts this side's CPace run for the code.
@@ -156,13 +170,14 @@ public struct ShortCodeKeys: Sendable {
     public let hostConfirmation: [UInt8]
     private let inviteKey: SecretBytes
 
-    /// Derives the keys from a CPace ISK (64 bytes).
-    public init(isk: SecretBytes) {
+    /// Derives the keys from a CPace ISK (64 bytes) and the exchange's context (the code's
+    /// `keyContext`), appended to each label.
+    public init(isk: SecretBytes, context: [UInt8] = []) {
         precondition(isk.count == CPace.iskLength, "a CPace ISK is 64 bytes")
         let length = Self.confirmationLength
-        joinerConfirmation = Blake2b.derive(key: isk, label: Label.joinerConfirmation, outputLength: length).unsafeCopy()
-        hostConfirmation = Blake2b.derive(key: isk, label: Label.hostConfirmation, outputLength: length).unsafeCopy()
-        inviteKey = Blake2b.derive(key: isk, label: Label.inviteKey, outputLength: aeadKeyLength)
+        joinerConfirmation = Blake2b.derive(key: isk, label: Label.joinerConfirmation + context, outputLength: length).unsafeCopy()
+        hostConfirmation = Blake2b.derive(key: isk, label: Label.hostConfirmation + context, outputLength: length).unsafeCopy()
+        inviteKey = Blake2b.derive(key: isk, label: Label.inviteKey + context, outputLength: aeadKeyLength)
     }
 
     /// Checks the joiner's tag in constant time.

@@ -161,6 +161,31 @@ public struct Invite: Sendable, Equatable {
         return Self.frame(payload)
     }
 
+    /// The bytes the text spells (payload and checksum), for a short-code exchange to seal:
+    /// shorter than the text, so a room with many epochs still fits.
+    public var binary: [UInt8] {
+        var payload = payloadBytes()
+        defer { Sodium.zero(&payload) }
+        return Self.framed(payload)
+    }
+
+    /// Reads the bytes `binary` gave.
+    ///
+    /// - Throws: `NodeError.invalidInvite` if they are not an invite.
+    public init(binary bytes: [UInt8]) throws {
+        guard bytes.count > Self.checksumLength, bytes.count <= Self.maxPayloadLength + Self.checksumLength else {
+            throw NodeError.invalidInvite(.damaged)
+        }
+        let payloadCount = bytes.count - Self.checksumLength
+        let stored = bytes[payloadCount...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard Self.checksum(bytes[..<payloadCount]) == stored else { throw NodeError.invalidInvite(.damaged) }
+        do throws(InviteError) {
+            self = try Self.parse(bytes[..<payloadCount])
+        } catch {
+            throw NodeError.invalidInvite(error)
+        }
+    }
+
     /// The command the invited person runs: `cvpeer join 'cvp2:…'` (the code never contains a quote).
     public var joinCommand: String { "cvpeer join '\(code)'" }
 
@@ -358,10 +383,15 @@ public struct Invite: Sendable, Equatable {
     public static func _frame(payload: [UInt8]) -> String { frame(payload) }
 
     private static func frame(_ payload: [UInt8]) -> String {
+        var bytes = framed(payload)
+        defer { Sodium.zero(&bytes) }
+        return prefix + Base32.encode(bytes)
+    }
+
+    /// The payload and its checksum, little-endian.
+    private static func framed(_ payload: [UInt8]) -> [UInt8] {
         let crc = checksum(payload[...])
-        var framed = payload + [UInt8(crc & 0xff), UInt8(crc >> 8 & 0xff), UInt8(crc >> 16 & 0xff), UInt8(crc >> 24)]
-        defer { Sodium.zero(&framed) }
-        return prefix + Base32.encode(framed)
+        return payload + [UInt8(crc & 0xff), UInt8(crc >> 8 & 0xff), UInt8(crc >> 16 & 0xff), UInt8(crc >> 24)]
     }
 
     private static func checksum(_ payload: ArraySlice<UInt8>) -> UInt32 {

@@ -17,7 +17,7 @@ struct CVPeer: AsyncParsableCommand {
             CartCommand.self,
             BuyCommand.self,
             SayCommand.self,
-            GrantCommand.self, AdmitCommand.self, RemoveMemberCommand.self, RotateCommand.self,
+            GrantCommand.self, AdmitCommand.self, RemoveMemberCommand.self, RotateCommand.self, CodeCommand.self,
             StatusCommand.self,
             ExportCommand.self,
             SaveCommand.self,

@@ -22,6 +22,7 @@ Prints one line per check; exits 0 if all passed, 1 otherwise.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -340,6 +341,21 @@ def check_roles(agent, customer, timeout):
     return f"product {item_id}: the agent may recommend and remove it; the customer sees Buy only"
 
 
+def check_code(agent, customer, timeout):
+    """The agent's viewer gives a one-time short code through the demo's rendezvous; the
+    customer's viewer offers no such button."""
+    visible = "const b = document.querySelector('.act-give-code'); return !!(b && !b.closest('[hidden]'))"
+    wait_until(lambda: agent.js(visible), timeout, "the agent's viewer offers no Give a code button")
+    if customer.js(visible):
+        raise CheckFailed("the customer's viewer offers Give a code; only agents give codes")
+    agent.click(".act-give-code")
+    text = wait_until(lambda: agent.js("const e = document.querySelector('.give-code .code-out'); return e && e.textContent"),
+                      timeout, "no code was shown after Give a code")
+    if not re.search(r"Read out: \d{1,3}-[a-z]+-[a-z]+ ", text):
+        raise CheckFailed(f"the code box says {text!r}")
+    return f"the agent's viewer gave a code: {text.split(' (')[0]}"
+
+
 def check_removal(agent, customer, timeout):
     """The owner's viewer offers Remove on a member's row (the customer's never does); removing
     the customer there starts a new epoch that the agent's page shows, with the row marked removed."""
@@ -443,6 +459,7 @@ def main():
 
         run("e", screenshots)
         run("g", check_roles, agent, customer, args.timeout)
+        run("i", check_code, agent, customer, args.timeout)
         run("h", check_removal, agent, customer, args.timeout)
         run("f", check_console, pages)
     finally:

@@ -46,7 +46,7 @@ struct InvitePromptTests {
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
-        #expect(text.contains("no invite was given"), "\(text)")
+        #expect(text.contains("no code or invite was given"), "\(text)")
         #expect(text.split(separator: "\n").count == 1, "\(text)")
     }
 }

@@ -84,6 +84,16 @@ final class SessionLab: @unchecked Sendable {
         return child
     }
 
+    /// `cvpeer join --rendezvous` with a short code typed at its prompt; returns the process
+    /// whether or not it got in (a wrong code ends it with an error).
+    func joinWithCode(_ code: String, rendezvous: UInt16, name: String, data: String) throws -> ChildProcess {
+        let child = try start(
+            ["join", "--rendezvous", "127.0.0.1:\(rendezvous)", "--data", self.data(data), "--name", name, "--listen", "127.0.0.1:0"],
+            name: "join \(name)")
+        child.send(code)
+        return child
+    }
+
     /// Runs a control command against the node of `data`; throws with its stderr when it fails.
     @discardableResult
     func cli(_ data: String, _ arguments: [String]) throws -> String {

@@ -48,7 +48,7 @@ struct ViewerTests {
         let status = browser.waitForExit(timeout: 180)
         let transcript = browser.output.joined(separator: "\n")
         #expect(status == 0, "the browser checks failed:\n\(transcript)\n--- demo\n\(demo.output.joined(separator: "\n"))")
-        for check in ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)"] {
+        for check in ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)"] {
             #expect(browser.output.contains { $0.hasPrefix("ok   \(check)") }, "check \(check) did not pass:\n\(transcript)")
         }
         #expect(FileManager.default.fileExists(atPath: Self.artefacts + "/viewer-agent.png"))

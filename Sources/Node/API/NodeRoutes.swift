@@ -129,6 +129,16 @@ enum NodeRoutes {
                     return try .json(EpochAnswer(epoch: Int(epoch), invite: try await engine.currentInvite().code))
                 }
             },
+            LocalAPIRoute(.post, "/api/code") { request in
+                await guarded {
+                    let body = try request.decode(CodeRequest.self)
+                    let maximum = Int(ShortCodeExchange.defaultLifetime.components.seconds)
+                    let seconds = body.seconds ?? maximum
+                    guard (30...maximum).contains(seconds) else { throw NodeError.badRequest("a code lives 30 to \(maximum) seconds") }
+                    let given = try await engine.giveCode(lifetime: .seconds(seconds))
+                    return try .json(CodeAnswer(code: given.code, nameplate: given.record.nameplate, expires: given.record.expiresMillis))
+                }
+            },
             LocalAPIRoute(.post, "/api/admit") { request in
                 await guarded {
                     let body = try request.decode(AdmitRequest.self)
@@ -366,6 +376,14 @@ struct ItemRequest: Decodable {
     var quantity: Int?
 }
 struct SayRequest: Decodable { var text: String }
+/// Asks for a short code, living `seconds` (30 to 600; 600 if absent).
+struct CodeRequest: Decodable { var seconds: Int? }
+/// The code to read out, its public number and when it stops working (ms since 1970).
+struct CodeAnswer: Encodable {
+    var code: String
+    var nameplate: Int
+    var expires: UInt64
+}
 /// Starts a new epoch: a rotation, or the removal of the participants named.
 struct EpochRequest: Decodable { var remove: [String]? }
 /// The new epoch and the invite that admits into it.

@@ -110,6 +110,8 @@ extension RoomEngine {
                 ] as [String: Any]
             },
             "removedPeerLinks": counters.removedPeerLinks,
+            // Short codes this node gave: number, state and end, never the words.
+            "codes": givenCodes.map { ["nameplate": $0.nameplate, "state": $0.state.rawValue, "expires": $0.expiresMillis] as [String: Any] },
         ]
         // Handshakes and packets the link layer dropped, by reason (e.g. olderEpochRefused: a
         // removed member, or an invite the room has moved past, knocking in an old epoch).

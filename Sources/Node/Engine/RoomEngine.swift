@@ -32,6 +32,8 @@ public actor RoomEngine {
     var linkEpoch: UInt32 = 0
     /// The invite the node started with, for `currentInvite()`.
     var inviteBase: Invite?
+    /// Short codes this node gave, by nameplate, newest last (their words are never kept here).
+    var givenCodes: [GivenCode] = []
     var replica: Replica
     /// Sealed batches by id: what sync sends (the store holds the same, durably).
     var sealed: [BatchID: [UInt8]] = [:]

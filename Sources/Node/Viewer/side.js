@@ -119,6 +119,35 @@ export class Side {
     if (answer) toast(`${name} was removed; the room's keys changed (epoch ${Number(answer.epoch)}). New members need the new invite (cvpeer status).`, 'ok');
   }
 
+  /** An agent gives a one-time short code to read out on the phone (through the rendezvous). */
+  renderCodes(status) {
+    if (!this.codeBox) {
+      this.codeOut = el('span', { class: 'code-out', 'aria-live': 'polite' });
+      this.codeButton = el('button', { type: 'button', class: 'act-give-code', onclick: () => this.giveCode() }, 'Give a code');
+      this.codeBox = el('div', { class: 'give-code', id: 'give-code' }, this.codeButton, this.codeOut);
+      this.peers.after(this.codeBox);
+    }
+    const agent = status.me && status.me.role === 'agent';
+    this.codeBox.hidden = !(agent && typeof status.rendezvous === 'string' && status.rendezvous);
+    const codes = Array.isArray(status.codes) ? status.codes : [];
+    const last = codes.length ? codes[codes.length - 1] : null;
+    if (this.shownCode && last && last.nameplate === this.shownCode.nameplate && last.state !== 'waiting') {
+      const said = { used: 'was used: they are in', burnt: 'was typed wrong and is used up; give a new one', expired: 'expired', failed: 'failed' }[last.state] || String(last.state);
+      setText(this.codeOut, `Code ${Number(last.nameplate)} ${said}.`);
+      this.shownCode = null;
+    }
+  }
+
+  async giveCode() {
+    this.codeButton.disabled = true;
+    const answer = await act('/api/code', {});
+    this.codeButton.disabled = false;
+    if (!answer || typeof answer.code !== 'string') return;
+    this.shownCode = answer;
+    const until = new Date(Number(answer.expires)).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    setText(this.codeOut, `Read out: ${answer.code} (works once, until ${until}). They run cvpeer join --rendezvous ${this.app.status.rendezvous} and type it.`);
+  }
+
   /** The room's epoch, and who was removed, when and by whom. */
   renderEpoch(status) {
     if (!this.epochBox) {
@@ -174,6 +203,7 @@ export class Side {
     this.cheats.hidden = cheats.length === 0;
     this.renderJoinRequests(Array.isArray(status.joinRequests) ? status.joinRequests : []);
     this.renderEpoch(status);
+    this.renderCodes(status);
     peers.forEach((peer, index) => {
       let row = this.peerRows.get(peer.id);
       if (!row) {

@@ -63,11 +63,17 @@ struct HostCommand: ParsableCommand {
     @Flag(help: "Ask before admitting each new member: answer y or n here, in your viewer, or with `cvpeer admit`.")
     var approve = false
 
+    @Flag(help: "Also print a one-time short code to read out on the phone (needs --rendezvous); `cvpeer code` gives more.")
+    var code = false
+
     @OptionGroup var session: SessionOptions
 
     func validate() throws {
         if let rendezvous, HostPort(parsing: rendezvous) == nil {
             throw ValidationError("--rendezvous must be HOST:PORT, got '\(rendezvous)'")
+        }
+        if code, rendezvous == nil {
+            throw ValidationError("--code needs --rendezvous: a short code is exchanged through the shop's rendezvous")
         }
     }
 
@@ -83,6 +89,7 @@ struct HostCommand: ParsableCommand {
         print("")
         SessionConsole.announce(node)
         if approve { JoinRequestConsole.start(node) }
+        if code { CodeConsole.start(node) }
         SessionConsole.runUntilSignal(node)
     }
 }
@@ -167,10 +174,11 @@ struct JoinCommand: ParsableCommand {
         discussion: """
             Runs your node until Ctrl-C (or SIGTERM) and prints the address of your own viewer. Joining again with the same data folder resumes where you left off.
 
-            Without an invite, asks for it: paste the cvp2:… line the agent sent you and press Enter (it is read from the terminal, or from standard input when that is not a terminal). That keeps the invite, which holds the room's key, out of the command line, where other users of this machine can read it.
+            Without an invite, asks for it: type the short code the agent reads out to you (like 7-orbit-lantern; it needs --rendezvous, the shop's address) or paste the cvp2:… line the agent sent you, and press Enter (it is read from the terminal, or from standard input when that is not a terminal). That keeps the room's key out of the command line, where other users of this machine can read it. A code works once and for ten minutes; a wrong one is used up, and the agent gives you a new one.
 
-            Example:
-              cvpeer join --name Ben
+            Examples:
+              cvpeer join --rendezvous rv.shop.example:7700 --name Ben     (then type the code)
+              cvpeer join --name Ben                                      (then paste the invite line)
             """
     )
 
@@ -180,10 +188,16 @@ struct JoinCommand: ParsableCommand {
     @Option(help: "Join as: customer or guest.")
     var role: String = "customer"
 
+    @Option(help: "The shop's rendezvous, HOST:PORT: where a short code is exchanged.")
+    var rendezvous: String?
+
     @OptionGroup var session: SessionOptions
 
     func validate() throws {
         guard role == "customer" || role == "guest" else { throw ValidationError("--role must be customer or guest") }
+        if let rendezvous, HostPort(parsing: rendezvous) == nil {
+            throw ValidationError("--rendezvous must be HOST:PORT, got '\(rendezvous)'")
+        }
     }
 
     func run() throws {
@@ -196,7 +210,7 @@ struct JoinCommand: ParsableCommand {
         } else {
             text = try InvitePrompt.read()
         }
-        let parsed = try Invite(code: Self.code(in: text))
+        let parsed = try ShortCodeJoin.isCode(text) ? ShortCodeJoin.fetch(text, rendezvous: rendezvous) : Invite(code: Self.code(in: text))
         let options = try session.options(role: role == "guest" ? .guest : .customer)
         let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
         SessionConsole.announce(node)
@@ -213,9 +227,9 @@ struct JoinCommand: ParsableCommand {
 /// Asks for the invite on the terminal, or reads it from standard input when that is a pipe.
 enum InvitePrompt {
     static func read() throws -> String {
-        if isatty(STDIN_FILENO) == 1 { FileHandleOutput.stderr("Paste the invite line the agent sent you, then press Enter: ") }
+        if isatty(STDIN_FILENO) == 1 { FileHandleOutput.stderr("Type the code the agent gave you (or paste the invite line), then press Enter: ") }
         guard let line = readLine(strippingNewline: true), !line.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw ValidationError("no invite was given: paste the cvp2:… line at the prompt (or pass it as an argument)")
+            throw ValidationError("no code or invite was given: type the code (like 7-orbit-lantern) or paste the cvp2:… line at the prompt")
         }
         return line
     }

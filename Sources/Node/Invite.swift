@@ -53,8 +53,8 @@ public struct Invite: Sendable, Equatable {
     public static let formatVersion: UInt8 = 2
     /// The longest display name in UTF-8 bytes: enough for a first name and a shop, short enough to keep codes short.
     public static let maxDisplayNameLength = 48
-    /// The most later epochs an invite carries: a room rotated more often needs a short code
-    /// (the exchange carries any number) rather than a line of text.
+    /// The most later epochs an invite carries (about 850 characters of text at most), and so the
+    /// most key changes a room goes through (`RoomEngine.startEpoch` refuses a 17th).
     public static let maxEpochs = 16
     /// The longest DNS name (RFC 1035's 253 characters in text form).
     public static let maxDNSNameLength = 253

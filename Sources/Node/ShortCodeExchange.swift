@@ -101,7 +101,7 @@ extension ShortCodeExchange {
     /// What a failed exchange means for the person who typed the code.
     static func explain(_ error: RendezvousError) -> String {
         switch error {
-        case .codeRefused(.burnt): "the code did not match (a word may be misheard): it is used up now, and nothing was sent; ask the agent for a new code"
+        case .codeRefused(.burnt): "the code did not work (a word misheard, or someone else tried it first): it is used up now, and nothing was sent; ask the agent for a new code"
         case .codeRefused(.unknown): "the rendezvous knows no code with that number (mistyped, or it ended): ask the agent for a new code"
         case .codeRefused(.used): "that code was used already: ask the agent for a new one"
         case .codeRefused(.expired), .codeExpired: "that code expired: ask the agent for a new one"

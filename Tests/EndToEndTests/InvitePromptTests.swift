@@ -28,7 +28,7 @@ struct InvitePromptTests {
         try #require(lab.wait(40) { try lab.peerCount("agent") == 2 }, "Cleo did not link:\n\(lab.transcript)")
         let cleoLine = try Self.commandLine(of: cleo)
         #expect(!cleoLine.contains("cvp2:") && !cleoLine.contains(secret), "the invite argument is still readable: \(cleoLine)")
-        #expect(cleo.output.contains { $0.hasPrefix("warning: an invite on the command line can be read by other users") })
+        #expect(cleo.output.contains { $0.hasPrefix("warning: an invite or code on the command line can be read by other users") })
     }
 
     @Test("a join whose standard input ends without an invite stops with one clear line")

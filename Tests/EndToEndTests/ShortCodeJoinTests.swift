@@ -6,7 +6,7 @@ import Testing
 @Suite("Short codes", .serialized)
 struct ShortCodeJoinTests {
     @Test(
-        "host --code prints a code; typed at join's prompt it brings the joiner into the room; a wrong code burns it and the host is told; a code works once; no command line shows the code or the invite",
+        "host --code prints a code; typed at join's prompt it brings the joiner into the room; a wrong code burns it and the host is told; a code works once; a key change closes waiting codes; no command line shows the code or the invite",
         .timeLimit(.minutes(4)))
     func joinByCode() throws {
         let lab = try SessionLab()
@@ -40,12 +40,21 @@ struct ShortCodeJoinTests {
         let wrongWord = parts[2] == "anchor" ? "apple" : "anchor"
         let wrong = try lab.joinWithCode("\(parts[0])-\(parts[1])-\(wrongWord)", rendezvous: port, name: "Mallory", data: "mallory")
         #expect(wrong.waitForExit(timeout: 60) != 0)
-        #expect(wrong.output.contains { $0.contains("did not match") }, "\(wrong.output)")
+        #expect(wrong.output.contains { $0.contains("the code did not work") }, "\(wrong.output)")
         #expect(host.line("Someone typed a wrong code for \(parts[0])", timeout: 20) != nil, "\(lab.transcript)")
         let codes = try lab.json("agent", ["status", "--json"])["codes"] as? [[String: Any]] ?? []
         #expect(codes.contains { $0["nameplate"] as? Int == Int(parts[0]) && $0["state"] as? String == "burnt" }, "\(codes)")
         let late = try lab.joinWithCode(String(fresh), rendezvous: port, name: "Fay", data: "fay")
         #expect(late.waitForExit(timeout: 60) != 0)
         #expect(try lab.peerCount("agent") == 1)
+
+        // A code given before the room's keys change carries an invite that admits nobody after:
+        // the change closes it, and the one who types it is told.
+        let stale = try lab.cli("agent", ["code"]).split(separator: "\n")[0]
+        try lab.cli("agent", ["rotate"])
+        #expect(host.line("Code \(stale.split(separator: "-")[0]) was closed", timeout: 20) != nil, "\(lab.transcript)")
+        let closed = try lab.joinWithCode(String(stale), rendezvous: port, name: "Gus", data: "gus")
+        #expect(closed.waitForExit(timeout: 60) != 0)
+        #expect(closed.output.contains { $0.contains("cancelled that code") }, "\(closed.output)")
     }
 }

@@ -18,6 +18,8 @@ public struct GivenCode: Sendable, Equatable {
         case expired
         /// The rendezvous stopped answering, or refused it.
         case failed
+        /// The room's keys changed before it was used: the invite it carried admits nobody now.
+        case cancelled
     }
 
     /// Its public number at the rendezvous.
@@ -44,7 +46,7 @@ extension RoomEngine {
         let (opened, continuation) = AsyncStream<(ShortCode, Duration)>.makeStream()
         let failure = Mutex<(any Error)?>(nil)
         let numbered = Mutex<Int?>(nil)
-        Task { [weak self] in
+        let exchange = Task { [weak self] in
             do {
                 let outcome = try await ShortCodeExchange.host(rendezvous: rendezvous, invite: invite, lifetime: lifetime) { code, life in
                     numbered.withLock { $0 = code.nameplate }
@@ -66,6 +68,7 @@ extension RoomEngine {
             givenCodes.removeAll { $0.nameplate == code.nameplate }
             givenCodes.append(record)
             if givenCodes.count > Self.maxGivenCodes { givenCodes.removeFirst(givenCodes.count - Self.maxGivenCodes) }
+            codeExchanges[code.nameplate] = exchange
             pushStatus()
             return (code.spoken, record)
         }
@@ -77,9 +80,22 @@ extension RoomEngine {
     static var maxGivenCodes: Int { 32 }
 
     private func codeEnded(_ nameplate: Int, _ state: GivenCode.State) {
+        codeExchanges[nameplate] = nil
         guard let index = givenCodes.lastIndex(where: { $0.nameplate == nameplate && $0.state == .waiting }) else { return }
         givenCodes[index].state = state
         pushStatus()
+    }
+
+    /// After a key change: codes not used yet carry an invite that admits nobody now, so they are
+    /// closed at the rendezvous (a joiner typing one is told the agent cancelled it).
+    func cancelWaitingCodes() {
+        for (nameplate, exchange) in codeExchanges {
+            exchange.cancel()
+            if let index = givenCodes.lastIndex(where: { $0.nameplate == nameplate && $0.state == .waiting }) {
+                givenCodes[index].state = .cancelled
+            }
+        }
+        codeExchanges = [:]
     }
 
     /// The codes this node gave, oldest first.

@@ -54,6 +54,7 @@ extension RoomEngine {
         let newest = sealingEpoch
         guard newest > linkEpoch, let keys = epochKeys[newest] else { return }
         linkEpoch = newest
+        cancelWaitingCodes()
         let members = Set(document.members.map(\.id.publicKey)).subtracting([identity.publicKey])
         transport?.switchEpoch(to: keys, older: epochKeys.values.filter { $0.epoch < newest }, olderEpochPeers: members)
         pushStatus()

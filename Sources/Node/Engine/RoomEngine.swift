@@ -34,6 +34,8 @@ public actor RoomEngine {
     var inviteBase: Invite?
     /// Short codes this node gave, by nameplate, newest last (their words are never kept here).
     var givenCodes: [GivenCode] = []
+    /// The exchanges of codes still waiting, to close them when the room's keys change.
+    var codeExchanges: [Int: Task<Void, Never>] = [:]
     var replica: Replica
     /// Sealed batches by id: what sync sends (the store holds the same, durably).
     var sealed: [BatchID: [UInt8]] = [:]

@@ -132,7 +132,7 @@ export class Side {
     const codes = Array.isArray(status.codes) ? status.codes : [];
     const last = codes.length ? codes[codes.length - 1] : null;
     if (this.shownCode && last && last.nameplate === this.shownCode.nameplate && last.state !== 'waiting') {
-      const said = { used: 'was used: they are in', burnt: 'was typed wrong and is used up; give a new one', expired: 'expired', failed: 'failed' }[last.state] || String(last.state);
+      const said = { used: 'was used: they are in', burnt: 'was typed wrong and is used up; give a new one', expired: 'expired', failed: 'failed', cancelled: 'was closed because the room’s keys changed; give a new one' }[last.state] || String(last.state);
       setText(this.codeOut, `Code ${Number(last.nameplate)} ${said}.`);
       this.shownCode = null;
     }

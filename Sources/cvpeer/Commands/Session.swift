@@ -89,7 +89,8 @@ struct HostCommand: ParsableCommand {
         print("")
         SessionConsole.announce(node)
         if approve { JoinRequestConsole.start(node) }
-        if code { CodeConsole.start(node) }
+        // Codes given later (`cvpeer code`, the viewer) are reported here too.
+        if rendezvous != nil { CodeConsole.start(node, giveOne: code) }
         SessionConsole.runUntilSignal(node)
     }
 }
@@ -204,8 +205,8 @@ struct JoinCommand: ParsableCommand {
         let text: String
         if let invite {
             FileHandleOutput.stderr(
-                "warning: an invite on the command line can be read by other users of this machine; next time run `cvpeer join` and paste it at the prompt\n")
-            CommandLineScrub.hide { $0.contains(Invite.prefix) }
+                "warning: an invite or code on the command line can be read by other users of this machine; next time run `cvpeer join` and type it at the prompt\n")
+            CommandLineScrub.hide { $0.contains(Invite.prefix) || ShortCodeJoin.isCode($0) }
             text = invite
         } else {
             text = try InvitePrompt.read()

@@ -5,10 +5,14 @@ import Rendezvous
 
 /// `cvpeer join` with a short code: meets the agent's node at the rendezvous and takes the invite.
 enum ShortCodeJoin {
-    /// True if the text looks like a short code (a number first), not an invite line.
+    /// True if the text looks like a short code (a number of 1 to 3 digits, then a separator
+    /// and letters), not an invite line or an address.
     static func isCode(_ text: String) -> Bool {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return trimmed.first?.isNumber == true && !trimmed.lowercased().contains("cvp")
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        let rest = trimmed.dropFirst(digits.count)
+        return (1...3).contains(digits.count) && (rest.first == "-" || rest.first == " ")
+            && rest.contains { $0.isLetter } && !rest.contains { $0 == ":" || $0 == "." }
     }
 
     /// The invite a short code carries, fetched through `rendezvous`.
@@ -62,16 +66,18 @@ private struct CodeAnswer: Decodable {
 
 /// `host --code`: gives a code at start and says in the terminal how each code ends.
 enum CodeConsole {
-    static func start(_ node: NodeRuntime) {
+    static func start(_ node: NodeRuntime, giveOne: Bool) {
         Task {
-            do {
-                let given = try await node.engine.giveCode()
-                print("Or read this code to your customer (works once, for ten minutes): \(given.code)")
-                print("They run: cvpeer join --rendezvous \(node.invite.address)   and type it.")
-            } catch {
-                FileHandleOutput.stderr("error: no short code: \(error)\n")
+            if giveOne {
+                do {
+                    let given = try await node.engine.giveCode()
+                    print("Or read this code to your customer (works once, for ten minutes): \(given.code)")
+                    print("They run: cvpeer join --rendezvous \(node.invite.address)   and type it.")
+                } catch {
+                    FileHandleOutput.stderr("error: no short code: \(error)\n")
+                }
+                fflush(nil)
             }
-            fflush(nil)
             var told: [Int: GivenCode.State] = [:]
             while !Task.isCancelled {
                 for code in await node.engine.codes where code.state != .waiting && told[code.nameplate] != code.state {
@@ -81,6 +87,7 @@ enum CodeConsole {
                     case .burnt: print("Someone typed a wrong code for \(code.nameplate): it is used up and nothing was given away. Give a new one with `cvpeer code` or your viewer.")
                     case .expired: print("Code \(code.nameplate) expired unused.")
                     case .failed: print("Code \(code.nameplate) failed: the rendezvous stopped answering.")
+                    case .cancelled: print("Code \(code.nameplate) was closed: the room's keys changed. Give a new one.")
                     case .waiting: break
                     }
                     fflush(nil)

@@ -86,6 +86,12 @@ struct StatusView: Decodable {
     let refusedBatches: [String: Int]?
     let epoch: EpochView?
     let removals: [RemovalView]?
+    let codes: [CodeView]?
+
+    struct CodeView: Decodable {
+        let nameplate: Int?
+        let state: String?
+    }
 
     struct EpochView: Decodable {
         let room: Int?
@@ -277,6 +283,9 @@ enum StatusText {
             lines.append(
                 "removed:     \(text(removal.name.flatMap { $0.isEmpty ? nil : $0 } ?? "someone")) (\(shortID(removal.id))) by "
                     + "\(text(removal.byName)) in epoch \(removal.epoch.map(String.init) ?? "?"), \(when)")
+        }
+        for code in status.codes ?? [] {
+            lines.append("code:        \(code.nameplate.map(String.init) ?? "?") \(text(code.state))")
         }
         for request in status.joinRequests ?? [] {
             lines.append(

@@ -16,8 +16,9 @@ private struct Exchange {
         let joinerState = joinerCode.startCPace(side: .joiner, sessionID: sessionID)
         let hostState = hostCode.startCPace(side: .host, sessionID: sessionID)
         let (toHost, toJoiner) = (joinerState.message, hostState.message)
-        joiner = ShortCodeKeys(isk: try joinerState.finish(peerMessage: toJoiner).isk)
-        host = ShortCodeKeys(isk: try hostState.finish(peerMessage: toHost).isk)
+        // Each side binds the nameplate it knows into the keys, as the nodes do.
+        joiner = ShortCodeKeys(isk: try joinerState.finish(peerMessage: toJoiner).isk, context: joinerCode.keyContext)
+        host = ShortCodeKeys(isk: try hostState.finish(peerMessage: toHost).isk, context: hostCode.keyContext)
     }
 }
 
@@ -144,13 +145,16 @@ private func code(_ text: String) -> ShortCode { try! ShortCode(parsing: text) }
 
     // MARK: CPace inputs
 
-    @Test func thePasswordIsTheWordsAndTheNameplateGoesIntoTheChannel() {
+    @Test func thePasswordIsTheWordsAndTheNameplateGoesIntoTheKeys() throws {
         let parsed = code(" 7 Orbit LANTERN ")
         #expect(parsed.password == Array("orbit-lantern".utf8))
-        // lv_cat("cvpeer/2 short code", "joiner", "host", "7"), written out by hand.
+        // lv_cat("cvpeer/2 short code", "joiner", "host"), written out by hand: the host makes its
+        // message before it has a nameplate, so the nameplate binds the keys instead.
         #expect(parsed.channelIdentifier == noiseHex("136376706565722f322073686f727420636f6465066a6f696e657204686f7374"))
         #expect(code("8-orbit-lantern").password == parsed.password)
-        #expect(code("8-orbit-lantern").channelIdentifier != parsed.channelIdentifier)
+        #expect(code("8-orbit-lantern").channelIdentifier == parsed.channelIdentifier)
+        #expect(parsed.keyContext == Array("7".utf8) && code("008-orbit-lantern").keyContext == Array("8".utf8))
+        #expect(try parsed.at(nameplate: 12).spoken == "12-orbit-lantern")
     }
 
     // MARK: The key schedule
@@ -168,6 +172,9 @@ private func code(_ text: String) -> ShortCode { try! ShortCode(parsing: text) }
         let opened = try XChaCha20Poly1305.open(
             Array(sealed[24...]), ad: Array("cvpeer/2 short code invite".utf8), nonce: Array(sealed[..<24]), key: inviteKey)
         #expect(opened == invite)
+        // With the nameplate as context: hashlib.blake2b(label + b"7", key=bytes(range(64)), digest_size=32).
+        let bound = ShortCodeKeys(isk: SecretBytes(copying: (0..<64).map { UInt8($0) }), context: Array("7".utf8))
+        #expect(bound.joinerConfirmation == noiseHex("6e1d29f8c76f8ad81d4f937b1f1685c372724bddcd9de591e5b5dfa6099a53a3"))
     }
 
     @Test func theRightCodeConfirmsBothWaysAndOpensTheInvite() throws {

@@ -1,5 +1,7 @@
 import CVPeerTestSupport
 import Foundation
+import PeerCrypto
+import Store
 import Testing
 
 /// Removing a member and rotating the room's keys, with real processes: what the removed one
@@ -19,6 +21,13 @@ struct RemovalTests {
             let epoch = try status(node)["epoch"] as? [String: Any] ?? [:]
             return (epoch["room"] as? Int ?? -1, epoch["links"] as? Int ?? -1)
         }
+        func blob(of item: String, on node: String) throws -> (id: [UInt8], size: Int)? {
+            let items = (try lab.json(node, ["export", "--json"])["document"] as? [String: Any])?["items"] as? [String: Any]
+            guard let media = ((items?[item] as? [String: Any])?["fields"] as? [String: Any])?["media"] as? [String: Any],
+                let hex = media["id"] as? String, let size = media["size"] as? Int
+            else { return nil }
+            return (stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }, size)
+        }
         func chat(_ node: String) throws -> [String] {
             ((try lab.json(node, ["export", "--json"])["document"] as? [String: Any])?["chat"] as? [[String: Any]] ?? []).compactMap {
                 $0["text"] as? String
@@ -32,6 +41,7 @@ struct RemovalTests {
             try #require(lab.wait(40) { try role(node) == "customer" }, "\(node) was not admitted:\n\(lab.transcript)")
         }
         try lab.cli("cleo", ["say", "Cleo before the removal"])
+        let before = SessionLab.itemID(try lab.cli("agent", ["share", try lab.noiseJPEG(width: 120, height: 120, name: "before.jpg")]))
         try #require(lab.wait(30) { try ["ben", "cleo", "dan"].allSatisfy { try lab.stateHash($0) == lab.stateHash("agent") } })
         // Dan is away during the removal.
         dan.stop()
@@ -42,6 +52,8 @@ struct RemovalTests {
         try #require(lab.wait(30) { try epoch("ben") == (1, 1) && lab.peerCount("ben") == 1 }, "Ben did not move to epoch 1:\n\(lab.transcript)")
         try lab.cli("agent", ["say", marker])
         try #require(lab.wait(30) { try chat("ben").contains(marker) }, "Ben did not hear what was said after the removal")
+        let after = SessionLab.itemID(try lab.cli("agent", ["share", try lab.noiseJPEG(width: 136, height: 128, name: "after.jpg")]))
+        try #require(lab.wait(30) { try lab.transfersDone("ben") && blob(of: after, on: "ben") != nil }, "Ben did not get the photo shared after the removal")
 
         // Cleo: no link, nothing new, her knocks in the old epoch refused and counted.
         Thread.sleep(forTimeInterval: 3)
@@ -84,5 +96,22 @@ struct RemovalTests {
             "the members did not converge after the rotation")
         // Fay reads the history from before her epoch, Cleo's early words included.
         #expect(try chat("fay").contains(marker) && chat("fay").contains("Cleo before the removal"))
+
+        // Chunks: those of the photo shared before the removal open under the key Cleo holds;
+        // those of the one shared after are sealed in epoch 1, whose key she never had.
+        let (beforeBlob, afterBlob) = (try blob(of: before, on: "ben"), try blob(of: after, on: "ben"))
+        lab.stopAll()
+        let cleoRoom = try #require(try Store(path: lab.data("cleo") + "/store.sqlite").rooms().first?.keys)
+        let benStore = try Store(path: lab.data("ben") + "/store.sqlite")
+        func opensWithCleosKey(_ blob: (id: [UInt8], size: Int)?) throws -> Bool {
+            let blob = try #require(blob)
+            let sealed = try #require(try benStore.chunk(room: cleoRoom.tag, blob: blob.id, index: 0))
+            let count = BlobSealer.chunkCount(forSize: blob.size)
+            return (try? BlobSealer.openChunk(
+                index: 0, of: count, blobID: try #require(BlobID(bytes: blob.id)), sealed: sealed, contentKey: cleoRoom.contentKey(epoch: 0))) != nil
+        }
+        #expect(try opensWithCleosKey(beforeBlob))
+        #expect(try !opensWithCleosKey(afterBlob))
+        #expect(try Store(path: lab.data("cleo") + "/store.sqlite").chunkIndices(room: cleoRoom.tag, blob: try #require(afterBlob).id).isEmpty)
     }
 }

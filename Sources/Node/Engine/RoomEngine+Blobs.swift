@@ -38,9 +38,10 @@ extension RoomEngine {
     /// - Returns: the new item and its blob.
     public nonisolated func share(bytes: [UInt8], mime: String, title: String?, price: Price?) async throws -> ShareResult {
         let id = BlobSealer.blobID(for: bytes, contentKey: contentKey)
-        let commitment = try storeBlob(id: id, size: bytes.count) { index, range in Array(bytes[range]) }
+        let (epoch, sealingKey) = await chunkSealing
+        let commitment = try storeBlob(id: id, size: bytes.count, sealingKey: sealingKey) { index, range in Array(bytes[range]) }
         return try await publish(
-            BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime, commitment: commitment), title: title, price: price)
+            BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime, commitment: commitment), sealedIn: epoch, title: title, price: price)
     }
 
     /// The same for a file already on disk (a large video, streamed there by the local API):
@@ -54,7 +55,8 @@ extension RoomEngine {
         guard descriptor >= 0 else { throw NodeError.badRequest("cannot read the upload: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         var buffer = [UInt8](repeating: 0, count: BlobSealer.chunkSize)
-        let commitment = try storeBlob(id: id, size: size) { index, range in
+        let (epoch, sealingKey) = await chunkSealing
+        let commitment = try storeBlob(id: id, size: size, sealingKey: sealingKey) { index, range in
             let wanted = range.count
             var got = 0
             while got < wanted {
@@ -64,16 +66,21 @@ extension RoomEngine {
             }
             return Array(buffer[0..<wanted])
         }
-        return try await publish(BlobRef(id: id.bytes, size: UInt64(size), mime: mime, commitment: commitment), title: title, price: price)
+        return try await publish(
+            BlobRef(id: id.bytes, size: UInt64(size), mime: mime, commitment: commitment), sealedIn: epoch, title: title, price: price)
     }
 
     /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per transaction,
     /// hashing each chunk on the way for the blob's commitment (no second pass over the file). The
     /// verified list is stored, so this node can serve it to the peers that fetch the blob.
     ///
-    /// - Parameter plaintext: chunk `index`'s bytes, the blob's bytes in `range`.
+    /// - Parameters:
+    ///   - sealingKey: the content key of the epoch the blob is shared in.
+    ///   - plaintext: chunk `index`'s bytes, the blob's bytes in `range`.
     /// - Returns: the commitment to the chunks (`BlobCommitment`).
-    private nonisolated func storeBlob(id: BlobID, size: Int, plaintext: (Int, Range<Int>) throws -> [UInt8]) throws -> [UInt8] {
+    private nonisolated func storeBlob(
+        id: BlobID, size: Int, sealingKey: SecretBytes, plaintext: (Int, Range<Int>) throws -> [UInt8]
+    ) throws -> [UInt8] {
         let count = BlobSealer.chunkCount(forSize: size)
         guard count <= BlobSealer.maxChunkCount else { throw NodeError.badRequest("file too large") }
         let hasher = BlobChunkHasher(contentKey: contentKey)
@@ -91,14 +98,14 @@ extension RoomEngine {
                 // Held from before (this file received or shared earlier): kept only if it is
                 // this very chunk, so a poisoned one is replaced rather than committed to.
                 if let sealed = try store.chunk(room: room.tag, blob: id.bytes, index: index),
-                    let opened = try? BlobSealer.openChunk(index: index, of: count, blobID: id, sealed: sealed, contentKey: contentKey),
+                    let opened = try? BlobSealer.openChunk(index: index, of: count, blobID: id, sealed: sealed, contentKey: sealingKey),
                     hasher.hash(opened) == hash
                 {
                     continue
                 }
                 try store.deleteChunks(room: room.tag, blob: id.bytes, indices: [index])
             }
-            pending.append((index, BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: contentKey)))
+            pending.append((index, BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: sealingKey)))
             if pending.count == Self.chunkFlushCount {
                 try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
                 pending.removeAll(keepingCapacity: true)
@@ -111,7 +118,12 @@ extension RoomEngine {
     }
 
     /// Marks a blob whose chunks are all stored as held, and adds the item that shows it.
-    private func publish(_ blob: BlobRef, title: String?, price: Price?) throws -> ShareResult {
+    private func publish(_ blob: BlobRef, sealedIn epoch: UInt32, title: String?, price: Price?) throws -> ShareResult {
+        // The item's batch is sealed in the epoch its chunks were: receivers open the chunks with
+        // the key of the epoch of the batch that brought the blob.
+        guard sealingEpoch == epoch else {
+            throw NodeError.badRequest("the room's keys changed while the file was being stored: share it again")
+        }
         try markVerified(blob.id)
         let kind: ItemKind = price != nil ? .productCard : (blob.mime.hasPrefix("video/") ? .video : .image)
         var fields: [ItemField] = [.media(blob)]
@@ -140,7 +152,7 @@ extension RoomEngine {
         for (_, blob) in mediaReferences {
             guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
                 blob.commitment.count == BlobCommitment.length, !blobChecks.badCommitments.contains(blob.commitment),
-                blob.size <= UInt64(Self.maxBlobSize)
+                blob.size <= UInt64(Self.maxBlobSize), chunkKey(of: blob.id) != nil
             else { continue }
             let key = BlobKey(id: blob.id, count: UInt32(BlobSealer.chunkCount(forSize: Int(blob.size))))
             guard transfers.transfers[key] == nil else { continue }
@@ -204,7 +216,8 @@ extension RoomEngine {
             counters.unwantedChunks += 1
             return
         }
-        guard let plaintext = try? BlobSealer.openChunk(index: Int(index), of: Int(key.count), blobID: id, sealed: data, contentKey: contentKey)
+        guard let chunkKey = chunkKey(of: key.id),
+            let plaintext = try? BlobSealer.openChunk(index: Int(index), of: Int(key.count), blobID: id, sealed: data, contentKey: chunkKey)
         else {
             counters.rejectedChunks += 1
             transfers.refused(key, indices: [index], by: peer)
@@ -281,19 +294,53 @@ extension RoomEngine {
         }
     }
 
+    /// The epoch a new blob's chunks are sealed in (the newest held) and its content key.
+    var chunkSealing: (epoch: UInt32, key: SecretBytes) {
+        let epoch = sealingEpoch
+        return (epoch, contentKeys[epoch]!)
+    }
+
+    /// The key a blob's chunks are sealed with: the content key of the epoch of the first batch
+    /// that referred to it, as this node took it in; nil if this node holds no key of that
+    /// epoch (a member removed before it was shared never opens its chunks).
+    func chunkKey(of id: [UInt8]) -> SecretBytes? {
+        contentKeys[blobEpochs[id] ?? 0]
+    }
+
+    /// Records the epoch of each blob a batch refers to, keeping the earliest: a later reference
+    /// (a copy of the field) does not move a blob to another key.
+    func noteBlobEpochs(_ batch: VerifiedBatch) {
+        Self.noteBlobEpochs(batch, into: &blobEpochs)
+    }
+
+    static func noteBlobEpochs(_ batch: VerifiedBatch, into blobEpochs: inout [[UInt8]: UInt32]) {
+        guard case .success(let operations) = batch.content else { return }
+        for operation in operations {
+            let fields: [ItemField]
+            switch operation.edit {
+            case let .createItem(_, _, itemFields): fields = itemFields
+            case let .setItemField(_, field): fields = [field]
+            default: continue
+            }
+            for case .media(let blob) in fields {
+                blobEpochs[blob.id] = min(blobEpochs[blob.id] ?? batch.epoch, batch.epoch)
+            }
+        }
+    }
+
     /// The hasher of this room's chunk hashes.
     var chunkHasher: BlobChunkHasher { BlobChunkHasher(contentKey: contentKey) }
 
     /// Checks stored chunks against a blob's hash list: returns the indices that match and
     /// deletes the others from the store (counted as repaired), so they are fetched again.
     func keepMatching(_ key: BlobKey, indices: [Int], hashes: [UInt8]) -> [Int] {
-        guard let id = BlobID(bytes: key.id) else { return [] }
+        guard let id = BlobID(bytes: key.id), let chunkKey = chunkKey(of: key.id) else { return [] }
         let hasher = chunkHasher
         var good: [Int] = []
         var bad: [Int] = []
         for index in indices where index >= 0 && index < Int(key.count) {
             if let sealed = try? store.chunk(room: room.tag, blob: key.id, index: index),
-                let opened = try? BlobSealer.openChunk(index: index, of: Int(key.count), blobID: id, sealed: sealed, contentKey: contentKey),
+                let opened = try? BlobSealer.openChunk(index: index, of: Int(key.count), blobID: id, sealed: sealed, contentKey: chunkKey),
                 hasher.matches(opened, index: index, hashes: hashes)
             {
                 good.append(index)
@@ -382,12 +429,12 @@ extension RoomEngine {
         guard Int(index) == running.next else { return }
         running.hasher.update(plaintext)
         running.next += 1
-        guard let id = BlobID(bytes: key.id) else { return }
+        guard let id = BlobID(bytes: key.id), let chunkKey = chunkKey(of: key.id) else { return }
         while running.next < Int(key.count), !transfers.wants(key, index: UInt32(running.next)) {
             let next = UInt32(running.next)
             guard let sealed = chunkBuffer.last(where: { $0.key == key && $0.index == next })?.sealed
                 ?? (try? store.chunk(room: room.tag, blob: key.id, index: Int(next))),
-                let chunk = try? BlobSealer.openChunk(index: Int(next), of: Int(key.count), blobID: id, sealed: sealed, contentKey: contentKey)
+                let chunk = try? BlobSealer.openChunk(index: Int(next), of: Int(key.count), blobID: id, sealed: sealed, contentKey: chunkKey)
             else { return }
             running.hasher.update(chunk)
             running.next += 1
@@ -406,12 +453,13 @@ extension RoomEngine {
         var result: [UInt8] = []
         result.reserveCapacity(Int(size))
         let hasher = BlobHasher(contentKey: contentKey)
+        guard let chunkKey = chunkKey(of: id) else { throw NodeError.notFound("blob (shared in an epoch this node holds no key of)") }
         for index in 0..<count {
             guard let data = try store.chunk(room: room.tag, blob: id, index: index) else {
                 let have = (try? store.chunkIndices(room: room.tag, blob: id).count) ?? 0
                 throw NodeError.blobIncomplete(have: have, total: count)
             }
-            let chunk = try BlobSealer.openChunk(index: index, of: count, blobID: blobID, sealed: data, contentKey: contentKey)
+            let chunk = try BlobSealer.openChunk(index: index, of: count, blobID: blobID, sealed: data, contentKey: chunkKey)
             hasher.update(chunk)
             result += chunk
         }

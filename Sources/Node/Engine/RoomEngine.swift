@@ -30,6 +30,8 @@ public actor RoomEngine {
     var contentKeys: [UInt32: SecretBytes] = [:]
     /// The epoch the transport runs in (registers, handshakes): the newest one held.
     var linkEpoch: UInt32 = 0
+    /// The epoch each blob's chunks are sealed in: that of the first batch that referred to it.
+    var blobEpochs: [[UInt8]: UInt32] = [:]
     /// The invite the node started with, for `currentInvite()`.
     var inviteBase: Invite?
     /// Short codes this node gave, by nameplate, newest last (their words are never kept here).
@@ -173,6 +175,7 @@ public actor RoomEngine {
         _ = Self.learnEpochs(from: replica.document, identity: identity, room: room, into: &epochKeys, contentKeys: &contentKeys)
         linkEpoch = epochKeys.keys.max() ?? 0
         var latest = HLC.zero
+        for (_, batch) in opened { Self.noteBlobEpochs(batch, into: &blobEpochs) }
         for (stored, batch) in opened {
             if !replica.vector.contains(batch.id) {
                 // Not merged (an author not admitted yet, say): held as if it had just arrived.
@@ -278,7 +281,10 @@ public actor RoomEngine {
         switch copy.receive(batch) {
         case .applied(let applied):
             replica = copy
-            for item in applied { sealed[item.batch.batch.id] = item.batch.sealed }
+            for item in applied {
+                sealed[item.batch.batch.id] = item.batch.sealed
+                noteBlobEpochs(item.batch.batch)
+            }
             // A grant releases the batches its member had waiting here: they are merged now, so
             // they are stored now (as others' batches are, after the merge).
             let released = applied.dropFirst().map(\.batch)
@@ -390,6 +396,7 @@ public actor RoomEngine {
             let wall = Self.wallMillis()
             for batch in applied {
                 sealed[batch.batch.id] = batch.sealed
+                noteBlobEpochs(batch.batch)
                 if let latest = batch.batch.latestTimestamp { clock.observe(latest, wallMillis: wall) }
             }
             // Others' batches are shown and forwarded before they are written: their durability

@@ -152,7 +152,7 @@ extension RoomEngine {
         for (_, blob) in mediaReferences {
             guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
                 blob.commitment.count == BlobCommitment.length, !blobChecks.badCommitments.contains(blob.commitment),
-                blob.size <= UInt64(Self.maxBlobSize), chunkKey(of: blob.id) != nil
+                blob.size <= UInt64(Self.maxBlobSize), blobEpochs[blob.id].map({ contentKeys[$0] != nil }) ?? true
             else { continue }
             let key = BlobKey(id: blob.id, count: UInt32(BlobSealer.chunkCount(forSize: Int(blob.size))))
             guard transfers.transfers[key] == nil else { continue }
@@ -216,9 +216,7 @@ extension RoomEngine {
             counters.unwantedChunks += 1
             return
         }
-        guard let chunkKey = chunkKey(of: key.id),
-            let plaintext = try? BlobSealer.openChunk(index: Int(index), of: Int(key.count), blobID: id, sealed: data, contentKey: chunkKey)
-        else {
+        guard let plaintext = openChunk(index: Int(index), of: Int(key.count), blobID: id, sealed: data) else {
             counters.rejectedChunks += 1
             transfers.refused(key, indices: [index], by: peer)
             return
@@ -300,15 +298,24 @@ extension RoomEngine {
         return (epoch, contentKeys[epoch]!)
     }
 
-    /// The key a blob's chunks are sealed with: the content key of the epoch of the first batch
-    /// that referred to it, as this node took it in; nil if this node holds no key of that
-    /// epoch (a member removed before it was shared never opens its chunks).
-    func chunkKey(of id: [UInt8]) -> SecretBytes? {
-        contentKeys[blobEpochs[id] ?? 0]
+    /// Opens a chunk under the content key of the blob's epoch (that of the first batch this
+    /// node took in that referred to it), else under any other epoch's key held: the AEAD says
+    /// which sealed it, so a member who refers to the blob again in another epoch cannot make
+    /// its chunks unreadable. A member removed before the blob was shared holds no key that opens it.
+    func openChunk(index: Int, of count: Int, blobID: BlobID, sealed: [UInt8]) -> [UInt8]? {
+        let hint = blobEpochs[blobID.bytes]
+        let others = contentKeys.keys.filter { $0 != hint }.sorted(by: >)
+        for epoch in (hint.map { [$0] } ?? []) + others {
+            guard let key = contentKeys[epoch] else { continue }
+            if let plaintext = try? BlobSealer.openChunk(index: index, of: count, blobID: blobID, sealed: sealed, contentKey: key) {
+                return plaintext
+            }
+        }
+        return nil
     }
 
-    /// Records the epoch of each blob a batch refers to, keeping the earliest: a later reference
-    /// (a copy of the field) does not move a blob to another key.
+    /// Records the epoch of each blob a batch refers to, the first one seen: the hint
+    /// `openChunk` tries first.
     func noteBlobEpochs(_ batch: VerifiedBatch) {
         Self.noteBlobEpochs(batch, into: &blobEpochs)
     }
@@ -323,7 +330,7 @@ extension RoomEngine {
             default: continue
             }
             for case .media(let blob) in fields {
-                blobEpochs[blob.id] = min(blobEpochs[blob.id] ?? batch.epoch, batch.epoch)
+                if blobEpochs[blob.id] == nil { blobEpochs[blob.id] = batch.epoch }
             }
         }
     }
@@ -334,13 +341,13 @@ extension RoomEngine {
     /// Checks stored chunks against a blob's hash list: returns the indices that match and
     /// deletes the others from the store (counted as repaired), so they are fetched again.
     func keepMatching(_ key: BlobKey, indices: [Int], hashes: [UInt8]) -> [Int] {
-        guard let id = BlobID(bytes: key.id), let chunkKey = chunkKey(of: key.id) else { return [] }
+        guard let id = BlobID(bytes: key.id) else { return [] }
         let hasher = chunkHasher
         var good: [Int] = []
         var bad: [Int] = []
         for index in indices where index >= 0 && index < Int(key.count) {
             if let sealed = try? store.chunk(room: room.tag, blob: key.id, index: index),
-                let opened = try? BlobSealer.openChunk(index: index, of: Int(key.count), blobID: id, sealed: sealed, contentKey: chunkKey),
+                let opened = openChunk(index: index, of: Int(key.count), blobID: id, sealed: sealed),
                 hasher.matches(opened, index: index, hashes: hashes)
             {
                 good.append(index)
@@ -429,12 +436,12 @@ extension RoomEngine {
         guard Int(index) == running.next else { return }
         running.hasher.update(plaintext)
         running.next += 1
-        guard let id = BlobID(bytes: key.id), let chunkKey = chunkKey(of: key.id) else { return }
+        guard let id = BlobID(bytes: key.id) else { return }
         while running.next < Int(key.count), !transfers.wants(key, index: UInt32(running.next)) {
             let next = UInt32(running.next)
             guard let sealed = chunkBuffer.last(where: { $0.key == key && $0.index == next })?.sealed
                 ?? (try? store.chunk(room: room.tag, blob: key.id, index: Int(next))),
-                let chunk = try? BlobSealer.openChunk(index: Int(next), of: Int(key.count), blobID: id, sealed: sealed, contentKey: chunkKey)
+                let chunk = openChunk(index: Int(next), of: Int(key.count), blobID: id, sealed: sealed)
             else { return }
             running.hasher.update(chunk)
             running.next += 1
@@ -453,13 +460,12 @@ extension RoomEngine {
         var result: [UInt8] = []
         result.reserveCapacity(Int(size))
         let hasher = BlobHasher(contentKey: contentKey)
-        guard let chunkKey = chunkKey(of: id) else { throw NodeError.notFound("blob (shared in an epoch this node holds no key of)") }
         for index in 0..<count {
             guard let data = try store.chunk(room: room.tag, blob: id, index: index) else {
                 let have = (try? store.chunkIndices(room: room.tag, blob: id).count) ?? 0
                 throw NodeError.blobIncomplete(have: have, total: count)
             }
-            let chunk = try BlobSealer.openChunk(index: index, of: count, blobID: blobID, sealed: data, contentKey: chunkKey)
+            guard let chunk = openChunk(index: index, of: count, blobID: blobID, sealed: data) else { throw NodeError.blobCorrupt }
             hasher.update(chunk)
             result += chunk
         }

@@ -1,5 +1,8 @@
 import CVPeerTestSupport
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import PeerCrypto
 import Store
 import Testing
@@ -45,6 +48,17 @@ struct RemovalTests {
         try #require(lab.wait(30) { try ["ben", "cleo", "dan"].allSatisfy { try lab.stateHash($0) == lab.stateHash("agent") } })
         // Dan is away during the removal.
         dan.stop()
+        // Every datagram Cleo's node receives from now on, as the kernel hands it over.
+        let cleoPort = try #require((try status("cleo")["listen"] as? String)?.split(separator: ":").last.map(String.init))
+        let capturePath = lab.data("cleo-capture.pcap")
+        let capture: ChildProcess? =
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump") && getuid() == 0
+            ? try ChildProcess(
+                URL(fileURLWithPath: "/usr/bin/tcpdump"), ["-i", "lo", "-U", "-n", "-w", capturePath, "udp", "and", "dst", "port", cleoPort],
+                name: "tcpdump")
+            : nil
+        if capture == nil { print("RemovalTests: no capture of Cleo's datagrams (tcpdump needs root and /usr/bin/tcpdump)") }
+        _ = capture?.line("tcpdump: listening on", timeout: 10)
 
         let removed = try lab.cli("agent", ["remove", "Cleo"])
         #expect(removed.contains("epoch 1"), "\(removed)")
@@ -64,6 +78,13 @@ struct RemovalTests {
         try #require(lab.wait(20) { try refusedLinks() > 0 }, "Cleo's handshakes were not refused: \((try? status("agent"))?["linkDrops"] ?? "none")")
         let store = try Data(contentsOf: URL(fileURLWithPath: lab.data("cleo") + "/store.sqlite"))
         #expect(store.range(of: Data(marker.utf8)) == nil)
+        if let capture {
+            _ = capture.stop()
+            let captured = try Data(contentsOf: URL(fileURLWithPath: capturePath))
+            // Her knocks were answered (message 2 of each refused handshake), and nothing readable came.
+            #expect(captured.count > 24, "nothing reached Cleo after the removal")
+            #expect(captured.range(of: Data(marker.utf8)) == nil)
+        }
         // What Cleo writes now counts nowhere.
         _ = try? lab.cli("cleo", ["say", "Cleo after the removal"])
         let removals = try status("ben")["removals"] as? [[String: Any]] ?? []

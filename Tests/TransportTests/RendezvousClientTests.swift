@@ -259,4 +259,101 @@ import Testing
         #expect(client.knownPeers.count == Wire.rendezvousMaxKnownPeers)
         #expect(client.knownPeers.allSatisfy { $0.peerID.rawValue >= 236 })
     }
+
+    @Test func aSpoofedRegisteredOrIntroductionWithoutTheClientsNonceIsIgnored() {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        // Before the round trip finishes: a spoofed registered must not make it believe it is registered.
+        net.serverUp = false
+        net.start(a)
+        let nonce = net.clients[a].nonce
+        let reflexive = UDPEndpoint.ipv4(203, 0, 113, 9, port: 9)
+        let spoofedRegistered = RendezvousMessage.registered(
+            .init(clientNonce: nonce &+ 1, peerID: RendezvousPeerID(rawValue: 10), reflexive: reflexive, refreshIntervalSeconds: 15))
+        #expect(net.clients[a].received(spoofedRegistered.encoded(), now: net.now).isEmpty)
+        #expect(!net.clients[a].isRegistered && net.clients[a].reflexive == nil)
+        // Once registered: a spoofed introduction (an address the outsider names) is not reported.
+        net.serverUp = true
+        net.advance(to: net.now + 2 * Self.second)
+        #expect(net.clients[a].isRegistered)
+        let spoofedIntroduce = RendezvousMessage.introduce(
+            .init(clientNonce: nonce &+ 1, roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 66), reflexive: reflexive, candidates: [reflexive]))
+        #expect(net.clients[a].received(spoofedIntroduce.encoded(), now: net.now).isEmpty)
+        #expect(net.clients[a].knownPeers.isEmpty)
+        let stale = RendezvousMessage.registered(
+            .init(clientNonce: 0, peerID: RendezvousPeerID(rawValue: 10), reflexive: reflexive, refreshIntervalSeconds: 1))
+        #expect(net.clients[a].received(stale.encoded(), now: net.now).isEmpty)
+        #expect(net.clients[a].reflexive == net.addresses[a])
+        #expect(net.clients[a].stats.drops[.wrongNonce] == 3)
+        // The same messages naming its nonce are taken: the nonce is all that differed.
+        var genuine = spoofedIntroduce
+        if case .introduce(var body) = genuine {
+            body.clientNonce = net.clients[a].nonce
+            genuine = .introduce(body)
+        }
+        #expect(net.clients[a].received(genuine.encoded(), now: net.now).count == 1)
+    }
+
+    @Test func signsWhatItSendsWithTheRoomsRegistrationKey() throws {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        net.start(a)
+        net.handle(net.clients[a].close(now: net.now), from: a)
+        #expect(net.server.stats.unregisteredPeers == 1)
+        for datagram in net.sent[a] {
+            #expect(RendezvousMessage.hasValidSignature(datagram, by: Self.roomKey.publicKey))
+            let key: PublicKey? =
+                switch try RendezvousMessage.decode(datagram) {
+                case .register(let r): r.registrationKey
+                case .unregister(let u): u.registrationKey
+                default: nil
+                }
+            #expect(key == Self.roomKey.publicKey)
+        }
+        #expect(net.sent[a].count == 3)
+    }
+
+    @Test func retiresTheTagSoNobodyRegistersUnderItAgain() throws {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
+        net.start(a)
+        net.start(b)
+        #expect(net.server.stats.peers == 2)
+        net.handle(net.clients[a].retire(now: net.now), from: a)
+        #expect(net.server.stats.roomsRetired == 1 && net.server.stats.peers == 0)
+        #expect(!net.clients[a].isRegistered && !net.clients[a].isFinished)
+        // Sent Wire.rendezvousRetireAttempts times (repeats are no-ops), then finished.
+        net.advance(to: net.now + 10 * Self.second)
+        #expect(net.clients[a].isFinished && net.clients[a].nextTimer == nil)
+        #expect(net.clients[a].stats.retiresSent == Wire.rendezvousRetireAttempts)
+        #expect(net.server.stats.roomsRetired == 1)
+        // b's refreshes under the retired tag are refused (its registration went with the room).
+        net.advance(to: net.now + 20 * Self.second)
+        #expect(net.server.stats.drops[.roomRetired] > 0)
+        #expect(net.server.stats.peers == 0)
+        // A node with the next epoch's key registers under its own tag.
+        let next = try Identity(seed: SecretBytes(copying: [UInt8](repeating: 0xC1, count: 32)))
+        let c = net.addClient(key: next, id: 30, port: 5002)
+        net.start(c)
+        #expect(net.clients[c].isRegistered)
+    }
+
+    @Test func aRetireWithAStaleCookieAnswersTheChallenge() {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
+        net.start(a)
+        net.start(b)
+        // The rendezvous restarted: a's cookie is stale, its retire gets a challenge, and goes again.
+        net.server = RendezvousServer(now: net.instant(net.now), randomSource: Network.random(42))
+        net.handle(net.clients[a].retire(now: net.now), from: a)
+        #expect(net.clients[a].stats.retiresSent == 2)
+        #expect(net.server.stats.roomsRetired == 1)
+        // A challenge for another nonce is not answered.
+        let stray = RendezvousMessage.cookieChallenge(.init(clientNonce: net.clients[a].nonce &+ 1, cookie: .init(high: 1, low: 1)))
+        #expect(net.clients[a].received(stray.encoded(), now: net.now).isEmpty)
+        net.advance(to: net.now + 10 * Self.second)
+        #expect(net.clients[a].isFinished)
+    }
 }

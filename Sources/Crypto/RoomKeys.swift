@@ -7,7 +7,12 @@
 /// key), so a joiner told a wrong owner never reaches the real room. A later epoch (after a
 /// removal or a rotation) keys its tag, PSK, mac key and content key with the epoch's secret
 /// instead, which only its members received: the room secret of the invite opens nothing of it.
-/// The owner and the room id stay the room's for every epoch. Immutable and thread-safe.
+/// The owner and the room id stay the room's for every epoch.
+///
+/// Each epoch also has a registration key, an Ed25519 key pair whose seed is derived the same
+/// way: members sign what they send to the rendezvous with it, and the rendezvous tag is a hash
+/// of its public half, so the rendezvous can check that a register comes from a holder of the
+/// epoch's secret without learning anything else. Immutable and thread-safe.
 public struct RoomKeys: Sendable {
     /// Length of a room secret.
     public static let secretLength = 32
@@ -21,6 +26,8 @@ public struct RoomKeys: Sendable {
         static let mac = Array("cvpeer/2 handshake mac".utf8)
         static let content = Array("cvpeer/2 content key".utf8)
         static let roomID = Array("cvpeer/2 room id".utf8)
+        static let registrationKey = Array("cvpeer/2 registration key".utf8)
+        static let rendezvousTag = Array("cvpeer/2 rendezvous tag".utf8)
     }
 
     /// The room secret itself (the invite's).
@@ -34,8 +41,14 @@ public struct RoomKeys: Sendable {
     /// The room's 32-byte identity, bound into every batch's signature so that a batch copied
     /// into another room does not verify there. Not secret, but never needed outside members.
     public let roomID: [UInt8]
-    /// The public room identifier, the only one the rendezvous sees.
+    /// The room's own tag: the store's key, bound into the handshake prologue and the safety
+    /// numbers. The rendezvous sees `rendezvousTag` instead.
     public let tag: [UInt8]
+    /// The epoch's registration key: signs this room's registers, unregisters and retires at the
+    /// rendezvous, which checks them against `rendezvousTag`.
+    public let registrationKey: Identity
+    /// The room identifier the rendezvous sees: `rendezvousTag(for: registrationKey.publicKey)`.
+    public let rendezvousTag: [UInt8]
     /// The Noise pre-shared key (psk3) that only members hold.
     public let handshakePSK: SecretBytes
     /// Keys the cheap mac on handshake packets, so non-members' packets are dropped before any DH.
@@ -57,6 +70,8 @@ public struct RoomKeys: Sendable {
         handshakePSK = Blake2b.derive(key: secret, label: Label.psk + bound)
         macKey = Blake2b.derive(key: secret, label: Label.mac + bound)
         roomID = Blake2b.derive(key: secret, label: Label.roomID + bound).unsafeCopy()
+        registrationKey = Self.registrationKey(epochSecret: secret, owner: owner, roomID: roomID, epoch: 0)
+        rendezvousTag = Self.rendezvousTag(for: registrationKey.publicKey)
     }
 
     private init(root: RoomKeys, epoch: UInt32, epochSecret: SecretBytes) {
@@ -70,6 +85,28 @@ public struct RoomKeys: Sendable {
         tag = Blake2b.derive(key: epochSecret, label: Label.tag + bound, outputLength: Self.tagLength).unsafeCopy()
         handshakePSK = Blake2b.derive(key: epochSecret, label: Label.psk + bound)
         macKey = Blake2b.derive(key: epochSecret, label: Label.mac + bound)
+        registrationKey = Self.registrationKey(epochSecret: epochSecret, owner: root.owner, roomID: root.roomID, epoch: epoch)
+        rendezvousTag = Self.rendezvousTag(for: registrationKey.publicKey)
+    }
+
+    /// The Ed25519 key pair whose seed is BLAKE2b-256 keyed by the epoch's secret (the room secret
+    /// in epoch 0) over the label, the owner, the room id and the epoch number: one key per room
+    /// and epoch, held only by those who hold the epoch's secret.
+    private static func registrationKey(epochSecret: SecretBytes, owner: PublicKey, roomID: [UInt8], epoch: UInt32)
+        -> Identity
+    {
+        let seed = Blake2b.derive(
+            key: epochSecret, label: Label.registrationKey + owner.bytes + roomID + epoch.bigEndianBytes,
+            outputLength: Identity.seedLength)
+        // The seed is Identity.seedLength bytes by construction.
+        return try! Identity(seed: seed)
+    }
+
+    /// The rendezvous tag of a registration key: the first `tagLength` bytes of
+    /// BLAKE2b-256(`"cvpeer/2 rendezvous tag"` ‖ key). Anyone can compute it from the public key,
+    /// which is how the rendezvous checks that a register's key is the room's.
+    public static func rendezvousTag(for registrationKey: PublicKey) -> [UInt8] {
+        Array(Blake2b.hash(Label.rendezvousTag + registrationKey.bytes, outputLength: 32).prefix(tagLength))
     }
 
     /// The keys of the same room in a later epoch, whose secret the owner sealed to each member.

@@ -20,10 +20,16 @@ public struct RoomTag: Hashable, Sendable, CustomStringConvertible {
         low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    /// The tag of a room whose keys the caller holds.
+    /// The rendezvous tag of a room (in the keys' epoch) whose keys the caller holds:
+    /// `RoomKeys.rendezvousTag`, not the room's own `RoomKeys.tag`.
     public init(roomKeys: RoomKeys) {
-        // RoomKeys.tag is RoomKeys.tagLength (16) bytes by construction.
-        self.init(bytes: roomKeys.tag)!
+        // RoomKeys.rendezvousTag is RoomKeys.tagLength (16) bytes by construction.
+        self.init(bytes: roomKeys.rendezvousTag)!
+    }
+
+    /// The tag bound to a room's registration key, as the rendezvous checks it.
+    public init(registrationKey: PublicKey) {
+        self.init(bytes: RoomKeys.rendezvousTag(for: registrationKey))!
     }
 
     /// The 16 tag bytes.

@@ -46,10 +46,13 @@ public enum RendezvousMessage: Hashable, Sendable {
     case codeAck(CodeAck)
     /// 0x32, rendezvous → node.
     case codeError(CodeError)
+    /// 0x33, node → rendezvous.
+    case retire(Retire)
 
-    /// Join a room, or refresh the registration before it expires.
+    /// Join a room, or refresh the registration before it expires; signed with the room's
+    /// registration key.
     public struct Register: Hashable, Sendable {
-        /// The room to join.
+        /// The room to join: `RoomTag(registrationKey:)` of the key, or the rendezvous drops it.
         public var roomTag: RoomTag
         /// The node's random id in this room, the same on every refresh.
         public var peerID: RendezvousPeerID
@@ -57,23 +60,40 @@ public enum RendezvousMessage: Hashable, Sendable {
         public var clientNonce: UInt64
         /// The cookie from the last challenge, or `.none`.
         public var cookie: RendezvousCookie
+        /// The room's registration key in the tag's epoch.
+        public var registrationKey: PublicKey
         /// The node's local addresses, at most `RendezvousWire.maxCandidates`.
         public var candidates: [UDPEndpoint]
+        /// Ed25519 over `registerSignatureLabel` ‖ every byte before it; zeros until `signed(by:)`.
+        public var signature: [UInt8]
 
-        /// Creates a register; more than `RendezvousWire.maxCandidates` candidates is a programmer error.
+        /// Creates a register; more than `RendezvousWire.maxCandidates` candidates or a signature
+        /// of another length is a programmer error.
         public init(
             roomTag: RoomTag,
             peerID: RendezvousPeerID,
             clientNonce: UInt64,
             cookie: RendezvousCookie = .none,
-            candidates: [UDPEndpoint]
+            registrationKey: PublicKey,
+            candidates: [UDPEndpoint],
+            signature: [UInt8] = RendezvousMessage.unsigned
         ) {
             precondition(candidates.count <= RendezvousWire.maxCandidates, "at most maxCandidates candidates")
+            precondition(signature.count == RendezvousWire.signatureSize, "a signature is signatureSize bytes")
             self.roomTag = roomTag
             self.peerID = peerID
             self.clientNonce = clientNonce
             self.cookie = cookie
+            self.registrationKey = registrationKey
             self.candidates = candidates
+            self.signature = signature
+        }
+
+        /// This register signed by `key` (the room's registration key, or anyone's in tests).
+        public func signed(by key: Identity) -> Register {
+            var copy = self
+            copy.signature = RendezvousMessage.signature(of: RendezvousMessage.register(self).encoded(), by: key)
+            return copy
         }
     }
 
@@ -93,6 +113,8 @@ public enum RendezvousMessage: Hashable, Sendable {
 
     /// Registration accepted.
     public struct Registered: Hashable, Sendable {
+        /// The client nonce of the register accepted: the node takes only its own.
+        public var clientNonce: UInt64
         /// The registered peer id.
         public var peerID: RendezvousPeerID
         /// The node's address as the rendezvous sees it (its public, server-reflexive address).
@@ -101,7 +123,8 @@ public enum RendezvousMessage: Hashable, Sendable {
         public var refreshIntervalSeconds: UInt16
 
         /// Creates a registered reply.
-        public init(peerID: RendezvousPeerID, reflexive: UDPEndpoint, refreshIntervalSeconds: UInt16) {
+        public init(clientNonce: UInt64, peerID: RendezvousPeerID, reflexive: UDPEndpoint, refreshIntervalSeconds: UInt16) {
+            self.clientNonce = clientNonce
             self.peerID = peerID
             self.reflexive = reflexive
             self.refreshIntervalSeconds = refreshIntervalSeconds
@@ -110,6 +133,8 @@ public enum RendezvousMessage: Hashable, Sendable {
 
     /// Another member of the room, with every address worth trying to reach it.
     public struct Introduce: Hashable, Sendable {
+        /// The client nonce of the recipient's last register in this room: the node takes only its own.
+        public var clientNonce: UInt64
         /// The room both nodes registered in.
         public var roomTag: RoomTag
         /// The other node's peer id (the target of relays to it).
@@ -120,8 +145,12 @@ public enum RendezvousMessage: Hashable, Sendable {
         public var candidates: [UDPEndpoint]
 
         /// Creates an introduce; more than `RendezvousWire.maxCandidates` candidates is a programmer error.
-        public init(roomTag: RoomTag, peerID: RendezvousPeerID, reflexive: UDPEndpoint, candidates: [UDPEndpoint]) {
+        public init(
+            clientNonce: UInt64, roomTag: RoomTag, peerID: RendezvousPeerID, reflexive: UDPEndpoint,
+            candidates: [UDPEndpoint]
+        ) {
             precondition(candidates.count <= RendezvousWire.maxCandidates, "at most maxCandidates candidates")
+            self.clientNonce = clientNonce
             self.roomTag = roomTag
             self.peerID = peerID
             self.reflexive = reflexive
@@ -159,7 +188,8 @@ public enum RendezvousMessage: Hashable, Sendable {
         }
     }
 
-    /// Leave a room now instead of letting the registration expire.
+    /// Leave a room now instead of letting the registration expire; signed with the room's
+    /// registration key.
     public struct Unregister: Hashable, Sendable {
         /// The room to leave.
         public var roomTag: RoomTag
@@ -169,14 +199,103 @@ public enum RendezvousMessage: Hashable, Sendable {
         public var clientNonce: UInt64
         /// A valid cookie for the sending address: proves the request comes from the registered node's address.
         public var cookie: RendezvousCookie
+        /// The room's registration key in the tag's epoch.
+        public var registrationKey: PublicKey
+        /// Ed25519 over `unregisterSignatureLabel` ‖ every byte before it; zeros until `signed(by:)`.
+        public var signature: [UInt8]
 
-        /// Creates an unregister.
-        public init(roomTag: RoomTag, peerID: RendezvousPeerID, clientNonce: UInt64, cookie: RendezvousCookie) {
+        /// Creates an unregister; a signature of another length is a programmer error.
+        public init(
+            roomTag: RoomTag, peerID: RendezvousPeerID, clientNonce: UInt64, cookie: RendezvousCookie,
+            registrationKey: PublicKey, signature: [UInt8] = RendezvousMessage.unsigned
+        ) {
+            precondition(signature.count == RendezvousWire.signatureSize, "a signature is signatureSize bytes")
             self.roomTag = roomTag
             self.peerID = peerID
             self.clientNonce = clientNonce
             self.cookie = cookie
+            self.registrationKey = registrationKey
+            self.signature = signature
         }
+
+        /// This unregister signed by `key`.
+        public func signed(by key: Identity) -> Unregister {
+            var copy = self
+            copy.signature = RendezvousMessage.signature(of: RendezvousMessage.unregister(self).encoded(), by: key)
+            return copy
+        }
+    }
+
+    /// Retire a room's tag: the rendezvous removes the room's registrations and refuses new ones
+    /// under the tag for `retiredRoomLifetime`. A node sends it for the previous epoch's tag once
+    /// the overlap after an epoch change ends. Signed with that epoch's registration key; nothing
+    /// answers it (but a cookie challenge when the cookie is not valid).
+    public struct Retire: Hashable, Sendable {
+        /// The tag to retire.
+        public var roomTag: RoomTag
+        /// The registration key the tag is bound to.
+        public var registrationKey: PublicKey
+        /// The nonce the cookie was issued for.
+        public var clientNonce: UInt64
+        /// A valid cookie for the sending address, or `.none` to ask for one.
+        public var cookie: RendezvousCookie
+        /// Ed25519 over `retireSignatureLabel` ‖ every byte before it; zeros until `signed(by:)`.
+        public var signature: [UInt8]
+
+        /// Creates a retire; a signature of another length is a programmer error.
+        public init(
+            roomTag: RoomTag, registrationKey: PublicKey, clientNonce: UInt64, cookie: RendezvousCookie = .none,
+            signature: [UInt8] = RendezvousMessage.unsigned
+        ) {
+            precondition(signature.count == RendezvousWire.signatureSize, "a signature is signatureSize bytes")
+            self.roomTag = roomTag
+            self.registrationKey = registrationKey
+            self.clientNonce = clientNonce
+            self.cookie = cookie
+            self.signature = signature
+        }
+
+        /// This retire signed by `key`.
+        public func signed(by key: Identity) -> Retire {
+            var copy = self
+            copy.signature = RendezvousMessage.signature(of: RendezvousMessage.retire(self).encoded(), by: key)
+            return copy
+        }
+    }
+
+    /// The all-zero signature of a message not signed yet.
+    public static let unsigned = [UInt8](repeating: 0, count: RendezvousWire.signatureSize)
+
+    /// The label signed before the bytes of a message of `type`, or nil for an unsigned type.
+    public static func signatureLabel(of type: RendezvousWire.MessageType) -> [UInt8]? {
+        switch type {
+        case .register: RendezvousWire.registerSignatureLabel
+        case .unregister: RendezvousWire.unregisterSignatureLabel
+        case .retire: RendezvousWire.retireSignatureLabel
+        case .cookieChallenge, .registered, .introduce, .relay, .relayed, .codeOpen, .codeOpened, .codeLookup,
+            .codeOffer, .codeKnock, .codeKnocked, .codeAnswer, .codeAnswered, .codeBurn, .codeClose, .codeAck,
+            .codeError:
+            nil
+        }
+    }
+
+    /// The signature `key` makes for `datagram`, an encoded register, unregister or retire whose
+    /// last `signatureSize` bytes are the signature's place (their content is ignored).
+    public static func signature(of datagram: [UInt8], by key: Identity) -> [UInt8] {
+        guard let type = datagram.first.flatMap(RendezvousWire.MessageType.init(rawValue:)),
+            let label = signatureLabel(of: type), datagram.count > RendezvousWire.signatureSize
+        else { preconditionFailure("only an encoded register, unregister or retire is signed") }
+        return key.sign(label + datagram.dropLast(RendezvousWire.signatureSize))
+    }
+
+    /// True if the last `signatureSize` bytes of `datagram` are `key`'s signature of the label of
+    /// its type and every byte before them; false for an unsigned type or a short datagram.
+    public static func hasValidSignature(_ datagram: [UInt8], by key: PublicKey) -> Bool {
+        guard let type = datagram.first.flatMap(RendezvousWire.MessageType.init(rawValue:)),
+            let label = signatureLabel(of: type), datagram.count > RendezvousWire.signatureSize
+        else { return false }
+        let split = datagram.count - RendezvousWire.signatureSize
+        return key.isValidSignature(Array(datagram[split...]), for: label + datagram[..<split])
     }
 
     /// The message's type byte.
@@ -201,6 +320,7 @@ public enum RendezvousMessage: Hashable, Sendable {
         case .codeClose: .codeClose
         case .codeAck: .codeAck
         case .codeError: .codeError
+        case .retire: .retire
         }
     }
 
@@ -215,15 +335,19 @@ public enum RendezvousMessage: Hashable, Sendable {
             writer.uint64(m.peerID.rawValue)
             writer.uint64(m.clientNonce)
             writer.cookie(m.cookie)
+            writer.bytes.append(contentsOf: m.registrationKey.bytes)
             writer.candidateList(m.candidates)
+            writer.bytes.append(contentsOf: m.signature)
         case .cookieChallenge(let m):
             writer.uint64(m.clientNonce)
             writer.cookie(m.cookie)
         case .registered(let m):
+            writer.uint64(m.clientNonce)
             writer.uint64(m.peerID.rawValue)
             writer.candidate(m.reflexive)
             writer.uint16(m.refreshIntervalSeconds)
         case .introduce(let m):
+            writer.uint64(m.clientNonce)
             writer.tag(m.roomTag)
             writer.uint64(m.peerID.rawValue)
             writer.candidate(m.reflexive)
@@ -239,6 +363,14 @@ public enum RendezvousMessage: Hashable, Sendable {
             writer.uint64(m.peerID.rawValue)
             writer.uint64(m.clientNonce)
             writer.cookie(m.cookie)
+            writer.bytes.append(contentsOf: m.registrationKey.bytes)
+            writer.bytes.append(contentsOf: m.signature)
+        case .retire(let m):
+            writer.tag(m.roomTag)
+            writer.bytes.append(contentsOf: m.registrationKey.bytes)
+            writer.uint64(m.clientNonce)
+            writer.cookie(m.cookie)
+            writer.bytes.append(contentsOf: m.signature)
         case .codeOpen(let m):
             writer.uint64(m.clientNonce)
             writer.cookie(m.cookie)
@@ -333,24 +465,32 @@ public enum RendezvousMessage: Hashable, Sendable {
             let peer = RendezvousPeerID(rawValue: try reader.uint64())
             let nonce = try reader.uint64()
             let cookie = try reader.cookie()
+            let key = try reader.publicKey()
             let candidates = try reader.candidateList()
+            let signature = try reader.bytes(RendezvousWire.signatureSize)
             message = .register(
-                Register(roomTag: tag, peerID: peer, clientNonce: nonce, cookie: cookie, candidates: candidates)
+                Register(
+                    roomTag: tag, peerID: peer, clientNonce: nonce, cookie: cookie, registrationKey: key,
+                    candidates: candidates, signature: signature)
             )
         case .cookieChallenge:
             let nonce = try reader.uint64()
             message = .cookieChallenge(CookieChallenge(clientNonce: nonce, cookie: try reader.cookie()))
         case .registered:
+            let nonce = try reader.uint64()
             let peer = RendezvousPeerID(rawValue: try reader.uint64())
             let reflexive = try reader.candidate()
             let interval = try reader.uint16()
-            message = .registered(Registered(peerID: peer, reflexive: reflexive, refreshIntervalSeconds: interval))
+            message = .registered(
+                Registered(clientNonce: nonce, peerID: peer, reflexive: reflexive, refreshIntervalSeconds: interval))
         case .introduce:
+            let nonce = try reader.uint64()
             let tag = try reader.tag()
             let peer = RendezvousPeerID(rawValue: try reader.uint64())
             let reflexive = try reader.candidate()
             let candidates = try reader.candidateList()
-            message = .introduce(Introduce(roomTag: tag, peerID: peer, reflexive: reflexive, candidates: candidates))
+            message = .introduce(
+                Introduce(clientNonce: nonce, roomTag: tag, peerID: peer, reflexive: reflexive, candidates: candidates))
         case .relay:
             // checkHeader bounded the size, so the inner datagram fits maxRelayedDatagramSize.
             let target = RendezvousPeerID(rawValue: try reader.uint64())
@@ -362,9 +502,22 @@ public enum RendezvousMessage: Hashable, Sendable {
             let tag = try reader.tag()
             let peer = RendezvousPeerID(rawValue: try reader.uint64())
             let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let key = try reader.publicKey()
+            let signature = try reader.bytes(RendezvousWire.signatureSize)
             message = .unregister(
-                Unregister(roomTag: tag, peerID: peer, clientNonce: nonce, cookie: try reader.cookie())
+                Unregister(
+                    roomTag: tag, peerID: peer, clientNonce: nonce, cookie: cookie, registrationKey: key,
+                    signature: signature)
             )
+        case .retire:
+            let tag = try reader.tag()
+            let key = try reader.publicKey()
+            let nonce = try reader.uint64()
+            let cookie = try reader.cookie()
+            let signature = try reader.bytes(RendezvousWire.signatureSize)
+            message = .retire(
+                Retire(roomTag: tag, registrationKey: key, clientNonce: nonce, cookie: cookie, signature: signature))
         case .codeOpen:
             let nonce = try reader.uint64()
             let cookie = try reader.cookie()
@@ -544,6 +697,14 @@ private struct MessageReader {
 
     mutating func cookie() throws(RendezvousError) -> RendezvousCookie {
         RendezvousCookie(high: try uint64(), low: try uint64())
+    }
+
+    /// A registration key: any 32 bytes decode (whether they are a valid point is the signature
+    /// check's business).
+    mutating func publicKey() throws(RendezvousError) -> PublicKey {
+        let bytes = try bytes(RendezvousWire.registrationKeySize)
+        guard let key = try? PublicKey(bytes: bytes) else { throw .truncatedField(type) }
+        return key
     }
 
     mutating func candidate() throws(RendezvousError) -> UDPEndpoint {

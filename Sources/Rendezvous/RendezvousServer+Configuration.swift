@@ -52,8 +52,31 @@ extension RendezvousServer {
         /// New knocks one source may send in a burst above its average.
         public var sourceKnockBurst = Self.defaultSourceKnockBurst
 
+        /// Signature checks per second for one source (IPv4 address or IPv6 /64), on average.
+        public var sourceSignatureChecksPerSecond = Self.defaultSourceSignatureChecksPerSecond
+        /// Signature checks one source may ask for in a burst above its average.
+        public var sourceSignatureCheckBurst = Self.defaultSourceSignatureCheckBurst
+        /// How long a retired room tag refuses registers.
+        public var retiredRoomLifetime = Self.defaultRetiredRoomLifetime
+        /// How many retired tags are remembered; the oldest is forgotten first when full.
+        public var maxRetiredRooms = Self.defaultMaxRetiredRooms
+
         /// The defaults.
         public init() {}
+
+        /// 200 checks/s per source: a node signs one register per refresh interval per room, so
+        /// even 256 registrations behind one NAT need about 17 a second; 200 Ed25519 checks cost
+        /// about 10 ms of one core, so one address cannot keep the server busy verifying.
+        public static let defaultSourceSignatureChecksPerSecond = 200.0
+        /// One second's worth: a shop's nodes restarting together are not refused.
+        public static let defaultSourceSignatureCheckBurst = 200.0
+        /// 3,600 s: far longer than the 30 s a node keeps its previous epoch's registration and the
+        /// 45 s a registration lives, so a removed member finds the old tag closed long after
+        /// everyone has left it; after that it is an empty room only the removed could enter.
+        public static let defaultRetiredRoomLifetime = Duration.seconds(3_600)
+        /// 65,536 tags (about 60 bytes each, a few MB): as many as rooms, so every room could
+        /// retire one epoch an hour.
+        public static let defaultMaxRetiredRooms = 65_536
 
         /// 65,536 rooms: far beyond what one shop runs at once, yet with a room of one peer at
         /// about 1 KB the whole table stays in tens of megabytes.

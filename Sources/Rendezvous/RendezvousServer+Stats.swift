@@ -41,6 +41,15 @@ extension RendezvousServer {
         /// An answer, burn, close or refresh not from the mailbox's host address and nonce, or
         /// naming another knock: ignored.
         case codeRejected
+        /// A register, unregister or retire whose room tag is not `RoomTag(registrationKey:)` of
+        /// the key it carries.
+        case badRoomKey
+        /// A register, unregister or retire whose signature does not verify under its key.
+        case badSignature
+        /// A register, unregister or retire from a source over its signature-check rate.
+        case signatureRateLimited
+        /// A register under a tag a member retired (within `retiredRoomLifetime`).
+        case roomRetired
         /// A repeated knock within `codeRepeatInterval` of the last forward: ignored.
         case codeRepeat
         /// A new knock from a source over its knock rate: ignored.
@@ -68,6 +77,10 @@ extension RendezvousServer {
             case .codeExpired: "expired nameplate"
             case .codeUsed: "nameplate already used"
             case .codeRejected: "code request not from the mailbox's host or for another knock"
+            case .badRoomKey: "room tag not bound to the registration key"
+            case .badSignature: "registration signature does not verify"
+            case .signatureRateLimited: "source over its signature-check rate"
+            case .roomRetired: "register under a retired room tag"
             case .codeRepeat: "knock repeated too soon"
             case .codeKnockRate: "source over its knock rate"
             }
@@ -113,6 +126,12 @@ extension RendezvousServer {
         public var expiredPeers = 0
         /// Registrations removed by unregister.
         public var unregisteredPeers = 0
+        /// Retires accepted (tags newly retired).
+        public var roomsRetired = 0
+        /// Retired tags remembered now.
+        public var retiredRooms = 0
+        /// Signatures checked (register, unregister, retire).
+        public var signatureChecks = 0
         /// Times the cookie secret was replaced.
         public var secretRotations = 0
         /// Short-code nameplates held now (open, knocked, or finished and not yet released).

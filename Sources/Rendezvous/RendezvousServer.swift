@@ -14,6 +14,12 @@ import PeerCrypto
 /// without one the only reply is a 28-byte cookie challenge, smaller than any register, so the
 /// server cannot be used to amplify traffic toward a spoofed address. With one, the address is
 /// proven and the node is registered, told its reflexive address, and introduced to the room.
+/// Only then is the room key checked: the tag must be the hash of the registration key the
+/// register carries, and the register must be signed with that key (signature checks rate-limited
+/// per source), so only holders of the room's epoch secret register, move, list or remove anyone.
+/// Unregister and retire are checked the same way; a retired tag refuses registers for
+/// `retiredRoomLifetime`. Replies name the client nonce of the recipient's own register, so a
+/// node can tell them from an off-path sender's.
 ///
 /// No I/O, no clock, no randomness of its own: `now` is passed in and random bytes come from the
 /// injected source. Not thread-safe; owned by one caller (`RendezvousService`'s loop thread).
@@ -41,6 +47,8 @@ public struct RendezvousServer: Sendable {
         case roomCreated(RoomTag)
         /// The last peer of a room left or expired.
         case roomRemoved(RoomTag)
+        /// A member retired the room's tag; its registrations (this many) were removed.
+        case roomRetired(RoomTag, peers: Int)
         /// A new peer registered (room, peer, its address).
         case peerRegistered(RoomTag, RendezvousPeerID, UDPEndpoint)
         /// A registered peer re-registered from a new, cookie-proven address.
@@ -75,6 +83,8 @@ public struct RendezvousServer: Sendable {
         var endpoint: UDPEndpoint
         var candidates: [UDPEndpoint]
         var lastSeen: Instant
+        /// The nonce of its last accepted register: named in every introduce sent to it.
+        var clientNonce: UInt64
     }
 
     private struct Room: Sendable {
@@ -106,6 +116,14 @@ public struct RendezvousServer: Sendable {
     var codes = CodeMailboxTable()
     /// New knocks per source: the bound on how fast one address can burn other people's codes.
     var knockSources: SourceRateLimiter
+    /// Signature checks per source: the bound on how much verifying one address can cause.
+    private var signatureSources: SourceRateLimiter
+    /// Retired tags and when each stops refusing registers.
+    private var retired: [RoomTag: Instant] = [:]
+    /// Retired tags oldest first (`retiredHead` is the oldest): every tag has the same lifetime,
+    /// so insertion order is expiry order and both expiry and eviction take from the front.
+    private var retiredOrder: [RoomTag] = []
+    private var retiredHead = 0
 
     /// Creates a server with no rooms and a fresh cookie secret.
     ///
@@ -135,6 +153,8 @@ public struct RendezvousServer: Sendable {
         )
         precondition(configuration.codeLinger >= .zero)
         precondition(configuration.sourceKnocksPerSecond > 0 && configuration.sourceKnockBurst >= 1)
+        precondition(configuration.sourceSignatureChecksPerSecond > 0 && configuration.sourceSignatureCheckBurst >= 1)
+        precondition(configuration.retiredRoomLifetime > .zero && configuration.maxRetiredRooms > 0)
         self.configuration = configuration
         self.randomSource = randomSource
         secret = Self.makeSecret(randomSource)
@@ -146,6 +166,11 @@ public struct RendezvousServer: Sendable {
             packetsPerSecond: configuration.sourceKnocksPerSecond,
             packetBurst: configuration.sourceKnockBurst
         )
+        signatureSources = SourceRateLimiter(
+            capacity: configuration.maxTrackedSources,
+            packetsPerSecond: configuration.sourceSignatureChecksPerSecond,
+            packetBurst: configuration.sourceSignatureCheckBurst
+        )
     }
 
     /// Table sizes and counters now.
@@ -155,6 +180,7 @@ public struct RendezvousServer: Sendable {
         stats.peers = peerCount
         stats.trackedSources = sources.count
         stats.nameplates = codes.count
+        stats.retiredRooms = retired.count
         return stats
     }
 
@@ -181,7 +207,8 @@ public struct RendezvousServer: Sendable {
             return [drop(error.isUnknownType ? .unknownType : .malformed, from: source)]
         }
         switch type {
-        case .register, .relay, .unregister, .codeOpen, .codeLookup, .codeKnock, .codeAnswer, .codeBurn, .codeClose:
+        case .register, .relay, .unregister, .retire, .codeOpen, .codeLookup, .codeKnock, .codeAnswer, .codeBurn,
+            .codeClose:
             break
         case .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked, .codeAnswered,
             .codeAck, .codeError:
@@ -199,9 +226,11 @@ public struct RendezvousServer: Sendable {
         }
         switch message {
         case .register(let register):
-            return self.register(register, requestSize: datagram.count, from: source, now: now)
+            return self.register(register, datagram: datagram, from: source, now: now)
         case .unregister(let unregister):
-            return self.unregister(unregister, from: source)
+            return self.unregister(unregister, datagram: datagram, from: source, now: now)
+        case .retire(let retire):
+            return self.retire(retire, datagram: datagram, from: source, now: now)
         case .codeOpen(let open):
             return codeOpen(open, requestSize: datagram.count, from: source, now: now)
         case .codeLookup(let lookup):
@@ -245,6 +274,10 @@ public struct RendezvousServer: Sendable {
         }
         sources.sweep(now: now)
         knockSources.sweep(now: now)
+        signatureSources.sweep(now: now)
+        while retiredHead < retiredOrder.count, let until = retired[retiredOrder[retiredHead]], now >= until {
+            forgetOldestRetired()
+        }
         actions += sweepCodes(now: now)
         return actions
     }
@@ -253,14 +286,20 @@ public struct RendezvousServer: Sendable {
 
     private mutating func register(
         _ message: RendezvousMessage.Register,
-        requestSize: Int,
+        datagram: [UInt8],
         from source: UDPEndpoint,
         now: Instant
     ) -> [Action] {
         guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce) else {
-            return challenge(source, nonce: message.clientNonce, requestSize: requestSize)
+            return challenge(source, nonce: message.clientNonce, requestSize: datagram.count)
         }
         let tag = message.roomTag
+        guard RoomTag(registrationKey: message.registrationKey) == tag else { return [drop(.badRoomKey, from: source)] }
+        guard retired[tag] == nil else { return [drop(.roomRetired, from: source)] }
+        if let reason = checkSignature(datagram, by: message.registrationKey, from: source, now: now) {
+            return [drop(reason, from: source)]
+        }
+        let nonce = message.clientNonce
         let registration = Registration(tag: tag, peer: message.peerID)
         var actions: [Action] = []
         var changed = false
@@ -293,6 +332,7 @@ public struct RendezvousServer: Sendable {
                 rooms.values[roomIndex].peers[position].endpoint = source
                 rooms.values[roomIndex].peers[position].candidates = message.candidates
                 rooms.values[roomIndex].peers[position].lastSeen = now
+                rooms.values[roomIndex].peers[position].clientNonce = nonce
             } else {
                 guard rooms.values[roomIndex].peers.count < configuration.maxPeersPerRoom else {
                     return refuse(.roomFull, in: tag, from: source, after: actions)
@@ -301,7 +341,9 @@ public struct RendezvousServer: Sendable {
                     return refuse(reason, in: tag, from: source, after: actions)
                 }
                 rooms.values[roomIndex].peers.append(
-                    Peer(id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now)
+                    Peer(
+                        id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now,
+                        clientNonce: nonce)
                 )
                 addPeer(registration, at: source)
                 actions.append(.log(.peerRegistered(tag, message.peerID, source)))
@@ -310,7 +352,8 @@ public struct RendezvousServer: Sendable {
         } else {
             guard rooms.count < configuration.maxRooms else { return [drop(.roomLimit, from: source)] }
             if let reason = newPeerLimit(for: source) { return [drop(reason, from: source)] }
-            let peer = Peer(id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now)
+            let peer = Peer(
+                id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce)
             rooms[tag] = Room(peers: [peer], relay: TokenBucket(burst: configuration.roomRelayBurstBytes, now: now))
             addPeer(registration, at: source)
             actions.append(.log(.roomCreated(tag)))
@@ -320,20 +363,21 @@ public struct RendezvousServer: Sendable {
         counters.registrations += 1
 
         let registered = RendezvousMessage.registered(
-            .init(peerID: message.peerID, reflexive: source, refreshIntervalSeconds: refreshIntervalSeconds)
+            .init(
+                clientNonce: nonce, peerID: message.peerID, reflexive: source,
+                refreshIntervalSeconds: refreshIntervalSeconds)
         )
         actions.append(.send(registered.encoded(), to: source))
         // The registering node hears of every member on every register, so an introduce lost in
         // transit is repeated at the next refresh; the members hear of it only when it changed.
-        let newcomer = introduce(
-            Peer(id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now),
-            in: tag
-        )
+        // Each introduce names its recipient's own nonce.
+        let newcomer = Peer(
+            id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce)
         for other in rooms[tag]?.peers ?? [] where other.id != message.peerID {
-            actions.append(.send(introduce(other, in: tag), to: source))
+            actions.append(.send(introduce(other, to: nonce, in: tag), to: source))
             counters.introductionsSent += 1
             if changed {
-                actions.append(.send(newcomer, to: other.endpoint))
+                actions.append(.send(introduce(newcomer, to: other.clientNonce, in: tag), to: other.endpoint))
                 counters.introductionsSent += 1
             }
         }
@@ -362,10 +406,26 @@ public struct RendezvousServer: Sendable {
         UInt16(clamping: configuration.refreshInterval.components.seconds)
     }
 
-    private func introduce(_ peer: Peer, in tag: RoomTag) -> [UInt8] {
+    /// An introduce of `peer` for the member whose last register had `recipientNonce`.
+    private func introduce(_ peer: Peer, to recipientNonce: UInt64, in tag: RoomTag) -> [UInt8] {
         RendezvousMessage.introduce(
-            .init(roomTag: tag, peerID: peer.id, reflexive: peer.endpoint, candidates: peer.candidates)
+            .init(
+                clientNonce: recipientNonce, roomTag: tag, peerID: peer.id, reflexive: peer.endpoint,
+                candidates: peer.candidates)
         ).encoded()
+    }
+
+    /// Checks a cookie-proven register, unregister or retire's signature within the source's
+    /// signature-check budget; the reason to drop it, or nil if it verifies.
+    private mutating func checkSignature(
+        _ datagram: [UInt8],
+        by key: PublicKey,
+        from source: UDPEndpoint,
+        now: Instant
+    ) -> DropReason? {
+        guard signatureSources.admit(source.sourceKey, size: 0, now: now) else { return .signatureRateLimited }
+        counters.signatureChecks += 1
+        return RendezvousMessage.hasValidSignature(datagram, by: key) ? nil : .badSignature
     }
 
     /// Why `source` may not take one more registration, or nil if it may.
@@ -416,15 +476,73 @@ public struct RendezvousServer: Sendable {
 
     // MARK: Unregister
 
-    private mutating func unregister(_ message: RendezvousMessage.Unregister, from source: UDPEndpoint) -> [Action] {
+    private mutating func unregister(
+        _ message: RendezvousMessage.Unregister,
+        datagram: [UInt8],
+        from source: UDPEndpoint,
+        now: Instant
+    ) -> [Action] {
         let registration = Registration(tag: message.roomTag, peer: message.peerID)
-        guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce),
+        guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce) else {
+            return [drop(.unregisterRejected, from: source)]
+        }
+        guard RoomTag(registrationKey: message.registrationKey) == message.roomTag else {
+            return [drop(.badRoomKey, from: source)]
+        }
+        if let reason = checkSignature(datagram, by: message.registrationKey, from: source, now: now) {
+            return [drop(reason, from: source)]
+        }
+        guard
             rooms[message.roomTag]?.peers.contains(where: { $0.id == message.peerID && $0.endpoint == source }) == true
         else { return [drop(.unregisterRejected, from: source)] }
         var actions: [Action] = [.log(.peerUnregistered(message.roomTag, message.peerID))]
         counters.unregisteredPeers += 1
         if let removed = removePeer(registration) { actions.append(removed) }
         return actions
+    }
+
+    // MARK: Retire
+
+    private mutating func retire(
+        _ message: RendezvousMessage.Retire,
+        datagram: [UInt8],
+        from source: UDPEndpoint,
+        now: Instant
+    ) -> [Action] {
+        guard cookieIsValid(message.cookie, for: source, nonce: message.clientNonce) else {
+            return challenge(source, nonce: message.clientNonce, requestSize: datagram.count)
+        }
+        let tag = message.roomTag
+        guard RoomTag(registrationKey: message.registrationKey) == tag else { return [drop(.badRoomKey, from: source)] }
+        if let reason = checkSignature(datagram, by: message.registrationKey, from: source, now: now) {
+            return [drop(reason, from: source)]
+        }
+        // Retired already (another member's retire, or this one's again): nothing more to do.
+        guard retired[tag] == nil else { return [] }
+        if retired.count >= configuration.maxRetiredRooms { forgetOldestRetired() }
+        retired[tag] = now + configuration.retiredRoomLifetime
+        retiredOrder.append(tag)
+        counters.roomsRetired += 1
+        var removed = 0
+        if let room = rooms.removeValue(forKey: tag) {
+            for peer in room.peers {
+                unindex(Registration(tag: tag, peer: peer.id), at: peer.endpoint)
+                peerCount -= 1
+                removed += 1
+            }
+        }
+        return [.log(.roomRetired(tag, peers: removed))]
+    }
+
+    private mutating func forgetOldestRetired() {
+        guard retiredHead < retiredOrder.count else { return }
+        retired[retiredOrder[retiredHead]] = nil
+        retiredHead += 1
+        // Compacted now and then, so the array holds about as many tags as the table.
+        if retiredHead >= 1024, retiredHead * 2 >= retiredOrder.count {
+            retiredOrder.removeFirst(retiredHead)
+            retiredHead = 0
+        }
     }
 
     // MARK: Tables

@@ -333,7 +333,7 @@ extension RendezvousServer.Event {
     /// The level of this event's log line.
     var level: RendezvousService.LogLevel {
         switch self {
-        case .roomCreated, .roomRemoved, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered,
+        case .roomCreated, .roomRemoved, .roomRetired, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered,
             .codeOpened, .codeKnocked, .codeAnswered, .codeBurnt, .codeClosed, .codeExpired:
             .info
         case .secretRotated, .codeReleased: .debug
@@ -345,6 +345,9 @@ extension RendezvousServer.Event {
         switch self {
         case .roomCreated(let tag): "room \(tag.shortDescription) created"
         case .roomRemoved(let tag): "room \(tag.shortDescription) removed"
+        case .roomRetired(let tag, let peers):
+            "room \(tag.shortDescription) retired by a member (\(peers) registrations removed); "
+                + "registers under its tag are refused"
         case .peerRegistered(let tag, let peer, let endpoint):
             "peer \(peer.shortDescription) registered in room \(tag.shortDescription) from \(endpoint)"
         case .peerMoved(let tag, let peer, let from, let to):

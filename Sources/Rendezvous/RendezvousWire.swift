@@ -44,6 +44,9 @@ public enum RendezvousWire {
         case codeAck = 0x31
         /// Rendezvous → node: the request cannot be carried out, and why.
         case codeError = 0x32
+        /// Node → rendezvous: retire a room's tag (an epoch the room left): its registrations go,
+        /// and nobody registers under it again for `retiredRoomLifetime`.
+        case retire = 0x33
     }
 
     /// Why the rendezvous refused a short-code request (the reason byte of `codeError`).
@@ -101,6 +104,18 @@ public enum RendezvousWire {
     public static let clientNonceSize = 8
     /// BLAKE2b-128: forging one means guessing 128 bits.
     public static let cookieSize = 16
+    /// An Ed25519 public key: the room's registration key (`RoomKeys.registrationKey`) for the
+    /// epoch whose tag a register, unregister or retire names.
+    public static let registrationKeySize = 32
+    /// An Ed25519 signature, the last field of register, unregister and retire.
+    public static let signatureSize = 64
+    /// Signed before the bytes of a register (everything before its signature): a signature made
+    /// for one message type never verifies as another.
+    public static let registerSignatureLabel = Array("cvpeer/2 register".utf8)
+    /// Signed before the bytes of an unregister.
+    public static let unregisterSignatureLabel = Array("cvpeer/2 unregister".utf8)
+    /// Signed before the bytes of a retire.
+    public static let retireSignatureLabel = Array("cvpeer/2 retire".utf8)
     /// Candidate count byte in register and introduce.
     public static let candidateCountSize = 1
     /// The refresh interval field of registered, in whole seconds.
@@ -115,7 +130,8 @@ public enum RendezvousWire {
     /// The largest candidate encoding.
     public static let maxCandidateSize = ipv6CandidateSize
 
-    /// Register offsets: header, tag, peer id, client nonce, cookie, count, candidates.
+    /// Register offsets: header, tag, peer id, client nonce, cookie, registration key, count,
+    /// candidates, signature.
     public static let registerRoomTagOffset = headerSize
     /// Offset of the peer id in register.
     public static let registerPeerIDOffset = registerRoomTagOffset + roomTagSize
@@ -123,30 +139,46 @@ public enum RendezvousWire {
     public static let registerClientNonceOffset = registerPeerIDOffset + peerIDSize
     /// Offset of the cookie in register.
     public static let registerCookieOffset = registerClientNonceOffset + clientNonceSize
+    /// Offset of the registration key in register.
+    public static let registerKeyOffset = registerCookieOffset + cookieSize
     /// Offset of the candidate count in register.
-    public static let registerCandidateCountOffset = registerCookieOffset + cookieSize
-    /// Offset of the first candidate in register.
+    public static let registerCandidateCountOffset = registerKeyOffset + registrationKeySize
+    /// Offset of the first candidate in register; the signature follows the last candidate.
     public static let registerCandidatesOffset = registerCandidateCountOffset + candidateCountSize
-    /// The smallest register (no candidates): 53 bytes.
-    public static let registerMinSize = registerCandidatesOffset
-    /// The largest register (8 IPv6 candidates): 205 bytes.
+    /// The smallest register (no candidates): 149 bytes.
+    public static let registerMinSize = registerCandidatesOffset + signatureSize
+    /// The largest register (8 IPv6 candidates): 301 bytes.
     public static let registerMaxSize = registerMinSize + maxCandidates * maxCandidateSize
 
-    /// Cookie challenge: header, client nonce, cookie; 28 bytes, well under `registerMinSize`, so
-    /// the only reply to an unverified source is smaller than what it sent.
+    /// Cookie challenge: header, client nonce, cookie; 28 bytes, well under `registerMinSize` and
+    /// `retireSize`, so the only reply to an unverified source is smaller than what it sent.
     public static let cookieChallengeSize = headerSize + clientNonceSize + cookieSize
 
-    /// Registered: header, peer id, reflexive candidate, refresh interval; 21 bytes with IPv4.
-    public static let registeredMinSize = headerSize + peerIDSize + ipv4CandidateSize + refreshIntervalSize
-    /// Registered with an IPv6 reflexive candidate: 33 bytes.
-    public static let registeredMaxSize = headerSize + peerIDSize + ipv6CandidateSize + refreshIntervalSize
+    /// Offset of the client nonce in registered and introduce: the nonce of the recipient's own
+    /// register, so an off-path sender who does not see that register cannot forge either.
+    public static let replyClientNonceOffset = headerSize
+    /// Offset of the peer id in registered.
+    public static let registeredPeerIDOffset = replyClientNonceOffset + clientNonceSize
+    /// Offset of the reflexive candidate in registered; the refresh interval follows it.
+    public static let registeredReflexiveOffset = registeredPeerIDOffset + peerIDSize
+    /// Registered: header, client nonce, peer id, reflexive candidate, refresh interval; 29 bytes
+    /// with IPv4.
+    public static let registeredMinSize = registeredReflexiveOffset + ipv4CandidateSize + refreshIntervalSize
+    /// Registered with an IPv6 reflexive candidate: 41 bytes.
+    public static let registeredMaxSize = registeredReflexiveOffset + ipv6CandidateSize + refreshIntervalSize
 
-    /// Introduce: header, tag, peer id, reflexive candidate, count, local candidates; 36 bytes
-    /// with an IPv4 reflexive candidate and no local ones.
-    public static let introduceMinSize = headerSize + roomTagSize + peerIDSize + ipv4CandidateSize + candidateCountSize
-    /// The largest introduce: 200 bytes.
+    /// Offset of the room tag in introduce.
+    public static let introduceRoomTagOffset = replyClientNonceOffset + clientNonceSize
+    /// Offset of the introduced peer's id in introduce.
+    public static let introducePeerIDOffset = introduceRoomTagOffset + roomTagSize
+    /// Offset of the introduced peer's reflexive candidate; its count and local candidates follow.
+    public static let introduceReflexiveOffset = introducePeerIDOffset + peerIDSize
+    /// Introduce: header, client nonce, tag, peer id, reflexive candidate, count, local
+    /// candidates; 44 bytes with an IPv4 reflexive candidate and no local ones.
+    public static let introduceMinSize = introduceReflexiveOffset + ipv4CandidateSize + candidateCountSize
+    /// The largest introduce: 208 bytes.
     public static let introduceMaxSize =
-        headerSize + roomTagSize + peerIDSize + maxCandidateSize + candidateCountSize + maxCandidates * maxCandidateSize
+        introduceReflexiveOffset + maxCandidateSize + candidateCountSize + maxCandidates * maxCandidateSize
 
     /// Offset of the peer id in relay (target) and relayed (source).
     public static let relayPeerIDOffset = headerSize
@@ -157,8 +189,34 @@ public enum RendezvousWire {
     /// The largest inner datagram: a node's own datagrams stay this small so the relay header fits.
     public static let maxRelayedDatagramSize = maxDatagramSize - relayHeaderSize
 
-    /// Unregister: header, tag, peer id, client nonce, cookie; 52 bytes.
-    public static let unregisterSize = headerSize + roomTagSize + peerIDSize + clientNonceSize + cookieSize
+    /// Offset of the room tag in unregister.
+    public static let unregisterRoomTagOffset = headerSize
+    /// Offset of the peer id in unregister.
+    public static let unregisterPeerIDOffset = unregisterRoomTagOffset + roomTagSize
+    /// Offset of the client nonce in unregister.
+    public static let unregisterClientNonceOffset = unregisterPeerIDOffset + peerIDSize
+    /// Offset of the cookie in unregister.
+    public static let unregisterCookieOffset = unregisterClientNonceOffset + clientNonceSize
+    /// Offset of the registration key in unregister.
+    public static let unregisterKeyOffset = unregisterCookieOffset + cookieSize
+    /// Offset of the signature in unregister.
+    public static let unregisterSignatureOffset = unregisterKeyOffset + registrationKeySize
+    /// Unregister: header, tag, peer id, client nonce, cookie, registration key, signature; 148 bytes.
+    public static let unregisterSize = unregisterSignatureOffset + signatureSize
+
+    /// Offset of the room tag in retire.
+    public static let retireRoomTagOffset = headerSize
+    /// Offset of the registration key in retire.
+    public static let retireKeyOffset = retireRoomTagOffset + roomTagSize
+    /// Offset of the client nonce in retire.
+    public static let retireClientNonceOffset = retireKeyOffset + registrationKeySize
+    /// Offset of the cookie in retire.
+    public static let retireCookieOffset = retireClientNonceOffset + clientNonceSize
+    /// Offset of the signature in retire.
+    public static let retireSignatureOffset = retireCookieOffset + cookieSize
+    /// Retire: header, tag, registration key, client nonce, cookie, signature; 140 bytes. Nothing
+    /// answers it but a cookie challenge (28 bytes) when its cookie is not valid.
+    public static let retireSize = retireSignatureOffset + signatureSize
 
     // MARK: Short-code mailbox
 
@@ -284,6 +342,7 @@ public enum RendezvousWire {
         case .codeClose: codeCloseSize...codeCloseSize
         case .codeAck: codeAckSize...codeAckSize
         case .codeError: codeErrorSize...codeErrorSize
+        case .retire: retireSize...retireSize
         }
     }
 }

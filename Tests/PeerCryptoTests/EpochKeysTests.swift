@@ -27,6 +27,42 @@ struct EpochKeysTests {
         #expect(throws: CryptoError.self) { try root.inEpoch(1, secret: SecretBytes(randomCount: 16)) }
     }
 
+    @Test func eachEpochHasItsOwnRegistrationKeyAndTheRendezvousTagIsBoundToIt() throws {
+        let root = room
+        let one = try root.inEpoch(1, secret: SecretBytes(randomCount: 32))
+        let two = try root.inEpoch(2, secret: SecretBytes(copying: one.epochSecret.unsafeCopy()))
+        let keys = [root, one, two].map(\.registrationKey.publicKey)
+        #expect(Set(keys).count == 3)
+        for keys in [root, one, two] {
+            // The tag is the hash of the key, anyone can check it; it is not the room's own tag.
+            #expect(keys.rendezvousTag == RoomKeys.rendezvousTag(for: keys.registrationKey.publicKey))
+            #expect(keys.rendezvousTag.count == RoomKeys.tagLength && keys.rendezvousTag != keys.tag)
+            let message = Array("cvpeer/2 register".utf8)
+            #expect(keys.registrationKey.publicKey.isValidSignature(keys.registrationKey.sign(message), for: message))
+        }
+        #expect(Set([root, one, two].map(\.rendezvousTag)).count == 3)
+        // Deterministic: the same secret, owner and epoch give the same key; another owner another.
+        let again = try RoomKeys(secret: SecretBytes(copying: root.secret.unsafeCopy()), owner: root.owner)
+        #expect(again.registrationKey.publicKey == root.registrationKey.publicKey)
+        let otherOwner = try RoomKeys(secret: SecretBytes(copying: root.secret.unsafeCopy()), owner: Identity.generate().publicKey)
+        #expect(otherOwner.registrationKey.publicKey != root.registrationKey.publicKey)
+    }
+
+    @Test func theRegistrationKeyAndRendezvousTagMatchTheirDefinition() throws {
+        let secret = SecretBytes(copying: [UInt8](repeating: 7, count: 32))
+        let keys = try RoomKeys(secret: secret, owner: owner.publicKey)
+        let seed = Blake2b.derive(
+            key: secret, label: Array("cvpeer/2 registration key".utf8) + owner.publicKey.bytes + keys.roomID + [0, 0, 0, 0])
+        #expect(try Identity(seed: seed).publicKey == keys.registrationKey.publicKey)
+        let digest = Blake2b.hash(Array("cvpeer/2 rendezvous tag".utf8) + keys.registrationKey.publicKey.bytes)
+        #expect(keys.rendezvousTag == Array(digest.prefix(16)))
+        let later = try keys.inEpoch(3, secret: SecretBytes(copying: [UInt8](repeating: 9, count: 32)))
+        let laterSeed = Blake2b.derive(
+            key: later.epochSecret,
+            label: Array("cvpeer/2 registration key".utf8) + owner.publicKey.bytes + keys.roomID + [0, 0, 0, 3])
+        #expect(try Identity(seed: laterSeed).publicKey == later.registrationKey.publicKey)
+    }
+
     @Test func onlyTheMemberOpensItsBoxAndOnlyForItsRoomAndEpoch() throws {
         let member = Identity.generate()
         let other = Identity.generate()

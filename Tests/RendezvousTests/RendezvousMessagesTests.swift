@@ -1,3 +1,4 @@
+import PeerCrypto
 import Rendezvous
 import Testing
 
@@ -9,7 +10,7 @@ let sampleMessages: [RendezvousMessage] = {
         i % 2 == 0 ? loopback(i, port: UInt16(i)) : UDPEndpoint(address: .v6(high: UInt64(i), low: ~0), port: 1)
     }
     let eightV6 = (0..<8).map { UDPEndpoint(address: .v6(high: ~0, low: UInt64($0)), port: UInt16($0)) }
-    return [
+    var messages: [RendezvousMessage] = [
         .register(.init(roomTag: tag(1), peerID: peer(1), clientNonce: 0, cookie: .none, candidates: [])),
         .register(
             .init(
@@ -22,11 +23,15 @@ let sampleMessages: [RendezvousMessage] = {
         ),
         .register(.init(roomTag: tag(3), peerID: peer(3), clientNonce: 42, cookie: .none, candidates: eightV6)),
         .cookieChallenge(.init(clientNonce: 7, cookie: RendezvousCookie(high: .max, low: 0))),
-        .registered(.init(peerID: peer(4), reflexive: v4, refreshIntervalSeconds: 15)),
-        .registered(.init(peerID: peer(5), reflexive: v6, refreshIntervalSeconds: .max)),
-        .introduce(.init(roomTag: tag(6), peerID: peer(6), reflexive: v4, candidates: [])),
-        .introduce(.init(roomTag: tag(7), peerID: peer(7), reflexive: v6, candidates: eight)),
-        .introduce(.init(roomTag: tag(7), peerID: peer(7), reflexive: v6, candidates: eightV6)),
+    ]
+    messages += [
+        .registered(.init(clientNonce: 4, peerID: peer(4), reflexive: v4, refreshIntervalSeconds: 15)),
+        .registered(.init(clientNonce: .max, peerID: peer(5), reflexive: v6, refreshIntervalSeconds: .max)),
+        .introduce(.init(clientNonce: 6, roomTag: tag(6), peerID: peer(6), reflexive: v4, candidates: [])),
+        .introduce(.init(clientNonce: 0, roomTag: tag(7), peerID: peer(7), reflexive: v6, candidates: eight)),
+        .introduce(.init(clientNonce: .max, roomTag: tag(7), peerID: peer(7), reflexive: v6, candidates: eightV6)),
+    ]
+    messages += [
         .relay(.init(target: peer(8), datagram: [])),
         .relay(.init(target: peer(9), datagram: Array(repeating: 0xAB, count: RendezvousWire.maxRelayedDatagramSize))),
         .relayed(.init(source: peer(10), datagram: [1, 2, 3])),
@@ -34,7 +39,10 @@ let sampleMessages: [RendezvousMessage] = {
         .unregister(
             .init(roomTag: tag(12), peerID: peer(12), clientNonce: 12, cookie: RendezvousCookie(high: 3, low: 4))
         ),
-    ] + sampleCodeMessages
+        .retire(.init(roomTag: tag(13), clientNonce: 13, cookie: .none)),
+        .retire(.init(roomTag: tag(14), clientNonce: .max, cookie: RendezvousCookie(high: 5, low: 6))),
+    ]
+    return messages + sampleCodeMessages
 }()
 
 /// A nameplate the tests know is valid.
@@ -105,10 +113,12 @@ let sampleCodeMessages: [RendezvousMessage] = {
                 peerID: RendezvousPeerID(rawValue: 0x1112_1314_1516_1718),
                 clientNonce: 0x2122_2324_2526_2728,
                 cookie: try #require(RendezvousCookie(bytes: Array(0x30...0x3F))),
+                registrationKey: try PublicKey(bytes: Array(0x40...0x5F)),
                 candidates: [
                     .ipv4(127, 0, 0, 1, port: 7700),
                     UDPEndpoint(address: .v6(high: 0, low: 1), port: 7701),
-                ]
+                ],
+                signature: Array(0x80...0xBF)
             )
         )
         let golden: [UInt8] =
@@ -117,17 +127,91 @@ let sampleCodeMessages: [RendezvousMessage] = {
             + [0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]  // peer id, offset 20
             + [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]  // client nonce, offset 28
             + Array(0x30...0x3F)  // cookie, offset 36
-            + [2]  // candidate count, offset 52
+            + Array(0x40...0x5F)  // registration key, offset 52
+            + [2]  // candidate count, offset 84
             + [4, 127, 0, 0, 1, 0x1E, 0x14]  // 127.0.0.1:7700
             + [6] + Array(repeating: 0, count: 15) + [1, 0x1E, 0x15]  // [::1]:7701
+            + Array(0x80...0xBF)  // signature, the last 64 bytes
         #expect(message.encoded() == golden)
         #expect(
             golden.count == RendezvousWire.registerMinSize + RendezvousWire.ipv4CandidateSize
                 + RendezvousWire.ipv6CandidateSize
         )
         #expect(try RendezvousMessage.decode(golden) == message)
-        #expect(RendezvousWire.registerCandidateCountOffset == 52)
+        #expect(RendezvousWire.registerCandidateCountOffset == 84)
+        #expect(RendezvousWire.registerKeyOffset == 52)
         #expect(RendezvousWire.registerCookieOffset == 36)
+    }
+
+    @Test func unregisterAndRetireHaveTheDocumentedByteLayout() throws {
+        let key = try PublicKey(bytes: Array(0x40...0x5F))
+        let unregister = RendezvousMessage.unregister(
+            .init(
+                roomTag: try #require(RoomTag(bytes: Array(0x00...0x0F))),
+                peerID: RendezvousPeerID(rawValue: 0x1112_1314_1516_1718),
+                clientNonce: 0x2122_2324_2526_2728,
+                cookie: try #require(RendezvousCookie(bytes: Array(0x30...0x3F))),
+                registrationKey: key,
+                signature: Array(0x80...0xBF)
+            )
+        )
+        let golden: [UInt8] =
+            [0x26, 0, 0, 0] + Array(0x00...0x0F) + [0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]
+            + [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28] + Array(0x30...0x3F) + Array(0x40...0x5F)
+            + Array(0x80...0xBF)
+        #expect(unregister.encoded() == golden)
+        #expect(golden.count == RendezvousWire.unregisterSize)
+        #expect(RendezvousWire.unregisterKeyOffset == 52 && RendezvousWire.unregisterSignatureOffset == 84)
+        #expect(try RendezvousMessage.decode(golden) == unregister)
+
+        let retire = RendezvousMessage.retire(
+            .init(
+                roomTag: try #require(RoomTag(bytes: Array(0x00...0x0F))),
+                registrationKey: key,
+                clientNonce: 0x2122_2324_2526_2728,
+                cookie: try #require(RendezvousCookie(bytes: Array(0x30...0x3F))),
+                signature: Array(0x80...0xBF)
+            )
+        )
+        let retireGolden: [UInt8] =
+            [0x33, 0, 0, 0]  // type, reserved
+            + Array(0x00...0x0F)  // room tag, offset 4
+            + Array(0x40...0x5F)  // registration key, offset 20
+            + [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]  // client nonce, offset 52
+            + Array(0x30...0x3F)  // cookie, offset 60
+            + Array(0x80...0xBF)  // signature, offset 76
+        #expect(retire.encoded() == retireGolden)
+        #expect(retireGolden.count == RendezvousWire.retireSize)
+        #expect(RendezvousWire.retireKeyOffset == 20 && RendezvousWire.retireClientNonceOffset == 52)
+        #expect(RendezvousWire.retireCookieOffset == 60 && RendezvousWire.retireSignatureOffset == 76)
+        #expect(try RendezvousMessage.decode(retireGolden) == retire)
+    }
+
+    @Test func signaturesCoverEveryByteBeforeThemUnderTheTypesLabel() throws {
+        let key = roomKey(1)
+        let register = RendezvousMessage.register(
+            .init(roomTag: tag(1), peerID: peer(1), clientNonce: 5, cookie: .none, candidates: [loopback(1)])
+        ).encoded()
+        #expect(RendezvousMessage.hasValidSignature(register, by: key.publicKey))
+        #expect(!RendezvousMessage.hasValidSignature(register, by: roomKey(2).publicKey))
+        let body = Array(register.dropLast(RendezvousWire.signatureSize))
+        #expect(key.publicKey.isValidSignature(Array(register.suffix(64)), for: Array("cvpeer/2 register".utf8) + body))
+        // Every byte before the signature is covered: flip any one and it no longer verifies.
+        for index in 0..<body.count {
+            var flipped = register
+            flipped[index] ^= 0x01
+            #expect(!RendezvousMessage.hasValidSignature(flipped, by: key.publicKey), "byte \(index) not covered")
+        }
+        // The label binds the type: the same bytes signed as an unregister do not verify as a register.
+        let asUnregister = key.sign(Array("cvpeer/2 unregister".utf8) + body)
+        #expect(!RendezvousMessage.hasValidSignature(body + asUnregister, by: key.publicKey))
+        let unregister = RendezvousMessage.unregister(
+            .init(roomTag: tag(1), peerID: peer(1), clientNonce: 5, cookie: .none)
+        ).encoded()
+        #expect(RendezvousMessage.hasValidSignature(unregister, by: key.publicKey))
+        let retire = RendezvousMessage.retire(.init(roomTag: tag(1), clientNonce: 5, cookie: .none)).encoded()
+        #expect(RendezvousMessage.hasValidSignature(retire, by: key.publicKey))
+        #expect(!RendezvousMessage.hasValidSignature(RendezvousMessage.relay(.init(target: peer(1), datagram: [])).encoded(), by: key.publicKey))
     }
 
     @Test func relayAndRelayedHaveTheDocumentedByteLayout() throws {
@@ -160,22 +244,41 @@ let sampleCodeMessages: [RendezvousMessage] = {
         )
         let registered = RendezvousMessage.registered(
             .init(
+                clientNonce: 0x0102_0304_0506_0708,
                 peerID: RendezvousPeerID(rawValue: 9),
                 reflexive: .ipv4(127, 0, 0, 1, port: 1),
                 refreshIntervalSeconds: 15
             )
         )
-        #expect(registered.encoded() == [0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 4, 127, 0, 0, 1, 0, 1, 0, 15])
+        #expect(
+            registered.encoded() == [0x22, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 9, 4, 127, 0, 0, 1, 0, 1, 0, 15]
+        )
+        #expect(RendezvousWire.registeredPeerIDOffset == 12 && RendezvousWire.registeredReflexiveOffset == 20)
+        let introduce = RendezvousMessage.introduce(
+            .init(
+                clientNonce: 0x0102_0304_0506_0708, roomTag: RoomTag(high: 0x1111_1111_1111_1111, low: 0x2222_2222_2222_2222),
+                peerID: RendezvousPeerID(rawValue: 9), reflexive: .ipv4(127, 0, 0, 1, port: 1), candidates: []
+            )
+        )
+        #expect(
+            introduce.encoded() == [0x23, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8] + Array(repeating: 0x11, count: 8)
+                + Array(repeating: 0x22, count: 8) + [0, 0, 0, 0, 0, 0, 0, 9, 4, 127, 0, 0, 1, 0, 1, 0]
+        )
+        #expect(RendezvousWire.introduceRoomTagOffset == 12 && RendezvousWire.introducePeerIDOffset == 28)
     }
 
     @Test func sizesKeepTheRendezvousFromAmplifying() {
         // The only reply to an unverified source must be smaller than the smallest request that triggers it.
         #expect(RendezvousWire.cookieChallengeSize < RendezvousWire.registerMinSize)
+        #expect(RendezvousWire.cookieChallengeSize < RendezvousWire.retireSize)
         #expect(RendezvousWire.cookieChallengeSize == 28)
-        #expect(RendezvousWire.registerMinSize == 53)
-        #expect(RendezvousWire.registerMaxSize == 205)
-        #expect(RendezvousWire.introduceMaxSize == 200)
-        #expect(RendezvousWire.unregisterSize == 52)
+        #expect(RendezvousWire.registerMinSize == 149)
+        #expect(RendezvousWire.registerMaxSize == 301)
+        #expect(RendezvousWire.registeredMinSize == 29 && RendezvousWire.registeredMaxSize == 41)
+        #expect(RendezvousWire.registeredMaxSize < RendezvousWire.registerMinSize)
+        #expect(RendezvousWire.introduceMinSize == 44 && RendezvousWire.introduceMaxSize == 208)
+        #expect(RendezvousWire.unregisterSize == 148)
+        #expect(RendezvousWire.retireSize == 140)
         #expect(RendezvousWire.maxRelayedDatagramSize == 1188)
         #expect(RendezvousWire.sizeRange(of: .relay) == RendezvousWire.sizeRange(of: .relayed))
         for type in RendezvousWire.MessageType.allCases {
@@ -188,7 +291,8 @@ let sampleCodeMessages: [RendezvousMessage] = {
         ([0x20, 0, 0], .truncatedHeader(size: 3)),
         ([0x01, 0, 0, 0], .unknownType(0x01)),
         ([0x1F, 0, 0, 0], .unknownType(0x1F)),
-        ([0x33, 0, 0, 0], .unknownType(0x33)),
+        ([0x34, 0, 0, 0], .unknownType(0x34)),
+        ([0x33, 0, 0, 0], .wrongSize(.retire, allowed: 140...140, got: 4)),
         ([0x24, 0, 1, 0] + Array(repeating: 0, count: 8), .reservedNotZero),
         ([0x24, 0, 0, 0, 1, 2, 3], .wrongSize(.relay, allowed: 12...1200, got: 7)),
         ([0x21, 0, 0, 0] + Array(repeating: 0, count: 25), .wrongSize(.cookieChallenge, allowed: 28...28, got: 29)),
@@ -371,7 +475,11 @@ let sampleCodeMessages: [RendezvousMessage] = {
         #expect(throws: RendezvousError.trailingBytes(.register, count: 1)) { try RendezvousMessage.decode(base + [0]) }
         var truncated = base
         truncated[RendezvousWire.registerCandidateCountOffset] = 2
+        // The second "candidate" is read from the signature, which is then too short.
+        truncated[RendezvousWire.registerCandidatesOffset + RendezvousWire.ipv4CandidateSize] = 4
         #expect(throws: RendezvousError.truncatedField(.register)) { try RendezvousMessage.decode(truncated) }
+        // A signature one byte short.
+        #expect(throws: RendezvousError.truncatedField(.register)) { try RendezvousMessage.decode(base.dropLast()) }
         // An IPv6 family byte in an IPv4-sized slot runs past the end.
         var shortV6 = base
         shortV6[RendezvousWire.registerCandidatesOffset] = 6

@@ -70,6 +70,12 @@ import Testing
                 "sourceKnocksPerSecond` / `sourceKnockBurst",
                 "\(C.defaultSourceKnocksPerSecond) / \(Int(C.defaultSourceKnockBurst))"
             ),
+            (
+                "sourceSignatureChecksPerSecond` / `sourceSignatureCheckBurst",
+                Self.pair(C.defaultSourceSignatureChecksPerSecond, C.defaultSourceSignatureCheckBurst)
+            ),
+            ("retiredRoomLifetime", Self.seconds(C.defaultRetiredRoomLifetime)),
+            ("maxRetiredRooms", Self.grouped(C.defaultMaxRetiredRooms)),
         ]
         for (name, value) in rows {
             #expect(section.contains("| `\(name)` | \(value) |"), "PROTOCOL.md row for \(name) should read \(value)")
@@ -94,6 +100,7 @@ import Testing
             ("maxDatagramSize", RendezvousWire.maxDatagramSize),
             ("maxRelayedDatagramSize", RendezvousWire.maxRelayedDatagramSize),
             ("unregisterSize", RendezvousWire.unregisterSize),
+            ("retireSize", RendezvousWire.retireSize),
             ("nameplateSize", RendezvousWire.nameplateSize),
             ("maxNameplate", Int(RendezvousWire.maxNameplate)),
             ("maxPakeMessageSize", RendezvousWire.maxPakeMessageSize),
@@ -127,10 +134,28 @@ import Testing
             ("registerPeerIDOffset", RendezvousWire.registerPeerIDOffset),
             ("registerClientNonceOffset", RendezvousWire.registerClientNonceOffset),
             ("registerCookieOffset", RendezvousWire.registerCookieOffset),
+            ("registerKeyOffset", RendezvousWire.registerKeyOffset),
             ("registerCandidateCountOffset", RendezvousWire.registerCandidateCountOffset),
             ("registerCandidatesOffset", RendezvousWire.registerCandidatesOffset),
             ("relayPeerIDOffset", RendezvousWire.relayPeerIDOffset),
             ("relayPayloadOffset", RendezvousWire.relayPayloadOffset),
+            ("replyClientNonceOffset", RendezvousWire.replyClientNonceOffset),
+            ("registeredPeerIDOffset", RendezvousWire.registeredPeerIDOffset),
+            ("registeredReflexiveOffset", RendezvousWire.registeredReflexiveOffset),
+            ("introduceRoomTagOffset", RendezvousWire.introduceRoomTagOffset),
+            ("introducePeerIDOffset", RendezvousWire.introducePeerIDOffset),
+            ("introduceReflexiveOffset", RendezvousWire.introduceReflexiveOffset),
+            ("unregisterRoomTagOffset", RendezvousWire.unregisterRoomTagOffset),
+            ("unregisterPeerIDOffset", RendezvousWire.unregisterPeerIDOffset),
+            ("unregisterClientNonceOffset", RendezvousWire.unregisterClientNonceOffset),
+            ("unregisterCookieOffset", RendezvousWire.unregisterCookieOffset),
+            ("unregisterKeyOffset", RendezvousWire.unregisterKeyOffset),
+            ("unregisterSignatureOffset", RendezvousWire.unregisterSignatureOffset),
+            ("retireRoomTagOffset", RendezvousWire.retireRoomTagOffset),
+            ("retireKeyOffset", RendezvousWire.retireKeyOffset),
+            ("retireClientNonceOffset", RendezvousWire.retireClientNonceOffset),
+            ("retireCookieOffset", RendezvousWire.retireCookieOffset),
+            ("retireSignatureOffset", RendezvousWire.retireSignatureOffset),
         ]
         for (name, value) in offsets {
             #expect(section.contains("| \(value) (`\(name)`) |"), "PROTOCOL.md should give \(name) as offset \(value)")
@@ -158,6 +183,22 @@ import Testing
         }
 
         #expect(section.contains("`RendezvousServer.secretSize`") && RendezvousServer.secretSize == 32)
+
+        // The key, the signature and the labels signed.
+        #expect(section.contains("| 32 (`registrationKeySize`) |") && RendezvousWire.registrationKeySize == 32)
+        #expect(section.contains("| 64 (`signatureSize`) |") && RendezvousWire.signatureSize == 64)
+        let labels: [(String, [UInt8])] = [
+            ("registerSignatureLabel", RendezvousWire.registerSignatureLabel),
+            ("unregisterSignatureLabel", RendezvousWire.unregisterSignatureLabel),
+            ("retireSignatureLabel", RendezvousWire.retireSignatureLabel),
+        ]
+        for (name, label) in labels {
+            let text = String(decoding: label, as: UTF8.self)
+            #expect(section.contains("`\"\(text)\"` (`\(name)`)"), "PROTOCOL.md should give \(name) as \(text)")
+        }
+        for name in ["badRoomKey", "badSignature", "signatureRateLimited", "roomRetired"] {
+            #expect(section.contains("`\(name)`"), "PROTOCOL.md should name the drop reason \(name)")
+        }
     }
 
     @Test func everyMessageTypeIsInTheTypeTableAndEveryCodeMessageHasItsOwnEntry() throws {

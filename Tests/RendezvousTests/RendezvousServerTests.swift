@@ -50,14 +50,17 @@ import Testing
                 // Every short-code request, without a cookie or with a guessed one, naming held nameplates too.
                 datagram = randomCodeRequest(using: &random).encoded()
             default:
-                datagram = RendezvousMessage.unregister(
-                    .init(
-                        roomTag: tag(1),
-                        peerID: peer(1),
-                        clientNonce: random.next(),
-                        cookie: RendezvousCookie(high: random.next(), low: 1)
-                    )
-                ).encoded()
+                // Signed unregisters and retires (the room's own key, even) without a valid cookie.
+                let cookie =
+                    Bool.random(using: &random)
+                    ? RendezvousCookie.none : RendezvousCookie(high: random.next(), low: 1)
+                datagram =
+                    Bool.random(using: &random)
+                    ? RendezvousMessage.unregister(
+                        .init(roomTag: tag(1), peerID: peer(1), clientNonce: random.next(), cookie: cookie)
+                    ).encoded()
+                    : RendezvousMessage.retire(.init(roomTag: tag(1), clientNonce: random.next(), cookie: cookie))
+                        .encoded()
             }
             // Fresh sources, none of them registered: 127.1.x.y never overlaps the members above.
             let source = loopback(
@@ -114,7 +117,9 @@ import Testing
         )
         #expect(second.events == [.roomCreated(tag(1)), .peerRegistered(tag(1), peer(1), a)])
         #expect(
-            second.messages(to: a) == [.registered(.init(peerID: peer(1), reflexive: a, refreshIntervalSeconds: 15))]
+            second.messages(to: a) == [
+                .registered(.init(clientNonce: 77, peerID: peer(1), reflexive: a, refreshIntervalSeconds: 15))
+            ]
         )
 
         // The second member is introduced to the first, and the first to the second.
@@ -122,13 +127,20 @@ import Testing
         #expect(third.events == [.peerRegistered(tag(1), peer(2), b)])
         #expect(
             third.messages(to: b) == [
-                .registered(.init(peerID: peer(2), reflexive: b, refreshIntervalSeconds: 15)),
-                .introduce(.init(roomTag: tag(1), peerID: peer(1), reflexive: a, candidates: aLocal)),
+                .registered(
+                    .init(
+                        clientNonce: registerNonce(peer(2), at: b), peerID: peer(2), reflexive: b,
+                        refreshIntervalSeconds: 15)),
+                .introduce(
+                    .init(
+                        clientNonce: registerNonce(peer(2), at: b), roomTag: tag(1), peerID: peer(1), reflexive: a,
+                        candidates: aLocal)),
             ]
         )
         #expect(
             third.messages(to: a) == [
-                .introduce(.init(roomTag: tag(1), peerID: peer(2), reflexive: b, candidates: bLocal))
+                // Named with a's own nonce, from its last register.
+                .introduce(.init(clientNonce: 77, roomTag: tag(1), peerID: peer(2), reflexive: b, candidates: bLocal))
             ]
         )
         #expect(harness.server.stats.rooms == 1)
@@ -150,7 +162,10 @@ import Testing
         let moved = harness.register(peer(1), in: tag(1), from: a, candidates: [loopback(9)], at: 11)
         #expect(
             moved.messages(to: b) == [
-                .introduce(.init(roomTag: tag(1), peerID: peer(1), reflexive: a, candidates: [loopback(9)]))
+                .introduce(
+                    .init(
+                        clientNonce: registerNonce(peer(2), at: b), roomTag: tag(1), peerID: peer(1), reflexive: a,
+                        candidates: [loopback(9)]))
             ]
         )
         #expect(harness.server.stats.registrations == 4)
@@ -176,7 +191,10 @@ import Testing
         #expect(moved.events == [.peerMoved(tag(1), peer(1), from: old, to: new)])
         #expect(
             moved.messages(to: b) == [
-                .introduce(.init(roomTag: tag(1), peerID: peer(1), reflexive: new, candidates: []))
+                .introduce(
+                    .init(
+                        clientNonce: registerNonce(peer(2), at: b), roomTag: tag(1), peerID: peer(1), reflexive: new,
+                        candidates: []))
             ]
         )
         #expect(harness.relay([1], to: peer(2), from: old, at: 2).drops == [.relayFromUnregistered])

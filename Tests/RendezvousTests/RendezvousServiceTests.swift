@@ -83,11 +83,17 @@ final class LogLines: Sendable {
         #expect(bRegistered.reflexive == b.endpoint)
         #expect(
             b.receiveMessage()
-                == .introduce(.init(roomTag: room, peerID: peer(1), reflexive: a.endpoint, candidates: aLocal))
+                == .introduce(
+                    .init(
+                        clientNonce: UInt64(b.endpoint.port), roomTag: room, peerID: peer(1), reflexive: a.endpoint,
+                        candidates: aLocal))
         )
         #expect(
             a.receiveMessage()
-                == .introduce(.init(roomTag: room, peerID: peer(2), reflexive: b.endpoint, candidates: bLocal))
+                == .introduce(
+                    .init(
+                        clientNonce: UInt64(a.endpoint.port), roomTag: room, peerID: peer(2), reflexive: b.endpoint,
+                        candidates: bLocal))
         )
 
         // A relay round trip: a → b and back, each forwarded unchanged with the sender's id.

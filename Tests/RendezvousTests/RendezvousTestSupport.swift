@@ -1,4 +1,5 @@
 import CVPeerTestSupport
+import PeerCrypto
 import Rendezvous
 import Synchronization
 import Testing
@@ -38,9 +39,71 @@ func loopback(_ index: Int, port: UInt16 = 40_000) -> UDPEndpoint {
     )
 }
 
-func tag(_ n: UInt64) -> RoomTag { RoomTag(high: 0x7A67_0000_0000_0000 | n, low: n &* 0x9E37_79B9) }
+/// Test room `n`'s registration key (a fixed seed, so tags are the same on every run), as
+/// `RoomKeys.registrationKey` would be for a real room.
+func roomKey(_ n: UInt64) -> Identity {
+    testRoomKeys.withLock { table in
+        if let key = table.byNumber[n] { return key }
+        let key = try! Identity(seed: SecretBytes(copying: n.bigEndianBytes + [UInt8](repeating: 0x7A, count: 24)))
+        table.byNumber[n] = key
+        table.byTag[RoomTag(registrationKey: key.publicKey)] = key
+        return key
+    }
+}
+
+/// Test room `n`'s tag: bound to `roomKey(n)`, as the rendezvous checks.
+func tag(_ n: UInt64) -> RoomTag { RoomTag(registrationKey: roomKey(n).publicKey) }
+
+/// The key of a tag made by `tag(_:)`; any other tag gets `strangerKey`, whose tag is not it.
+func roomKey(for tag: RoomTag) -> Identity {
+    testRoomKeys.withLock { $0.byTag[tag] } ?? strangerKey
+}
+
+/// A key no test room uses: what an outsider who saw only a tag can sign with.
+let strangerKey = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x5A, count: 32)))
+
+private let testRoomKeys = Mutex<(byNumber: [UInt64: Identity], byTag: [RoomTag: Identity])>(([:], [:]))
+
+extension RendezvousMessage.Register {
+    /// A register for a test room, carrying the room's key and correctly signed with it
+    /// (`roomKey(for:)`): what a member's client sends.
+    init(
+        roomTag: RoomTag, peerID: RendezvousPeerID, clientNonce: UInt64, cookie: RendezvousCookie = .none,
+        candidates: [UDPEndpoint]
+    ) {
+        let key = roomKey(for: roomTag)
+        self = Self(
+            roomTag: roomTag, peerID: peerID, clientNonce: clientNonce, cookie: cookie,
+            registrationKey: key.publicKey, candidates: candidates
+        ).signed(by: key)
+    }
+}
+
+extension RendezvousMessage.Unregister {
+    /// An unregister for a test room, correctly signed with its key.
+    init(roomTag: RoomTag, peerID: RendezvousPeerID, clientNonce: UInt64, cookie: RendezvousCookie) {
+        let key = roomKey(for: roomTag)
+        self = Self(
+            roomTag: roomTag, peerID: peerID, clientNonce: clientNonce, cookie: cookie, registrationKey: key.publicKey
+        ).signed(by: key)
+    }
+}
+
+extension RendezvousMessage.Retire {
+    /// A retire of a test room's tag, correctly signed with its key.
+    init(roomTag: RoomTag, clientNonce: UInt64, cookie: RendezvousCookie) {
+        let key = roomKey(for: roomTag)
+        self = Self(roomTag: roomTag, registrationKey: key.publicKey, clientNonce: clientNonce, cookie: cookie)
+            .signed(by: key)
+    }
+}
 
 func peer(_ n: UInt64) -> RendezvousPeerID { RendezvousPeerID(rawValue: 0x5EE5_0000_0000_0000 | n) }
+
+/// The client nonce `ServerHarness.register` uses for `peerID` at `source`: replies to it name it.
+func registerNonce(_ peerID: RendezvousPeerID, at source: UDPEndpoint) -> UInt64 {
+    UInt64(source.port) << 32 | peerID.rawValue & 0xFFFF_FFFF
+}
 
 /// A server with a seeded secret and a fixed starting instant, and the calls tests repeat.
 ///
@@ -94,7 +157,7 @@ final class ServerHarness {
         candidates: [UDPEndpoint] = [],
         at seconds: Double = 0
     ) -> [RendezvousServer.Action] {
-        let nonce = UInt64(source.port) << 32 | peerID.rawValue & 0xFFFF_FFFF
+        let nonce = registerNonce(peerID, at: source)
         guard let cookie = cookie(for: source, nonce: nonce, at: seconds) else { return [] }
         return receive(
             .register(.init(roomTag: room, peerID: peerID, clientNonce: nonce, cookie: cookie, candidates: candidates)),

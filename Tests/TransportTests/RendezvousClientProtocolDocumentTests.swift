@@ -26,6 +26,8 @@ import Testing
         ("Wire.rendezvousMinRefreshInterval", time(Wire.rendezvousMinRefreshInterval)),
         ("Wire.rendezvousMaxRefreshInterval", time(Wire.rendezvousMaxRefreshInterval)),
         ("Wire.rendezvousMaxKnownPeers", "\(Wire.rendezvousMaxKnownPeers)"),
+        ("Wire.rendezvousRetireAttempts", "\(Wire.rendezvousRetireAttempts)"),
+        ("TransportLoop.epochRegistrationOverlap", time(TransportLoop.epochRegistrationOverlap)),
         ("Wire.natPunchInterval", time(Wire.natPunchInterval)),
         ("Wire.natPunchDuration", time(Wire.natPunchDuration)),
         ("Wire.natProbeInterval", time(Wire.natProbeInterval)),

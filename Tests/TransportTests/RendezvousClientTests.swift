@@ -37,11 +37,11 @@ import Testing
         }
 
         @discardableResult
-        func addClient(tag: RoomTag, id: UInt64, port: UInt16) -> Int {
+        func addClient(key: Identity, id: UInt64, port: UInt16) -> Int {
             let address = UDPEndpoint.ipv4(127, 0, 0, 1, port: port)
             clients.append(
                 RendezvousClient(
-                    roomTag: tag, peerID: RendezvousPeerID(rawValue: id), candidates: [address],
+                    registrationKey: key, peerID: RendezvousPeerID(rawValue: id), candidates: [address],
                     random: SeededRandom(seed: id)))
             addresses.append(address)
             reports.append([])
@@ -87,14 +87,16 @@ import Testing
         }
     }
 
-    static let room = RoomTag(high: 0xC0FFEE, low: 0xBEEF)
+    /// The room's registration key (as `RoomKeys` would derive it) and its tag.
+    static let roomKey = try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0xC0, count: 32)))
+    static let room = RoomTag(registrationKey: roomKey.publicKey)
     static let second: UInt64 = 1_000_000_000
 
     // MARK: Tests
 
     @Test func registersThroughTheCookieRoundTripAndLearnsItsReflexiveAddress() {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
         net.start(a)
         #expect(net.clients[a].isRegistered)
         #expect(net.clients[a].reflexive == net.addresses[a])
@@ -107,8 +109,8 @@ import Testing
 
     @Test func twoMembersAreIntroducedToEachOtherWithTheirCandidates() throws {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
-        let b = net.addClient(tag: Self.room, id: 20, port: 5001)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
         net.start(a)
         net.start(b)
         let toA = try #require(net.introductions(a).first)
@@ -119,8 +121,8 @@ import Testing
 
     @Test func refreshesAtTheServersIntervalAndReportsRepeatsAsNotNew() {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
-        let b = net.addClient(tag: Self.room, id: 20, port: 5001)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
         net.start(a)
         net.start(b)
         let before = net.sent[b].count
@@ -137,8 +139,8 @@ import Testing
 
     @Test func reRegistersWithAFreshCookieAfterTheServerRestarts() {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
-        let b = net.addClient(tag: Self.room, id: 20, port: 5001)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
         net.start(a)
         net.start(b)
         // A restart: a new secret, no registrations.
@@ -153,7 +155,7 @@ import Testing
 
     @Test func startsOverWhenTheServerStopsAnswering() {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
         net.start(a)
         net.serverUp = false
         let nonceBefore = net.clients[a].nonce
@@ -172,8 +174,8 @@ import Testing
 
     @Test func wrapsAndUnwrapsRelayedDatagrams() throws {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
-        let b = net.addClient(tag: Self.room, id: 20, port: 5001)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
         net.start(a)
         net.start(b)
         let inner: [UInt8] = Array(0..<200)
@@ -186,7 +188,7 @@ import Testing
 
     @Test func unregistersOnCloseAndIgnoresEverythingAfter() {
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
         net.start(a)
         #expect(net.server.stats.peers == 1)
         net.handle(net.clients[a].close(now: net.now), from: a)
@@ -198,15 +200,15 @@ import Testing
 
     @Test func dropsWhatTheServerWouldNeverSend() {
         var client = RendezvousClient(
-            roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 1), candidates: [], random: SeededRandom(seed: 3))
+            registrationKey: Self.roomKey, peerID: RendezvousPeerID(rawValue: 1), candidates: [], random: SeededRandom(seed: 3))
         _ = client.start(now: 0)
         let wrongNonce = RendezvousMessage.cookieChallenge(.init(clientNonce: client.nonce &+ 1, cookie: .init(high: 1, low: 2)))
         let wrongPeer = RendezvousMessage.registered(
-            .init(peerID: RendezvousPeerID(rawValue: 2), reflexive: .ipv4(1, 2, 3, 4, port: 5), refreshIntervalSeconds: 15))
+            .init(clientNonce: client.nonce, peerID: RendezvousPeerID(rawValue: 2), reflexive: .ipv4(1, 2, 3, 4, port: 5), refreshIntervalSeconds: 15))
         let otherRoom = RendezvousMessage.introduce(
-            .init(roomTag: RoomTag(high: 1, low: 1), peerID: RendezvousPeerID(rawValue: 9), reflexive: .ipv4(1, 2, 3, 4, port: 5), candidates: []))
+            .init(clientNonce: client.nonce, roomTag: RoomTag(high: 1, low: 1), peerID: RendezvousPeerID(rawValue: 9), reflexive: .ipv4(1, 2, 3, 4, port: 5), candidates: []))
         let itself = RendezvousMessage.introduce(
-            .init(roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 1), reflexive: .ipv4(1, 2, 3, 4, port: 5), candidates: []))
+            .init(clientNonce: client.nonce, roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 1), reflexive: .ipv4(1, 2, 3, 4, port: 5), candidates: []))
         let nodeBound = RendezvousMessage.relay(.init(target: RendezvousPeerID(rawValue: 1), datagram: [1]))
         for message in [wrongNonce, wrongPeer, otherRoom, itself, nodeBound] {
             #expect(client.received(message.encoded(), now: 1).isEmpty)
@@ -219,14 +221,14 @@ import Testing
     @Test func survivesRandomAndMutatedInput() {
         var rng = SeededRandom(seed: SeededRandom.seedFromEnvironment(default: 0xC11E))
         let net = Network()
-        let a = net.addClient(tag: Self.room, id: 10, port: 5000)
-        let b = net.addClient(tag: Self.room, id: 20, port: 5001)
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
         net.start(a)
         net.start(b)
         // Everything the server said, to mutate.
         var samples: [[UInt8]] = [
-            RendezvousMessage.introduce(.init(roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 20), reflexive: net.addresses[b], candidates: [net.addresses[b]])).encoded(),
-            RendezvousMessage.registered(.init(peerID: RendezvousPeerID(rawValue: 10), reflexive: net.addresses[a], refreshIntervalSeconds: 15)).encoded(),
+            RendezvousMessage.introduce(.init(clientNonce: net.clients[a].nonce, roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 20), reflexive: net.addresses[b], candidates: [net.addresses[b]])).encoded(),
+            RendezvousMessage.registered(.init(clientNonce: net.clients[a].nonce, peerID: RendezvousPeerID(rawValue: 10), reflexive: net.addresses[a], refreshIntervalSeconds: 15)).encoded(),
             RendezvousMessage.relayed(.init(source: RendezvousPeerID(rawValue: 20), datagram: [1, 2, 3])).encoded(),
         ]
         samples.append(rng.bytes(40))
@@ -247,13 +249,111 @@ import Testing
 
     @Test func remembersABoundedNumberOfIntroducedPeers() {
         var client = RendezvousClient(
-            roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 1), candidates: [], random: SeededRandom(seed: 3))
+            registrationKey: Self.roomKey, peerID: RendezvousPeerID(rawValue: 1), candidates: [], random: SeededRandom(seed: 3))
+        _ = client.start(now: 0)
         for n in 0..<200 {
             let introduce = RendezvousMessage.introduce(
-                .init(roomTag: Self.room, peerID: RendezvousPeerID(rawValue: UInt64(100 + n)), reflexive: .ipv4(10, 0, 0, 1, port: UInt16(n + 1)), candidates: []))
+                .init(clientNonce: client.nonce, roomTag: Self.room, peerID: RendezvousPeerID(rawValue: UInt64(100 + n)), reflexive: .ipv4(10, 0, 0, 1, port: UInt16(n + 1)), candidates: []))
             _ = client.received(introduce.encoded(), now: UInt64(n))
         }
         #expect(client.knownPeers.count == Wire.rendezvousMaxKnownPeers)
         #expect(client.knownPeers.allSatisfy { $0.peerID.rawValue >= 236 })
+    }
+
+    @Test func aSpoofedRegisteredOrIntroductionWithoutTheClientsNonceIsIgnored() {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        // Before the round trip finishes: a spoofed registered must not make it believe it is registered.
+        net.serverUp = false
+        net.start(a)
+        let nonce = net.clients[a].nonce
+        let reflexive = UDPEndpoint.ipv4(203, 0, 113, 9, port: 9)
+        let spoofedRegistered = RendezvousMessage.registered(
+            .init(clientNonce: nonce &+ 1, peerID: RendezvousPeerID(rawValue: 10), reflexive: reflexive, refreshIntervalSeconds: 15))
+        #expect(net.clients[a].received(spoofedRegistered.encoded(), now: net.now).isEmpty)
+        #expect(!net.clients[a].isRegistered && net.clients[a].reflexive == nil)
+        // Once registered: a spoofed introduction (an address the outsider names) is not reported.
+        net.serverUp = true
+        net.advance(to: net.now + 2 * Self.second)
+        #expect(net.clients[a].isRegistered)
+        let spoofedIntroduce = RendezvousMessage.introduce(
+            .init(clientNonce: nonce &+ 1, roomTag: Self.room, peerID: RendezvousPeerID(rawValue: 66), reflexive: reflexive, candidates: [reflexive]))
+        #expect(net.clients[a].received(spoofedIntroduce.encoded(), now: net.now).isEmpty)
+        #expect(net.clients[a].knownPeers.isEmpty)
+        let stale = RendezvousMessage.registered(
+            .init(clientNonce: 0, peerID: RendezvousPeerID(rawValue: 10), reflexive: reflexive, refreshIntervalSeconds: 1))
+        #expect(net.clients[a].received(stale.encoded(), now: net.now).isEmpty)
+        #expect(net.clients[a].reflexive == net.addresses[a])
+        #expect(net.clients[a].stats.drops[.wrongNonce] == 3)
+        // The same messages naming its nonce are taken: the nonce is all that differed.
+        var genuine = spoofedIntroduce
+        if case .introduce(var body) = genuine {
+            body.clientNonce = net.clients[a].nonce
+            genuine = .introduce(body)
+        }
+        #expect(net.clients[a].received(genuine.encoded(), now: net.now).count == 1)
+    }
+
+    @Test func signsWhatItSendsWithTheRoomsRegistrationKey() throws {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        net.start(a)
+        net.handle(net.clients[a].close(now: net.now), from: a)
+        #expect(net.server.stats.unregisteredPeers == 1)
+        for datagram in net.sent[a] {
+            #expect(RendezvousMessage.hasValidSignature(datagram, by: Self.roomKey.publicKey))
+            let key: PublicKey? =
+                switch try RendezvousMessage.decode(datagram) {
+                case .register(let r): r.registrationKey
+                case .unregister(let u): u.registrationKey
+                default: nil
+                }
+            #expect(key == Self.roomKey.publicKey)
+        }
+        #expect(net.sent[a].count == 3)
+    }
+
+    @Test func retiresTheTagSoNobodyRegistersUnderItAgain() throws {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
+        net.start(a)
+        net.start(b)
+        #expect(net.server.stats.peers == 2)
+        net.handle(net.clients[a].retire(now: net.now), from: a)
+        #expect(net.server.stats.roomsRetired == 1 && net.server.stats.peers == 0)
+        #expect(!net.clients[a].isRegistered && !net.clients[a].isFinished)
+        // Sent Wire.rendezvousRetireAttempts times (repeats are no-ops), then finished.
+        net.advance(to: net.now + 10 * Self.second)
+        #expect(net.clients[a].isFinished && net.clients[a].nextTimer == nil)
+        #expect(net.clients[a].stats.retiresSent == Wire.rendezvousRetireAttempts)
+        #expect(net.server.stats.roomsRetired == 1)
+        // b's refreshes under the retired tag are refused (its registration went with the room).
+        net.advance(to: net.now + 20 * Self.second)
+        #expect(net.server.stats.drops[.roomRetired] > 0)
+        #expect(net.server.stats.peers == 0)
+        // A node with the next epoch's key registers under its own tag.
+        let next = try Identity(seed: SecretBytes(copying: [UInt8](repeating: 0xC1, count: 32)))
+        let c = net.addClient(key: next, id: 30, port: 5002)
+        net.start(c)
+        #expect(net.clients[c].isRegistered)
+    }
+
+    @Test func aRetireWithAStaleCookieAnswersTheChallenge() {
+        let net = Network()
+        let a = net.addClient(key: Self.roomKey, id: 10, port: 5000)
+        let b = net.addClient(key: Self.roomKey, id: 20, port: 5001)
+        net.start(a)
+        net.start(b)
+        // The rendezvous restarted: a's cookie is stale, its retire gets a challenge, and goes again.
+        net.server = RendezvousServer(now: net.instant(net.now), randomSource: Network.random(42))
+        net.handle(net.clients[a].retire(now: net.now), from: a)
+        #expect(net.clients[a].stats.retiresSent == 2)
+        #expect(net.server.stats.roomsRetired == 1)
+        // A challenge for another nonce is not answered.
+        let stray = RendezvousMessage.cookieChallenge(.init(clientNonce: net.clients[a].nonce &+ 1, cookie: .init(high: 1, low: 1)))
+        #expect(net.clients[a].received(stray.encoded(), now: net.now).isEmpty)
+        net.advance(to: net.now + 10 * Self.second)
+        #expect(net.clients[a].isFinished)
     }
 }

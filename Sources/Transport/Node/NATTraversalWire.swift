@@ -12,6 +12,10 @@ extension Wire {
     /// A register or refresh unanswered for this long means the rendezvous lost us (restart,
     /// crash, new address): the client starts over with a fresh nonce and no cookie.
     public static let rendezvousRestartAfter: UInt64 = 10_000_000_000
+    /// A retire goes out this many times, `rendezvousRetryInterval` apart: nothing answers it
+    /// (but a challenge when its cookie went stale), so repeats stand in for an acknowledgement;
+    /// the rendezvous takes a repeat as a no-op. A challenge brings at most as many sends again.
+    public static let rendezvousRetireAttempts = 3
     /// The refresh interval used before `registered` names one (the server's default, 15 s).
     public static let rendezvousDefaultRefreshInterval: UInt64 = 15_000_000_000
     /// The shortest refresh interval accepted from a rendezvous, so a bad one cannot make a node

@@ -1,3 +1,4 @@
+import PeerCrypto
 import Rendezvous
 
 /// The node's side of the rendezvous protocol, as a pure state machine.
@@ -11,9 +12,16 @@ import Rendezvous
 /// `Wire.rendezvousMaxRetryInterval`; after `Wire.rendezvousRestartAfter` without an answer the
 /// client starts over with a fresh nonce and no cookie.
 ///
+/// Every register and unregister carries the room's registration key for the epoch and is signed
+/// with it; the room tag is the hash of that key (`RoomTag(registrationKey:)`). A `registered` or
+/// an introduction counts only if it names this client's current nonce (`wrongNonce` otherwise),
+/// so an off-path sender who never saw the register cannot fake either.
+///
 /// Introductions of other members are reported with whether they are new or changed; relayed
 /// datagrams are unwrapped and reported with their source peer id; `relayDatagram(_:to:)` wraps
-/// the node's own. `close(now:)` unregisters.
+/// the node's own. `close(now:)` unregisters; `retire(now:)` retires the room's tag instead (the
+/// previous epoch's, after the overlap), sending the signed retire `Wire.rendezvousRetireAttempts`
+/// times and answering a challenge with the new cookie, then closes.
 ///
 /// The shell must feed it only datagrams that came from the rendezvous's address. No I/O, no
 /// clock: every event takes `now` (monotonic nanoseconds); nonces come from the injected
@@ -51,7 +59,7 @@ public struct RendezvousClient: Sendable {
         case malformed
         /// A node → rendezvous message type, or a short-code message (not a registration's).
         case unexpectedType
-        /// A challenge for a nonce this client is not using.
+        /// A challenge, registered or introduction for a nonce this client is not using.
         case wrongNonce
         /// A registered reply for another peer id.
         case wrongPeerID
@@ -67,6 +75,8 @@ public struct RendezvousClient: Sendable {
     public struct Stats: Equatable, Sendable {
         /// Registers sent (first attempts, retries and refreshes).
         public internal(set) var registersSent = 0
+        /// Retires sent (repeats and the ones answering a challenge included).
+        public internal(set) var retiresSent = 0
         /// Cookie challenges taken.
         public internal(set) var challengesReceived = 0
         /// Registered replies taken.
@@ -95,12 +105,16 @@ public struct RendezvousClient: Sendable {
         case awaitingRegistered
         /// Registered; the next refresh is due at `nextSendAt`.
         case registered
+        /// Retiring the tag: a retire is out, the next repeat (or the close) is due at `nextSendAt`.
+        case retiring
         /// Closed; nothing more is sent or accepted.
         case closed
     }
 
-    /// The room registered in.
+    /// The room registered in: `RoomTag(registrationKey:)` of the key.
     public let roomTag: RoomTag
+    /// The room's registration key in this epoch: signs every register, unregister and retire.
+    let registrationKey: Identity
     /// This node's random id in the room, kept across refreshes and restarts.
     public let peerID: RendezvousPeerID
     /// The local addresses announced to other members.
@@ -123,26 +137,41 @@ public struct RendezvousClient: Sendable {
     var nextSendAt: UInt64?
     /// Introduced peers and when each was last introduced.
     var known: [RendezvousPeerID: (introduction: Introduction, seenAt: UInt64)] = [:]
+    /// Retires sent since `retire(now:)`.
+    var retiresSent = 0
 
-    /// A client for `roomTag` as `peerID`, announcing `candidates` (at most `RendezvousWire.maxCandidates`; more are cut).
+    /// A client for the room whose registration key (in one epoch) is `registrationKey`, as
+    /// `peerID`, announcing `candidates` (at most `RendezvousWire.maxCandidates`; more are cut).
     public init(
-        roomTag: RoomTag, peerID: RendezvousPeerID, candidates: [UDPEndpoint],
+        registrationKey: Identity, peerID: RendezvousPeerID, candidates: [UDPEndpoint],
         random: some RandomNumberGenerator & Sendable
     ) {
-        self.roomTag = roomTag
+        self.registrationKey = registrationKey
+        self.roomTag = RoomTag(registrationKey: registrationKey.publicKey)
         self.peerID = peerID
         self.candidates = Array(candidates.prefix(RendezvousWire.maxCandidates))
         self.random = random
     }
 
+    /// A client for the room with these keys, in their epoch.
+    public init(
+        roomKeys: RoomKeys, peerID: RendezvousPeerID, candidates: [UDPEndpoint],
+        random: some RandomNumberGenerator & Sendable
+    ) {
+        self.init(registrationKey: roomKeys.registrationKey, peerID: peerID, candidates: candidates, random: random)
+    }
+
     /// True while the rendezvous holds a registration for this node, as far as the client knows.
-    public var isRegistered: Bool { registeredOnce && phase != .closed }
+    public var isRegistered: Bool { registeredOnce && phase != .closed && phase != .retiring }
+
+    /// True once closed (or done retiring): nothing more is sent, and the shell may let it go.
+    public var isFinished: Bool { phase == .closed }
 
     /// When `timerFired(now:)` should next be called, or nil if nothing is pending.
     public var nextTimer: UInt64? {
         switch phase {
         case .idle, .closed: nil
-        case .awaitingChallenge, .awaitingRegistered, .registered: nextSendAt
+        case .awaitingChallenge, .awaitingRegistered, .registered, .retiring: nextSendAt
         }
     }
 
@@ -165,8 +194,17 @@ public struct RendezvousClient: Sendable {
             stats.drop(.malformed)
             return []
         }
+        if phase == .retiring {
+            // Only a challenge to the retire matters now; the registration is gone.
+            guard case .cookieChallenge(let challenge) = message else {
+                stats.drop(.closed)
+                return []
+            }
+            return receivedRetireChallenge(challenge, now: now)
+        }
         switch message {
-        case .register, .relay, .unregister, .codeOpen, .codeLookup, .codeKnock, .codeAnswer, .codeBurn, .codeClose:
+        case .register, .relay, .unregister, .retire, .codeOpen, .codeLookup, .codeKnock, .codeAnswer, .codeBurn,
+            .codeClose:
             stats.drop(.unexpectedType)
             return []
         case .codeOpened, .codeOffer, .codeKnocked, .codeAnswered, .codeAck, .codeError:
@@ -191,6 +229,13 @@ public struct RendezvousClient: Sendable {
         switch phase {
         case .idle, .closed:
             return []
+        case .retiring:
+            guard retiresSent < Wire.rendezvousRetireAttempts else {
+                phase = .closed
+                nextSendAt = nil
+                return []
+            }
+            return [sendRetire(now: now)]
         case .awaitingChallenge, .awaitingRegistered, .registered:
             break
         }
@@ -216,10 +261,31 @@ public struct RendezvousClient: Sendable {
             phase = .closed
             nextSendAt = nil
         }
-        guard phase != .closed, registeredOnce, !cookie.isNone else { return [] }
-        let unregister = RendezvousMessage.unregister(
-            .init(roomTag: roomTag, peerID: peerID, clientNonce: nonce, cookie: cookie))
-        return [.send(unregister.encoded())]
+        guard phase != .closed, phase != .retiring, registeredOnce, !cookie.isNone else { return [] }
+        let unregister = RendezvousMessage.Unregister(
+            roomTag: roomTag, peerID: peerID, clientNonce: nonce, cookie: cookie,
+            registrationKey: registrationKey.publicKey
+        ).signed(by: registrationKey)
+        return [.send(RendezvousMessage.unregister(unregister).encoded())]
+    }
+
+    /// Retires the room's tag at the rendezvous instead of unregistering: every registration under
+    /// it goes, and the rendezvous refuses registers under it for its `retiredRoomLifetime`.
+    ///
+    /// For the previous epoch's tag once the overlap after an epoch change ends, so a removed
+    /// member (who holds that epoch's key) cannot register under it again. The signed retire
+    /// carries the current nonce and cookie (with no cookie yet, it brings a challenge); it goes
+    /// out `Wire.rendezvousRetireAttempts` times, `Wire.rendezvousRetryInterval` apart, and once
+    /// more for each challenge that names its nonce; then the client closes (`isFinished`).
+    public mutating func retire(now: UInt64) -> [Action] {
+        switch phase {
+        case .closed, .retiring: return []
+        case .idle: nonce = random.next()
+        case .awaitingChallenge, .awaitingRegistered, .registered: break
+        }
+        phase = .retiring
+        retiresSent = 0
+        return [sendRetire(now: now)]
     }
 
     /// A node's own datagram (at most `RendezvousWire.maxRelayedDatagramSize` bytes) wrapped for
@@ -260,6 +326,10 @@ public struct RendezvousClient: Sendable {
     }
 
     private mutating func receivedRegistered(_ registered: RendezvousMessage.Registered, now: UInt64) -> [Action] {
+        guard registered.clientNonce == nonce else {
+            stats.drop(.wrongNonce)
+            return []
+        }
         guard registered.peerID == peerID else {
             stats.drop(.wrongPeerID)
             return []
@@ -283,6 +353,10 @@ public struct RendezvousClient: Sendable {
     }
 
     private mutating func receivedIntroduce(_ introduce: RendezvousMessage.Introduce, now: UInt64) -> [Action] {
+        guard introduce.clientNonce == nonce, phase != .idle else {
+            stats.drop(.wrongNonce)
+            return []
+        }
         guard introduce.roomTag == roomTag else {
             stats.drop(.wrongRoom)
             return []
@@ -320,8 +394,34 @@ public struct RendezvousClient: Sendable {
 
     private mutating func sendRegister() -> Action {
         stats.registersSent += 1
-        let register = RendezvousMessage.register(
-            .init(roomTag: roomTag, peerID: peerID, clientNonce: nonce, cookie: cookie, candidates: candidates))
-        return .send(register.encoded())
+        let register = RendezvousMessage.Register(
+            roomTag: roomTag, peerID: peerID, clientNonce: nonce, cookie: cookie,
+            registrationKey: registrationKey.publicKey, candidates: candidates
+        ).signed(by: registrationKey)
+        return .send(RendezvousMessage.register(register).encoded())
+    }
+
+    private mutating func receivedRetireChallenge(
+        _ challenge: RendezvousMessage.CookieChallenge, now: UInt64
+    ) -> [Action] {
+        // Each challenge answers one of our retires; the cap keeps a rendezvous that never takes
+        // the cookie (an address that changes every packet) from holding the client in a loop.
+        guard challenge.clientNonce == nonce, retiresSent < 2 * Wire.rendezvousRetireAttempts else {
+            stats.drop(.wrongNonce)
+            return []
+        }
+        stats.challengesReceived += 1
+        cookie = challenge.cookie
+        return [sendRetire(now: now)]
+    }
+
+    private mutating func sendRetire(now: UInt64) -> Action {
+        retiresSent += 1
+        stats.retiresSent += 1
+        nextSendAt = now + Wire.rendezvousRetryInterval
+        let retire = RendezvousMessage.Retire(
+            roomTag: roomTag, registrationKey: registrationKey.publicKey, clientNonce: nonce, cookie: cookie
+        ).signed(by: registrationKey)
+        return .send(RendezvousMessage.retire(retire).encoded())
     }
 }

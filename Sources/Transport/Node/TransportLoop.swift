@@ -106,6 +106,9 @@ final class TransportLoop {
     /// carries the change to them).
     var previousClient: RendezvousClient?
     var previousClientUntil: UInt64 = 0
+    /// Registrations of earlier epochs retiring their tags (a few seconds each, see
+    /// `RendezvousClient.retire`): kept until finished so they can answer a cookie challenge.
+    var retiringClients: [RendezvousClient] = []
     /// How long the previous epoch's registration is kept after a switch.
     static let epochRegistrationOverlap: UInt64 = 30_000_000_000
     var slots: [PublicKey: PeerSlot] = [:]
@@ -139,7 +142,7 @@ final class TransportLoop {
             configuration: .init(persistentKeepalive: setup.configuration.persistentKeepalive))
         if setup.server != nil {
             client = RendezvousClient(
-                roomTag: RoomTag(roomKeys: setup.room), peerID: setup.rendezvousPeerID, candidates: setup.candidates,
+                roomKeys: setup.room, peerID: setup.rendezvousPeerID, candidates: setup.candidates,
                 random: SystemRandomNumberGenerator())
         }
         socketBuffers = setup.socket.bufferSizes
@@ -270,6 +273,9 @@ final class TransportLoop {
                 let actions = previousClient?.received(datagram, now: now)
             {
                 performClient(actions)
+            }
+            if !retiringClients.isEmpty, datagram.first == RendezvousWire.MessageType.cookieChallenge.rawValue {
+                for index in retiringClients.indices { performClient(retiringClients[index].received(datagram, now: now)) }
             }
             return
         }
@@ -582,15 +588,24 @@ final class TransportLoop {
         perform(endpoint.switchEpoch(to: keys, older: older, olderEpochPeers: olderEpochPeers, now: now))
         let tag = RoomTag(roomKeys: keys)
         guard let current = client, current.roomTag != tag else { return }
-        if let actions = previousClient?.close(now: now) { performClient(actions) }
+        if let older = previousClient { retire(older) }
         previousClient = current
         previousClientUntil = now + Self.epochRegistrationOverlap
         var next = RendezvousClient(
-            roomTag: tag, peerID: setup.rendezvousPeerID, candidates: setup.candidates, random: SystemRandomNumberGenerator())
+            roomKeys: keys, peerID: setup.rendezvousPeerID, candidates: setup.candidates,
+            random: SystemRandomNumberGenerator())
         let actions = next.start(now: now)
         client = next
         performClient(actions)
         statusDirty = true
+    }
+
+    /// Starts retiring an earlier epoch's registration and keeps it until it finishes.
+    private func retire(_ client: RendezvousClient) {
+        var client = client
+        let actions = client.retire(now: now)
+        if !client.isFinished { retiringClients.append(client) }
+        performClient(actions)
     }
 
     // MARK: Timers
@@ -611,12 +626,20 @@ final class TransportLoop {
         if let due = client?.nextTimer, due <= now, let actions = client?.timerFired(now: now) {
             performClient(actions)
         }
-        if previousClient != nil, now >= previousClientUntil, let actions = previousClient?.close(now: now) {
+        if let previous = previousClient, now >= previousClientUntil {
+            // The overlap is over: the old epoch's tag is retired rather than left open, so a
+            // removed member (who holds that epoch's key) cannot register under it again.
             previousClient = nil
-            performClient(actions)
+            retire(previous)
         } else if let due = previousClient?.nextTimer, due <= now, let actions = previousClient?.timerFired(now: now) {
             performClient(actions)
         }
+        for index in retiringClients.indices {
+            if let due = retiringClients[index].nextTimer, due <= now {
+                performClient(retiringClients[index].timerFired(now: now))
+            }
+        }
+        retiringClients.removeAll { $0.isFinished }
         for (id, traversal) in traversals
         where traversal.peer == nil && traversal.nextPunchAt <= now && now < traversal.punchUntil {
             traversals[id]?.nextPunchAt = now + Wire.natPunchInterval
@@ -652,6 +675,7 @@ final class TransportLoop {
         consider(client?.nextTimer)
         consider(previousClient?.nextTimer)
         if previousClient != nil { consider(previousClientUntil) }
+        for retiring in retiringClients { consider(retiring.nextTimer) }
         for traversal in traversals.values where traversal.peer == nil && now < traversal.punchUntil {
             consider(traversal.nextPunchAt)
         }

@@ -76,6 +76,8 @@ extension CodeMailboxClient {
                     case .opened(let nameplate, let lifetime):
                         try opened(nameplate, lifetime)
                     case .knocked(let knock):
+                        // Cancelled while poll slept (a flag does not wake it): never answer then.
+                        if isCancelled() { throw RendezvousError.codeCancelled }
                         let chosen = try decide(knock)
                         decision = chosen
                         switch chosen {

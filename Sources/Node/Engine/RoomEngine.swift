@@ -30,6 +30,9 @@ public actor RoomEngine {
     var contentKeys: [UInt32: SecretBytes] = [:]
     /// The epoch the transport runs in (registers, handshakes): the newest one held.
     var linkEpoch: UInt32 = 0
+    /// How many removals the document held when `epochsChanged` last ran: a removal must close
+    /// its member's links even when it brings no epoch this node lacks (one an invite carried).
+    var removalsSeen = 0
     /// The invite the node started with, for `currentInvite()`.
     var inviteBase: Invite?
     /// Short codes this node gave, by nameplate, newest last (their words are never kept here).
@@ -413,7 +416,10 @@ public actor RoomEngine {
 
     /// After any change of the document: offer it to every peer, start fetching new blobs, tell subscribers.
     func documentChanged() {
-        if replica.document.currentEpoch > linkEpoch || replica.document.isRemoved(me) { epochsChanged() }
+        let document = replica.document
+        if document.currentEpoch > linkEpoch || document.removed.count != removalsSeen || document.isRemoved(me) {
+            epochsChanged()
+        }
         for peer in peers.keys { pumpSync(peer) }
         scanBlobs()
         scheduleStatePush()

@@ -16,8 +16,9 @@ private struct Exchange {
         let joinerState = joinerCode.startCPace(side: .joiner, sessionID: sessionID)
         let hostState = hostCode.startCPace(side: .host, sessionID: sessionID)
         let (toHost, toJoiner) = (joinerState.message, hostState.message)
-        joiner = ShortCodeKeys(isk: try joinerState.finish(peerMessage: toJoiner).isk)
-        host = ShortCodeKeys(isk: try hostState.finish(peerMessage: toHost).isk)
+        // Keyed as the node keys them: each side binds the nameplate it knows.
+        joiner = ShortCodeKeys(isk: try joinerState.finish(peerMessage: toJoiner).isk, context: joinerCode.keyContext)
+        host = ShortCodeKeys(isk: try hostState.finish(peerMessage: toHost).isk, context: hostCode.keyContext)
     }
 }
 
@@ -144,13 +145,17 @@ private func code(_ text: String) -> ShortCode { try! ShortCode(parsing: text) }
 
     // MARK: CPace inputs
 
-    @Test func thePasswordIsTheWordsAndTheNameplateGoesIntoTheChannel() {
+    @Test func thePasswordIsTheWordsAndTheNameplateGoesIntoTheKeys() {
         let parsed = code(" 7 Orbit LANTERN ")
         #expect(parsed.password == Array("orbit-lantern".utf8))
-        // lv_cat("cvpeer/2 short code", "joiner", "host", "7"), written out by hand.
+        // lv_cat("cvpeer/2 short code", "joiner", "host"), written out by hand: no nameplate,
+        // since the host's message exists before its nameplate does.
         #expect(parsed.channelIdentifier == noiseHex("136376706565722f322073686f727420636f6465066a6f696e657204686f7374"))
         #expect(code("8-orbit-lantern").password == parsed.password)
-        #expect(code("8-orbit-lantern").channelIdentifier != parsed.channelIdentifier)
+        #expect(code("8-orbit-lantern").channelIdentifier == parsed.channelIdentifier)
+        // The nameplate is bound into the confirmations and the invite key instead.
+        #expect(parsed.keyContext == Array("7".utf8))
+        #expect(code("8-orbit-lantern").keyContext != parsed.keyContext)
     }
 
     // MARK: The key schedule
@@ -215,8 +220,8 @@ private func code(_ text: String) -> ShortCode { try! ShortCode(parsing: text) }
         let joinerState = hostCode.startCPace(side: .joiner, sessionID: Array("mailbox-1".utf8))
         let hostState = hostCode.startCPace(side: .host, sessionID: Array("mailbox-2".utf8))
         let (toHost, toJoiner) = (joinerState.message, hostState.message)
-        let joiner = ShortCodeKeys(isk: try joinerState.finish(peerMessage: toJoiner).isk)
-        let host = ShortCodeKeys(isk: try hostState.finish(peerMessage: toHost).isk)
+        let joiner = ShortCodeKeys(isk: try joinerState.finish(peerMessage: toJoiner).isk, context: hostCode.keyContext)
+        let host = ShortCodeKeys(isk: try hostState.finish(peerMessage: toHost).isk, context: hostCode.keyContext)
         #expect(throws: CryptoError.authenticationFailed) { try host.verifyJoiner(joiner.joinerConfirmation) }
     }
 

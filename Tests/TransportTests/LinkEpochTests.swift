@@ -58,6 +58,27 @@ struct LinkEpochTests {
         #expect((strict.nodes[0].stats.drops[.badMac] ?? 0) > 0)
     }
 
+    @Test func anAttemptStartedBeforeTheSwitchIsNotCompletedByAKeyOutsideTheOlderEpochsMembers() throws {
+        // Node 0 starts a handshake in epoch 0 towards an address that turns out to be node 2's
+        // (a removed member, still in epoch 0); before the answer comes, node 0 moves to epoch 1
+        // and lets only node 1 in on epoch 0. Message 2 names node 2: no link, as for a responder.
+        var net = LinkNetwork(
+            identities: [LinkFixtures.identity(10), LinkFixtures.identity(11), LinkFixtures.identity(12)], rooms: [root, root, root])
+        net.connect(0, to: 2)
+        net.apply(net.nodes[0].switchEpoch(to: one, older: [root], olderEpochPeers: [net.key(1)], now: net.now), from: 0)
+        net.run(for: 2 * linkSecond)
+        #expect(!net.linkUps(0).contains(net.key(2)))
+        #expect(!net.linkUps(2).contains(net.key(0)))
+        #expect((net.nodes[0].stats.drops[.olderEpochRefused] ?? 0) > 0)
+        #expect(net.nodes[0].sessionCount == 0, "no session for the refused key, not even an unconfirmed one")
+        // The same attempt towards a member still in epoch 0 completes (the control).
+        var control = LinkNetwork(identities: [LinkFixtures.identity(10), LinkFixtures.identity(11)], rooms: [root, root])
+        control.connect(0, to: 1)
+        control.apply(control.nodes[0].switchEpoch(to: one, older: [root], olderEpochPeers: [control.key(1)], now: control.now), from: 0)
+        control.run(for: 2 * linkSecond)
+        #expect(control.linkUps(0).contains(control.key(1)))
+    }
+
     @Test func olderEpochsAreBounded() throws {
         var endpoint = TestLinkEndpoint(identity: LinkFixtures.identity(10), room: root, random: SeededRandom(seed: 1))
         let epochs = try (1...20).map { try root.inEpoch(UInt32($0), secret: SecretBytes(randomCount: 32)) }

@@ -34,11 +34,18 @@ extension RoomEngine {
         return learnt
     }
 
-    /// After a change of the document's epochs: learns the new ones, moves the transport to the
-    /// newest held, and closes links to removed members (or, if this node was removed, stops).
+    /// After a change of the document's epochs or removals: learns the new epochs, moves the
+    /// transport to the newest held, and closes links to removed members (or, if this node was
+    /// removed, stops).
+    ///
+    /// A removal is acted on even when its epoch brings nothing new here: a node that came
+    /// back with a newer invite already holds (and links in) the epoch that removed someone it
+    /// may have linked with before it merged the change.
     func epochsChanged() {
         _ = Self.learnEpochs(from: replica.document, identity: identity, room: room, into: &epochKeys, contentKeys: &contentKeys)
         let document = replica.document
+        let removalsChanged = document.removed.count != removalsSeen
+        removalsSeen = document.removed.count
         for peer in peers.keys where document.isRemoved(ReplicaID(peer)) {
             counters.removedPeerLinks += 1
             peers.removeValue(forKey: peer)
@@ -51,13 +58,19 @@ extension RoomEngine {
             pushStatus()
             return
         }
-        let newest = sealingEpoch
-        guard newest > linkEpoch, let keys = epochKeys[newest] else { return }
-        linkEpoch = newest
-        cancelWaitingCodes()
         let members = Set(document.members.map(\.id.publicKey)).subtracting([identity.publicKey])
-        transport?.switchEpoch(to: keys, older: epochKeys.values.filter { $0.epoch < newest }, olderEpochPeers: members)
-        pushStatus()
+        let newest = sealingEpoch
+        if newest > linkEpoch, let keys = epochKeys[newest] {
+            linkEpoch = newest
+            cancelWaitingCodes()
+            transport?.switchEpoch(to: keys, older: epochKeys.values.filter { $0.epoch < newest }, olderEpochPeers: members)
+            pushStatus()
+        } else if removalsChanged, linkEpoch > 0, let keys = epochKeys[linkEpoch] {
+            // Links stay in their epoch; only who may still complete a handshake in an older one
+            // changes, so the removed member's old keys stop letting it in.
+            transport?.switchEpoch(to: keys, older: epochKeys.values.filter { $0.epoch < linkEpoch }, olderEpochPeers: members)
+            pushStatus()
+        }
     }
 
     /// Whether a peer whose link just came up may stay: a removed member may not.

@@ -32,6 +32,9 @@ public actor RoomEngine {
     var linkEpoch: UInt32 = 0
     /// The epoch each blob's chunks are sealed in: that of the first batch that referred to it.
     var blobEpochs: [[UInt8]: UInt32] = [:]
+    /// How many removals the document held when `epochsChanged` last ran: a removal must close
+    /// its member's links even when it brings no epoch this node lacks (one an invite carried).
+    var removalsSeen = 0
     /// The invite the node started with, for `currentInvite()`.
     var inviteBase: Invite?
     /// Short codes this node gave, by nameplate, newest last (their words are never kept here).
@@ -422,7 +425,10 @@ public actor RoomEngine {
 
     /// After any change of the document: offer it to every peer, start fetching new blobs, tell subscribers.
     func documentChanged() {
-        if replica.document.currentEpoch > linkEpoch || replica.document.isRemoved(me) { epochsChanged() }
+        let document = replica.document
+        if document.currentEpoch > linkEpoch || document.removed.count != removalsSeen || document.isRemoved(me) {
+            epochsChanged()
+        }
         for peer in peers.keys { pumpSync(peer) }
         scanBlobs()
         scheduleStatePush()

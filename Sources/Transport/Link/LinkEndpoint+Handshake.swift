@@ -90,7 +90,7 @@ extension LinkEndpoint {
     }
 
     mutating func receivedResponse(
-        _ response: LinkPacket.Response, packet: [UInt8], from path: Path, now: UInt64
+        _ response: LinkPacket.Response, packet: [UInt8], keys: RoomKeys, from path: Path, now: UInt64
     ) -> [LinkAction<Path>] {
         guard var attempt = attempts[response.receiverIndex] else {
             stats.drop(.unknownIndex)
@@ -118,12 +118,22 @@ extension LinkEndpoint {
             return []
         }
         precondition(message3.count == Wire.handshakeFinishMessageSize, "message 3 carries the incarnation only")
+        if attempt.epoch < room.epoch, !olderEpochPeers.contains(established.peer) {
+            // Started before a switch and answered by a key not let in on that epoch (a removed
+            // member at the address tried): refused as a responder refuses it, and the attempt
+            // ends, so the key gets no session to confirm even by ignoring the mac.
+            attempts[attempt.localIndex] = nil
+            stats.drop(.olderEpochRefused)
+            return []
+        }
         guard links[established.peer] != nil || links.count < Wire.linkMaxLinks else {
             stats.drop(.tooManyLinks)
             return []
         }
+        // Message 3 carries the mac of the attempt's epoch (message 2's), which the responder
+        // checks; a switch since message 1 must not strand a member still in that epoch.
         let finish = LinkPacket.finish(.init(receiverIndex: response.senderIndex, message: message3))
-            .encoded(macKey: room.macKey)
+            .encoded(macKey: keys.macKey)
         sessions[attempt.localIndex] = LinkSession(
             localIndex: attempt.localIndex, remoteIndex: response.senderIndex, peer: established.peer,
             initiator: localKey, isLocalInitiator: true, send: established.send, receive: established.receive,

@@ -111,8 +111,8 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
             guard let keys = admitHandshake(datagram, from: path, now: now) else { return [] }
             return receivedInitiation(initiation, packet: datagram, keys: keys, from: path, now: now)
         case .response(let response):
-            guard admitHandshake(datagram, from: path, now: now) != nil else { return [] }
-            return receivedResponse(response, packet: datagram, from: path, now: now)
+            guard let keys = admitHandshake(datagram, from: path, now: now) else { return [] }
+            return receivedResponse(response, packet: datagram, keys: keys, from: path, now: now)
         case .finish(let finish):
             guard admitHandshake(datagram, from: path, now: now) != nil else { return [] }
             return receivedFinish(finish, packet: datagram, from: path, now: now)

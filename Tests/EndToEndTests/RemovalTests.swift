@@ -135,4 +135,34 @@ struct RemovalTests {
         #expect(try !opensWithCleosKey(afterBlob))
         #expect(try Store(path: lab.data("cleo") + "/store.sqlite").chunkIndices(room: cleoRoom.tag, blob: try #require(afterBlob).id).isEmpty)
     }
+
+    @Test(
+        "through a rendezvous: the removed member's node keeps registering under the room's old tag, which the members retire once they have moved on, so the rendezvous refuses it and counts the refusal; the new tag needs the new key",
+        .timeLimit(.minutes(4)))
+    func removedMemberIsRefusedByTheRendezvous() throws {
+        let lab = try SessionLab()
+        defer { lab.stopAll() }
+        let (rendezvous, port) = try lab.rendezvous(extra: ["--log-level", "debug"])
+        let (_, invite) = try lab.host(name: "Ana", data: "agent", rendezvous: port)
+        func status(_ node: String) throws -> [String: Any] { try lab.json(node, ["status", "--json"]) }
+        _ = try lab.join(invite, name: "Ben", data: "ben")
+        _ = try lab.join(invite, name: "Cleo", data: "cleo")
+        for node in ["ben", "cleo"] {
+            try #require(lab.wait(40) { (try status(node)["me"] as? [String: Any])?["role"] as? String == "customer" }, "\(lab.transcript)")
+        }
+        try #require(lab.wait(30) { try status("cleo")["registered"] as? Bool == true })
+        try lab.cli("agent", ["remove", "Cleo"])
+        try #require(lab.wait(30) { try (status("ben")["epoch"] as? [String: Any])?["links"] as? Int == 1 && lab.peerCount("ben") >= 1 })
+        // The members keep the old registration 30 s, then retire the old tag; Cleo's next
+        // refresh (every 15 s) is refused from then on, and so is every later one.
+        #expect(lab.wait(60) { rendezvous.output.contains { $0.contains("retired by a member") } }, "\(rendezvous.output.suffix(20))")
+        let refused = lab.wait(60) {
+            rendezvous.output.contains { $0.contains("dropped datagram from") && $0.contains("retired room tag") }
+        }
+        #expect(refused, "the rendezvous did not refuse Cleo's registration:\n\(rendezvous.output.suffix(30))")
+        try #require(lab.wait(60) { try status("cleo")["registered"] as? Bool == false }, "Cleo still counts as registered")
+        #expect(try lab.peerCount("cleo") == 0)
+        // The members are registered under the new tag and linked.
+        #expect(try status("ben")["registered"] as? Bool == true && lab.peerCount("ben") >= 1)
+    }
 }

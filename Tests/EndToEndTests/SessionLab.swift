@@ -42,8 +42,8 @@ final class SessionLab: @unchecked Sendable {
     }
 
     /// `cvpeer rendezvous` on a free loopback port.
-    func rendezvous(port: UInt16 = 0) throws -> (ChildProcess, UInt16) {
-        let child = try start(["rendezvous", "--listen", "127.0.0.1:\(port)"], name: "rendezvous")
+    func rendezvous(port: UInt16 = 0, extra: [String] = []) throws -> (ChildProcess, UInt16) {
+        let child = try start(["rendezvous", "--listen", "127.0.0.1:\(port)"] + extra, name: "rendezvous")
         guard let line = child.line("rendezvous info: listening on ", timeout: 20),
             let address = line.dropFirst("rendezvous info: listening on ".count).split(separator: " ").first,
             let bound = address.split(separator: ":").last.flatMap({ UInt16($0) })

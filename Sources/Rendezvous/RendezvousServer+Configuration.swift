@@ -28,6 +28,11 @@ extension RendezvousServer {
         public var roomRelayBytesPerSecond = Self.defaultRoomRelayBytesPerSecond
         /// Relayed bytes a room may send in a burst above its average.
         public var roomRelayBurstBytes = Self.defaultRoomRelayBurstBytes
+        /// How long a relay reservation's window lasts; a refresh in its last `refreshInterval` or
+        /// after it opens the next window.
+        public var relayReservationLifetime = Self.defaultRelayReservationLifetime
+        /// Bytes (whole datagrams) one registration may have relayed in one reservation window.
+        public var relayReservationBytes = Self.defaultRelayReservationBytes
         /// A registration not refreshed for this long is removed.
         public var registrationLifetime = Self.defaultRegistrationLifetime
         /// The refresh interval the server tells nodes in `registered`.
@@ -112,6 +117,16 @@ extension RendezvousServer {
         public static let defaultRoomRelayBytesPerSecond = 2_000_000.0
         /// One second's worth.
         public static let defaultRoomRelayBurstBytes = 2_000_000.0
+        /// 1,800 s (30 minutes): a window long enough that an hour's coviewing session is two
+        /// windows, renewed by the refresh a node sends every 15 s anyway, so a member present and
+        /// refreshing never sees it lapse; the budget below is counted per window, which is what
+        /// keeps the relay from being a bulk pipe.
+        public static let defaultRelayReservationLifetime = Duration.seconds(1_800)
+        /// 268,435,456 bytes (256 MiB) per registration per window, about 150 KB/s averaged over
+        /// the window: a relayed hour of pointers, document sync, a few dozen phone photos and a
+        /// few minutes of video fits in the two windows, while a member pushing bulk data at the
+        /// room rate (2 MB/s) runs out in about two minutes and waits for the next window.
+        public static let defaultRelayReservationBytes = 268_435_456
         /// 45 s: three refresh intervals, so two lost refreshes in a row do not drop a node.
         public static let defaultRegistrationLifetime = Duration.seconds(45)
         /// 15 s: the same as the nodes' keepalive, which also keeps the NAT binding to the

@@ -54,6 +54,10 @@ extension RendezvousServer {
         case codeRepeat
         /// A new knock from a source over its knock rate: ignored.
         case codeKnockRate
+        /// A relay from a peer whose reservation window is over and not yet renewed by a refresh.
+        case relayReservationExpired
+        /// A relay from a peer that has spent its reservation's byte budget for this window.
+        case relayReservationExhausted
 
         /// Words for the debug log.
         public var description: String {
@@ -83,6 +87,8 @@ extension RendezvousServer {
             case .roomRetired: "register under a retired room tag"
             case .codeRepeat: "knock repeated too soon"
             case .codeKnockRate: "source over its knock rate"
+            case .relayReservationExpired: "relay reservation expired, not yet renewed"
+            case .relayReservationExhausted: "relay reservation's byte budget spent"
             }
         }
     }
@@ -122,6 +128,14 @@ extension RendezvousServer {
         public var relayedPackets = 0
         /// Bytes relayed (whole datagrams).
         public var relayedBytes = 0
+        /// Relay reservations opened (one with each new registration; every registration holds one).
+        public var relayReservationsOpened = 0
+        /// Relay reservation windows renewed by a refresh.
+        public var relayReservationsRenewed = 0
+        /// Reservation windows that ended by time with relays refused (counted once per window).
+        public var relayReservationsExpired = 0
+        /// Reservation windows whose byte budget ran out (counted once per window).
+        public var relayReservationsExhausted = 0
         /// Registrations removed for lack of refresh.
         public var expiredPeers = 0
         /// Registrations removed by unregister.

@@ -76,6 +76,12 @@ public struct RendezvousServer: Sendable {
         case codeExpired(CodeNameplate)
         /// A finished mailbox's nameplate is free again.
         case codeReleased(CodeNameplate)
+        /// A peer's relay reservation window ended without a refresh to renew it; its relays are
+        /// refused until one does (logged once per window).
+        case relayReservationExpired(RoomTag, RendezvousPeerID)
+        /// A peer spent its relay reservation's byte budget (this many bytes relayed in the
+        /// window); its relays are refused until the next window (logged once per window).
+        case relayReservationExhausted(RoomTag, RendezvousPeerID, bytes: Int)
     }
 
     private struct Peer: Sendable {
@@ -85,6 +91,8 @@ public struct RendezvousServer: Sendable {
         var lastSeen: Instant
         /// The nonce of its last accepted register: named in every introduce sent to it.
         var clientNonce: UInt64
+        /// Its relay reservation: the window and byte budget its relayed datagrams draw on.
+        var reservation: RelayReservation
     }
 
     private struct Room: Sendable {
@@ -155,6 +163,8 @@ public struct RendezvousServer: Sendable {
         precondition(configuration.sourceKnocksPerSecond > 0 && configuration.sourceKnockBurst >= 1)
         precondition(configuration.sourceSignatureChecksPerSecond > 0 && configuration.sourceSignatureCheckBurst >= 1)
         precondition(configuration.retiredRoomLifetime > .zero && configuration.maxRetiredRooms > 0)
+        precondition(configuration.relayReservationLifetime > configuration.refreshInterval)
+        precondition(configuration.relayReservationBytes >= RendezvousWire.maxDatagramSize)
         self.configuration = configuration
         self.randomSource = randomSource
         secret = Self.makeSecret(randomSource)
@@ -303,6 +313,7 @@ public struct RendezvousServer: Sendable {
         let registration = Registration(tag: tag, peer: message.peerID)
         var actions: [Action] = []
         var changed = false
+        var inherited: RelayReservation?
         if let roomIndex = rooms.index(forKey: tag) {
             // Mutated in place through the index: a copy of the room would copy its peer array.
             if let stale = rooms.values[roomIndex].peers.firstIndex(where: {
@@ -313,6 +324,9 @@ public struct RendezvousServer: Sendable {
                 unindex(Registration(tag: tag, peer: old.id), at: source)
                 peerCount -= 1
                 actions.append(.log(.peerReplaced(tag, old.id, by: message.peerID)))
+                // The same socket is the same node: it keeps its reservation, so a new peer id
+                // does not refill a spent budget.
+                inherited = old.reservation
             }
             if let position = rooms.values[roomIndex].peers.firstIndex(where: { $0.id == message.peerID }) {
                 let old = rooms.values[roomIndex].peers[position]
@@ -333,6 +347,12 @@ public struct RendezvousServer: Sendable {
                 rooms.values[roomIndex].peers[position].candidates = message.candidates
                 rooms.values[roomIndex].peers[position].lastSeen = now
                 rooms.values[roomIndex].peers[position].clientNonce = nonce
+                if rooms.values[roomIndex].peers[position].reservation.refreshed(
+                    now: now, lifetime: configuration.relayReservationLifetime,
+                    renewalLead: configuration.refreshInterval)
+                {
+                    counters.relayReservationsRenewed += 1
+                }
             } else {
                 guard rooms.values[roomIndex].peers.count < configuration.maxPeersPerRoom else {
                     return refuse(.roomFull, in: tag, from: source, after: actions)
@@ -340,10 +360,11 @@ public struct RendezvousServer: Sendable {
                 if let reason = newPeerLimit(for: source) {
                     return refuse(reason, in: tag, from: source, after: actions)
                 }
+                if inherited == nil { counters.relayReservationsOpened += 1 }
                 rooms.values[roomIndex].peers.append(
                     Peer(
                         id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now,
-                        clientNonce: nonce)
+                        clientNonce: nonce, reservation: inherited ?? RelayReservation(now: now))
                 )
                 addPeer(registration, at: source)
                 actions.append(.log(.peerRegistered(tag, message.peerID, source)))
@@ -353,7 +374,9 @@ public struct RendezvousServer: Sendable {
             guard rooms.count < configuration.maxRooms else { return [drop(.roomLimit, from: source)] }
             if let reason = newPeerLimit(for: source) { return [drop(reason, from: source)] }
             let peer = Peer(
-                id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce)
+                id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce,
+                reservation: RelayReservation(now: now))
+            counters.relayReservationsOpened += 1
             rooms[tag] = Room(peers: [peer], relay: TokenBucket(burst: configuration.roomRelayBurstBytes, now: now))
             addPeer(registration, at: source)
             actions.append(.log(.roomCreated(tag)))
@@ -372,7 +395,8 @@ public struct RendezvousServer: Sendable {
         // transit is repeated at the next refresh; the members hear of it only when it changed.
         // Each introduce names its recipient's own nonce.
         let newcomer = Peer(
-            id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce)
+            id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce,
+            reservation: RelayReservation(now: now))
         for other in rooms[tag]?.peers ?? [] where other.id != message.peerID {
             actions.append(.send(introduce(other, to: nonce, in: tag), to: source))
             counters.introductionsSent += 1
@@ -452,8 +476,22 @@ public struct RendezvousServer: Sendable {
         guard let registrations = endpoints[source] else { return [drop(.relayFromUnregistered, from: source)] }
         for registration in registrations where registration.peer != target {
             guard let roomIndex = rooms.index(forKey: registration.tag),
-                let destination = rooms.values[roomIndex].peers.first(where: { $0.id == target })
+                let destination = rooms.values[roomIndex].peers.first(where: { $0.id == target }),
+                let senderIndex = rooms.values[roomIndex].peers.firstIndex(where: { $0.id == registration.peer })
             else { continue }
+            // The sender's own reservation first: a member past its window or budget costs the
+            // room's bucket nothing.
+            switch rooms.values[roomIndex].peers[senderIndex].reservation.decide(
+                size: datagram.count, now: now, lifetime: configuration.relayReservationLifetime,
+                budget: configuration.relayReservationBytes)
+            {
+            case .allow:
+                break
+            case .expired:
+                return reservationEnded(.relayReservationExpired, room: roomIndex, peer: senderIndex, from: source)
+            case .exhausted:
+                return reservationEnded(.relayReservationExhausted, room: roomIndex, peer: senderIndex, from: source)
+            }
             guard
                 rooms.values[roomIndex].relay.take(
                     Double(datagram.count),
@@ -462,6 +500,7 @@ public struct RendezvousServer: Sendable {
                     now: now
                 )
             else { return [drop(.relayBandwidth, from: source)] }
+            rooms.values[roomIndex].peers[senderIndex].reservation.charge(datagram.count)
             // Same size, same inner bytes: only the type and the peer id (target → sender) change.
             var forwarded = datagram
             forwarded[0] = RendezvousWire.MessageType.relayed.rawValue
@@ -472,6 +511,31 @@ public struct RendezvousServer: Sendable {
             return [.send(forwarded, to: destination.endpoint)]
         }
         return [drop(.relayUnknownTarget, from: source)]
+    }
+
+    /// Drops a relay refused by the sender's reservation; the first refusal of a window also
+    /// yields the event for the log line and counts the window as run out.
+    private mutating func reservationEnded(
+        _ reason: DropReason,
+        room roomIndex: Dictionary<RoomTag, Room>.Index,
+        peer peerIndex: Int,
+        from source: UDPEndpoint
+    ) -> [Action] {
+        var actions: [Action] = []
+        if rooms.values[roomIndex].peers[peerIndex].reservation.reportEnd() {
+            let tag = rooms.keys[roomIndex]
+            let peer = rooms.values[roomIndex].peers[peerIndex]
+            if reason == .relayReservationExpired {
+                counters.relayReservationsExpired += 1
+                actions.append(.log(.relayReservationExpired(tag, peer.id)))
+            } else {
+                counters.relayReservationsExhausted += 1
+                actions.append(
+                    .log(.relayReservationExhausted(tag, peer.id, bytes: peer.reservation.bytesUsed)))
+            }
+        }
+        actions.append(drop(reason, from: source))
+        return actions
     }
 
     // MARK: Unregister

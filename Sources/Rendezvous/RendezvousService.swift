@@ -334,7 +334,8 @@ extension RendezvousServer.Event {
     var level: RendezvousService.LogLevel {
         switch self {
         case .roomCreated, .roomRemoved, .roomRetired, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered,
-            .codeOpened, .codeKnocked, .codeAnswered, .codeBurnt, .codeClosed, .codeExpired:
+            .codeOpened, .codeKnocked, .codeAnswered, .codeBurnt, .codeClosed, .codeExpired,
+            .relayReservationExpired, .relayReservationExhausted:
             .info
         case .secretRotated, .codeReleased: .debug
         }
@@ -367,6 +368,12 @@ extension RendezvousServer.Event {
         case .codeClosed(let nameplate): "code \(nameplate) closed by its host"
         case .codeExpired(let nameplate): "code \(nameplate) expired"
         case .codeReleased(let nameplate): "nameplate \(nameplate) released"
+        case .relayReservationExpired(let tag, let peer):
+            "relay reservation of peer \(peer.shortDescription) in room \(tag.shortDescription) expired; "
+                + "its relays are refused until a refresh renews it"
+        case .relayReservationExhausted(let tag, let peer, let bytes):
+            "relay reservation of peer \(peer.shortDescription) in room \(tag.shortDescription) ran out "
+                + "(\(bytes) bytes relayed); its relays are refused until the next window"
         }
     }
 }

@@ -57,6 +57,8 @@ import Testing
                 "roomRelayBytesPerSecond` / `roomRelayBurstBytes",
                 Self.pair(C.defaultRoomRelayBytesPerSecond, C.defaultRoomRelayBurstBytes)
             ),
+            ("relayReservationLifetime", Self.seconds(C.defaultRelayReservationLifetime)),
+            ("relayReservationBytes", Self.grouped(C.defaultRelayReservationBytes)),
             ("registrationLifetime", Self.seconds(C.defaultRegistrationLifetime)),
             ("refreshInterval", Self.seconds(C.defaultRefreshInterval)),
             ("secretRotationInterval", Self.seconds(C.defaultSecretRotationInterval)),

@@ -283,6 +283,114 @@ import Testing
         #expect(harness.server.stats.relayedBytes == 21 * RendezvousWire.maxDatagramSize)
     }
 
+    // MARK: Relay reservations
+
+    /// A configuration whose reservation is ten full datagrams per 60 s window, with a room
+    /// bucket large enough never to bind.
+    private static func smallReservation() -> RendezvousServer.Configuration {
+        var configuration = RendezvousServer.Configuration()
+        configuration.relayReservationBytes = 10 * RendezvousWire.maxDatagramSize
+        configuration.relayReservationLifetime = .seconds(60)
+        return configuration
+    }
+
+    private static let full = [UInt8](repeating: 7, count: RendezvousWire.maxRelayedDatagramSize)
+
+    @Test func theRelayStopsWhenAReservationsByteBudgetIsSpentAndOnlyForThatPeer() {
+        let harness = ServerHarness(configuration: Self.smallReservation())
+        harness.register(peer(1), in: tag(1), from: loopback(1))
+        harness.register(peer(2), in: tag(1), from: loopback(2))
+        harness.register(peer(3), in: tag(2), from: loopback(3))
+        harness.register(peer(4), in: tag(2), from: loopback(4))
+        #expect(harness.server.stats.relayReservationsOpened == 4)
+
+        var forwarded = 0
+        for _ in 0..<10 { forwarded += harness.relay(Self.full, to: peer(2), from: loopback(1), at: 1).sends.count }
+        #expect(forwarded == 10, "the whole budget is usable")
+        let first = harness.relay(Self.full, to: peer(2), from: loopback(1), at: 2)
+        #expect(first.sends.isEmpty)
+        #expect(first.drops == [.relayReservationExhausted])
+        #expect(
+            first.events == [.relayReservationExhausted(tag(1), peer(1), bytes: 10 * RendezvousWire.maxDatagramSize)],
+            "the first refusal of the window is logged")
+        let second = harness.relay([1], to: peer(2), from: loopback(1), at: 3)
+        #expect(second.drops == [.relayReservationExhausted])
+        #expect(second.events.isEmpty, "once per window")
+
+        // A refresh early in the window does not refill the budget.
+        harness.register(peer(1), in: tag(1), from: loopback(1), at: 10)
+        #expect(harness.relay([1], to: peer(2), from: loopback(1), at: 11).drops == [.relayReservationExhausted])
+        // Nor does a new peer id from the same socket: the same node keeps its reservation.
+        harness.register(peer(5), in: tag(1), from: loopback(1), at: 12)
+        #expect(harness.relay([1], to: peer(2), from: loopback(1), at: 13).drops == [.relayReservationExhausted])
+
+        // The other member of the room has its own reservation, and so has another room.
+        #expect(harness.relay(Self.full, to: peer(5), from: loopback(2), at: 13).sends.count == 1)
+        #expect(harness.relay(Self.full, to: peer(4), from: loopback(3), at: 13).sends.count == 1)
+
+        let stats = harness.server.stats
+        #expect(stats.relayedPackets == 12)
+        #expect(stats.drops[.relayReservationExhausted] == 4)
+        #expect(stats.relayReservationsExhausted == 1)
+        #expect(stats.relayReservationsOpened == 4, "the replacement inherited peer 1's reservation")
+        #expect(stats.drops[.relayBandwidth] == 0, "a refused relay costs the room bucket nothing")
+    }
+
+    @Test func theRelayStopsWhenAReservationsWindowEndsUntilARefreshRenewsIt() {
+        let harness = ServerHarness(configuration: Self.smallReservation())
+        harness.register(peer(1), in: tag(1), from: loopback(1))
+        harness.register(peer(2), in: tag(1), from: loopback(2))
+        harness.register(peer(3), in: tag(2), from: loopback(3), at: 40)
+        harness.register(peer(4), in: tag(2), from: loopback(4), at: 40)
+        // A refresh before the window's last refresh interval (15 s) renews nothing.
+        harness.register(peer(1), in: tag(1), from: loopback(1), at: 30)
+        #expect(harness.server.stats.relayReservationsRenewed == 0)
+        #expect(harness.relay([1], to: peer(2), from: loopback(1), at: 59.9).sends.count == 1)
+
+        let expired = harness.relay([1], to: peer(2), from: loopback(1), at: 60)
+        #expect(expired.sends.isEmpty)
+        #expect(expired.drops == [.relayReservationExpired])
+        #expect(expired.events == [.relayReservationExpired(tag(1), peer(1))])
+        #expect(harness.relay([1], to: peer(2), from: loopback(1), at: 61).events.isEmpty, "once per window")
+        // Another room's reservations run on their own windows.
+        #expect(harness.relay([1], to: peer(4), from: loopback(3), at: 61).sends.count == 1)
+
+        // The next refresh opens a new window with a full budget.
+        harness.register(peer(1), in: tag(1), from: loopback(1), at: 62)
+        #expect(harness.server.stats.relayReservationsRenewed == 1)
+        var forwarded = 0
+        for _ in 0..<11 { forwarded += harness.relay(Self.full, to: peer(2), from: loopback(1), at: 63).sends.count }
+        #expect(forwarded == 10)
+        // That window runs from 62 to 122; a refresh in its last 15 s renews it ahead of its end.
+        harness.register(peer(1), in: tag(1), from: loopback(1), at: 107)
+        #expect(harness.server.stats.relayReservationsRenewed == 2)
+        #expect(harness.relay(Self.full, to: peer(2), from: loopback(1), at: 108).sends.count == 1)
+
+        let stats = harness.server.stats
+        #expect(stats.drops[.relayReservationExpired] == 2)
+        #expect(stats.drops[.relayReservationExhausted] == 1)
+        #expect(stats.relayReservationsExpired == 1)
+        #expect(stats.relayReservationsExhausted == 1)
+    }
+
+    @Test func aMemberRefreshingOnTimeIsNeverRefusedByTheDefaultReservation() {
+        let harness = ServerHarness()
+        harness.register(peer(1), in: tag(1), from: loopback(1))
+        harness.register(peer(2), in: tag(1), from: loopback(2))
+        // Two hours of refreshes every 15 s and a relayed datagram each way between them.
+        for step in 1...480 {
+            let t = Double(step) * 15
+            harness.register(peer(1), in: tag(1), from: loopback(1), at: t)
+            harness.register(peer(2), in: tag(1), from: loopback(2), at: t)
+            #expect(harness.relay([1], to: peer(2), from: loopback(1), at: t + 14.9).sends.count == 1)
+            #expect(harness.relay([2], to: peer(1), from: loopback(2), at: t + 14.9).sends.count == 1)
+        }
+        let stats = harness.server.stats
+        #expect(stats.drops.total == 0)
+        // Each window is renewed by the refresh 15 s before its end: at 1,785, 3,570, 5,355 and 7,140 s.
+        #expect(stats.relayReservationsRenewed == 2 * 4)
+    }
+
     // MARK: Limits
 
     @Test func aFloodFromOneSourceIsBoundedAndCounted() {

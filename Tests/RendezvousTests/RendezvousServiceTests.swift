@@ -126,6 +126,47 @@ final class LogLines: Sendable {
         #expect(log.all.last == "info: stopped")
     }
 
+    @Test func aSpentRelayReservationIsRefusedAndLoggedOnce() throws {
+        let log = LogLines()
+        var configuration = RendezvousServer.Configuration()
+        configuration.relayReservationBytes = 2 * RendezvousWire.maxDatagramSize
+        let service = RendezvousService(
+            listenAddress: HostPort(host: "127.0.0.1", port: 0),
+            configuration: configuration,
+            log: log.handler
+        )
+        let port = try service.start()
+        defer { service.stop() }
+        let a = try LoopbackClient()
+        let b = try LoopbackClient()
+        let room = tag(43)
+        _ = try register(a, peerID: peer(1), room: room, candidates: [], port: port)
+        _ = try register(b, peerID: peer(2), room: room, candidates: [], port: port)
+        #expect(b.receiveMessage() != nil, "b's introduce of a")
+        #expect(a.receiveMessage() != nil, "a's introduce of b")
+
+        let full = [UInt8](repeating: 0x5A, count: RendezvousWire.maxRelayedDatagramSize)
+        for _ in 0..<4 {
+            a.send(RendezvousMessage.relay(.init(target: peer(2), datagram: full)).encoded(), toLoopbackPort: port)
+        }
+        #expect(b.receiveMessage() == .relayed(.init(source: peer(1), datagram: full)))
+        #expect(b.receiveMessage() == .relayed(.init(source: peer(1), datagram: full)))
+        #expect(b.receive(within: 300) == nil, "the reservation's two datagrams, and no more")
+        // b's own reservation is untouched.
+        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: [1])).encoded(), toLoopbackPort: port)
+        #expect(a.receiveMessage() == .relayed(.init(source: peer(2), datagram: [1])))
+
+        service.stop()
+        let stats = service.stats
+        #expect(stats.relayedPackets == 3)
+        #expect(stats.drops[.relayReservationExhausted] == 2)
+        #expect(stats.relayReservationsExhausted == 1)
+        let line =
+            "info: relay reservation of peer \(peer(1).shortDescription) in room \(room.shortDescription) ran out "
+            + "(\(2 * RendezvousWire.maxDatagramSize) bytes relayed); its relays are refused until the next window"
+        #expect(log.all.filter { $0 == line }.count == 1)
+    }
+
     @Test func theIPv6WildcardAlsoServesIPv4ClientsAsIPv4() throws {
         let service = RendezvousService(listenAddress: HostPort(host: "::", port: 0), log: { _, _ in })
         let port: UInt16

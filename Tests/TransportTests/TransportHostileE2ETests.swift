@@ -46,7 +46,7 @@ extension TransportE2ETests {
             // Random bytes of every length, including empty and oversized datagrams.
             for _ in 0..<2_000 { hit(rng.bytes(Int.random(in: 0...1_500, using: &rng))) }
             // Every link type with the right length and random content (bad mac, unknown index).
-            for (type, size) in [(1, 72), (2, 156), (3, 120), (4, 200), (5, 12)] as [(UInt8, Int)] {
+            for (type, size) in [(1, 80), (2, 164), (3, 128), (4, 200), (5, 12)] as [(UInt8, Int)] {
                 for _ in 0..<100 { hit([type, 0, 0, 0] + rng.bytes(size - 4)) }
             }
             // Rendezvous types from a stranger.

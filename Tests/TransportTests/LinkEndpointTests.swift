@@ -40,8 +40,8 @@ func sentBytes(_ actions: [TestLinkAction]) -> [[UInt8]] {
         #expect(net.nodes[1].linkInfo(for: net.key(0))?.initiatedLocally == false)
         #expect(net.nodes[0].stats.totalDrops == 0)
         #expect(net.nodes[1].stats.totalDrops == 0)
-        // 72 + 164 + 128 bytes of handshake, as the packet table says.
-        #expect(net.packets(.handshakeInitiation, from: 0).map(\.bytes.count) == [72])
+        // 80 + 164 + 128 bytes of handshake, as the packet table says.
+        #expect(net.packets(.handshakeInitiation, from: 0).map(\.bytes.count) == [80])
         #expect(net.packets(.handshakeResponse, from: 1).map(\.bytes.count) == [164])
         #expect(net.packets(.handshakeFinish, from: 0).map(\.bytes.count) == [128])
     }

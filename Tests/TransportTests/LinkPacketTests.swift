@@ -8,7 +8,7 @@ import Testing
 
     static var samples: [LinkPacket] {
         [
-            .initiation(.init(senderIndex: 0x0102_0304, message: [UInt8](repeating: 1, count: 48))),
+            .initiation(.init(senderIndex: 0x0102_0304, timestamp: 0x1122_3344_5566_7788, message: [UInt8](repeating: 1, count: 48))),
             .response(.init(senderIndex: 5, receiverIndex: 0xFFFF_FFFF, message: [UInt8](repeating: 2, count: Wire.handshakeResponseMessageSize))),
             .finish(.init(receiverIndex: 9, message: [UInt8](repeating: 3, count: Wire.handshakeFinishMessageSize))),
             .data(.init(receiverIndex: 7, counter: 0x0102_0304_0506_0708, ciphertext: [UInt8](repeating: 4, count: 16))),
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func sizesMatchThePacketTable() {
-        #expect(Wire.handshakeInitiationSize == 72)
+        #expect(Wire.handshakeInitiationSize == 80)
         #expect(Wire.handshakeResponseSize == 164)
         #expect(Wire.handshakeFinishSize == 128)
         #expect(Wire.minDataPacketSize == 32)
@@ -34,7 +34,7 @@ import Testing
         let decoded = try LinkPacket.decode(bytes)
         switch (packet, decoded) {
         case (.initiation(let a), .initiation(let b)):
-            #expect(a.senderIndex == b.senderIndex && a.message == b.message)
+            #expect(a.senderIndex == b.senderIndex && a.timestamp == b.timestamp && a.message == b.message)
             #expect(LinkMac.isValid(bytes, key: Self.macKey))
             #expect(!LinkMac.isValid(bytes, key: LinkFixtures.room(2).macKey))
         case (.response(let a), .response(let b)):
@@ -63,6 +63,20 @@ import Testing
             .encoded(macKey: Self.macKey)
         #expect(Array(response[4..<12]) == [0, 0, 0, 1, 0, 0, 0, 2])
         #expect(response[Wire.handshakeResponseMessageOffset] == 9)
+        let initiation = LinkPacket.initiation(
+            .init(senderIndex: 0x0A0B_0C0D, timestamp: 0x0102_0304_0506_0708, message: [UInt8](repeating: 6, count: 48))
+        ).encoded(macKey: Self.macKey)
+        #expect(Array(initiation[0..<4]) == [0x01, 0, 0, 0])
+        #expect(Array(initiation[Wire.linkSenderIndexOffset..<Wire.linkSenderIndexOffset + 4]) == [0x0A, 0x0B, 0x0C, 0x0D])
+        let t = Wire.handshakeInitiationTimestampOffset
+        #expect(Array(initiation[t..<t + Wire.handshakeInitiationTimestampSize]) == [1, 2, 3, 4, 5, 6, 7, 8])
+        #expect(Wire.handshakeInitiationMessageOffset == t + Wire.handshakeInitiationTimestampSize)
+        #expect(Array(initiation[Wire.handshakeInitiationMessageOffset..<Wire.handshakeInitiationMessageOffset + 48])
+            == [UInt8](repeating: 6, count: 48))
+        // The timestamp is under the mac: changing it breaks the mac.
+        var later = initiation
+        later[t + 7] ^= 1
+        #expect(!LinkMac.isValid(later, key: Self.macKey))
     }
 
     @Test func everyPrefixAndExtensionIsRefusedWithoutTrapping() {

@@ -46,7 +46,7 @@ extension TransportE2ETests {
             // Random bytes of every length, including empty and oversized datagrams.
             for _ in 0..<2_000 { hit(rng.bytes(Int.random(in: 0...1_500, using: &rng))) }
             // Every link type with the right length and random content (bad mac, unknown index).
-            for (type, size) in [(1, 72), (2, 156), (3, 120), (4, 200), (5, 12)] as [(UInt8, Int)] {
+            for (type, size) in [(1, 80), (2, 164), (3, 128), (4, 200), (5, 12)] as [(UInt8, Int)] {
                 for _ in 0..<100 { hit([type, 0, 0, 0] + rng.bytes(size - 4)) }
             }
             // Rendezvous types from a stranger.
@@ -98,6 +98,45 @@ extension TransportE2ETests {
             #expect(!after.contains("},{\"peer\""), "no second peer appeared: \(after)")
             let grown = b.residentKiB - rssBefore
             #expect(grown < 32 * 1024, "memory grew by \(grown) KiB")
+        }
+
+        /// Issue 13, over real sockets: initiations harvested off the wire and replayed from another
+        /// address while their session lives earn no reply and spend no handshake budget, so a new
+        /// member still links at once. (Replays after the session or half-open state is gone, and
+        /// stale timestamps, need minutes of clock: LinkReplayTests drive those on a manual clock.)
+        @Test func replayedInitiationsGetNoReplyAndDoNotSlowNewLinks() throws {
+            let group = ProcessGroup()
+            defer { group.stopAll() }
+            let b = try group.probe("B", ProbeArguments.node(room: 5, seed: 2))
+            let bPort = try readyPort(b)
+            let proxy = try UDPProxy(target: bPort, seed: 1, record: true)
+            defer { proxy.stop() }
+            let a = try group.probe("A", ProbeArguments.node(room: 5, seed: 1) + ["--connect", "127.0.0.1:\(proxy.port)"])
+            #expect(a.line("link-up", timeout: 10) != nil, "\(group.transcript)")
+            // The initiation as the documented format has it: type 0x01, 80 bytes.
+            let initiations = proxy.recorded.filter { $0.first == 1 && $0.count == 80 }
+            try #require(!initiations.isEmpty)
+            let before = try #require(b.status())
+            let attacker = try LoopbackSocket()
+            defer { attacker.close() }
+            let copies = 1_000
+            for n in 0..<copies {
+                for packet in initiations { attacker.send(packet, to: bPort) }
+                if n % 200 == 0 { usleep(2_000) }
+            }
+            usleep(500_000)
+            var replies = 0
+            while attacker.receive() != nil { replies += 1 }
+            #expect(replies == 0, "a replayed initiation was answered")
+            let after = try #require(b.status())
+            func delta(_ name: String) -> Int { (jsonNumber(after, name) ?? 0) - (jsonNumber(before, name) ?? 0) }
+            let refused = delta("duplicateHandshake") + delta("initiationReplayed") + delta("initiationStale")
+            #expect(refused >= copies * initiations.count * 9 / 10, "\(refused) refused: \(after)")
+            #expect(delta("rateLimited") == 0, "replays spent the budget: \(after)")
+            #expect(jsonNumber(after, "half_open") == 0)
+            // A new member links at once.
+            let c = try group.probe("C", ProbeArguments.node(room: 5, seed: 3) + ["--connect", "127.0.0.1:\(bPort)"])
+            #expect(c.line("link-up", timeout: 5) != nil, "\(group.transcript)")
         }
 
         @Test func aNodeWithTheWrongRoomSecretNeverGetsALink() throws {

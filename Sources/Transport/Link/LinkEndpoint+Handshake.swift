@@ -35,7 +35,9 @@ extension LinkEndpoint {
             preconditionFailure("a fresh initiator always writes message 1: \(error)")
         }
         let index = freshIndex()
-        let packet = LinkPacket.initiation(.init(senderIndex: index, message: message)).encoded(macKey: room.macKey)
+        let packet = LinkPacket.initiation(
+            .init(senderIndex: index, timestamp: wallClock.milliseconds(now), message: message)
+        ).encoded(macKey: room.macKey)
         attempts[index] = InitiatorAttempt(
             localIndex: index, paths: paths, message1Packet: packet, handshake: handshake, epoch: room.epoch, startedAt: now,
             nextRetryAt: now + retryDelay(), rekeyOf: rekeyOf, phase: .awaitingResponse)
@@ -61,7 +63,23 @@ extension LinkEndpoint {
             stats.drop(.duplicateHandshake)
             return []
         }
+        // A new initiation, or a harvested one replayed: its time and whether it was seen decide,
+        // before any budget, Diffie-Hellman or answer. (Copies while the half-open state lives
+        // were answered above, so a retry of the same bytes is never refused here.)
+        replayCache.prune(now: now)
+        let wallNow = wallClock.milliseconds(now)
+        let distance = wallNow >= initiation.timestamp ? wallNow - initiation.timestamp : initiation.timestamp - wallNow
+        guard distance <= Wire.linkInitiationWindow / 1_000_000 else {
+            stats.drop(.initiationStale)
+            return []
+        }
+        let replayKey = LinkReplayCache.Key(mac: initiation.mac[...])
+        guard !replayCache.contains(replayKey, now: now) else {
+            stats.drop(.initiationReplayed)
+            return []
+        }
         guard chargeHandshake(from: path, now: now) else { return [] }
+        replayCache.insert(replayKey, now: now)
         var handshake = CvpeerHandshake(role: .responder, identity: identity, room: keys)
         let message2: [UInt8]
         do {
@@ -74,6 +92,9 @@ extension LinkEndpoint {
         precondition(message2.count == Wire.handshakeResponseMessageSize, "message 2 carries the incarnation only")
         if halfOpen.count >= Wire.linkMaxHalfOpen, let oldest = halfOpen.values.min(by: { $0.sequence < $1.sequence }) {
             removeHalfOpen(oldest.localIndex)
+            // Its initiator may still be retrying the same bytes: let them in again (a flood that
+            // evicts states is already bounded by the handshake budget).
+            replayCache.remove(LinkReplayCache.Key(mac: oldest.message1Packet[(oldest.message1Packet.count - Wire.linkMacSize)...]))
             stats.halfOpenEvicted += 1
         }
         let index = freshIndex()

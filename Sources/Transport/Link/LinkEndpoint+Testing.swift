@@ -39,7 +39,7 @@ extension LinkEndpoint {
                     + "created \(h.createdAt) seq \(h.sequence) paths \(h.paths)")
         }
         lines.append("byMessage1 \(halfOpenByMessage1.values.sorted()) \(sessionByMessage1.values.sorted())")
-        lines.append("sequence \(halfOpenSequence) global \(rateLimiter.global)")
+        lines.append("sequence \(halfOpenSequence) global \(rateLimiter.global) replayCache \(replayCache.count)")
         let buckets = rateLimiter.perPath.map { "\($0.key)=\($0.value)" }.sorted()
         lines.append("buckets \(buckets)")
         return lines.joined(separator: "\n")

@@ -9,7 +9,8 @@ import PeerCrypto
 /// answers at once with an empty packet), and for the responder once message 3 verifies.
 ///
 /// Inbound flow: `received(_:from:now:)` checks the length, then (handshakes) the room mac before
-/// any Diffie-Hellman and a per-path and global rate, or (data) the AEAD and only then the replay
+/// any Diffie-Hellman, an initiation's timestamp against the wall clock and the replay cache, and
+/// a per-path and global rate, or (data) the AEAD and only then the replay
 /// window. Anything that fails is dropped silently and counted in `stats`. Outbound flow:
 /// `send(_:to:now:)` encrypts under the current session with the link's next packet number.
 /// Timers are data: the shell calls `timerFired(now:)` at `nextTimer`.
@@ -36,6 +37,30 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
         }
     }
 
+    /// Reads the wall clock for initiation timestamps and their check.
+    ///
+    /// Handshake initiations carry the initiator's wall-clock time, which a responder compares with
+    /// its own; the monotonic `now` of the events cannot serve, as it differs per machine. The
+    /// shell injects the system clock (`TransportLoop`); tests and simulations use
+    /// `followingMonotonic`, or an offset from it to model a skewed clock, so runs stay
+    /// deterministic. Called with the event's `now`; must be cheap.
+    public struct WallClock: Sendable {
+        /// Milliseconds since 1970 (UTC) at the given monotonic `now`.
+        public let milliseconds: @Sendable (_ now: UInt64) -> UInt64
+
+        /// A clock read by `milliseconds`.
+        public init(milliseconds: @escaping @Sendable (_ now: UInt64) -> UInt64) {
+            self.milliseconds = milliseconds
+        }
+
+        /// The monotonic time itself, in milliseconds, plus `offsetMilliseconds` (which may be
+        /// negative): deterministic, for tests and simulations; every endpoint of one simulated
+        /// network that shares `now` agrees on it.
+        public static func followingMonotonic(offsetMilliseconds: Int64 = 0) -> WallClock {
+            WallClock { now in UInt64(clamping: Int64(clamping: now / 1_000_000) &+ offsetMilliseconds) }
+        }
+    }
+
     /// This node's identity, as peers see it.
     public let localKey: PublicKey
     /// The configuration given at creation.
@@ -49,6 +74,8 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// Who may still complete a handshake in an earlier epoch.
     var olderEpochPeers: Set<PublicKey> = []
     var random: any RandomNumberGenerator & Sendable
+    /// The injected wall clock, for initiation timestamps.
+    let wallClock: WallClock
     /// Random per endpoint, sent in handshake messages 2 and 3: a peer that sees a new one knows this
     /// side restarted and drops the old link's state instead of resuming it.
     public let incarnation: [UInt8]
@@ -63,14 +90,21 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     var sessionByMessage1: [[UInt8]: UInt32] = [:]
     var halfOpenSequence: UInt64 = 0
     var rateLimiter = LinkHandshakeRateLimiter<Path>()
+    /// Initiations answered recently, refused if they come again (`initiationReplayed`).
+    var replayCache = LinkReplayCache()
     /// What happened so far, drops by reason included.
     public internal(set) var stats = LinkStats()
 
     /// An endpoint for `identity` in `room`, with no links yet.
+    ///
+    /// - Parameters:
+    ///   - wallClock: the clock initiation timestamps come from and are checked against; the
+    ///     default follows `now` and suits only simulations, where every endpoint shares `now`.
     public init(
         identity: Identity, room: RoomKeys, random: some RandomNumberGenerator & Sendable,
-        configuration: Configuration = Configuration()
+        configuration: Configuration = Configuration(), wallClock: WallClock = .followingMonotonic()
     ) {
+        self.wallClock = wallClock
         self.identity = identity
         self.room = room
         var generator = random

@@ -2,13 +2,14 @@ import PeerCrypto
 
 // The link layer's datagrams on one screen (docs/PROTOCOL.md, "Links"):
 //
-//   0x01 initiation  type 0x01 | reserved 0 0 0 | sender index (4) | Noise message 1 (48) | mac (16)    72 bytes
-//   0x02 response    type 0x02 | reserved 0 0 0 | sender (4) | receiver (4) | message 2 (128) | mac (16) 156 bytes
-//   0x03 finish      type 0x03 | reserved 0 0 0 | receiver (4) | message 3 (96) | mac (16)               120 bytes
+//   0x01 initiation  type 0x01 | reserved 0 0 0 | sender (4) | timestamp (8) | message 1 (48) | mac (16) 80 bytes
+//   0x02 response    type 0x02 | reserved 0 0 0 | sender (4) | receiver (4) | message 2 (136) | mac (16) 164 bytes
+//   0x03 finish      type 0x03 | reserved 0 0 0 | receiver (4) | message 3 (104) | mac (16)              128 bytes
 //   0x04 data        type 0x04 | reserved 0 0 0 | receiver (4) | counter (8) | ciphertext + tag (≥16)  32…1188 bytes
 //   0x05 punch       type 0x05 | reserved 0 0 0 | random (8)                                            12 bytes
 //
-// Integers are big-endian. mac = BLAKE2b-128 keyed with the room's mac key over every byte before
+// Integers are big-endian. The initiation's timestamp is the sender's wall clock in milliseconds
+// since 1970 (UTC), under the mac so only a room member sets it. mac = BLAKE2b-128 keyed with the room's mac key over every byte before
 // it; a data packet's 16-byte header is the AEAD's associated data and its counter the nonce.
 // Decoding checks only lengths, the type and the reserved bytes; the mac and the AEAD are checked
 // by the endpoint, in that order, before any Diffie-Hellman.
@@ -38,18 +39,22 @@ public enum LinkPacket: Equatable, Sendable {
     /// A NAT punch, meaningless on receipt.
     case punch(Punch)
 
-    /// Message 1 and the initiator's index, which the responder addresses its answer to.
+    /// Message 1, the initiator's index, which the responder addresses its answer to, and when
+    /// it was made, which the responder checks against its window and replay cache.
     public struct Initiation: Equatable, Sendable {
         /// The initiator's index for this attempt.
         public var senderIndex: UInt32
+        /// The initiator's wall clock when the attempt started: milliseconds since 1970 (UTC).
+        public var timestamp: UInt64
         /// Noise message 1 (exactly 48 bytes).
         public var message: [UInt8]
         /// The room mac as received (recomputed by `encoded`).
         public var mac: [UInt8]
 
         /// A packet to encode; the mac is filled in by `encoded(macKey:)`.
-        public init(senderIndex: UInt32, message: [UInt8], mac: [UInt8] = []) {
+        public init(senderIndex: UInt32, timestamp: UInt64, message: [UInt8], mac: [UInt8] = []) {
             self.senderIndex = senderIndex
+            self.timestamp = timestamp
             self.message = message
             self.mac = mac
         }
@@ -162,6 +167,7 @@ public enum LinkPacket: Equatable, Sendable {
             return .initiation(
                 Initiation(
                     senderIndex: readUInt32(bytes, at: Wire.linkSenderIndexOffset),
+                    timestamp: readUInt64(bytes, at: Wire.handshakeInitiationTimestampOffset),
                     message: Array(bytes[m..<macStart]), mac: Array(bytes[macStart...])))
         case .handshakeResponse:
             let m = Wire.handshakeResponseMessageOffset
@@ -196,7 +202,8 @@ public enum LinkPacket: Equatable, Sendable {
         switch self {
         case .initiation(let p):
             precondition(p.message.count == Wire.handshakeInitiationMessageSize, "message 1 is 48 bytes")
-            bytes = [Wire.LinkPacketType.handshakeInitiation.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes + p.message
+            bytes = [Wire.LinkPacketType.handshakeInitiation.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes
+                + p.timestamp.bigEndianBytes + p.message
         case .response(let p):
             precondition(p.message.count == Wire.handshakeResponseMessageSize, "message 2 is 136 bytes")
             bytes = [Wire.LinkPacketType.handshakeResponse.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes

@@ -105,6 +105,12 @@ public enum LinkDropReason: Hashable, Sendable, CaseIterable {
     /// A handshake in an earlier epoch by a key that is not among those still let in on it:
     /// a removed member, or someone with an invite the room has moved past.
     case olderEpochRefused
+    /// An initiation whose timestamp is more than `Wire.linkInitiationWindow` from our wall
+    /// clock: an old harvested packet (or a badly set clock). Refused before any Diffie-Hellman.
+    case initiationStale
+    /// An initiation already answered within the window (a replay), refused before any
+    /// Diffie-Hellman; copies arriving while its half-open state lives still get message 2.
+    case initiationReplayed
 }
 
 /// Counters of one endpoint, for tests, logs and `status`.

@@ -33,8 +33,15 @@ extension Wire {
     public static let handshakeResponseReceiverIndexOffset = 8
     /// Where the receiver index sits in finish and data packets.
     public static let linkReceiverIndexOffset = 4
-    /// Where Noise message 1 starts in an initiation packet.
-    public static let handshakeInitiationMessageOffset = 8
+    /// Where the initiator's wall-clock timestamp sits in an initiation packet (under its mac).
+    public static let handshakeInitiationTimestampOffset = 8
+    /// The timestamp: milliseconds since 1970-01-01 UTC, unsigned 64-bit. Milliseconds are plenty
+    /// for a window of minutes, and 8 bytes keep the message 8-byte aligned (WireGuard's 12-byte
+    /// TAI64N orders one known peer's initiations; a responder here learns the peer only in
+    /// message 3, so it keeps a window and a replay cache instead and needs no ordering).
+    public static let handshakeInitiationTimestampSize = 8
+    /// Where Noise message 1 starts in an initiation packet (after the timestamp).
+    public static let handshakeInitiationMessageOffset = 16
     /// Where Noise message 2 starts in a response packet.
     public static let handshakeResponseMessageOffset = 12
     /// Where Noise message 3 starts in a finish packet.
@@ -54,7 +61,7 @@ extension Wire {
     /// Noise message 3 (104 bytes): the initiator's incarnation; data waits for the session.
     public static let handshakeFinishMessageSize = 96 + linkIncarnationSize
 
-    /// 4 + 4 + 48 + 16 = 72 bytes, exactly.
+    /// 4 + 4 + 8 + 48 + 16 = 80 bytes, exactly.
     public static let handshakeInitiationSize =
         handshakeInitiationMessageOffset + handshakeInitiationMessageSize + linkMacSize
     /// 4 + 4 + 4 + 136 + 16 = 164 bytes, exactly.
@@ -95,6 +102,17 @@ extension Wire {
     public static let linkHandshakeRetryJitter: UInt64 = 250_000_000
     /// A handshake attempt gives up after this long; so does a responder's half-open state.
     public static let linkHandshakeTimeout: UInt64 = 90_000_000_000
+    /// An initiation whose timestamp is further than this from the responder's wall clock, either
+    /// way, is refused (`initiationStale`): a harvested message 1 is worthless after it. Above the
+    /// 90 s an initiator resends the same message 1, so clocks up to 30 s apart still link on the
+    /// last retry (and up to 120 s on the first); below the 180 s a session lives.
+    public static let linkInitiationWindow: UInt64 = 120_000_000_000
+    /// Initiations remembered against replay, at most (the oldest is forgotten beyond). Each is
+    /// kept 2 × `linkInitiationWindow` (240 s, monotonic) after it was first answered: its
+    /// timestamp was at most one window ahead then, so it is a full window behind by then. Only
+    /// initiations that passed the handshake budget enter, at most 200 per second (plus the
+    /// burst), i.e. 48,200 in 240 s: the bound is never reached by a budget-abiding flood.
+    public static let linkReplayCacheSize = 65_536
     /// Responder states awaiting message 3, at most: the oldest is evicted beyond, so a flood of
     /// message 1 costs bounded memory.
     public static let linkMaxHalfOpen = 1024

@@ -23,6 +23,13 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
+/// The system's wall clock in milliseconds since 1970 (UTC): for handshake initiation timestamps only.
+func wallClockMilliseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return UInt64(max(0, time.tv_sec)) * 1_000 + UInt64(time.tv_nsec) / 1_000_000
+}
+
 /// One connected peer's reliability state; a class so the loop mutates it in place.
 final class PeerSlot {
     var reliable = ReliableLink()
@@ -139,7 +146,8 @@ final class TransportLoop {
         self.shared = shared
         endpoint = LinkEndpoint(
             identity: setup.identity, room: setup.room, random: SystemRandomNumberGenerator(),
-            configuration: .init(persistentKeepalive: setup.configuration.persistentKeepalive))
+            configuration: .init(persistentKeepalive: setup.configuration.persistentKeepalive),
+            wallClock: .init { _ in wallClockMilliseconds() })
         if setup.server != nil {
             client = RendezvousClient(
                 roomKeys: setup.room, peerID: setup.rendezvousPeerID, candidates: setup.candidates,

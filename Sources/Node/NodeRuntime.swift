@@ -155,7 +155,12 @@ public final class NodeRuntime: Sendable {
             if let directEndpoint { transport.connect(to: [directEndpoint]) }
         }
         let eventTask = Task {
-            for await event in events { await engine.handle(event) }
+            for await event in events {
+                if case .registrationRefused(let reason) = event {
+                    NodeRuntime.reportRefusal(reason, identity: identity.publicKey, owner: keys.owner)
+                }
+                await engine.handle(event)
+            }
         }
         let timerTask = Task {
             var tick = 0
@@ -190,6 +195,22 @@ public final class NodeRuntime: Sendable {
         return NodeRuntime(
             engine: engine, invite: invite, transport: transport, listen: bound, api: api, endpoint: endpoint,
             tasks: [eventTask, timerTask], lock: lock)
+    }
+
+    /// The one line a person sees when the rendezvous will not open this node's room.
+    static func refusalLine(_ reason: RendezvousWire.RegisterRefusalReason, identity: PublicKey, owner: PublicKey) -> String {
+        switch reason {
+        case .ownerNotAllowed:
+            identity == owner
+                ? "the rendezvous does not let this agent open rooms (ask the shop's operator to add "
+                    + "\(identity.fingerprint) to its --allow file)"
+                : "the rendezvous has no room open yet and only its owner (\(owner.fingerprint)) may open it; "
+                    + "still trying"
+        }
+    }
+
+    private static func reportRefusal(_ reason: RendezvousWire.RegisterRefusalReason, identity: PublicKey, owner: PublicKey) {
+        FileHandle.standardError.write(Data((refusalLine(reason, identity: identity, owner: owner) + "\n").utf8))
     }
 
     /// Why the viewer cannot be served (its files are not installed beside the binary), or nil.

@@ -328,7 +328,7 @@ public struct CodeMailboxClient: Sendable {
         }
         switch message {
         case .register, .registered, .introduce, .relay, .relayed, .unregister, .codeOpen, .codeLookup, .codeKnock,
-            .codeAnswer, .codeBurn, .codeClose, .retire:
+            .codeAnswer, .codeBurn, .codeClose, .retire, .registerRefused:
             return drop(.unexpectedType)
         case .cookieChallenge(let challenge):
             return receivedChallenge(challenge, now: now)

@@ -32,6 +32,8 @@ public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidNameplate(UInt16)
     /// A codeError reason byte that names no `RendezvousWire.CodeErrorReason` (the byte).
     case unknownCodeErrorReason(UInt8)
+    /// A registerRefused carried a reason byte outside `RendezvousWire.RegisterRefusalReason`.
+    case unknownRefusalReason(UInt8)
     /// A knock's PAKE message length outside 1 … `RendezvousWire.maxPakeMessageSize` (the length).
     case pakeMessageSize(Int)
     /// The zero padding of a codeLookup or codeKnock is not zero (type).
@@ -68,6 +70,7 @@ public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible
         case .alreadyRunning: "the rendezvous service is already running"
         case .invalidNameplate(let value): "nameplate \(value) is outside 1…\(RendezvousWire.maxNameplate)"
         case .unknownCodeErrorReason(let byte): "unknown code error reason \(byte)"
+        case .unknownRefusalReason(let byte): "unknown register refusal reason \(byte)"
         case .pakeMessageSize(let length):
             "PAKE message of \(length) bytes (expected 1…\(RendezvousWire.maxPakeMessageSize))"
         case .paddingNotZero(let type): "\(type) padding is not zero"

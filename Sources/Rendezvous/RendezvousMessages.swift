@@ -48,6 +48,8 @@ public enum RendezvousMessage: Hashable, Sendable {
     case codeError(CodeError)
     /// 0x33, node → rendezvous.
     case retire(Retire)
+    /// Rendezvous → node: the room this register would create was refused.
+    case registerRefused(RegisterRefused)
 
     /// Join a room, or refresh the registration before it expires; signed with the room's
     /// registration key.
@@ -64,7 +66,11 @@ public enum RendezvousMessage: Hashable, Sendable {
         public var registrationKey: PublicKey
         /// The node's local addresses, at most `RendezvousWire.maxCandidates`.
         public var candidates: [UDPEndpoint]
-        /// Ed25519 over `registerSignatureLabel` ‖ every byte before it; zeros until `signed(by:)`.
+        /// The room owner's proof, present only when the node is the room's owner: what a
+        /// rendezvous run with `--allow` needs before it creates the room.
+        public var owner: OwnerProof?
+        /// Ed25519 over `registerSignatureLabel` ‖ every byte before it (the owner part included);
+        /// zeros until `signed(by:)`.
         public var signature: [UInt8]
 
         /// Creates a register; more than `RendezvousWire.maxCandidates` candidates or a signature
@@ -76,6 +82,7 @@ public enum RendezvousMessage: Hashable, Sendable {
             cookie: RendezvousCookie = .none,
             registrationKey: PublicKey,
             candidates: [UDPEndpoint],
+            owner: OwnerProof? = nil,
             signature: [UInt8] = RendezvousMessage.unsigned
         ) {
             precondition(candidates.count <= RendezvousWire.maxCandidates, "at most maxCandidates candidates")
@@ -86,14 +93,59 @@ public enum RendezvousMessage: Hashable, Sendable {
             self.cookie = cookie
             self.registrationKey = registrationKey
             self.candidates = candidates
+            self.owner = owner
             self.signature = signature
         }
 
-        /// This register signed by `key` (the room's registration key, or anyone's in tests).
+        /// This register signed by `key` (the room's registration key, or anyone's in tests); the
+        /// owner part, if any, is kept as it is.
         public func signed(by key: Identity) -> Register {
             var copy = self
             copy.signature = RendezvousMessage.signature(of: RendezvousMessage.register(self).encoded(), by: key)
             return copy
+        }
+
+        /// This register with `owner`'s proof (its key, and its signature under
+        /// `registerOwnerSignatureLabel` of every byte up to the end of the candidates, the owner
+        /// flag set), then signed by the room's registration key `key`.
+        public func signed(by key: Identity, owner: Identity) -> Register {
+            var copy = self
+            copy.owner = OwnerProof(key: owner.publicKey)
+            let encoded = RendezvousMessage.register(copy).encoded()
+            let body = encoded.prefix(encoded.count - RendezvousWire.signatureSize - RendezvousWire.registerOwnerPartSize)
+            copy.owner = OwnerProof(
+                key: owner.publicKey, signature: owner.sign(RendezvousWire.registerOwnerSignatureLabel + body))
+            return copy.signed(by: key)
+        }
+    }
+
+    /// A register's optional owner part: the room owner's key and its signature.
+    public struct OwnerProof: Hashable, Sendable {
+        /// The owner's Ed25519 identity key (the room's `RoomKeys.owner`).
+        public var key: PublicKey
+        /// Ed25519 over `registerOwnerSignatureLabel` ‖ the register's bytes up to the end of its
+        /// candidates (the flag byte included); zeros until signed.
+        public var signature: [UInt8]
+
+        /// Creates an owner part; a signature of another length is a programmer error.
+        public init(key: PublicKey, signature: [UInt8] = RendezvousMessage.unsigned) {
+            precondition(signature.count == RendezvousWire.signatureSize, "a signature is signatureSize bytes")
+            self.key = key
+            self.signature = signature
+        }
+    }
+
+    /// The rendezvous refused to create the room a register asked for; bound to that register's nonce.
+    public struct RegisterRefused: Hashable, Sendable {
+        /// The client nonce of the register refused: the node takes only its own.
+        public var clientNonce: UInt64
+        /// Why.
+        public var reason: RendezvousWire.RegisterRefusalReason
+
+        /// Creates a registerRefused.
+        public init(clientNonce: UInt64, reason: RendezvousWire.RegisterRefusalReason) {
+            self.clientNonce = clientNonce
+            self.reason = reason
         }
     }
 
@@ -272,7 +324,7 @@ public enum RendezvousMessage: Hashable, Sendable {
         case .register: RendezvousWire.registerSignatureLabel
         case .unregister: RendezvousWire.unregisterSignatureLabel
         case .retire: RendezvousWire.retireSignatureLabel
-        case .cookieChallenge, .registered, .introduce, .relay, .relayed, .codeOpen, .codeOpened, .codeLookup,
+        case .registerRefused, .cookieChallenge, .registered, .introduce, .relay, .relayed, .codeOpen, .codeOpened, .codeLookup,
             .codeOffer, .codeKnock, .codeKnocked, .codeAnswer, .codeAnswered, .codeBurn, .codeClose, .codeAck,
             .codeError:
             nil
@@ -286,6 +338,21 @@ public enum RendezvousMessage: Hashable, Sendable {
             let label = signatureLabel(of: type), datagram.count > RendezvousWire.signatureSize
         else { preconditionFailure("only an encoded register, unregister or retire is signed") }
         return key.sign(label + datagram.dropLast(RendezvousWire.signatureSize))
+    }
+
+    /// True if `datagram`, a register carrying an owner part, holds a valid owner signature by
+    /// that part's key; false for anything else.
+    public static func hasValidOwnerSignature(_ datagram: [UInt8], by key: PublicKey) -> Bool {
+        guard datagram.first == RendezvousWire.MessageType.register.rawValue,
+            datagram.count >= RendezvousWire.registerWithOwnerMinSize,
+            datagram[RendezvousWire.registerFlagsOffset] & RendezvousWire.registerOwnerFlag != 0
+        else { return false }
+        let signatureEnd = datagram.count - RendezvousWire.signatureSize
+        let signatureStart = signatureEnd - RendezvousWire.signatureSize
+        let bodyEnd = signatureStart - RendezvousWire.ownerKeySize
+        return key.isValidSignature(
+            Array(datagram[signatureStart..<signatureEnd]),
+            for: RendezvousWire.registerOwnerSignatureLabel + datagram[..<bodyEnd])
     }
 
     /// True if the last `signatureSize` bytes of `datagram` are `key`'s signature of the label of
@@ -321,6 +388,7 @@ public enum RendezvousMessage: Hashable, Sendable {
         case .codeAck: .codeAck
         case .codeError: .codeError
         case .retire: .retire
+        case .registerRefused: .registerRefused
         }
     }
 
@@ -337,7 +405,15 @@ public enum RendezvousMessage: Hashable, Sendable {
             writer.cookie(m.cookie)
             writer.bytes.append(contentsOf: m.registrationKey.bytes)
             writer.candidateList(m.candidates)
+            if let owner = m.owner {
+                writer.bytes[RendezvousWire.registerFlagsOffset] = RendezvousWire.registerOwnerFlag
+                writer.bytes.append(contentsOf: owner.key.bytes)
+                writer.bytes.append(contentsOf: owner.signature)
+            }
             writer.bytes.append(contentsOf: m.signature)
+        case .registerRefused(let m):
+            writer.uint64(m.clientNonce)
+            writer.bytes.append(m.reason.rawValue)
         case .cookieChallenge(let m):
             writer.uint64(m.clientNonce)
             writer.cookie(m.cookie)
@@ -446,7 +522,11 @@ public enum RendezvousMessage: Hashable, Sendable {
         guard datagram.count <= RendezvousWire.maxDatagramSize else { throw .datagramTooLarge(size: datagram.count) }
         guard let type = RendezvousWire.MessageType(rawValue: datagram[0]) else { throw .unknownType(datagram[0]) }
         let reserved = RendezvousWire.reservedOffset..<(RendezvousWire.reservedOffset + RendezvousWire.reservedSize)
-        guard datagram[reserved].allSatisfy({ $0 == 0 }) else { throw .reservedNotZero }
+        // A register's first reserved byte carries its flags; every other bit stays zero.
+        let flags: UInt8 = type == .register ? RendezvousWire.registerOwnerFlag : 0
+        guard datagram[reserved.lowerBound] & ~flags == 0, datagram[reserved.dropFirst()].allSatisfy({ $0 == 0 }) else {
+            throw .reservedNotZero
+        }
         let allowed = RendezvousWire.sizeRange(of: type)
         guard allowed.contains(datagram.count) else { throw .wrongSize(type, allowed: allowed, got: datagram.count) }
         return type
@@ -467,12 +547,24 @@ public enum RendezvousMessage: Hashable, Sendable {
             let cookie = try reader.cookie()
             let key = try reader.publicKey()
             let candidates = try reader.candidateList()
+            var owner: OwnerProof?
+            if datagram[RendezvousWire.registerFlagsOffset] & RendezvousWire.registerOwnerFlag != 0 {
+                let ownerKey = try reader.publicKey()
+                owner = OwnerProof(key: ownerKey, signature: try reader.bytes(RendezvousWire.signatureSize))
+            }
             let signature = try reader.bytes(RendezvousWire.signatureSize)
             message = .register(
                 Register(
                     roomTag: tag, peerID: peer, clientNonce: nonce, cookie: cookie, registrationKey: key,
-                    candidates: candidates, signature: signature)
+                    candidates: candidates, owner: owner, signature: signature)
             )
+        case .registerRefused:
+            let nonce = try reader.uint64()
+            let reasonByte = try reader.uint8()
+            guard let reason = RendezvousWire.RegisterRefusalReason(rawValue: reasonByte) else {
+                throw .unknownRefusalReason(reasonByte)
+            }
+            message = .registerRefused(RegisterRefused(clientNonce: nonce, reason: reason))
         case .cookieChallenge:
             let nonce = try reader.uint64()
             message = .cookieChallenge(CookieChallenge(clientNonce: nonce, cookie: try reader.cookie()))

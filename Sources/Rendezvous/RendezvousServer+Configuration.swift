@@ -66,8 +66,32 @@ extension RendezvousServer {
         /// How many retired tags are remembered; the oldest is forgotten first when full.
         public var maxRetiredRooms = Self.defaultMaxRetiredRooms
 
+        /// New rooms one IPv4 address may hold at once (rooms of allowed owners are not counted against it).
+        public var maxRoomsPerIPv4Address = Self.defaultMaxRoomsPerIPv4Address
+        /// New rooms one IPv4 /24 may hold at once.
+        public var maxRoomsPerIPv4Slash24 = Self.defaultMaxRoomsPerIPv4Slash24
+        /// New rooms one IPv6 /64 may hold at once.
+        public var maxRoomsPerIPv6Slash64 = Self.defaultMaxRoomsPerIPv6Slash64
+        /// New rooms one IPv6 /56 may hold at once.
+        public var maxRoomsPerIPv6Slash56 = Self.defaultMaxRoomsPerIPv6Slash56
+        /// New rooms one IPv6 /48 may hold at once.
+        public var maxRoomsPerIPv6Slash48 = Self.defaultMaxRoomsPerIPv6Slash48
+
         /// The defaults.
         public init() {}
+
+        /// 64 rooms per IPv4 address: a shop's NAT with a few agents each hosting a few sessions
+        /// is far below it, yet filling the 65,536-room table needs 1,024 addresses.
+        public static let defaultMaxRoomsPerIPv4Address = 64
+        /// 256 per IPv4 /24: four busy addresses of one network; filling the table needs 256 /24s.
+        public static let defaultMaxRoomsPerIPv4Slash24 = 256
+        /// 64 per IPv6 /64, the same as an IPv4 address: a /64 is one subnet, usually one site.
+        public static let defaultMaxRoomsPerIPv6Slash64 = 64
+        /// 256 per IPv6 /56, the same as an IPv4 /24: a home or small office gets a /56 (this is
+        /// the limit a single subscriber hits).
+        public static let defaultMaxRoomsPerIPv6Slash56 = 256
+        /// 1,024 per IPv6 /48, a whole site's allocation; filling the table needs 64 of them.
+        public static let defaultMaxRoomsPerIPv6Slash48 = 1_024
 
         /// 200 checks/s per source: a node signs one register per refresh interval per room, so
         /// even 256 registrations behind one NAT need about 17 a second; 200 Ed25519 checks cost

@@ -58,6 +58,14 @@ extension RendezvousServer {
         case relayReservationExpired
         /// A relay from a peer that has spent its reservation's byte budget for this window.
         case relayReservationExhausted
+        /// A register that would create a room, at a rendezvous with an allow list, without an
+        /// owner part whose key is on the list (a small registerRefused is sent back).
+        case ownerNotAllowed
+        /// A register that would create a room carried an owner part whose signature does not verify.
+        case badOwnerSignature
+        /// A new room from a source prefix (IPv4 address or /24, IPv6 /64, /56 or /48) holding as
+        /// many rooms as its `maxRoomsPer…` limit.
+        case roomPrefixLimit
 
         /// Words for the debug log.
         public var description: String {
@@ -89,6 +97,9 @@ extension RendezvousServer {
             case .codeKnockRate: "source over its knock rate"
             case .relayReservationExpired: "relay reservation expired, not yet renewed"
             case .relayReservationExhausted: "relay reservation's byte budget spent"
+            case .ownerNotAllowed: "room creation by an owner not on the allow list"
+            case .badOwnerSignature: "owner signature does not verify"
+            case .roomPrefixLimit: "source prefix holds too many rooms"
             }
         }
     }
@@ -164,6 +175,10 @@ extension RendezvousServer {
         public var codesExpired = 0
         /// codeError datagrams sent.
         public var codeErrorsSent = 0
+        /// registerRefused datagrams sent (room creation refused to an owner not on the allow list).
+        public var refusalsSent = 0
+        /// Rooms of owners not on the allow list removed to make room for an allowed owner's.
+        public var roomsEvicted = 0
         /// Datagrams dropped, by reason.
         public var drops = DropCounts()
 

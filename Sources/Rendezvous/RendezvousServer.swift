@@ -49,6 +49,12 @@ public struct RendezvousServer: Sendable {
         case roomRemoved(RoomTag)
         /// A member retired the room's tag; its registrations (this many) were removed.
         case roomRetired(RoomTag, peers: Int)
+        /// A register that would create a room was refused: the rendezvous has an allow list and
+        /// the register's owner part named this key (nil: it had none) — not on the list.
+        case roomRefused(RoomTag, owner: PublicKey?, from: UDPEndpoint)
+        /// A room created by an owner not on the allow list was removed, with this many
+        /// registrations, to make room for an allowed owner's room.
+        case roomEvicted(RoomTag, peers: Int)
         /// A new peer registered (room, peer, its address).
         case peerRegistered(RoomTag, RendezvousPeerID, UDPEndpoint)
         /// A registered peer re-registered from a new, cookie-proven address.
@@ -99,6 +105,21 @@ public struct RendezvousServer: Sendable {
         /// At most `maxPeersPerRoom` (16): an array keeps introduce order stable and beats hashing at that size.
         var peers: [Peer]
         var relay: TokenBucket
+        /// The address of the register that created it: its prefixes are charged for the room.
+        var creator: UDPEndpoint.Address
+        /// True if an owner on the allow list created it; such a room is never evicted.
+        var byAllowedOwner: Bool
+        /// Creation order, to find the oldest evictable room.
+        var serial: UInt64
+    }
+
+    /// One source prefix that room creation is counted against.
+    private struct RoomPrefix: Hashable, Sendable {
+        enum Kind: Hashable, Sendable {
+            case ipv4Address, ipv4Slash24, ipv6Slash64, ipv6Slash56, ipv6Slash48
+        }
+        let kind: Kind
+        let bits: UInt64
     }
 
     private struct Registration: Equatable, Sendable {
@@ -132,6 +153,15 @@ public struct RendezvousServer: Sendable {
     /// so insertion order is expiry order and both expiry and eviction take from the front.
     private var retiredOrder: [RoomTag] = []
     private var retiredHead = 0
+    /// The owners allowed to create rooms; nil: anyone may (an open rendezvous).
+    public var allowedOwners: AllowedOwners?
+    /// Rooms held per source prefix (`RoomPrefix`), created by owners not on the allow list.
+    private var roomsPerPrefix: [RoomPrefix: Int] = [:]
+    /// Rooms of owners not on the allow list, oldest first from `evictableHead` (with stale
+    /// entries for rooms since gone, skipped by serial): the eviction order.
+    private var evictable: [(tag: RoomTag, serial: UInt64)] = []
+    private var evictableHead = 0
+    private var nextRoomSerial: UInt64 = 0
 
     /// Creates a server with no rooms and a fresh cookie secret.
     ///
@@ -165,6 +195,9 @@ public struct RendezvousServer: Sendable {
         precondition(configuration.retiredRoomLifetime > .zero && configuration.maxRetiredRooms > 0)
         precondition(configuration.relayReservationLifetime > configuration.refreshInterval)
         precondition(configuration.relayReservationBytes >= RendezvousWire.maxDatagramSize)
+        precondition(configuration.maxRoomsPerIPv4Address > 0 && configuration.maxRoomsPerIPv4Slash24 > 0)
+        precondition(configuration.maxRoomsPerIPv6Slash64 > 0 && configuration.maxRoomsPerIPv6Slash56 > 0)
+        precondition(configuration.maxRoomsPerIPv6Slash48 > 0)
         self.configuration = configuration
         self.randomSource = randomSource
         secret = Self.makeSecret(randomSource)
@@ -221,7 +254,7 @@ public struct RendezvousServer: Sendable {
             .codeClose:
             break
         case .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked, .codeAnswered,
-            .codeAck, .codeError:
+            .codeAck, .codeError, .registerRefused:
             return [drop(.unexpectedType, from: source)]
         }
         guard sources.admit(source.sourceKey, size: datagram.count, now: now) else {
@@ -254,7 +287,7 @@ public struct RendezvousServer: Sendable {
         case .codeClose(let close):
             return codeClose(close, requestSize: datagram.count, from: source, now: now)
         case .relay, .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked,
-            .codeAnswered, .codeAck, .codeError:
+            .codeAnswered, .codeAck, .codeError, .registerRefused:
             // Filtered by type above; a server-bound type never decodes as another.
             return [drop(.unexpectedType, from: source)]
         }
@@ -371,13 +404,50 @@ public struct RendezvousServer: Sendable {
                 changed = true
             }
         } else {
-            guard rooms.count < configuration.maxRooms else { return [drop(.roomLimit, from: source)] }
+            var allowed = false
+            if let list = allowedOwners {
+                guard let owner = message.owner, list.contains(owner.key) else {
+                    counters.refusalsSent += 1
+                    let refused = RendezvousMessage.registerRefused(.init(clientNonce: nonce, reason: .ownerNotAllowed))
+                    return [
+                        .log(.roomRefused(tag, owner: message.owner?.key, from: source)),
+                        .send(refused.encoded(), to: source), drop(.ownerNotAllowed, from: source),
+                    ]
+                }
+                guard signatureSources.admit(source.sourceKey, size: 0, now: now) else {
+                    return [drop(.signatureRateLimited, from: source)]
+                }
+                counters.signatureChecks += 1
+                guard RendezvousMessage.hasValidOwnerSignature(datagram, by: owner.key) else {
+                    return [drop(.badOwnerSignature, from: source)]
+                }
+                allowed = true
+            }
+            if allowed {
+                // The operator vouched for this owner: no prefix limit, and when a table is full
+                // the oldest room of an owner not on the list makes way.
+                while rooms.count >= configuration.maxRooms || peerCount >= configuration.maxPeers {
+                    guard let evicted = evictOldest() else { break }
+                    actions.append(evicted)
+                }
+                guard rooms.count < configuration.maxRooms else { return [drop(.roomLimit, from: source)] }
+            } else {
+                guard rooms.count < configuration.maxRooms else { return [drop(.roomLimit, from: source)] }
+                if prefixesAtLimit(source.address) { return [drop(.roomPrefixLimit, from: source)] }
+            }
             if let reason = newPeerLimit(for: source) { return [drop(reason, from: source)] }
             let peer = Peer(
                 id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce,
                 reservation: RelayReservation(now: now))
             counters.relayReservationsOpened += 1
-            rooms[tag] = Room(peers: [peer], relay: TokenBucket(burst: configuration.roomRelayBurstBytes, now: now))
+            nextRoomSerial += 1
+            rooms[tag] = Room(
+                peers: [peer], relay: TokenBucket(burst: configuration.roomRelayBurstBytes, now: now),
+                creator: source.address, byAllowedOwner: allowed, serial: nextRoomSerial)
+            if !allowed {
+                for prefix in Self.prefixes(of: source.address) { roomsPerPrefix[prefix, default: 0] += 1 }
+                evictable.append((tag, nextRoomSerial))
+            }
             addPeer(registration, at: source)
             actions.append(.log(.roomCreated(tag)))
             actions.append(.log(.peerRegistered(tag, message.peerID, source)))
@@ -418,8 +488,8 @@ public struct RendezvousServer: Sendable {
         after actions: [Action]
     ) -> [Action] {
         var actions = actions
-        if rooms[tag]?.peers.isEmpty == true {
-            rooms[tag] = nil
+        if let room = rooms[tag], room.peers.isEmpty {
+            roomGone(tag, room)
             actions.append(.log(.roomRemoved(tag)))
         }
         actions.append(drop(reason, from: source))
@@ -588,7 +658,8 @@ public struct RendezvousServer: Sendable {
         retiredOrder.append(tag)
         counters.roomsRetired += 1
         var removed = 0
-        if let room = rooms.removeValue(forKey: tag) {
+        if let room = rooms[tag] {
+            roomGone(tag, room)
             for peer in room.peers {
                 unindex(Registration(tag: tag, peer: peer.id), at: peer.endpoint)
                 peerCount -= 1
@@ -641,11 +712,76 @@ public struct RendezvousServer: Sendable {
         room.peers.remove(at: index)
         peerCount -= 1
         if room.peers.isEmpty {
-            rooms[registration.tag] = nil
+            roomGone(registration.tag, room)
             return .log(.roomRemoved(registration.tag))
         }
         rooms[registration.tag] = room
         return nil
+    }
+
+    /// Removes `room` (its peers already unindexed or about to be) and releases its prefix counts.
+    private mutating func roomGone(_ tag: RoomTag, _ room: Room) {
+        rooms[tag] = nil
+        guard !room.byAllowedOwner else { return }
+        for prefix in Self.prefixes(of: room.creator) {
+            if let count = roomsPerPrefix[prefix] { roomsPerPrefix[prefix] = count > 1 ? count - 1 : nil }
+        }
+        // Stale entries (rooms gone) are dropped now and then, so the order stays about as long
+        // as the table.
+        if evictable.count - evictableHead > 2 * max(rooms.count, 1024) {
+            evictable = evictable[evictableHead...].filter { rooms[$0.tag]?.serial == $0.serial }
+            evictableHead = 0
+        }
+    }
+
+    /// Removes the oldest room created by an owner not on the allow list, with its registrations;
+    /// nil if there is none.
+    private mutating func evictOldest() -> Action? {
+        while evictableHead < evictable.count {
+            let (tag, serial) = evictable[evictableHead]
+            evictableHead += 1
+            guard let room = rooms[tag], room.serial == serial else { continue }
+            roomGone(tag, room)
+            for peer in room.peers {
+                unindex(Registration(tag: tag, peer: peer.id), at: peer.endpoint)
+                peerCount -= 1
+            }
+            counters.roomsEvicted += 1
+            return .log(.roomEvicted(tag, peers: room.peers.count))
+        }
+        return nil
+    }
+
+    /// The prefixes a room created from `address` is counted against.
+    private static func prefixes(of address: UDPEndpoint.Address) -> [RoomPrefix] {
+        switch address {
+        case .v4(let value):
+            [
+                RoomPrefix(kind: .ipv4Address, bits: UInt64(value)),
+                RoomPrefix(kind: .ipv4Slash24, bits: UInt64(value & 0xFFFF_FF00)),
+            ]
+        case .v6(let high, _):
+            [
+                RoomPrefix(kind: .ipv6Slash64, bits: high), RoomPrefix(kind: .ipv6Slash56, bits: high & ~0xFF),
+                RoomPrefix(kind: .ipv6Slash48, bits: high & ~0xFFFF),
+            ]
+        }
+    }
+
+    /// True if any prefix of `address` already holds its limit of rooms.
+    private func prefixesAtLimit(_ address: UDPEndpoint.Address) -> Bool {
+        for prefix in Self.prefixes(of: address) {
+            let limit =
+                switch prefix.kind {
+                case .ipv4Address: configuration.maxRoomsPerIPv4Address
+                case .ipv4Slash24: configuration.maxRoomsPerIPv4Slash24
+                case .ipv6Slash64: configuration.maxRoomsPerIPv6Slash64
+                case .ipv6Slash56: configuration.maxRoomsPerIPv6Slash56
+                case .ipv6Slash48: configuration.maxRoomsPerIPv6Slash48
+                }
+            if roomsPerPrefix[prefix, default: 0] >= limit { return true }
+        }
+        return false
     }
 
     mutating func drop(_ reason: DropReason, from source: UDPEndpoint) -> Action {
@@ -718,7 +854,7 @@ extension RendezvousError {
         case .unknownType: true
         case .truncatedHeader, .datagramTooLarge, .reservedNotZero, .wrongSize, .truncatedField, .trailingBytes,
             .unknownAddressFamily, .tooManyCandidates, .cannotResolve, .socket, .alreadyRunning, .invalidNameplate,
-            .unknownCodeErrorReason, .pakeMessageSize, .paddingNotZero, .codeRefused, .codeNoReply, .codeNoAnswer,
+            .unknownCodeErrorReason, .unknownRefusalReason, .pakeMessageSize, .paddingNotZero, .codeRefused, .codeNoReply, .codeNoAnswer,
             .codeExpired, .codeDeadline, .codeCancelled:
             false
         }

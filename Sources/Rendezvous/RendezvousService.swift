@@ -70,6 +70,9 @@ public final class RendezvousService: Sendable {
         var stopping = false
         var stats = RendezvousServer.Stats()
         var sendFailures = 0
+        /// The allow list in force (nil: open); the loop copies it into the server when `allowVersion` moves.
+        var allowedOwners: AllowedOwners?
+        var allowVersion = 0
     }
 
     /// The address this service binds.
@@ -92,12 +95,34 @@ public final class RendezvousService: Sendable {
         listenAddress: HostPort = RendezvousService.defaultListenAddress,
         configuration: RendezvousServer.Configuration = RendezvousServer.Configuration(),
         logLevel: LogLevel = .info,
+        allowedOwners: AllowedOwners? = nil,
         log: @escaping LogHandler = RendezvousService.standardOutputLog
     ) {
         self.listenAddress = listenAddress
         self.configuration = configuration
         self.logLevel = logLevel
         logHandler = log
+        state.withLock { $0.allowedOwners = allowedOwners }
+    }
+
+    /// The owners allowed to create rooms now; nil when anyone may.
+    public var allowedOwners: AllowedOwners? {
+        state.withLock { $0.allowedOwners }
+    }
+
+    /// Replaces the allow list (nil opens room creation to anyone), from any thread; the loop
+    /// applies it within `maxPollMilliseconds`. Rooms that exist stay. Logs one info line.
+    public func setAllowedOwners(_ list: AllowedOwners?) {
+        state.withLock {
+            $0.allowedOwners = list
+            $0.allowVersion += 1
+        }
+        log(.info, Self.allowLine(list))
+    }
+
+    private static func allowLine(_ list: AllowedOwners?) -> String {
+        guard let list else { return "room creation is open to anyone (no --allow list)" }
+        return "room creation is limited to the \(list.count) owner\(list.count == 1 ? "" : "s") on the --allow list"
     }
 
     /// Writes `LEVEL line` to standard output in one unbuffered write, so a parent process reading
@@ -150,6 +175,7 @@ public final class RendezvousService: Sendable {
             return running
         }
         log(.info, "listening on \(running.endpoint.description) (udp)")
+        log(.info, Self.allowLine(allowedOwners))
         let thread = Thread { [self] in
             runLoop(running)
             running.finished.signal()
@@ -204,6 +230,7 @@ public final class RendezvousService: Sendable {
     private func runLoop(_ running: Running) {
         let clock = ContinuousClock()
         var server = RendezvousServer(configuration: configuration, now: clock.now)
+        var allowVersion = -1
         var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
         var dropLog = DropLogLimiter(start: clock.now)
         var sendFailures = 0
@@ -222,6 +249,12 @@ public final class RendezvousService: Sendable {
                 break loop
             }
             if fds[1].revents != 0 { break loop }
+            // A new allow list (SIGHUP) applies from the first datagram after it was set.
+            let (list, version) = state.withLock { ($0.allowedOwners, $0.allowVersion) }
+            if version != allowVersion {
+                server.allowedOwners = list
+                allowVersion = version
+            }
             if fds[0].revents != 0 {
                 receiving: for _ in 0..<Self.receiveBatch {
                     switch running.socket.receive(into: &buffer) {
@@ -333,8 +366,8 @@ extension RendezvousServer.Event {
     /// The level of this event's log line.
     var level: RendezvousService.LogLevel {
         switch self {
-        case .roomCreated, .roomRemoved, .roomRetired, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired, .peerUnregistered,
-            .codeOpened, .codeKnocked, .codeAnswered, .codeBurnt, .codeClosed, .codeExpired,
+        case .roomCreated, .roomRemoved, .roomRetired, .roomRefused, .roomEvicted, .peerRegistered, .peerMoved, .peerReplaced, .peerExpired,
+            .peerUnregistered, .codeOpened, .codeKnocked, .codeAnswered, .codeBurnt, .codeClosed, .codeExpired,
             .relayReservationExpired, .relayReservationExhausted:
             .info
         case .secretRotated, .codeReleased: .debug
@@ -346,6 +379,15 @@ extension RendezvousServer.Event {
         switch self {
         case .roomCreated(let tag): "room \(tag.shortDescription) created"
         case .roomRemoved(let tag): "room \(tag.shortDescription) removed"
+        case .roomRefused(let tag, let owner, let source):
+            if let owner {
+                "room \(tag.shortDescription) refused from \(source): owner \(owner.fingerprint) is not on the --allow list"
+            } else {
+                "room \(tag.shortDescription) refused from \(source): no owner proof (a member registers "
+                    + "before its room's owner; an --allow list is in force)"
+            }
+        case .roomEvicted(let tag, let peers):
+            "room \(tag.shortDescription) evicted (\(peers) registrations) to make way for an allowed owner's room"
         case .roomRetired(let tag, let peers):
             "room \(tag.shortDescription) retired by a member (\(peers) registrations removed); "
                 + "registers under its tag are refused"

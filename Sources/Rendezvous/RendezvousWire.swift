@@ -47,6 +47,22 @@ public enum RendezvousWire {
         /// Node → rendezvous: retire a room's tag (an epoch the room left): its registrations go,
         /// and nobody registers under it again for `retiredRoomLifetime`.
         case retire = 0x33
+        /// Rendezvous → node: a register that would create a room was refused, and why.
+        case registerRefused = 0x34
+    }
+
+    /// Why the rendezvous refused to create a room (the reason byte of `registerRefused`).
+    public enum RegisterRefusalReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
+        /// The rendezvous runs with `--allow` and the register carried no owner part, or one whose
+        /// key is not on the operator's list.
+        case ownerNotAllowed = 1
+
+        /// Words for logs.
+        public var description: String {
+            switch self {
+            case .ownerNotAllowed: "the room's owner is not allowed to open rooms at this rendezvous"
+            }
+        }
     }
 
     /// Why the rendezvous refused a short-code request (the reason byte of `codeError`).
@@ -112,6 +128,9 @@ public enum RendezvousWire {
     /// Signed before the bytes of a register (everything before its signature): a signature made
     /// for one message type never verifies as another.
     public static let registerSignatureLabel = Array("cvpeer/2 register".utf8)
+    /// Signed by the room's owner before the bytes of a register up to the end of its candidates
+    /// (the owner part and both signatures excluded): proves the owner asked for the room.
+    public static let registerOwnerSignatureLabel = Array("cvpeer/2 register owner".utf8)
     /// Signed before the bytes of an unregister.
     public static let unregisterSignatureLabel = Array("cvpeer/2 unregister".utf8)
     /// Signed before the bytes of a retire.
@@ -145,10 +164,26 @@ public enum RendezvousWire {
     public static let registerCandidateCountOffset = registerKeyOffset + registrationKeySize
     /// Offset of the first candidate in register; the signature follows the last candidate.
     public static let registerCandidatesOffset = registerCandidateCountOffset + candidateCountSize
-    /// The smallest register (no candidates): 149 bytes.
+    /// The byte of a register's header that carries its flags (the first reserved byte); every
+    /// other bit and reserved byte stays zero.
+    public static let registerFlagsOffset = reservedOffset
+    /// Flag bit: the register carries an owner part (owner key and owner signature) between its
+    /// candidates and its signature. The room signature covers the flag, so nobody can strip it.
+    public static let registerOwnerFlag: UInt8 = 0x01
+    /// The owner's Ed25519 public key in a register's owner part.
+    public static let ownerKeySize = 32
+    /// Owner key and owner signature: 96 bytes.
+    public static let registerOwnerPartSize = ownerKeySize + signatureSize
+    /// The smallest register (no candidates, no owner part): 149 bytes.
     public static let registerMinSize = registerCandidatesOffset + signatureSize
-    /// The largest register (8 IPv6 candidates): 301 bytes.
-    public static let registerMaxSize = registerMinSize + maxCandidates * maxCandidateSize
+    /// The smallest register with an owner part: 245 bytes.
+    public static let registerWithOwnerMinSize = registerMinSize + registerOwnerPartSize
+    /// The largest register (8 IPv6 candidates and an owner part): 397 bytes.
+    public static let registerMaxSize = registerWithOwnerMinSize + maxCandidates * maxCandidateSize
+
+    /// registerRefused: header, the register's client nonce, reason; 13 bytes, smaller than any
+    /// register, and sent only to a cookie-proven address after the room key verified.
+    public static let registerRefusedSize = headerSize + clientNonceSize + 1
 
     /// Cookie challenge: header, client nonce, cookie; 28 bytes, well under `registerMinSize` and
     /// `retireSize`, so the only reply to an unverified source is smaller than what it sent.
@@ -343,6 +378,7 @@ public enum RendezvousWire {
         case .codeAck: codeAckSize...codeAckSize
         case .codeError: codeErrorSize...codeErrorSize
         case .retire: retireSize...retireSize
+        case .registerRefused: registerRefusedSize...registerRefusedSize
         }
     }
 }

@@ -41,6 +41,15 @@ let sampleMessages: [RendezvousMessage] = {
         ),
         .retire(.init(roomTag: tag(13), clientNonce: 13, cookie: .none)),
         .retire(.init(roomTag: tag(14), clientNonce: .max, cookie: RendezvousCookie(high: 5, low: 6))),
+        // The largest register: eight IPv6 candidates and the owner part.
+        .register(
+            RendezvousMessage.Register(
+                roomTag: tag(15), peerID: peer(15), clientNonce: 15, cookie: RendezvousCookie(high: 7, low: 8),
+                registrationKey: roomKey(15).publicKey, candidates: eightV6
+            ).signed(
+                by: roomKey(15), owner: try! Identity(seed: SecretBytes(copying: [UInt8](repeating: 0x0E, count: 32))))
+        ),
+        .registerRefused(.init(clientNonce: 16, reason: .ownerNotAllowed)),
     ]
     return messages + sampleCodeMessages
 }()
@@ -97,7 +106,10 @@ let sampleCodeMessages: [RendezvousMessage] = {
     func everyMessageRoundTrips(message: RendezvousMessage) throws {
         let bytes = message.encoded()
         #expect(bytes[0] == message.type.rawValue)
-        #expect(bytes[1..<4].allSatisfy { $0 == 0 })
+        // Reserved bytes are zero, except a register's owner flag when it carries the owner part.
+        var ownerFlag: UInt8 = 0
+        if case .register(let register) = message, register.owner != nil { ownerFlag = RendezvousWire.registerOwnerFlag }
+        #expect(bytes[1] == ownerFlag && bytes[2..<4].allSatisfy { $0 == 0 })
         #expect(RendezvousWire.sizeRange(of: message.type).contains(bytes.count))
         #expect(try RendezvousMessage.decode(bytes) == message)
     }
@@ -273,7 +285,10 @@ let sampleCodeMessages: [RendezvousMessage] = {
         #expect(RendezvousWire.cookieChallengeSize < RendezvousWire.retireSize)
         #expect(RendezvousWire.cookieChallengeSize == 28)
         #expect(RendezvousWire.registerMinSize == 149)
-        #expect(RendezvousWire.registerMaxSize == 301)
+        // 8 IPv6 candidates (301 bytes) plus the optional owner part (96).
+        #expect(RendezvousWire.registerMaxSize == 397)
+        #expect(RendezvousWire.registerWithOwnerMinSize == 245)
+        #expect(RendezvousWire.registerRefusedSize == 13 && RendezvousWire.registerRefusedSize < RendezvousWire.registerMinSize)
         #expect(RendezvousWire.registeredMinSize == 29 && RendezvousWire.registeredMaxSize == 41)
         #expect(RendezvousWire.registeredMaxSize < RendezvousWire.registerMinSize)
         #expect(RendezvousWire.introduceMinSize == 44 && RendezvousWire.introduceMaxSize == 208)
@@ -291,7 +306,7 @@ let sampleCodeMessages: [RendezvousMessage] = {
         ([0x20, 0, 0], .truncatedHeader(size: 3)),
         ([0x01, 0, 0, 0], .unknownType(0x01)),
         ([0x1F, 0, 0, 0], .unknownType(0x1F)),
-        ([0x34, 0, 0, 0], .unknownType(0x34)),
+        ([0x35, 0, 0, 0], .unknownType(0x35)),
         ([0x33, 0, 0, 0], .wrongSize(.retire, allowed: 140...140, got: 4)),
         ([0x24, 0, 1, 0] + Array(repeating: 0, count: 8), .reservedNotZero),
         ([0x24, 0, 0, 0, 1, 2, 3], .wrongSize(.relay, allowed: 12...1200, got: 7)),

@@ -78,6 +78,11 @@ import Testing
             ),
             ("retiredRoomLifetime", Self.seconds(C.defaultRetiredRoomLifetime)),
             ("maxRetiredRooms", Self.grouped(C.defaultMaxRetiredRooms)),
+            ("maxRoomsPerIPv4Address", Self.grouped(C.defaultMaxRoomsPerIPv4Address)),
+            ("maxRoomsPerIPv4Slash24", Self.grouped(C.defaultMaxRoomsPerIPv4Slash24)),
+            ("maxRoomsPerIPv6Slash64", Self.grouped(C.defaultMaxRoomsPerIPv6Slash64)),
+            ("maxRoomsPerIPv6Slash56", Self.grouped(C.defaultMaxRoomsPerIPv6Slash56)),
+            ("maxRoomsPerIPv6Slash48", Self.grouped(C.defaultMaxRoomsPerIPv6Slash48)),
         ]
         for (name, value) in rows {
             #expect(section.contains("| `\(name)` | \(value) |"), "PROTOCOL.md row for \(name) should read \(value)")
@@ -93,6 +98,9 @@ import Testing
             ("maxCandidates", RendezvousWire.maxCandidates),
             ("registerMinSize", RendezvousWire.registerMinSize),
             ("registerMaxSize", RendezvousWire.registerMaxSize),
+            ("registerWithOwnerMinSize", RendezvousWire.registerWithOwnerMinSize),
+            ("registerOwnerPartSize", RendezvousWire.registerOwnerPartSize),
+            ("registerRefusedSize", RendezvousWire.registerRefusedSize),
             ("cookieChallengeSize", RendezvousWire.cookieChallengeSize),
             ("registeredMinSize", RendezvousWire.registeredMinSize),
             ("registeredMaxSize", RendezvousWire.registeredMaxSize),
@@ -139,6 +147,7 @@ import Testing
             ("registerKeyOffset", RendezvousWire.registerKeyOffset),
             ("registerCandidateCountOffset", RendezvousWire.registerCandidateCountOffset),
             ("registerCandidatesOffset", RendezvousWire.registerCandidatesOffset),
+            ("registerFlagsOffset", RendezvousWire.registerFlagsOffset),
             ("relayPeerIDOffset", RendezvousWire.relayPeerIDOffset),
             ("relayPayloadOffset", RendezvousWire.relayPayloadOffset),
             ("replyClientNonceOffset", RendezvousWire.replyClientNonceOffset),
@@ -193,12 +202,18 @@ import Testing
             ("registerSignatureLabel", RendezvousWire.registerSignatureLabel),
             ("unregisterSignatureLabel", RendezvousWire.unregisterSignatureLabel),
             ("retireSignatureLabel", RendezvousWire.retireSignatureLabel),
+            ("registerOwnerSignatureLabel", RendezvousWire.registerOwnerSignatureLabel),
         ]
         for (name, label) in labels {
             let text = String(decoding: label, as: UTF8.self)
             #expect(section.contains("`\"\(text)\"` (`\(name)`)"), "PROTOCOL.md should give \(name) as \(text)")
         }
-        for name in ["badRoomKey", "badSignature", "signatureRateLimited", "roomRetired"] {
+        #expect(section.contains("| 32 (`ownerKeySize`) |") && RendezvousWire.ownerKeySize == 32)
+        #expect(section.contains("(`registerOwnerFlag`, 0x01)") && RendezvousWire.registerOwnerFlag == 0x01)
+        for name in [
+            "badRoomKey", "badSignature", "signatureRateLimited", "roomRetired", "ownerNotAllowed", "badOwnerSignature",
+            "roomPrefixLimit",
+        ] {
             #expect(section.contains("`\(name)`"), "PROTOCOL.md should name the drop reason \(name)")
         }
     }

@@ -625,7 +625,7 @@ import Testing
         let nodeBound: [RendezvousMessage] = sampleMessages.filter {
             [
                 .cookieChallenge, .registered, .introduce, .relayed, .codeOpened, .codeOffer, .codeKnocked,
-                .codeAnswered, .codeAck, .codeError,
+                .codeAnswered, .codeAck, .codeError, .registerRefused,
             ].contains($0.type)
         }
         for message in nodeBound {

@@ -483,6 +483,8 @@ func runProbe(_ options: Options) -> Never {
             emit("registered reflexive=\(reflexive)")
         case .introduced(let id, let candidates):
             emit("introduced \(id.shortDescription) candidates=\(candidates.map(\.description).joined(separator: ","))")
+        case .registrationRefused(let reason):
+            emit("refused \(reason.rawValue)")
         case .handshakeFailed(let paths):
             emit("handshake-failed \(paths.map(\.description).joined(separator: ","))")
         }
@@ -689,7 +691,7 @@ final class BenchPair: Sendable {
                     $0.receivedMessages += 1
                 }
                 signal.signal()
-            case .linkDown, .pathChanged, .unreliable, .registered, .introduced, .handshakeFailed:
+            case .linkDown, .pathChanged, .unreliable, .registered, .introduced, .handshakeFailed, .registrationRefused:
                 break
             }
         }

@@ -76,7 +76,7 @@ import Testing
                         else { continue }
                         handle(clients[receiver].received(bytes, now: now), from: receiver)
                     }
-                case .registered, .introduced, .relayed, .registrationLost:
+                case .registered, .introduced, .relayed, .registrationLost, .refused:
                     reports[index].append(action)
                 }
             }

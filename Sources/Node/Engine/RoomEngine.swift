@@ -345,7 +345,7 @@ public actor RoomEngine {
         case let .unreliable(peer, bytes):
             guard peers[peer] != nil, case .pointer(let pointer)? = PeerMessage.decode(bytes) else { return }
             receivePointer(pointer, from: peer)
-        case .registered, .introduced, .handshakeFailed:
+        case .registered, .introduced, .handshakeFailed, .registrationRefused:
             return
         }
     }

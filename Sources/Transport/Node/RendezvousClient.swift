@@ -39,6 +39,9 @@ public struct RendezvousClient: Sendable {
         case relayed([UInt8], from: RendezvousPeerID)
         /// The rendezvous stopped answering; the client starts over with a cookie round trip.
         case registrationLost
+        /// The rendezvous refused to create the room (reported once until a registration
+        /// succeeds); the client keeps retrying, so an operator's change lets it in.
+        case refused(RendezvousWire.RegisterRefusalReason)
     }
 
     /// Another member of the room, as the rendezvous described it.
@@ -87,6 +90,8 @@ public struct RendezvousClient: Sendable {
         public internal(set) var introductions = 0
         /// Relayed datagrams unwrapped.
         public internal(set) var relayedReceived = 0
+        /// registerRefused replies taken.
+        public internal(set) var refusals = 0
         /// Ignored datagrams by reason.
         public internal(set) var drops: [DropReason: Int] = [:]
 
@@ -115,6 +120,11 @@ public struct RendezvousClient: Sendable {
     public let roomTag: RoomTag
     /// The room's registration key in this epoch: signs every register, unregister and retire.
     let registrationKey: Identity
+    /// The room's owner identity when this node is the owner: every register carries its proof,
+    /// which a rendezvous with an allow list needs to create the room.
+    let owner: Identity?
+    /// True once a refusal was reported, until a registration succeeds.
+    var refusalReported = false
     /// This node's random id in the room, kept across refreshes and restarts.
     public let peerID: RendezvousPeerID
     /// The local addresses announced to other members.
@@ -144,21 +154,25 @@ public struct RendezvousClient: Sendable {
     /// `peerID`, announcing `candidates` (at most `RendezvousWire.maxCandidates`; more are cut).
     public init(
         registrationKey: Identity, peerID: RendezvousPeerID, candidates: [UDPEndpoint],
-        random: some RandomNumberGenerator & Sendable
+        owner: Identity? = nil, random: some RandomNumberGenerator & Sendable
     ) {
         self.registrationKey = registrationKey
+        self.owner = owner
         self.roomTag = RoomTag(registrationKey: registrationKey.publicKey)
         self.peerID = peerID
         self.candidates = Array(candidates.prefix(RendezvousWire.maxCandidates))
         self.random = random
     }
 
-    /// A client for the room with these keys, in their epoch.
+    /// A client for the room with these keys, in their epoch; `identity` is this node's, and the
+    /// registers carry the owner's proof when it is the room's owner (`roomKeys.owner`).
     public init(
-        roomKeys: RoomKeys, peerID: RendezvousPeerID, candidates: [UDPEndpoint],
+        roomKeys: RoomKeys, peerID: RendezvousPeerID, candidates: [UDPEndpoint], identity: Identity? = nil,
         random: some RandomNumberGenerator & Sendable
     ) {
-        self.init(registrationKey: roomKeys.registrationKey, peerID: peerID, candidates: candidates, random: random)
+        self.init(
+            registrationKey: roomKeys.registrationKey, peerID: peerID, candidates: candidates,
+            owner: identity.flatMap { $0.publicKey == roomKeys.owner ? $0 : nil }, random: random)
     }
 
     /// True while the rendezvous holds a registration for this node, as far as the client knows.
@@ -211,6 +225,15 @@ public struct RendezvousClient: Sendable {
             // Short-code replies go to the code exchange's own socket, never to a node's registration.
             stats.drop(.unexpectedType)
             return []
+        case .registerRefused(let refused):
+            guard phase != .idle, refused.clientNonce == nonce else {
+                stats.drop(.wrongNonce)
+                return []
+            }
+            stats.refusals += 1
+            guard !refusalReported else { return [] }
+            refusalReported = true
+            return [.refused(refused.reason)]
         case .cookieChallenge(let challenge):
             return receivedChallenge(challenge, now: now)
         case .registered(let registered):
@@ -340,6 +363,7 @@ public struct RendezvousClient: Sendable {
             return []
         }
         stats.registrations += 1
+        refusalReported = false
         let seconds = UInt64(registered.refreshIntervalSeconds) * 1_000_000_000
         refreshInterval = min(max(seconds, Wire.rendezvousMinRefreshInterval), Wire.rendezvousMaxRefreshInterval)
         phase = .registered
@@ -394,10 +418,10 @@ public struct RendezvousClient: Sendable {
 
     private mutating func sendRegister() -> Action {
         stats.registersSent += 1
-        let register = RendezvousMessage.Register(
+        let unsigned = RendezvousMessage.Register(
             roomTag: roomTag, peerID: peerID, clientNonce: nonce, cookie: cookie,
-            registrationKey: registrationKey.publicKey, candidates: candidates
-        ).signed(by: registrationKey)
+            registrationKey: registrationKey.publicKey, candidates: candidates)
+        let register = owner.map { unsigned.signed(by: registrationKey, owner: $0) } ?? unsigned.signed(by: registrationKey)
         return .send(RendezvousMessage.register(register).encoded())
     }
 

@@ -151,7 +151,7 @@ final class TransportLoop {
         if setup.server != nil {
             client = RendezvousClient(
                 roomKeys: setup.room, peerID: setup.rendezvousPeerID, candidates: setup.candidates,
-                random: SystemRandomNumberGenerator())
+                identity: setup.identity, random: SystemRandomNumberGenerator())
         }
         socketBuffers = setup.socket.bufferSizes
         coalescing = setup.socket.enableCoalescing()
@@ -491,6 +491,9 @@ final class TransportLoop {
                 perform(actions)
             case .registrationLost:
                 statusDirty = true
+            case .refused(let reason):
+                statusDirty = true
+                shared.events(.registrationRefused(reason))
             }
         }
     }
@@ -601,7 +604,7 @@ final class TransportLoop {
         previousClientUntil = now + Self.epochRegistrationOverlap
         var next = RendezvousClient(
             roomKeys: keys, peerID: setup.rendezvousPeerID, candidates: setup.candidates,
-            random: SystemRandomNumberGenerator())
+            identity: setup.identity, random: SystemRandomNumberGenerator())
         let actions = next.start(now: now)
         client = next
         performClient(actions)

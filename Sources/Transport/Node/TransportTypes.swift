@@ -42,6 +42,9 @@ public enum TransportEvent: Equatable, Sendable {
     /// The rendezvous introduced another member of the room (or one whose addresses changed),
     /// with its reflexive address first, then its own candidates.
     case introduced(RendezvousPeerID, candidates: [UDPEndpoint])
+    /// The rendezvous refused to create the room (reported once until a registration succeeds;
+    /// the transport keeps trying).
+    case registrationRefused(RendezvousWire.RegisterRefusalReason)
     /// A handshake attempt gave up on all of these paths.
     case handshakeFailed(paths: [TransportPath])
 }

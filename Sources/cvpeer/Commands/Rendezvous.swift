@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Rendezvous
 
 #if canImport(Glibc)
@@ -12,13 +13,18 @@ struct RendezvousCommand: ParsableCommand {
         discussion: """
             The rendezvous sees only room tags and encrypted packets: it can neither read a session nor join one. It keeps nothing on disk and bounds every table and rate. Run it on a host with a public address; stop it with Ctrl-C (or SIGTERM).
 
+            With --allow FILE only the agents listed may open rooms (anyone with a room's key may still join it): one identity per line, as `cvpeer identity` prints it; blank lines and # comments are ignored. Send SIGHUP to reload the file. Without --allow anyone may open rooms.
+
             Example:
-              cvpeer rendezvous --listen 0.0.0.0:7700
+              cvpeer rendezvous --listen 0.0.0.0:7700 --allow /etc/cvpeer/agents
             """
     )
 
     @Option(help: "UDP address and port to listen on (port 0 picks a free port).")
     var listen: String = RendezvousService.defaultListenAddress.description
+
+    @Option(help: "File of agent identities allowed to open rooms, one per line as `cvpeer identity` prints them; reloaded on SIGHUP.")
+    var allow: String?
 
     @Option(help: "Log level: debug, info, warning or error.")
     var logLevel: String = "info"
@@ -47,12 +53,47 @@ struct RendezvousCommand: ParsableCommand {
         configuration.maxPeersPerRoom = maxPeersPerRoom
         configuration.roomRelayBytesPerSecond = relayBytesPerSecond
         configuration.roomRelayBurstBytes = relayBytesPerSecond
+        let owners = try allow.map(Self.loadAllowFile)
         TerminationSignals.block()
+        // SIGHUP reloads the allow file: blocked before the loop thread starts and taken with sigwait.
+        var hangup = sigset_t()
+        sigemptyset(&hangup)
+        sigaddset(&hangup, SIGHUP)
+        pthread_sigmask(SIG_BLOCK, &hangup, nil)
         let service = RendezvousService(
-            listenAddress: HostPort(parsing: listen)!, configuration: configuration, logLevel: Self.level(logLevel)!)
+            listenAddress: HostPort(parsing: listen)!, configuration: configuration, logLevel: Self.level(logLevel)!,
+            allowedOwners: owners)
         try service.start()
-        TerminationSignals.wait()
+        while TerminationSignals.wait(alsoFor: SIGHUP) == SIGHUP {
+            guard let allow else {
+                RendezvousService.standardOutputLog(.info, "SIGHUP ignored: no --allow file to reload")
+                continue
+            }
+            do {
+                service.setAllowedOwners(try Self.loadAllowFile(allow))
+            } catch {
+                RendezvousService.standardOutputLog(
+                    .warning, "allow file not reloaded, the previous list stays in force: \(error)")
+            }
+        }
         service.stop()
+    }
+
+    /// Reads and parses an allow file.
+    ///
+    /// - Throws: `AllowFileError` naming the file, and the line when one is bad.
+    static func loadAllowFile(_ path: String) throws(AllowFileError) -> AllowedOwners {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw AllowFileError(path: path, reason: "cannot be read (\(error.localizedDescription))")
+        }
+        do {
+            return try AllowedOwners(parsing: text)
+        } catch {
+            throw AllowFileError(path: path, reason: error.description)
+        }
     }
 
     private static func level(_ text: String) -> RendezvousService.LogLevel? {
@@ -64,6 +105,16 @@ struct RendezvousCommand: ParsableCommand {
         default: nil
         }
     }
+}
+
+/// An allow file that cannot be used: one line for people.
+struct AllowFileError: Error, CustomStringConvertible {
+    /// The file named by --allow.
+    let path: String
+    /// What is wrong, with the line number when a line is bad.
+    let reason: String
+
+    var description: String { "--allow \(path): \(reason)" }
 }
 
 /// Termination signals, blocked in every thread and taken synchronously with `sigwait`.
@@ -88,6 +139,15 @@ enum TerminationSignals {
     static func block() {
         var signals = set
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// Waits until SIGINT, SIGTERM or `extra` (blocked by the caller too) arrives; returns the signal.
+    static func wait(alsoFor extra: Int32) -> Int32 {
+        var signals = set
+        sigaddset(&signals, extra)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        return received
     }
 
     /// Waits until SIGINT or SIGTERM arrives; `block()` must have been called first.

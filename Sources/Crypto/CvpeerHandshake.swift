@@ -6,7 +6,7 @@
 ///     2  <- e, ee, s, es  + Ed25519 key (+ app) 128 bytes + app
 ///     3  -> s, se, psk    + Ed25519 key (+ app)  96 bytes + app
 ///
-/// The prologue is "cvpeer/2" followed by the room tag and the psk is the room's handshake PSK, so
+/// The prologue is "cvpeer/3" followed by the room tag and the psk is the room's handshake PSK, so
 /// only members of the same room complete it. Noise statics are X25519 but identities are Ed25519,
 /// so messages 2 and 3 carry the sender's Ed25519 key, which must convert to the Noise static just
 /// authenticated. A pure value: no I/O, no clock. Not thread-safe; owned by one link attempt.
@@ -14,7 +14,7 @@ public struct CvpeerHandshake: Sendable {
     /// The Noise protocol every cvpeer link runs; changing it is an incompatible protocol change.
     public static let protocolName = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
     /// Names the cvpeer protocol version in the transcript, so other versions cannot complete.
-    public static let prologueLabel = Array("cvpeer/2".utf8)
+    public static let prologueLabel = Array("cvpeer/3".utf8)
     /// Message 1 is fixed: an ephemeral key and the tag of an empty payload.
     public static let message1Length = X25519.keyLength + aeadTagLength
     /// Message 2 with no application payload: ephemeral, sealed static, sealed Ed25519 key.

@@ -40,8 +40,8 @@ func sentBytes(_ actions: [TestLinkAction]) -> [[UInt8]] {
         #expect(net.nodes[1].linkInfo(for: net.key(0))?.initiatedLocally == false)
         #expect(net.nodes[0].stats.totalDrops == 0)
         #expect(net.nodes[1].stats.totalDrops == 0)
-        // 80 + 164 + 128 bytes of handshake, as the packet table says.
-        #expect(net.packets(.handshakeInitiation, from: 0).map(\.bytes.count) == [80])
+        // 176 + 164 + 128 bytes of handshake, as the packet table says.
+        #expect(net.packets(.handshakeInitiation, from: 0).map(\.bytes.count) == [176])
         #expect(net.packets(.handshakeResponse, from: 1).map(\.bytes.count) == [164])
         #expect(net.packets(.handshakeFinish, from: 0).map(\.bytes.count) == [128])
     }
@@ -307,8 +307,9 @@ func sentBytes(_ actions: [TestLinkAction]) -> [[UInt8]] {
         var now: UInt64 = 0
         for i in 0..<(Wire.linkMaxHalfOpen + extra) {
             let m1 = sentBytes(a.connect(paths: [.direct(2)], now: now))[0]
-            // Spread over paths and time so the rate limits let them all through.
-            _ = feed(&b, m1, from: .direct(UInt16(i % 500)), now: now)
+            // Spread over paths and time so the rate limits let them all through; relayed, as
+            // direct paths would be asked for cookies once this many states are open.
+            _ = feed(&b, m1, from: .relay(i % 500), now: now)
             now += 6 * linkMs
         }
         #expect(b.halfOpenCount == Wire.linkMaxHalfOpen)
@@ -321,15 +322,16 @@ func sentBytes(_ actions: [TestLinkAction]) -> [[UInt8]] {
         var b = TestLinkEndpoint(identity: LinkFixtures.identity(2), room: room, random: SeededRandom(seed: 2))
         var a = TestLinkEndpoint(identity: LinkFixtures.identity(1), room: room, random: SeededRandom(seed: 1))
         let flood = (0..<401).map { _ in sentBytes(a.connect(paths: [.direct(2)], now: 0))[0] }
-        // One path, all at once: its burst, then nothing.
-        for m1 in flood.prefix(100) { _ = feed(&b, m1, from: .direct(7), now: 1) }
+        // One path, all at once: its burst, then nothing. (Relayed paths: direct ones would be
+        // asked for cookies under this load, LinkCookieTests.)
+        for m1 in flood.prefix(100) { _ = feed(&b, m1, from: .relay(7), now: 1) }
         #expect(b.halfOpenCount == Int(Wire.linkHandshakePathBurst))
         #expect(b.stats.dropped(.rateLimited) == 100 - Int(Wire.linkHandshakePathBurst))
         // Many paths at once: the global burst caps the total.
-        for (i, m1) in flood[100..<400].enumerated() { _ = feed(&b, m1, from: .direct(UInt16(100 + i)), now: 1) }
+        for (i, m1) in flood[100..<400].enumerated() { _ = feed(&b, m1, from: .relay(100 + i), now: 1) }
         #expect(b.halfOpenCount == Int(Wire.linkHandshakeGlobalBurst))
         // A second later the budget has refilled by one second's worth.
-        _ = feed(&b, flood[400], from: .direct(7), now: 1 + linkSecond)
+        _ = feed(&b, flood[400], from: .relay(7), now: 1 + linkSecond)
         #expect(b.halfOpenCount == Int(Wire.linkHandshakeGlobalBurst) + 1)
     }
 }

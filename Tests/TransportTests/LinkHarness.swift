@@ -14,6 +14,13 @@ enum LinkTestPath: LinkPath, CustomStringConvertible {
         }
     }
 
+    var cookieAddress: [UInt8] {
+        switch self {
+        case .direct(let address): [UInt8(address >> 8), UInt8(address & 0xFF)]
+        case .relay: []
+        }
+    }
+
     var description: String {
         switch self {
         case .direct(let address): "direct(\(address))"

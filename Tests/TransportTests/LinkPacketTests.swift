@@ -14,11 +14,16 @@ import Testing
             .data(.init(receiverIndex: 7, counter: 0x0102_0304_0506_0708, ciphertext: [UInt8](repeating: 4, count: 16))),
             .data(.init(receiverIndex: 7, counter: 1, ciphertext: [UInt8](repeating: 4, count: Wire.maxFramesSize + 16))),
             .punch(.init(random: [1, 2, 3, 4, 5, 6, 7, 8])),
+            .cookieReply(.init(receiverIndex: 0x0A0B_0C0D, nonce: [UInt8](repeating: 5, count: 24), sealedCookie: [UInt8](repeating: 6, count: 32))),
         ]
     }
 
     @Test func sizesMatchThePacketTable() {
-        #expect(Wire.handshakeInitiationSize == 80)
+        #expect(Wire.handshakeInitiationSize == 176)
+        #expect(Wire.cookieReplySize == 64)
+        // Nothing a responder sends in answer to an initiation is larger than the initiation.
+        #expect(Wire.handshakeInitiationSize >= Wire.handshakeResponseSize)
+        #expect(Wire.handshakeInitiationSize >= Wire.cookieReplySize)
         #expect(Wire.handshakeResponseSize == 164)
         #expect(Wire.handshakeFinishSize == 128)
         #expect(Wire.minDataPacketSize == 32)
@@ -37,6 +42,7 @@ import Testing
             #expect(a.senderIndex == b.senderIndex && a.timestamp == b.timestamp && a.message == b.message)
             #expect(LinkMac.isValid(bytes, key: Self.macKey))
             #expect(!LinkMac.isValid(bytes, key: LinkFixtures.room(2).macKey))
+            #expect(b.mac2 == [UInt8](repeating: 0, count: 16))
         case (.response(let a), .response(let b)):
             #expect(a.senderIndex == b.senderIndex && a.receiverIndex == b.receiverIndex && a.message == b.message)
             #expect(LinkMac.isValid(bytes, key: Self.macKey))
@@ -48,7 +54,9 @@ import Testing
             #expect(Array(bytes.prefix(16)) == a.header)
         case (.punch(let a), .punch(let b)):
             #expect(a == b)
-        case (.initiation, _), (.response, _), (.finish, _), (.data, _), (.punch, _):
+        case (.cookieReply(let a), .cookieReply(let b)):
+            #expect(a == b)
+        case (.initiation, _), (.response, _), (.finish, _), (.data, _), (.punch, _), (.cookieReply, _):
             Issue.record("decoded to another type: \(decoded)")
         }
     }
@@ -77,6 +85,18 @@ import Testing
         var later = initiation
         later[t + 7] ^= 1
         #expect(!LinkMac.isValid(later, key: Self.macKey))
+        // The padding is zero and under mac1; mac2 is zero without a cookie and outside mac1.
+        #expect(initiation[Wire.handshakeInitiationPaddingOffset..<Wire.handshakeInitiationMac1Offset].allSatisfy { $0 == 0 })
+        #expect(initiation[Wire.handshakeInitiationMac2Offset...].allSatisfy { $0 == 0 })
+        var padded = initiation
+        padded[Wire.handshakeInitiationPaddingOffset] = 1
+        #expect(throws: LinkPacketError.nonZeroReserved) { try LinkPacket.decode(padded) }
+        let cookie = [UInt8](repeating: 7, count: 16)
+        let withCookie = LinkCookie.withMac2(initiation, cookie: cookie)
+        #expect(LinkMac.isValid(withCookie, key: Self.macKey))
+        #expect(LinkCookie.hasValidMac2(withCookie, cookie: cookie))
+        #expect(!LinkCookie.hasValidMac2(withCookie, cookie: [UInt8](repeating: 8, count: 16)))
+        #expect(!LinkCookie.hasValidMac2(initiation, cookie: cookie))
     }
 
     @Test func everyPrefixAndExtensionIsRefusedWithoutTrapping() {
@@ -100,7 +120,7 @@ import Testing
             #expect(throws: LinkPacketError.nonZeroReserved) { try LinkPacket.decode(bytes) }
         }
         #expect(throws: LinkPacketError.empty) { try LinkPacket.decode([]) }
-        for type in [0x00, 0x06, 0x20, 0x24, 0xFF] as [UInt8] {
+        for type in [0x00, 0x07, 0x20, 0x24, 0xFF] as [UInt8] {
             #expect(throws: LinkPacketError.unknownType(type)) { try LinkPacket.decode([type] + [UInt8](repeating: 0, count: 71)) }
         }
     }

@@ -44,6 +44,20 @@ import Transport
         ("Wire.maxFramesSize", "\(Wire.maxFramesSize)"),
         ("Wire.punchRandomSize", "\(Wire.punchRandomSize)"),
         ("Wire.punchSize", "\(Wire.punchSize)"),
+        ("Wire.handshakeInitiationPaddingOffset", "\(Wire.handshakeInitiationPaddingOffset)"),
+        ("Wire.handshakeInitiationPaddingSize", "\(Wire.handshakeInitiationPaddingSize)"),
+        ("Wire.handshakeInitiationMac1Offset", "\(Wire.handshakeInitiationMac1Offset)"),
+        ("Wire.handshakeInitiationMac2Offset", "\(Wire.handshakeInitiationMac2Offset)"),
+        ("Wire.cookieReplyReceiverIndexOffset", "\(Wire.cookieReplyReceiverIndexOffset)"),
+        ("Wire.cookieReplyNonceOffset", "\(Wire.cookieReplyNonceOffset)"),
+        ("Wire.cookieReplyNonceSize", "\(Wire.cookieReplyNonceSize)"),
+        ("Wire.cookieReplyCookieOffset", "\(Wire.cookieReplyCookieOffset)"),
+        ("Wire.linkCookieSize", "\(Wire.linkCookieSize)"),
+        ("Wire.cookieReplySize", "\(Wire.cookieReplySize)"),
+        ("Wire.linkLoadHalfOpen", "\(Wire.linkLoadHalfOpen)"),
+        ("Wire.linkLoadDuration", seconds(Wire.linkLoadDuration)),
+        ("Wire.linkCookieSecretLifetime", seconds(Wire.linkCookieSecretLifetime)),
+        ("Wire.linkCookieLifetime", seconds(Wire.linkCookieLifetime)),
         ("Wire.linkRekeyAfterTime", seconds(Wire.linkRekeyAfterTime)),
         ("Wire.linkRejectAfterTime", seconds(Wire.linkRejectAfterTime)),
         ("Wire.linkKeepaliveInterval", seconds(Wire.linkKeepaliveInterval)),
@@ -79,7 +93,10 @@ import Transport
         #expect(section.contains("| 0x01 handshake initiation (`Wire.handshakeInitiationSize` = \(Wire.handshakeInitiationSize), exactly) |"))
         #expect(section.contains("| \(Wire.handshakeInitiationTimestampOffset) (`Wire.handshakeInitiationTimestampOffset`) | \(Wire.handshakeInitiationTimestampSize) (`Wire.handshakeInitiationTimestampSize`) |"))
         #expect(section.contains("| \(Wire.handshakeInitiationMessageOffset) (`Wire.handshakeInitiationMessageOffset`) | \(Wire.handshakeInitiationMessageSize) (`Wire.handshakeInitiationMessageSize`) |"))
-        #expect(section.contains("| mac | \(Wire.handshakeInitiationSize - Wire.linkMacSize) | 16 (`Wire.linkMacSize`) |"))
+        #expect(section.contains("| | zero padding | \(Wire.handshakeInitiationPaddingOffset) (`Wire.handshakeInitiationPaddingOffset`) | \(Wire.handshakeInitiationPaddingSize) (`Wire.handshakeInitiationPaddingSize`) |"))
+        #expect(section.contains("| | mac1 (room mac) | \(Wire.handshakeInitiationMac1Offset) (`Wire.handshakeInitiationMac1Offset`) | 16 (`Wire.linkMacSize`) |"))
+        #expect(section.contains("| | mac2 (cookie mac, or zero) | \(Wire.handshakeInitiationMac2Offset) (`Wire.handshakeInitiationMac2Offset`) | 16 (`Wire.linkMacSize`) |"))
+        #expect(section.contains("| 0x06 cookie reply (`Wire.cookieReplySize` = \(Wire.cookieReplySize), exactly) |"))
         #expect(section.contains("| 0x02 handshake response (`Wire.handshakeResponseSize` = \(Wire.handshakeResponseSize), exactly) |"))
         #expect(section.contains("| 0x03 handshake finish (`Wire.handshakeFinishSize` = \(Wire.handshakeFinishSize), exactly) |"))
     }

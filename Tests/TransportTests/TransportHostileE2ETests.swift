@@ -46,7 +46,7 @@ extension TransportE2ETests {
             // Random bytes of every length, including empty and oversized datagrams.
             for _ in 0..<2_000 { hit(rng.bytes(Int.random(in: 0...1_500, using: &rng))) }
             // Every link type with the right length and random content (bad mac, unknown index).
-            for (type, size) in [(1, 80), (2, 164), (3, 128), (4, 200), (5, 12)] as [(UInt8, Int)] {
+            for (type, size) in [(1, 176), (2, 164), (3, 128), (4, 200), (5, 12), (6, 64)] as [(UInt8, Int)] {
                 for _ in 0..<100 { hit([type, 0, 0, 0] + rng.bytes(size - 4)) }
             }
             // Rendezvous types from a stranger.
@@ -113,8 +113,8 @@ extension TransportE2ETests {
             defer { proxy.stop() }
             let a = try group.probe("A", ProbeArguments.node(room: 5, seed: 1) + ["--connect", "127.0.0.1:\(proxy.port)"])
             #expect(a.line("link-up", timeout: 10) != nil, "\(group.transcript)")
-            // The initiation as the documented format has it: type 0x01, 80 bytes.
-            let initiations = proxy.recorded.filter { $0.first == 1 && $0.count == 80 }
+            // The initiation as the documented format has it: type 0x01, 176 bytes.
+            let initiations = proxy.recorded.filter { $0.first == 1 && $0.count == 176 }
             try #require(!initiations.isEmpty)
             let before = try #require(b.status())
             let attacker = try LoopbackSocket()

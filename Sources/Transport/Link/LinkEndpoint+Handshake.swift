@@ -49,7 +49,10 @@ extension LinkEndpoint {
         _ initiation: LinkPacket.Initiation, packet: [UInt8], keys: RoomKeys, from path: Path, now: UInt64
     ) -> [LinkAction<Path>] {
         pruneHalfOpen(now: now)
-        if let index = halfOpenByMessage1[packet], var state = halfOpen[index] {
+        let message1 = LinkCookie.withoutMac2(packet)
+        noteLoad(now: now)
+        if let index = halfOpenByMessage1[message1], var state = halfOpen[index] {
+            if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path, now: now) }
             guard chargeHandshake(from: path, now: now) else { return [] }
             // A copy (another path, a retry, the network): the same answer, no Diffie-Hellman.
             if !state.paths.contains(path), state.paths.count < Wire.linkMaxCandidatePaths {
@@ -59,7 +62,7 @@ extension LinkEndpoint {
             stats.duplicateInitiationsAnswered += 1
             return [.send(state.message2Packet, to: path)]
         }
-        if sessionByMessage1[packet] != nil {
+        if sessionByMessage1[message1] != nil {
             stats.drop(.duplicateHandshake)
             return []
         }
@@ -78,6 +81,10 @@ extension LinkEndpoint {
             stats.drop(.initiationReplayed)
             return []
         }
+        // Under load, the Diffie-Hellman and the 164-byte answer wait until the source has shown
+        // it receives at its address; the initiation is not remembered, so its copy with mac2 is
+        // taken as new.
+        if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path, now: now) }
         guard chargeHandshake(from: path, now: now) else { return [] }
         replayCache.insert(replayKey, now: now)
         var handshake = CvpeerHandshake(role: .responder, identity: identity, room: keys)
@@ -103,11 +110,74 @@ extension LinkEndpoint {
         ).encoded(macKey: keys.macKey)
         halfOpenSequence += 1
         halfOpen[index] = HalfOpenResponder(
-            localIndex: index, remoteIndex: initiation.senderIndex, message1Packet: packet, message2Packet: response,
+            localIndex: index, remoteIndex: initiation.senderIndex, message1Packet: message1, message2Packet: response,
             handshake: handshake, epoch: keys.epoch, createdAt: now,
             sequence: halfOpenSequence, paths: [path])
-        halfOpenByMessage1[packet] = index
+        halfOpenByMessage1[message1] = index
         return [.send(response, to: path)]
+    }
+
+    /// Marks the endpoint under load when half-open states pile up or the global handshake
+    /// budget is half spent (WireGuard looks at its handshake queue the same way).
+    mutating func noteLoad(now: UInt64) {
+        let capacity = Wire.linkHandshakeGlobalInterval * Wire.linkHandshakeGlobalBurst
+        let elapsed = Self.elapsed(from: rateLimiter.global.updatedAt, to: now)
+        let credit = min(capacity, rateLimiter.global.credit &+ elapsed)
+        if halfOpen.count >= Wire.linkLoadHalfOpen || credit < capacity / 2 {
+            underLoadUntil = now + Wire.linkLoadDuration
+        }
+    }
+
+    /// True if an initiation must first earn a cookie: under load, on a direct path, without a
+    /// valid mac2 for that path's address. The relay only carries between registered members,
+    /// whose addresses the rendezvous checked, so it never needs one.
+    mutating func needsCookie(_ packet: [UInt8], from path: Path, now: UInt64) -> Bool {
+        guard isUnderLoad(now: now), !path.isRelayed else { return false }
+        cookieSecrets.rotate(now: now, random: &random)
+        return !cookieSecrets.admits(packet, from: path.cookieAddress)
+    }
+
+    /// The 64-byte cookie reply for the path an initiation came from, sealed to its mac1.
+    mutating func cookieReply(
+        to initiation: LinkPacket.Initiation, packet: [UInt8], keys: RoomKeys, on path: Path, now: UInt64
+    ) -> [LinkAction<Path>] {
+        let cookie = LinkCookie.cookie(for: path.cookieAddress, secret: cookieSecrets.current)
+        let nonce = (0..<Wire.cookieReplyNonceSize).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        guard
+            let sealed = try? XChaCha20Poly1305.seal(
+                cookie, ad: LinkCookie.mac1(of: packet), nonce: nonce, key: LinkCookie.sealingKey(keys))
+        else { return [] }
+        stats.cookieRepliesSent += 1
+        let reply = LinkPacket.cookieReply(.init(receiverIndex: initiation.senderIndex, nonce: nonce, sealedCookie: sealed))
+        return [.send(reply.encoded(macKey: keys.macKey), to: path)]
+    }
+
+    /// A responder under load sent a cookie for `path`: message 1 goes out there again with mac2
+    /// at once (and on every retry while the cookie is fresh).
+    mutating func receivedCookieReply(_ reply: LinkPacket.CookieReply, from path: Path, now: UInt64) -> [LinkAction<Path>] {
+        guard var attempt = attempts[reply.receiverIndex], case .awaitingResponse = attempt.phase, !path.isRelayed else {
+            stats.drop(.unknownIndex)
+            return []
+        }
+        if let held = attempt.cookies[path], Self.elapsed(from: held.receivedAt, to: now) < Wire.linkHandshakeRetryInterval {
+            // One resend per path per retry interval: a flood of (member-made) cookie replies
+            // cannot turn this side into a sender.
+            stats.drop(.badCookieReply)
+            return []
+        }
+        let keys = attempt.epoch == room.epoch ? room : olderRooms.first { $0.epoch == attempt.epoch }
+        guard let keys,
+            let cookie = try? XChaCha20Poly1305.open(
+                reply.sealedCookie, ad: LinkCookie.mac1(of: attempt.message1Packet), nonce: reply.nonce,
+                key: LinkCookie.sealingKey(keys))
+        else {
+            stats.drop(.badCookieReply)
+            return []
+        }
+        attempt.cookies[path] = (cookie, now)
+        attempts[attempt.localIndex] = attempt
+        stats.cookieRepliesReceived += 1
+        return [.send(attempt.initiation(on: path, now: now), to: path)]
     }
 
     mutating func receivedResponse(

@@ -47,7 +47,7 @@ extension LinkEndpoint {
             switch attempt.phase {
             case .awaitingResponse:
                 let paths = attempt.rekeyOf.flatMap { links[$0]?.path }.map { [$0] } ?? attempt.paths
-                actions += paths.map { .send(attempt.message1Packet, to: $0) }
+                actions += paths.map { .send(attempt.initiation(on: $0, now: now), to: $0) }
             case .awaitingConfirmation(_, let message3Packet, let path):
                 actions.append(.send(message3Packet, to: path))
             }

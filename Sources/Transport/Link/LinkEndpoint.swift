@@ -92,6 +92,10 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     var rateLimiter = LinkHandshakeRateLimiter<Path>()
     /// Initiations answered recently, refused if they come again (`initiationReplayed`).
     var replayCache = LinkReplayCache()
+    /// The secrets cookies for direct paths are made with, while under load.
+    var cookieSecrets = LinkCookieSecrets()
+    /// Until when this endpoint counts as under load (see `Wire.linkLoadHalfOpen`).
+    var underLoadUntil: UInt64 = 0
     /// What happened so far, drops by reason included.
     public internal(set) var stats = LinkStats()
 
@@ -150,6 +154,8 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
         case .finish(let finish):
             guard admitHandshake(datagram, from: path, now: now) != nil else { return [] }
             return receivedFinish(finish, packet: datagram, from: path, now: now)
+        case .cookieReply(let reply):
+            return receivedCookieReply(reply, from: path, now: now)
         }
     }
 
@@ -252,6 +258,9 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
 
     /// Responder states waiting for message 3.
     public var halfOpenCount: Int { halfOpen.count }
+
+    /// True while direct paths' initiations need a cookie first.
+    public func isUnderLoad(now: UInt64) -> Bool { now < underLoadUntil }
 
     /// Sessions held, confirmed or not, across all links.
     public var sessionCount: Int { sessions.count }

@@ -2,17 +2,21 @@ import PeerCrypto
 
 // The link layer's datagrams on one screen (docs/PROTOCOL.md, "Links"):
 //
-//   0x01 initiation  type 0x01 | reserved 0 0 0 | sender (4) | timestamp (8) | message 1 (48) | mac (16) 80 bytes
+//   0x01 initiation  type 0x01 | reserved 0 0 0 | sender (4) | timestamp (8) | message 1 (48) | zero (80)
+//                    | mac1 (16) | mac2 (16)                                                           176 bytes
 //   0x02 response    type 0x02 | reserved 0 0 0 | sender (4) | receiver (4) | message 2 (136) | mac (16) 164 bytes
 //   0x03 finish      type 0x03 | reserved 0 0 0 | receiver (4) | message 3 (104) | mac (16)              128 bytes
 //   0x04 data        type 0x04 | reserved 0 0 0 | receiver (4) | counter (8) | ciphertext + tag (≥16)  32…1188 bytes
 //   0x05 punch       type 0x05 | reserved 0 0 0 | random (8)                                            12 bytes
+//   0x06 cookie      type 0x06 | reserved 0 0 0 | receiver (4) | nonce (24) | sealed cookie (16 + 16)     64 bytes
 //
 // Integers are big-endian. The initiation's timestamp is the sender's wall clock in milliseconds
-// since 1970 (UTC), under the mac so only a room member sets it. mac = BLAKE2b-128 keyed with the room's mac key over every byte before
-// it; a data packet's 16-byte header is the AEAD's associated data and its counter the nonce.
-// Decoding checks only lengths, the type and the reserved bytes; the mac and the AEAD are checked
-// by the endpoint, in that order, before any Diffie-Hellman.
+// since 1970 (UTC), under the mac so only a room member sets it. mac (mac1 in an initiation) =
+// BLAKE2b-128 keyed with the room's mac key over every byte before it; an initiation's mac2 is
+// BLAKE2b-128 keyed with a cookie over every byte before it (zero without a cookie). A data
+// packet's 16-byte header is the AEAD's associated data and its counter the nonce. Decoding checks
+// only lengths, the type, the reserved bytes and an initiation's zero padding; the macs and the
+// AEAD are checked by the endpoint, in that order, before any Diffie-Hellman.
 
 /// Why bytes are not a link packet; every case is dropped and counted as malformed.
 public enum LinkPacketError: Error, Equatable, Sendable {
@@ -22,7 +26,7 @@ public enum LinkPacketError: Error, Equatable, Sendable {
     case unknownType(UInt8)
     /// A length this type never has.
     case wrongLength(Wire.LinkPacketType, Int)
-    /// Reserved bytes that are not zero.
+    /// Reserved bytes (or an initiation's padding) that are not zero.
     case nonZeroReserved
 }
 
@@ -38,6 +42,8 @@ public enum LinkPacket: Equatable, Sendable {
     case data(DataPacket)
     /// A NAT punch, meaningless on receipt.
     case punch(Punch)
+    /// A responder's cookie for the initiator's address, sealed to the initiation it answers.
+    case cookieReply(CookieReply)
 
     /// Message 1, the initiator's index, which the responder addresses its answer to, and when
     /// it was made, which the responder checks against its window and replay cache.
@@ -48,15 +54,19 @@ public enum LinkPacket: Equatable, Sendable {
         public var timestamp: UInt64
         /// Noise message 1 (exactly 48 bytes).
         public var message: [UInt8]
-        /// The room mac as received (recomputed by `encoded`).
+        /// The room mac (mac1) as received (recomputed by `encoded`).
         public var mac: [UInt8]
+        /// The cookie mac (mac2) as received: zero unless the sender holds a cookie for the path
+        /// (`encoded` writes zero; `LinkCookie.withMac2` fills it in per path).
+        public var mac2: [UInt8]
 
-        /// A packet to encode; the mac is filled in by `encoded(macKey:)`.
-        public init(senderIndex: UInt32, timestamp: UInt64, message: [UInt8], mac: [UInt8] = []) {
+        /// A packet to encode; the macs are filled in by `encoded(macKey:)`.
+        public init(senderIndex: UInt32, timestamp: UInt64, message: [UInt8], mac: [UInt8] = [], mac2: [UInt8] = []) {
             self.senderIndex = senderIndex
             self.timestamp = timestamp
             self.message = message
             self.mac = mac
+            self.mac2 = mac2
         }
     }
 
@@ -138,6 +148,24 @@ public enum LinkPacket: Equatable, Sendable {
         }
     }
 
+    /// A cookie for the address an initiation came from, sealed so only the initiator can read it.
+    public struct CookieReply: Equatable, Sendable {
+        /// The initiator's index from the initiation it answers.
+        public var receiverIndex: UInt32
+        /// XChaCha20-Poly1305 nonce (24 random bytes).
+        public var nonce: [UInt8]
+        /// The cookie sealed under the room's cookie key with the initiation's mac1 as associated
+        /// data (32 bytes: cookie and tag).
+        public var sealedCookie: [UInt8]
+
+        /// Wraps the fields.
+        public init(receiverIndex: UInt32, nonce: [UInt8], sealedCookie: [UInt8]) {
+            self.receiverIndex = receiverIndex
+            self.nonce = nonce
+            self.sealedCookie = sealedCookie
+        }
+    }
+
     /// Parses `bytes`, checking only lengths, the type and the reserved bytes (never throws on
     /// anything else, never traps).
     ///
@@ -158,17 +186,23 @@ public enum LinkPacket: Equatable, Sendable {
             }
         case .punch:
             guard bytes.count == Wire.punchSize else { throw .wrongLength(type, bytes.count) }
+        case .cookieReply:
+            guard bytes.count == Wire.cookieReplySize else { throw .wrongLength(type, bytes.count) }
         }
         guard bytes[1] == 0, bytes[2] == 0, bytes[3] == 0 else { throw .nonZeroReserved }
         let macStart = bytes.count - Wire.linkMacSize
         switch type {
         case .handshakeInitiation:
             let m = Wire.handshakeInitiationMessageOffset
+            let padding = Wire.handshakeInitiationPaddingOffset..<Wire.handshakeInitiationMac1Offset
+            guard bytes[padding].allSatisfy({ $0 == 0 }) else { throw .nonZeroReserved }
             return .initiation(
                 Initiation(
                     senderIndex: readUInt32(bytes, at: Wire.linkSenderIndexOffset),
                     timestamp: readUInt64(bytes, at: Wire.handshakeInitiationTimestampOffset),
-                    message: Array(bytes[m..<macStart]), mac: Array(bytes[macStart...])))
+                    message: Array(bytes[m..<padding.lowerBound]),
+                    mac: Array(bytes[Wire.handshakeInitiationMac1Offset..<Wire.handshakeInitiationMac2Offset]),
+                    mac2: Array(bytes[Wire.handshakeInitiationMac2Offset...])))
         case .handshakeResponse:
             let m = Wire.handshakeResponseMessageOffset
             return .response(
@@ -190,10 +224,17 @@ public enum LinkPacket: Equatable, Sendable {
                     ciphertext: Array(bytes[Wire.dataHeaderSize...])))
         case .punch:
             return .punch(Punch(random: Array(bytes[Wire.linkPacketPrefixSize...])))
+        case .cookieReply:
+            return .cookieReply(
+                CookieReply(
+                    receiverIndex: readUInt32(bytes, at: Wire.cookieReplyReceiverIndexOffset),
+                    nonce: Array(bytes[Wire.cookieReplyNonceOffset..<Wire.cookieReplyCookieOffset]),
+                    sealedCookie: Array(bytes[Wire.cookieReplyCookieOffset...])))
         }
     }
 
-    /// The packet's bytes; handshake packets get a fresh mac under `macKey`.
+    /// The packet's bytes; handshake packets get a fresh mac under `macKey` (an initiation: mac1,
+    /// and a zero mac2).
     ///
     /// - Precondition: handshake messages have their fixed sizes, and data packets fit
     ///   `Wire.maxLinkDatagramSize`.
@@ -204,6 +245,9 @@ public enum LinkPacket: Equatable, Sendable {
             precondition(p.message.count == Wire.handshakeInitiationMessageSize, "message 1 is 48 bytes")
             bytes = [Wire.LinkPacketType.handshakeInitiation.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes
                 + p.timestamp.bigEndianBytes + p.message
+                + [UInt8](repeating: 0, count: Wire.handshakeInitiationPaddingSize)
+            bytes += LinkMac.compute(over: bytes[...], key: macKey)
+            return bytes + [UInt8](repeating: 0, count: Wire.linkMacSize)
         case .response(let p):
             precondition(p.message.count == Wire.handshakeResponseMessageSize, "message 2 is 136 bytes")
             bytes = [Wire.LinkPacketType.handshakeResponse.rawValue, 0, 0, 0] + p.senderIndex.bigEndianBytes
@@ -217,6 +261,12 @@ public enum LinkPacket: Equatable, Sendable {
             return out
         case .punch(let p):
             return [Wire.LinkPacketType.punch.rawValue, 0, 0, 0] + p.random
+        case .cookieReply(let p):
+            precondition(
+                p.nonce.count == Wire.cookieReplyNonceSize && p.sealedCookie.count == Wire.linkCookieSize + Wire.aeadTagSize,
+                "a cookie reply is 64 bytes")
+            return [Wire.LinkPacketType.cookieReply.rawValue, 0, 0, 0] + p.receiverIndex.bigEndianBytes + p.nonce
+                + p.sealedCookie
         }
         bytes += LinkMac.compute(over: bytes[...], key: macKey)
         return bytes
@@ -241,14 +291,22 @@ public enum LinkMac {
         }
     }
 
-    /// True if the last 16 bytes of a handshake packet are the mac of the rest, compared in
-    /// constant time so a non-member cannot forge a mac byte by byte.
+    /// True if a handshake packet's room mac (its last 16 bytes; an initiation's mac1, 16 bytes
+    /// before its end) is the mac of every byte before it, compared in constant time so a
+    /// non-member cannot forge a mac byte by byte.
     public static func isValid(_ packet: [UInt8], key: SecretBytes) -> Bool {
         guard packet.count >= Wire.linkMacSize else { return false }
-        let macStart = packet.count - Wire.linkMacSize
-        let expected = compute(over: packet[..<macStart], key: key)
+        let macStart =
+            packet.first == Wire.LinkPacketType.handshakeInitiation.rawValue && packet.count == Wire.handshakeInitiationSize
+            ? Wire.handshakeInitiationMac1Offset : packet.count - Wire.linkMacSize
+        return matches(packet[macStart..<macStart + Wire.linkMacSize], compute(over: packet[..<macStart], key: key))
+    }
+
+    /// Constant-time comparison of two 16-byte macs.
+    static func matches(_ received: ArraySlice<UInt8>, _ expected: [UInt8]) -> Bool {
+        guard received.count == Wire.linkMacSize, expected.count == Wire.linkMacSize else { return false }
         var difference: UInt8 = 0
-        for i in 0..<Wire.linkMacSize { difference |= expected[i] ^ packet[macStart + i] }
+        for (a, b) in zip(received, expected) { difference |= a ^ b }
         return difference == 0
     }
 }

@@ -83,12 +83,21 @@ struct InitiatorAttempt<Path: LinkPath>: Sendable {
     /// The peer whose link this attempt rekeys, if it is a rekey.
     let rekeyOf: PublicKey?
     var phase: Phase
+    /// Cookies responders under load gave us, per path, with when they came.
+    var cookies: [Path: (cookie: [UInt8], receivedAt: UInt64)] = [:]
+
+    /// Message 1 as it goes out on `path`: with mac2 while a cookie for the path is fresh.
+    func initiation(on path: Path, now: UInt64) -> [UInt8] {
+        guard let held = cookies[path], now &- held.receivedAt < Wire.linkCookieLifetime else { return message1Packet }
+        return LinkCookie.withMac2(message1Packet, cookie: held.cookie)
+    }
 }
 
 /// A responder's state between message 2 and message 3.
 struct HalfOpenResponder<Path: LinkPath>: Sendable {
     let localIndex: UInt32
     let remoteIndex: UInt32
+    /// Message 1 without its mac2 (copies with and without a cookie are the same message).
     let message1Packet: [UInt8]
     let message2Packet: [UInt8]
     let handshake: CvpeerHandshake

@@ -5,6 +5,9 @@ import PeerCrypto
 public protocol LinkPath: Hashable, Sendable {
     /// True for a path through the rendezvous relay: direct paths are preferred over it.
     var isRelayed: Bool { get }
+    /// The bytes a responder's cookie binds a direct path to (its address and port); never used
+    /// for a relayed path, which the rendezvous only opens between registered members.
+    var cookieAddress: [UInt8] { get }
 }
 
 /// What the shell must do after an event: the link layer itself never does I/O.
@@ -111,6 +114,9 @@ public enum LinkDropReason: Hashable, Sendable, CaseIterable {
     /// An initiation already answered within the window (a replay), refused before any
     /// Diffie-Hellman; copies arriving while its half-open state lives still get message 2.
     case initiationReplayed
+    /// A cookie reply that did not open for the attempt it names (forged, or for another
+    /// initiation), or came again within a second for the same path.
+    case badCookieReply
 }
 
 /// Counters of one endpoint, for tests, logs and `status`.
@@ -143,6 +149,10 @@ public struct LinkStats: Equatable, Sendable {
     public internal(set) var probesSent = 0
     /// Punch packets received (and ignored).
     public internal(set) var punchesReceived = 0
+    /// Initiations answered with a cookie reply instead of message 2 (under load, no valid mac2).
+    public internal(set) var cookieRepliesSent = 0
+    /// Cookie replies that opened: message 1 went out again with mac2.
+    public internal(set) var cookieRepliesReceived = 0
     /// Times a link moved to another path.
     public internal(set) var pathChanges = 0
 

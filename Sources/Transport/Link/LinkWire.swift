@@ -18,6 +18,8 @@ extension Wire {
         case data = 0x04
         /// Random bytes that open NAT mappings; ignored on receipt.
         case punch = 0x05
+        /// A responder under load asks the initiator to prove it receives at its address.
+        case cookieReply = 0x06
     }
 
     /// Type byte plus three reserved zero bytes: keeps every index and counter 4-byte aligned.
@@ -61,9 +63,20 @@ extension Wire {
     /// Noise message 3 (104 bytes): the initiator's incarnation; data waits for the session.
     public static let handshakeFinishMessageSize = 96 + linkIncarnationSize
 
-    /// 4 + 4 + 8 + 48 + 16 = 80 bytes, exactly.
-    public static let handshakeInitiationSize =
-        handshakeInitiationMessageOffset + handshakeInitiationMessageSize + linkMacSize
+    /// Where the zero padding starts in an initiation packet (after message 1).
+    public static let handshakeInitiationPaddingOffset = handshakeInitiationMessageOffset + handshakeInitiationMessageSize
+    /// Zero bytes that make an initiation at least as large as any answer to it (the 164-byte
+    /// response, the 64-byte cookie reply), so whoever sends one — from a spoofed address, a
+    /// replay — never makes a responder send more than it received (QUIC pads its Initial for
+    /// the same reason; WireGuard's initiation is larger than its response by construction).
+    public static let handshakeInitiationPaddingSize = 80
+    /// Where the room mac (mac1) sits in an initiation packet: over every byte before it.
+    public static let handshakeInitiationMac1Offset = handshakeInitiationPaddingOffset + handshakeInitiationPaddingSize
+    /// Where the cookie mac (mac2) sits in an initiation packet: over every byte before it, keyed
+    /// with a cookie the responder gave this address, or zero without one.
+    public static let handshakeInitiationMac2Offset = handshakeInitiationMac1Offset + linkMacSize
+    /// 4 + 4 + 8 + 48 + 80 + 16 + 16 = 176 bytes, exactly.
+    public static let handshakeInitiationSize = handshakeInitiationMac2Offset + linkMacSize
     /// 4 + 4 + 4 + 136 + 16 = 164 bytes, exactly.
     public static let handshakeResponseSize =
         handshakeResponseMessageOffset + handshakeResponseMessageSize + linkMacSize
@@ -75,6 +88,18 @@ extension Wire {
     public static let punchRandomSize = 8
     /// 4 + 8 = 12 bytes, exactly.
     public static let punchSize = linkPacketPrefixSize + punchRandomSize
+    /// Where the initiator's index sits in a cookie reply.
+    public static let cookieReplyReceiverIndexOffset = 4
+    /// Where the XChaCha20-Poly1305 nonce sits in a cookie reply.
+    public static let cookieReplyNonceOffset = 8
+    /// The cookie reply's nonce: random, 24 bytes.
+    public static let cookieReplyNonceSize = 24
+    /// Where the sealed cookie (cookie and tag) sits in a cookie reply.
+    public static let cookieReplyCookieOffset = cookieReplyNonceOffset + cookieReplyNonceSize
+    /// A cookie: BLAKE2b-128 of the initiator's address under the responder's rotating secret.
+    public static let linkCookieSize = 16
+    /// 4 + 4 + 24 + 16 + 16 = 64 bytes, exactly: smaller than the initiation it answers.
+    public static let cookieReplySize = cookieReplyCookieOffset + linkCookieSize + aeadTagSize
 
     /// The whole plaintext of a close notice. A lone CLOSE frame type byte without the reason the
     /// reliability layer's CLOSE frame always carries, so it never parses as a reliability packet.
@@ -142,4 +167,16 @@ extension Wire {
     public static let linkMaxSessionsPerLink = 3
     /// Paths remembered per link or handshake as candidates for probes and fallback.
     public static let linkMaxCandidatePaths = 8
+    /// A responder counts as under load while it holds this many half-open states or has spent
+    /// half its global handshake burst, and for `linkLoadDuration` after: then a direct path's
+    /// initiation needs a valid cookie mac (mac2) before any Diffie-Hellman or message 2.
+    public static let linkLoadHalfOpen = linkMaxHalfOpen / 8
+    /// How long a responder stays under load after the last sign of it (WireGuard: 1 s).
+    public static let linkLoadDuration: UInt64 = 1_000_000_000
+    /// A responder draws a new cookie secret this often (WireGuard: 2 min); cookies made with the
+    /// previous secret are still accepted, so a cookie lives one to two periods there.
+    public static let linkCookieSecretLifetime: UInt64 = 120_000_000_000
+    /// An initiator uses a received cookie this long (the responder's secret period), then sends
+    /// without mac2 until it is asked again.
+    public static let linkCookieLifetime: UInt64 = 120_000_000_000
 }

@@ -16,6 +16,14 @@ public enum TransportPath: LinkPath, CustomStringConvertible {
         }
     }
 
+    /// A direct path's address and port (what a responder's cookie is bound to).
+    public var cookieAddress: [UInt8] {
+        switch self {
+        case .direct(let endpoint): endpoint.addressBytes + endpoint.port.bigEndianBytes
+        case .relay: []
+        }
+    }
+
     /// `direct ADDRESS` or `relayed PEERID`, for logs and probe lines.
     public var description: String {
         switch self {

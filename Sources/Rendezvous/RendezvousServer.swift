@@ -155,6 +155,11 @@ public struct RendezvousServer: Sendable {
     private var retiredHead = 0
     /// The owners allowed to create rooms; nil: anyone may (an open rendezvous).
     public var allowedOwners: AllowedOwners?
+    /// With an allow list, true lets owners not on it create rooms too, within the per-prefix
+    /// limits and `maxRooms` (the open part of the table, `--allow FILE --open`), while rooms of
+    /// listed owners always get in; false refuses them. Without a list anyone may create, whatever
+    /// this says.
+    public var unlistedOwnersMayCreate = false
     /// Rooms held per source prefix (`RoomPrefix`), created by owners not on the allow list.
     private var roomsPerPrefix: [RoomPrefix: Int] = [:]
     /// Rooms of owners not on the allow list, oldest first from `evictableHead` (with stale
@@ -406,7 +411,16 @@ public struct RendezvousServer: Sendable {
         } else {
             var allowed = false
             if let list = allowedOwners {
-                guard let owner = message.owner, list.contains(owner.key) else {
+                if let owner = message.owner, list.contains(owner.key) {
+                    guard signatureSources.admit(source.sourceKey, size: 0, now: now) else {
+                        return [drop(.signatureRateLimited, from: source)]
+                    }
+                    counters.signatureChecks += 1
+                    guard RendezvousMessage.hasValidOwnerSignature(datagram, by: owner.key) else {
+                        return [drop(.badOwnerSignature, from: source)]
+                    }
+                    allowed = true
+                } else if !unlistedOwnersMayCreate {
                     counters.refusalsSent += 1
                     let refused = RendezvousMessage.registerRefused(.init(clientNonce: nonce, reason: .ownerNotAllowed))
                     return [
@@ -414,14 +428,8 @@ public struct RendezvousServer: Sendable {
                         .send(refused.encoded(), to: source), drop(.ownerNotAllowed, from: source),
                     ]
                 }
-                guard signatureSources.admit(source.sourceKey, size: 0, now: now) else {
-                    return [drop(.signatureRateLimited, from: source)]
-                }
-                counters.signatureChecks += 1
-                guard RendezvousMessage.hasValidOwnerSignature(datagram, by: owner.key) else {
-                    return [drop(.badOwnerSignature, from: source)]
-                }
-                allowed = true
+                // Else an unlisted owner in the open part: the part it carries (if any) proves
+                // nothing the limits below care about, so it is not checked.
             }
             if allowed {
                 // The operator vouched for this owner: no prefix limit, and when a table is full

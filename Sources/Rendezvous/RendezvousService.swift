@@ -212,7 +212,21 @@ public final class RendezvousService: Sendable {
         closeDescriptor(running.wakeRead)
         closeDescriptor(running.wakeWrite)
         state.withLock { $0.stopping = false }
+        log(.info, Self.totalsLine(stats))
         log(.info, "stopped")
+    }
+
+    /// The run's counters in one line, so an operator (or a test) sees at the end what a flood
+    /// cost and what was dropped, without debug logging.
+    static func totalsLine(_ stats: RendezvousServer.Stats) -> String {
+        let drops = RendezvousServer.DropReason.allCases.filter { stats.drops[$0] > 0 }
+            .map { "\($0) \(stats.drops[$0])" }
+        return "totals: \(stats.rooms) rooms and \(stats.peers) registrations held; "
+            + "\(stats.registrations) registers accepted, \(stats.challengesSent) cookie challenges sent, "
+            + "\(stats.signatureChecks) signatures checked, \(stats.roomsEvicted) rooms evicted, "
+            + "\(stats.refusalsSent) refusals sent, \(stats.relayedPackets) datagrams relayed; "
+            + "\(stats.drops.total) datagrams dropped"
+            + (drops.isEmpty ? "" : " (\(drops.joined(separator: ", ")))")
     }
 
     /// The bound address while running, else nil.

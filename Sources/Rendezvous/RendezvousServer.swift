@@ -351,6 +351,7 @@ public struct RendezvousServer: Sendable {
         let registration = Registration(tag: tag, peer: message.peerID)
         var actions: [Action] = []
         var changed = false
+        var roomCreated = false
         var inherited: RelayReservation?
         if let roomIndex = rooms.index(forKey: tag) {
             // Mutated in place through the index: a copy of the room would copy its peer array.
@@ -460,6 +461,7 @@ public struct RendezvousServer: Sendable {
             actions.append(.log(.roomCreated(tag)))
             actions.append(.log(.peerRegistered(tag, message.peerID, source)))
             changed = true
+            roomCreated = true
         }
         counters.registrations += 1
 
@@ -471,11 +473,13 @@ public struct RendezvousServer: Sendable {
         actions.append(.send(registered.encoded(), to: source))
         // The registering node hears of every member on every register, so an introduce lost in
         // transit is repeated at the next refresh; the members hear of it only when it changed.
-        // Each introduce names its recipient's own nonce.
+        // Each introduce names its recipient's own nonce. A room just created has nobody to
+        // introduce, so it is not looked up again (a flood of creations skips it all).
+        guard !roomCreated, let members = rooms[tag]?.peers, members.count > 1 else { return actions }
         let newcomer = Peer(
             id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce,
             reservation: RelayReservation(now: now))
-        for other in rooms[tag]?.peers ?? [] where other.id != message.peerID {
+        for other in members where other.id != message.peerID {
             actions.append(.send(introduce(other, to: nonce, in: tag), to: source))
             counters.introductionsSent += 1
             if changed {
@@ -760,19 +764,38 @@ public struct RendezvousServer: Sendable {
         return nil
     }
 
+    /// Two or three prefixes held inline rather than in an array: they are worked out twice for
+    /// every room created and once for every room removed, so a flood of creations pays no
+    /// allocation for them.
+    private struct Prefixes: Sequence, IteratorProtocol {
+        private let items: (RoomPrefix, RoomPrefix, RoomPrefix?)
+        private var position = 0
+
+        init(_ first: RoomPrefix, _ second: RoomPrefix, _ third: RoomPrefix? = nil) {
+            items = (first, second, third)
+        }
+
+        mutating func next() -> RoomPrefix? {
+            defer { position += 1 }
+            switch position {
+            case 0: return items.0
+            case 1: return items.1
+            case 2: return items.2
+            default: return nil
+            }
+        }
+    }
+
     /// The prefixes a room created from `address` is counted against.
-    private static func prefixes(of address: UDPEndpoint.Address) -> [RoomPrefix] {
+    private static func prefixes(of address: UDPEndpoint.Address) -> Prefixes {
         switch address {
         case .v4(let value):
-            [
-                RoomPrefix(kind: .ipv4Address, bits: UInt64(value)),
-                RoomPrefix(kind: .ipv4Slash24, bits: UInt64(value & 0xFFFF_FF00)),
-            ]
+            Prefixes(
+                RoomPrefix(kind: .ipv4Address, bits: UInt64(value)), RoomPrefix(kind: .ipv4Slash24, bits: UInt64(value & 0xFFFF_FF00)))
         case .v6(let high, _):
-            [
+            Prefixes(
                 RoomPrefix(kind: .ipv6Slash64, bits: high), RoomPrefix(kind: .ipv6Slash56, bits: high & ~0xFF),
-                RoomPrefix(kind: .ipv6Slash48, bits: high & ~0xFFFF),
-            ]
+                RoomPrefix(kind: .ipv6Slash48, bits: high & ~0xFFFF))
         }
     }
 
@@ -843,12 +866,28 @@ public struct RendezvousServer: Sendable {
 
     /// BLAKE2b-128 keyed by the secret over family | address | port | nonce.
     private func makeCookie(for source: UDPEndpoint, nonce: UInt64, secret: SecretBytes) -> RendezvousCookie {
-        var input: [UInt8] = [source.family.rawValue]
-        input += source.addressBytes
-        input += source.port.bigEndianBytes
-        input += nonce.bigEndianBytes
-        let hash = secret.withUnsafeBytes { key in
-            input.withUnsafeBytes { Blake2b.hash($0, key: key, outputLength: RendezvousWire.cookieSize) }
+        // Built on the stack (at most 1 + 16 + 2 + 8 bytes): every register, retire and code request checks one.
+        let hash = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 27) { input in
+            var count = 0
+            func put<T: FixedWidthInteger>(_ value: T) {
+                for shift in stride(from: T.bitWidth - 8, through: 0, by: -8) {
+                    input[count] = UInt8(truncatingIfNeeded: value >> shift)
+                    count += 1
+                }
+            }
+            put(source.family.rawValue)
+            switch source.address {
+            case .v4(let address): put(address)
+            case .v6(let high, let low):
+                put(high)
+                put(low)
+            }
+            put(source.port)
+            put(nonce)
+            return secret.withUnsafeBytes { key in
+                Blake2b.hash(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(input)[..<count]), key: key,
+                    outputLength: RendezvousWire.cookieSize)
+            }
         }
         // Blake2b.hash returns exactly outputLength (16) bytes.
         return RendezvousCookie(bytes: hash)!

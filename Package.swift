@@ -102,6 +102,11 @@ let package = Package(
         .executableTarget(
             name: "HostileNode", dependencies: ["Transport", "Rendezvous", "Store", "PeerCrypto", "Replication"], path: "Tests/HostileNode",
             swiftSettings: strict),
+        // A hostile rendezvous client for the flood test: room creations from many source
+        // addresses, an outsider's tries and an allowed owner, over real sockets.
+        .executableTarget(
+            name: "RendezvousFlooder", dependencies: ["Transport", "Rendezvous", "PeerCrypto"],
+            path: "Tests/RendezvousFlooder", swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.

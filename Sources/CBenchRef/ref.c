@@ -16,6 +16,9 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 enum {
     header_length = 104,
@@ -180,4 +183,32 @@ uint64_t cbenchref_aead_loop(
         checksum += out[length + tag_length - 1];
     }
     return checksum;
+}
+
+uint64_t cbenchref_verify_loop(
+    const unsigned char *messages, size_t message_length, const unsigned char *signatures, const unsigned char *keys,
+    size_t count) {
+    uint64_t verified = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (crypto_sign_verify_detached(
+                signatures + i * signature_length, messages + i * message_length, message_length, keys + i * 32) == 0) {
+            verified++;
+        }
+    }
+    return verified;
+}
+
+size_t cbenchref_heap_in_use(void) {
+#ifdef __GLIBC__
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+void cbenchref_heap_trim(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

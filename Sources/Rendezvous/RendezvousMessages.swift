@@ -362,7 +362,16 @@ public enum RendezvousMessage: Hashable, Sendable {
             let label = signatureLabel(of: type), datagram.count > RendezvousWire.signatureSize
         else { return false }
         let split = datagram.count - RendezvousWire.signatureSize
-        return key.isValidSignature(Array(datagram[split...]), for: label + datagram[..<split])
+        // The label and the body side by side in one temporary buffer (on the stack at register
+        // sizes) rather than two new arrays: every signed datagram that passes the cookie and the
+        // tag comes through here.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: label.count + split) { message in
+            _ = message.initialize(from: label)
+            _ = UnsafeMutableBufferPointer(rebasing: message[label.count...]).initialize(from: datagram[..<split])
+            return datagram.withUnsafeBytes { bytes in
+                key.isValidSignature(UnsafeRawBufferPointer(rebasing: bytes[split...]), for: UnsafeRawBufferPointer(message))
+            }
+        }
     }
 
     /// The message's type byte.

@@ -155,6 +155,11 @@ public struct RendezvousServer: Sendable {
     private var retiredHead = 0
     /// The owners allowed to create rooms; nil: anyone may (an open rendezvous).
     public var allowedOwners: AllowedOwners?
+    /// With an allow list, true lets owners not on it create rooms too, within the per-prefix
+    /// limits and `maxRooms` (the open part of the table, `--allow FILE --open`), while rooms of
+    /// listed owners always get in; false refuses them. Without a list anyone may create, whatever
+    /// this says.
+    public var unlistedOwnersMayCreate = false
     /// Rooms held per source prefix (`RoomPrefix`), created by owners not on the allow list.
     private var roomsPerPrefix: [RoomPrefix: Int] = [:]
     /// Rooms of owners not on the allow list, oldest first from `evictableHead` (with stale
@@ -346,6 +351,7 @@ public struct RendezvousServer: Sendable {
         let registration = Registration(tag: tag, peer: message.peerID)
         var actions: [Action] = []
         var changed = false
+        var roomCreated = false
         var inherited: RelayReservation?
         if let roomIndex = rooms.index(forKey: tag) {
             // Mutated in place through the index: a copy of the room would copy its peer array.
@@ -406,7 +412,16 @@ public struct RendezvousServer: Sendable {
         } else {
             var allowed = false
             if let list = allowedOwners {
-                guard let owner = message.owner, list.contains(owner.key) else {
+                if let owner = message.owner, list.contains(owner.key) {
+                    guard signatureSources.admit(source.sourceKey, size: 0, now: now) else {
+                        return [drop(.signatureRateLimited, from: source)]
+                    }
+                    counters.signatureChecks += 1
+                    guard RendezvousMessage.hasValidOwnerSignature(datagram, by: owner.key) else {
+                        return [drop(.badOwnerSignature, from: source)]
+                    }
+                    allowed = true
+                } else if !unlistedOwnersMayCreate {
                     counters.refusalsSent += 1
                     let refused = RendezvousMessage.registerRefused(.init(clientNonce: nonce, reason: .ownerNotAllowed))
                     return [
@@ -414,14 +429,8 @@ public struct RendezvousServer: Sendable {
                         .send(refused.encoded(), to: source), drop(.ownerNotAllowed, from: source),
                     ]
                 }
-                guard signatureSources.admit(source.sourceKey, size: 0, now: now) else {
-                    return [drop(.signatureRateLimited, from: source)]
-                }
-                counters.signatureChecks += 1
-                guard RendezvousMessage.hasValidOwnerSignature(datagram, by: owner.key) else {
-                    return [drop(.badOwnerSignature, from: source)]
-                }
-                allowed = true
+                // Else an unlisted owner in the open part: the part it carries (if any) proves
+                // nothing the limits below care about, so it is not checked.
             }
             if allowed {
                 // The operator vouched for this owner: no prefix limit, and when a table is full
@@ -452,6 +461,7 @@ public struct RendezvousServer: Sendable {
             actions.append(.log(.roomCreated(tag)))
             actions.append(.log(.peerRegistered(tag, message.peerID, source)))
             changed = true
+            roomCreated = true
         }
         counters.registrations += 1
 
@@ -463,11 +473,13 @@ public struct RendezvousServer: Sendable {
         actions.append(.send(registered.encoded(), to: source))
         // The registering node hears of every member on every register, so an introduce lost in
         // transit is repeated at the next refresh; the members hear of it only when it changed.
-        // Each introduce names its recipient's own nonce.
+        // Each introduce names its recipient's own nonce. A room just created has nobody to
+        // introduce, so it is not looked up again (a flood of creations skips it all).
+        guard !roomCreated, let members = rooms[tag]?.peers, members.count > 1 else { return actions }
         let newcomer = Peer(
             id: message.peerID, endpoint: source, candidates: message.candidates, lastSeen: now, clientNonce: nonce,
             reservation: RelayReservation(now: now))
-        for other in rooms[tag]?.peers ?? [] where other.id != message.peerID {
+        for other in members where other.id != message.peerID {
             actions.append(.send(introduce(other, to: nonce, in: tag), to: source))
             counters.introductionsSent += 1
             if changed {
@@ -752,19 +764,38 @@ public struct RendezvousServer: Sendable {
         return nil
     }
 
+    /// Two or three prefixes held inline rather than in an array: they are worked out twice for
+    /// every room created and once for every room removed, so a flood of creations pays no
+    /// allocation for them.
+    private struct Prefixes: Sequence, IteratorProtocol {
+        private let items: (RoomPrefix, RoomPrefix, RoomPrefix?)
+        private var position = 0
+
+        init(_ first: RoomPrefix, _ second: RoomPrefix, _ third: RoomPrefix? = nil) {
+            items = (first, second, third)
+        }
+
+        mutating func next() -> RoomPrefix? {
+            defer { position += 1 }
+            switch position {
+            case 0: return items.0
+            case 1: return items.1
+            case 2: return items.2
+            default: return nil
+            }
+        }
+    }
+
     /// The prefixes a room created from `address` is counted against.
-    private static func prefixes(of address: UDPEndpoint.Address) -> [RoomPrefix] {
+    private static func prefixes(of address: UDPEndpoint.Address) -> Prefixes {
         switch address {
         case .v4(let value):
-            [
-                RoomPrefix(kind: .ipv4Address, bits: UInt64(value)),
-                RoomPrefix(kind: .ipv4Slash24, bits: UInt64(value & 0xFFFF_FF00)),
-            ]
+            Prefixes(
+                RoomPrefix(kind: .ipv4Address, bits: UInt64(value)), RoomPrefix(kind: .ipv4Slash24, bits: UInt64(value & 0xFFFF_FF00)))
         case .v6(let high, _):
-            [
+            Prefixes(
                 RoomPrefix(kind: .ipv6Slash64, bits: high), RoomPrefix(kind: .ipv6Slash56, bits: high & ~0xFF),
-                RoomPrefix(kind: .ipv6Slash48, bits: high & ~0xFFFF),
-            ]
+                RoomPrefix(kind: .ipv6Slash48, bits: high & ~0xFFFF))
         }
     }
 
@@ -835,12 +866,28 @@ public struct RendezvousServer: Sendable {
 
     /// BLAKE2b-128 keyed by the secret over family | address | port | nonce.
     private func makeCookie(for source: UDPEndpoint, nonce: UInt64, secret: SecretBytes) -> RendezvousCookie {
-        var input: [UInt8] = [source.family.rawValue]
-        input += source.addressBytes
-        input += source.port.bigEndianBytes
-        input += nonce.bigEndianBytes
-        let hash = secret.withUnsafeBytes { key in
-            input.withUnsafeBytes { Blake2b.hash($0, key: key, outputLength: RendezvousWire.cookieSize) }
+        // Built on the stack (at most 1 + 16 + 2 + 8 bytes): every register, retire and code request checks one.
+        let hash = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 27) { input in
+            var count = 0
+            func put<T: FixedWidthInteger>(_ value: T) {
+                for shift in stride(from: T.bitWidth - 8, through: 0, by: -8) {
+                    input[count] = UInt8(truncatingIfNeeded: value >> shift)
+                    count += 1
+                }
+            }
+            put(source.family.rawValue)
+            switch source.address {
+            case .v4(let address): put(address)
+            case .v6(let high, let low):
+                put(high)
+                put(low)
+            }
+            put(source.port)
+            put(nonce)
+            return secret.withUnsafeBytes { key in
+                Blake2b.hash(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(input)[..<count]), key: key,
+                    outputLength: RendezvousWire.cookieSize)
+            }
         }
         // Blake2b.hash returns exactly outputLength (16) bytes.
         return RendezvousCookie(bytes: hash)!

@@ -81,6 +81,9 @@ public final class RendezvousService: Sendable {
     public let configuration: RendezvousServer.Configuration
     /// Lines below this level are not even formatted.
     public let logLevel: LogLevel
+    /// With an allow list, whether owners not on it may still create rooms within the limits
+    /// (`--open`); fixed for the service's life, while the list itself may be replaced.
+    public let unlistedOwnersMayCreate: Bool
     private let logHandler: LogHandler
     private let state = Mutex(State())
 
@@ -90,17 +93,22 @@ public final class RendezvousService: Sendable {
     ///   - listenAddress: host and port to bind; port 0 picks a free port, reported by `start()`.
     ///   - configuration: the server's limits and timers.
     ///   - logLevel: the lowest level passed to `log`.
+    ///   - allowedOwners: the owners allowed to create rooms; nil: anyone may.
+    ///   - unlistedOwnersMayCreate: with a list, let owners not on it create rooms within the
+    ///     per-prefix limits and `maxRooms` too (`RendezvousServer.unlistedOwnersMayCreate`).
     ///   - log: receives log lines; by default they go to standard output.
     public init(
         listenAddress: HostPort = RendezvousService.defaultListenAddress,
         configuration: RendezvousServer.Configuration = RendezvousServer.Configuration(),
         logLevel: LogLevel = .info,
         allowedOwners: AllowedOwners? = nil,
+        unlistedOwnersMayCreate: Bool = false,
         log: @escaping LogHandler = RendezvousService.standardOutputLog
     ) {
         self.listenAddress = listenAddress
         self.configuration = configuration
         self.logLevel = logLevel
+        self.unlistedOwnersMayCreate = unlistedOwnersMayCreate
         logHandler = log
         state.withLock { $0.allowedOwners = allowedOwners }
     }
@@ -117,12 +125,14 @@ public final class RendezvousService: Sendable {
             $0.allowedOwners = list
             $0.allowVersion += 1
         }
-        log(.info, Self.allowLine(list))
+        log(.info, allowLine(list))
     }
 
-    private static func allowLine(_ list: AllowedOwners?) -> String {
+    private func allowLine(_ list: AllowedOwners?) -> String {
         guard let list else { return "room creation is open to anyone (no --allow list)" }
-        return "room creation is limited to the \(list.count) owner\(list.count == 1 ? "" : "s") on the --allow list"
+        let owners = "\(list.count) owner\(list.count == 1 ? "" : "s") on the --allow list"
+        guard unlistedOwnersMayCreate else { return "room creation is limited to the \(owners)" }
+        return "room creation is open to anyone within the per-network limits (--open); rooms of the \(owners) always get in"
     }
 
     /// Writes `LEVEL line` to standard output in one unbuffered write, so a parent process reading
@@ -175,7 +185,7 @@ public final class RendezvousService: Sendable {
             return running
         }
         log(.info, "listening on \(running.endpoint.description) (udp)")
-        log(.info, Self.allowLine(allowedOwners))
+        log(.info, allowLine(allowedOwners))
         let thread = Thread { [self] in
             runLoop(running)
             running.finished.signal()
@@ -202,7 +212,21 @@ public final class RendezvousService: Sendable {
         closeDescriptor(running.wakeRead)
         closeDescriptor(running.wakeWrite)
         state.withLock { $0.stopping = false }
+        log(.info, Self.totalsLine(stats))
         log(.info, "stopped")
+    }
+
+    /// The run's counters in one line, so an operator (or a test) sees at the end what a flood
+    /// cost and what was dropped, without debug logging.
+    static func totalsLine(_ stats: RendezvousServer.Stats) -> String {
+        let drops = RendezvousServer.DropReason.allCases.filter { stats.drops[$0] > 0 }
+            .map { "\($0) \(stats.drops[$0])" }
+        return "totals: \(stats.rooms) rooms and \(stats.peers) registrations held; "
+            + "\(stats.registrations) registers accepted, \(stats.challengesSent) cookie challenges sent, "
+            + "\(stats.signatureChecks) signatures checked, \(stats.roomsEvicted) rooms evicted, "
+            + "\(stats.refusalsSent) refusals sent, \(stats.relayedPackets) datagrams relayed; "
+            + "\(stats.drops.total) datagrams dropped"
+            + (drops.isEmpty ? "" : " (\(drops.joined(separator: ", ")))")
     }
 
     /// The bound address while running, else nil.
@@ -230,6 +254,7 @@ public final class RendezvousService: Sendable {
     private func runLoop(_ running: Running) {
         let clock = ContinuousClock()
         var server = RendezvousServer(configuration: configuration, now: clock.now)
+        server.unlistedOwnersMayCreate = unlistedOwnersMayCreate
         var allowVersion = -1
         var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
         var dropLog = DropLogLimiter(start: clock.now)

@@ -10,6 +10,12 @@ struct TokenBucket: Sendable {
     }
 
     mutating func refill(rate: Double, burst: Double, now: ContinuousClock.Instant) {
+        // A full bucket (every new source's, and a counting limiter's byte bucket always) has
+        // nothing to gain, so the costlier duration arithmetic is skipped: it runs per datagram.
+        if tokens >= burst {
+            if now > updated { updated = now }
+            return
+        }
         // A clock that seems to run backwards (tests, or a caller mixing clocks) refills nothing.
         let elapsed = max(0, seconds(now - updated))
         tokens = min(burst, tokens + elapsed * rate)
@@ -86,25 +92,38 @@ struct SourceRateLimiter: Sendable {
 
     /// Charges one packet of `size` bytes to `key`; false if either bucket is short.
     mutating func admit(_ key: UDPEndpoint.Address, size: Int, now: ContinuousClock.Instant) -> Bool {
-        let index = entries.index(forKey: key) ?? insert(key, now: now)
-        var entry = entries.values[index]
-        entry.packets.refill(rate: packetRate, burst: packetBurst, now: now)
-        entry.bytes.refill(rate: byteRate, burst: byteBurst, now: now)
+        // One hash lookup whether the source is known or new (this runs for every datagram): the
+        // entry is found or made in place, and a new one is told apart by its fresh sequence.
+        let fresh = nextSequence
+        let (packetRate, packetBurst, byteRate, byteBurst) = (packetRate, packetBurst, byteRate, byteBurst)
+        let (admitted, inserted) = Self.charge(
+            &entries[
+                key,
+                default: Entry(
+                    packets: TokenBucket(burst: packetBurst, now: now), bytes: TokenBucket(burst: byteBurst, now: now),
+                    sequence: fresh)],
+            size: size, now: now, fresh: fresh, rates: (packetRate, packetBurst, byteRate, byteBurst))
+        if inserted { track(key, sequence: fresh) }
+        return admitted
+    }
+
+    private static func charge(
+        _ entry: inout Entry, size: Int, now: ContinuousClock.Instant, fresh: UInt64,
+        rates: (packetRate: Double, packetBurst: Double, byteRate: Double, byteBurst: Double)
+    ) -> (admitted: Bool, inserted: Bool) {
+        entry.packets.refill(rate: rates.packetRate, burst: rates.packetBurst, now: now)
+        entry.bytes.refill(rate: rates.byteRate, burst: rates.byteBurst, now: now)
         // Charge neither bucket unless both have room, so a refused packet costs the source nothing.
         let admitted = entry.packets.tokens >= 1 && entry.bytes.tokens >= Double(size)
         if admitted {
             entry.packets.consume(1)
             entry.bytes.consume(Double(size))
         }
-        entries.values[index] = entry
-        return admitted
+        return (admitted, entry.sequence == fresh)
     }
 
-    private mutating func insert(
-        _ key: UDPEndpoint.Address,
-        now: ContinuousClock.Instant
-    ) -> Dictionary<UDPEndpoint.Address, Entry>.Index {
-        let sequence = nextSequence
+    /// Puts a new entry in the insertion ring, evicting the oldest when the table is full.
+    private mutating func track(_ key: UDPEndpoint.Address, sequence: UInt64) {
         nextSequence &+= 1
         let slot = Slot(key: key, sequence: sequence)
         if order.count < capacity {
@@ -115,12 +134,6 @@ struct SourceRateLimiter: Sendable {
             order[oldest] = slot
             oldest = (oldest + 1) % capacity
         }
-        entries[key] = Entry(
-            packets: TokenBucket(burst: packetBurst, now: now),
-            bytes: TokenBucket(burst: byteBurst, now: now),
-            sequence: sequence
-        )
-        return entries.index(forKey: key)!
     }
 
     /// Forgets sources whose buckets have refilled: they behave exactly as untracked ones.

@@ -8,7 +8,9 @@ import Synchronization
 
 /// `cvpeer-bench transport`: a reliable 100 MB transfer between two PeerTransports on loopback
 /// against raw UDP blasted over the same loopback in the same run; the handshake time; the
-/// rendezvous server's registration rate and memory with 10,000 rooms.
+/// rendezvous server's registration rate and memory with 10,000 rooms; its signed registrations
+/// per second on one core against bare libsodium Ed25519 checks, and its memory for 100,000
+/// rooms (`RendezvousBench`). `--workload rendezvous` runs only those two, for a profiler.
 ///
 /// The transport side runs in `TransportProbe bench …` child processes (built beside this
 /// program), so each node has a process of its own and the measuring one stays out of the way.
@@ -26,10 +28,19 @@ import Synchronization
 enum TransportSuite {
     static let suite = Suite(
         name: "transport",
-        summary: "reliable 100 MB over PeerTransport vs raw UDP on loopback; handshake time; rendezvous with 10k rooms",
+        summary:
+            "reliable 100 MB over PeerTransport vs raw UDP on loopback; handshake time; rendezvous registrations/s and 100k rooms",
         run: run)
 
     static func run(_ options: BenchOptions) -> Bool {
+        switch options.workload {
+        case "rendezvous-rooms": return RendezvousBench.roomsChild(rooms: options.quick ? 20_000 : 100_000)
+        case "rendezvous": return rendezvousFigures(options)
+        case nil: break
+        case let other?:
+            print("transport: unknown workload '\(other)'")
+            return false
+        }
         guard let probe = probePath() else {
             print("transport: TransportProbe not found beside this program; build everything with `swift build -c release`")
             return false
@@ -155,6 +166,42 @@ enum TransportSuite {
                 + "\(grouped(Int(rendezvous["registrations_per_s"]?.double ?? 0)))/s; memory +"
                 + "\(grouped(Int(rendezvous["rss_delta_kib"]?.double ?? 0))) KiB RSS "
                 + "(~\(grouped(Int(rendezvous["bytes_per_room"]?.double ?? 0))) bytes per room)")
+        return rendezvousFigures(options)
+    }
+
+    /// Signed registrations per second against bare Ed25519 checks, and memory for 100,000 rooms.
+    static func rendezvousFigures(_ options: BenchOptions) -> Bool {
+        guard let rate = RendezvousBench.registrationRate(options) else {
+            print("transport: a prepared register was refused; the rendezvous figures would describe the wrong work")
+            return false
+        }
+        print(
+            "rendezvous signed registrations on one core (RendezvousServer.received: header, source buckets, decode, cookie, "
+                + "tag-key binding, Ed25519 check, table insert, registered encoded; \(grouped(rate.count)) prepared registers "
+                + "from as many addresses, median of \(options.rounds) rounds, noise ±\(fixed(rate.noise * 100, decimals: 1))%): "
+                + "\(grouped(Int(rate.server)))/s; bare crypto_sign_verify_detached from C over the same registers: "
+                + "\(grouped(Int(rate.verify)))/s; server time / verify time \(fixed(rate.verify / rate.server, decimals: 2))x")
+        print(
+            "aim: at least 20,000 signed registrations/s: \(rate.server >= 20_000 ? "met" : "NOT met") (each new register "
+                + "needs one Ed25519 check, which alone runs at \(grouped(Int(rate.verify)))/s on this core)")
+        let rooms = options.quick ? 20_000 : 100_000
+        let arguments = ["transport", "--workload", "rendezvous-rooms"] + (options.quick ? ["--quick"] : [])
+        guard let finished = Subprocess.run(Subprocess.ownExecutable, arguments), finished.succeeded,
+            let line = finished.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+            let json = JSONValue.parse(String(line)), let resident = json["rss_delta_bytes"]?.double,
+            let heap = json["heap_delta_bytes"]?.double
+        else {
+            print("transport: the rendezvous memory child failed")
+            return false
+        }
+        let mebibyte = 1_048_576.0
+        print(
+            "rendezvous memory for \(grouped(rooms)) rooms (one signed registration each, in a child process): resident set "
+                + "+\(fixed(resident / mebibyte, decimals: 1)) MiB (/proc/self/statm), heap in use "
+                + "+\(fixed(heap / mebibyte, decimals: 1)) MiB (mallinfo2), ~\(grouped(Int(resident) / rooms)) bytes per room")
+        if !options.quick {
+            print("aim: under 150 MiB for 100,000 rooms: \(resident < 150 * mebibyte ? "met" : "NOT met")")
+        }
         return true
     }
 

@@ -60,6 +60,36 @@ import Testing
         #expect(CLIProcess.waitForExit(process))
     }
 
+    @Test func openBesideAnAllowListSaysSoAtStartAndItsTotalsAtStop() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("allow-open-\(getpid())").path
+        try "abcd-efgh-ijkl-mnop\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let process = Process()
+        process.executableURL = CLIProcess.binary
+        process.arguments = ["rendezvous", "--listen", "127.0.0.1:0", "--allow", path, "--open"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        defer { CLIProcess.waitForExit(process, timeout: 0) }
+        var printed = ""
+        read(output, until: "room creation", after: &printed)
+        #expect(
+            printed.contains(
+                "room creation is open to anyone within the per-network limits (--open); rooms of the 1 owner on the "
+                    + "--allow list always get in"), "\(printed)")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(CLIProcess.waitForExit(process))
+        printed += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(printed.contains("rendezvous info: totals: 0 rooms and 0 registrations held; 0 registers accepted"), "\(printed)")
+    }
+
+    @Test func openWithoutAnAllowListIsAnError() throws {
+        let result = try CLIProcess.run(["rendezvous", "--listen", "127.0.0.1:0", "--open"])
+        #expect(result.status != 0)
+        #expect(result.stderr.hasPrefix("error: --open goes with --allow FILE"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
     @Test func aBadAllowFileIsAOneLineErrorNamingTheLine() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("allow-bad-\(getpid())").path
         try "# agents\nabcd-efgh-ijkl-mnop\nnot a key\n".write(toFile: path, atomically: true, encoding: .utf8)

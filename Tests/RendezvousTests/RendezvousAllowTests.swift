@@ -290,6 +290,93 @@ extension ServerHarness {
         #expect(harness.server.stats.rooms == 3)
     }
 
+    // MARK: Open part beside the list (--allow FILE --open)
+
+    @Test func withOpenAnUnlistedOwnerCreatesWithinThePrefixLimitsAndIsNotRefused() {
+        var configuration = RendezvousServer.Configuration()
+        configuration.maxRoomsPerIPv4Address = 2
+        let harness = ServerHarness(configuration: configuration)
+        harness.server.allowedOwners = AllowedOwners(keys: [agent(1).publicKey])
+        harness.server.unlistedOwnersMayCreate = true
+        let address = { (port: UInt16) in UDPEndpoint.ipv4(198, 51, 100, 7, port: port) }
+        // No owner part, and an owner part of a key not on the list: both are the open part.
+        #expect(harness.register(peer(1), in: tag(1), from: address(1), owner: nil).drops.isEmpty)
+        #expect(harness.register(peer(2), in: tag(2), from: address(2), owner: agent(2)).drops.isEmpty)
+        let third = harness.register(peer(3), in: tag(3), from: address(3), owner: agent(2))
+        #expect(third.drops == [.roomPrefixLimit])
+        #expect(third.sends.isEmpty)
+        // The listed owner from the same address is held by none of it.
+        #expect(harness.register(peer(4), in: tag(4), from: address(4), owner: agent(1)).drops.isEmpty)
+        #expect(harness.server.stats.rooms == 3)
+        #expect(harness.server.stats.refusalsSent == 0)
+        #expect(harness.server.stats.drops[.ownerNotAllowed] == 0)
+    }
+
+    @Test func withOpenAListedKeyWithAForgedOwnerSignatureIsDroppedNotTakenAsUnlisted() {
+        let harness = ServerHarness()
+        harness.server.allowedOwners = AllowedOwners(keys: [agent(1).publicKey])
+        harness.server.unlistedOwnersMayCreate = true
+        let source = loopback(3)
+        let nonce = registerNonce(peer(3), at: source)
+        let cookie = harness.cookie(for: source, nonce: nonce)!
+        let key = roomKey(3)
+        var register = RendezvousMessage.Register(
+            roomTag: tag(3), peerID: peer(3), clientNonce: nonce, cookie: cookie, registrationKey: key.publicKey,
+            candidates: []
+        ).signed(by: key, owner: agent(2))
+        register.owner?.key = agent(1).publicKey
+        let actions = harness.receive(.register(register.signed(by: key)), from: source)
+        #expect(actions.drops == [.badOwnerSignature])
+        #expect(harness.server.stats.rooms == 0)
+    }
+
+    @Test func withOpenAFloodFillsTheOpenPartAndAListedOwnerStillGetsInAtOnce() {
+        var configuration = RendezvousServer.Configuration()
+        configuration.maxRooms = 12
+        configuration.maxRoomsPerIPv4Address = 2
+        configuration.maxRoomsPerIPv4Slash24 = 4
+        let harness = ServerHarness(configuration: configuration)
+        harness.server.allowedOwners = AllowedOwners(keys: [agent(1).publicKey])
+        harness.server.unlistedOwnersMayCreate = true
+        // Four /24s, three addresses each, three rooms per address: 36 tries from unlisted owners.
+        var n: UInt64 = 100
+        var created = 0
+        var drops: [RendezvousServer.DropReason: Int] = [:]
+        for net in 1...4 {
+            for host in 1...3 {
+                for port in 1...3 {
+                    n += 1
+                    let source = UDPEndpoint.ipv4(198, 51, UInt8(net), UInt8(host), port: UInt16(port))
+                    let actions = harness.register(peer(n), in: tag(n), from: source, owner: nil, at: Double(n - 100) / 100)
+                    if actions.events.contains(.roomCreated(tag(n))) { created += 1 }
+                    for reason in actions.drops { drops[reason, default: 0] += 1 }
+                    #expect(actions.sends.count == (actions.drops.isEmpty ? 1 : 0), "a drop gets no reply")
+                }
+            }
+        }
+        // Each /24 holds 4 (two addresses at 2, the third refused by the /24): five prefix drops in
+        // each of the first two. The table is full once the third /24 has 4, and the room limit is
+        // checked first, so from then on (4 tries of the third, all 9 of the fourth) it binds.
+        #expect(created == 12)
+        #expect(harness.server.stats.rooms == 12)
+        #expect(drops[.roomPrefixLimit] == 5 + 5 + 1)
+        #expect(drops[.roomLimit] == 4 + 9)
+        // The listed owner, from an address and a /24 the flood has filled, gets in on its first
+        // register: the oldest flood room makes way.
+        let owner = harness.register(peer(1), in: tag(1), from: .ipv4(198, 51, 1, 1, port: 9), owner: agent(1), at: 1)
+        #expect(owner.drops.isEmpty)
+        #expect(owner.events.contains(.roomEvicted(tag(101), peers: 1)))
+        #expect(owner.events.contains(.roomCreated(tag(1))))
+        if case .registered? = owner.messages(to: .ipv4(198, 51, 1, 1, port: 9)).first {} else {
+            Issue.record("the listed owner's first register was not answered with registered")
+        }
+        #expect(harness.server.stats.rooms == 12)
+        // The flood cannot take the freed place back: the table is full again.
+        let retry = harness.register(peer(101), in: tag(101), from: .ipv4(198, 51, 1, 1, port: 1), owner: nil, at: 1.1)
+        #expect(retry.drops == [.roomLimit])
+        #expect(harness.server.stats.refusalsSent == 0)
+    }
+
     // MARK: Allow file
 
     @Test func anAllowFileTakesFingerprintsAsPrintedWithCommentsAndBlankLines() throws {

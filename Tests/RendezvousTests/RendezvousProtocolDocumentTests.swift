@@ -216,6 +216,9 @@ import Testing
         ] {
             #expect(section.contains("`\(name)`"), "PROTOCOL.md should name the drop reason \(name)")
         }
+        // The open part beside an allow list: the server's switch and the command's flags.
+        #expect(section.contains("`unlistedOwnersMayCreate`") && !RendezvousServer(now: .now).unlistedOwnersMayCreate)
+        #expect(section.contains("`cvpeer rendezvous --allow FILE --open`"))
     }
 
     @Test func everyMessageTypeIsInTheTypeTableAndEveryCodeMessageHasItsOwnEntry() throws {

@@ -56,4 +56,16 @@ uint64_t cbenchref_aead_loop(
     unsigned char *out, const unsigned char *plaintext, size_t length, const unsigned char *ad, size_t ad_length,
     const unsigned char nonce[24], const unsigned char key[32], size_t iterations);
 
+/// Bare Ed25519 checks: `crypto_sign_verify_detached` over `count` messages of `message_length` bytes laid
+/// end to end, each with its 64-byte signature and 32-byte key at the same index; returns how many verified.
+uint64_t cbenchref_verify_loop(
+    const unsigned char *messages, size_t message_length, const unsigned char *signatures, const unsigned char *keys,
+    size_t count);
+
+/// Bytes malloc has handed out and not had back, mapped blocks included (glibc's mallinfo2(): uordblks + hblkhd); 0 without glibc.
+size_t cbenchref_heap_in_use(void);
+
+/// Gives malloc's free memory back to the system (glibc's malloc_trim(0)); does nothing without glibc.
+void cbenchref_heap_trim(void);
+
 #endif

@@ -15,8 +15,11 @@ struct RendezvousCommand: ParsableCommand {
 
             With --allow FILE only the agents listed may open rooms (anyone with a room's key may still join it): one identity per line, as `cvpeer identity` prints it; blank lines and # comments are ignored. Send SIGHUP to reload the file. Without --allow anyone may open rooms.
 
-            Example:
+            With --allow FILE --open, agents not on the list may open rooms too, within the per-network limits (64 rooms per IPv4 address or IPv6 /64, 256 per IPv4 /24 or IPv6 /56, 1,024 per IPv6 /48) and --max-rooms; the listed agents' rooms always get in: when the table is full, the oldest room of an unlisted agent makes way.
+
+            Examples:
               cvpeer rendezvous --listen 0.0.0.0:7700 --allow /etc/cvpeer/agents
+              cvpeer rendezvous --listen 0.0.0.0:7700 --allow /etc/cvpeer/agents --open
             """
     )
 
@@ -25,6 +28,9 @@ struct RendezvousCommand: ParsableCommand {
 
     @Option(help: "File of agent identities allowed to open rooms, one per line as `cvpeer identity` prints them; reloaded on SIGHUP.")
     var allow: String?
+
+    @Flag(help: "With --allow: agents not on the list may open rooms too, within the per-network limits; listed agents' rooms always get in.")
+    var open = false
 
     @Option(help: "Log level: debug, info, warning or error.")
     var logLevel: String = "info"
@@ -45,6 +51,9 @@ struct RendezvousCommand: ParsableCommand {
             throw ValidationError("--max-rooms must be at least 1 and --max-peers-per-room at least 2")
         }
         guard relayBytesPerSecond > 0 else { throw ValidationError("--relay-bytes-per-second must be positive") }
+        guard !open || allow != nil else {
+            throw ValidationError("--open goes with --allow FILE: without an allow list anyone may open rooms already")
+        }
     }
 
     func run() throws {
@@ -62,7 +71,7 @@ struct RendezvousCommand: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &hangup, nil)
         let service = RendezvousService(
             listenAddress: HostPort(parsing: listen)!, configuration: configuration, logLevel: Self.level(logLevel)!,
-            allowedOwners: owners)
+            allowedOwners: owners, unlistedOwnersMayCreate: open)
         try service.start()
         while TerminationSignals.wait(alsoFor: SIGHUP) == SIGHUP {
             guard let allow else {

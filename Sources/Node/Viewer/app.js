@@ -1,7 +1,8 @@
 // The cvpeer viewer: the page a running node serves on 127.0.0.1 (docs/LOCAL-API.md).
 // No framework, no build step, no request to any other host.
 
-import { blobs, getJSON, setAccessDeniedHandler, upload } from './api.js';
+import * as api from './api.js';
+import { blobs } from './blobs.js';
 import { el, setupAskDialog, toast } from './dom.js';
 import { Panel } from './panel.js';
 import { shortId, Side } from './side.js';
@@ -28,14 +29,7 @@ const app = {
 
   /** Sends one message on the live socket; false when it is not open. */
   send(message) {
-    const socket = this.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
-    try {
-      socket.send(JSON.stringify(message));
-      return true;
-    } catch {
-      return false;
-    }
+    return Boolean(this.socket && this.socket.send(message));
   },
 
   /** Opens an item on the stage; `user` for a person's own choice (which ends following). */
@@ -104,40 +98,36 @@ function connect() {
   setConnection(attempt === 0 && !app.doc ? 'connecting' : 'reconnecting');
   let socket;
   try {
-    socket = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/live`);
+    socket = api.live({
+      onOpen: () => {
+        lastMessageAt = Date.now();
+      },
+      onMessage: (message) => {
+        lastMessageAt = Date.now();
+        if (attempt !== 0 || app.connection !== 'live') {
+          attempt = 0;
+          setConnection('live');
+        }
+        if (!message) return;
+        try {
+          if (message.type === 'state') onState(message);
+          else if (message.type === 'status') onStatus(message);
+          else if (message.type === 'pointer') app.stage.onPointer(message);
+        } catch (error) {
+          console.error('cvpeer viewer: could not apply a live message', error);
+        }
+      },
+      onClose: () => {
+        if (app.socket !== socket) return;
+        app.socket = null;
+        scheduleReconnect();
+      },
+    });
   } catch {
     scheduleReconnect();
     return;
   }
   app.socket = socket;
-  socket.addEventListener('open', () => {
-    lastMessageAt = Date.now();
-  });
-  socket.addEventListener('message', (event) => {
-    lastMessageAt = Date.now();
-    if (attempt !== 0 || app.connection !== 'live') {
-      attempt = 0;
-      setConnection('live');
-    }
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    try {
-      if (message.type === 'state') onState(message);
-      else if (message.type === 'status') onStatus(message);
-      else if (message.type === 'pointer') app.stage.onPointer(message);
-    } catch (error) {
-      console.error('cvpeer viewer: could not apply a live message', error);
-    }
-  });
-  socket.addEventListener('close', () => {
-    if (app.socket !== socket) return;
-    app.socket = null;
-    scheduleReconnect();
-  });
 }
 
 function scheduleReconnect() {
@@ -147,24 +137,20 @@ function scheduleReconnect() {
   setConnection('reconnecting', delay);
   reconnectTimer = setTimeout(connect, delay);
   // After a few failures, ask over HTTP why: a 403 means the token is stale (node restarted).
-  if (attempt >= 3) getJSON('/api/status').catch(() => {});
+  if (attempt >= 3) api.status().catch(() => {});
 }
 
 // A live socket that stays silent (the node sends a status every second) is treated as dead.
 setInterval(() => {
   const socket = app.socket;
-  if (socket && socket.readyState === WebSocket.OPEN && Date.now() - lastMessageAt > 6000) {
+  if (socket && socket.isOpen() && Date.now() - lastMessageAt > 6000) {
     app.socket = null;
-    try {
-      socket.close();
-    } catch {
-      /* already closed */
-    }
+    socket.close();
     scheduleReconnect();
   }
 }, 2000);
 
-setAccessDeniedHandler(() => {
+api.setAccessDeniedHandler(() => {
   if (app.denied) return;
   app.denied = true;
   setConnection('denied');
@@ -210,7 +196,7 @@ async function pumpUploads() {
       const keepMetadata = document.getElementById('keep-metadata').checked;
       row.row.dataset.state = 'sending';
       try {
-        const answer = await upload(file, {
+        const answer = await api.share(file, {
           keepMetadata,
           onProgress: (loaded, total, done) => {
             const percent = total > 0 ? (100 * loaded) / total : 100;
@@ -310,10 +296,10 @@ function start() {
 
   connect();
   // The socket sends both at once too; these make the first paint independent of it.
-  getJSON('/api/state').then((state) => {
+  api.state().then((state) => {
     if (!app.doc) onState(state);
   }).catch((error) => toast(error.message));
-  getJSON('/api/status').then((status) => {
+  api.status().then((status) => {
     if (!app.status) onStatus(status);
   }).catch(() => {});
 }

@@ -60,6 +60,16 @@ export function toast(message, kind = 'error') {
   setTimeout(() => node.remove(), kind === 'error' ? 7000 : 4000);
 }
 
+/** Resolves to what `promise` resolves to, or to null after showing its failure as a toast. */
+export async function orToast(promise) {
+  try {
+    return await promise;
+  } catch (error) {
+    toast(error.message || String(error));
+    return null;
+  }
+}
+
 // ---- asking for a line of text ----------------------------------------------------------
 
 let askPending = null;

@@ -1,7 +1,7 @@
 // The shared panel (the document's `panel` order) and the product actions.
 
-import { act } from './api.js';
-import { ask, el, formatPrice, participantColour, safeHttpURL, toast } from './dom.js';
+import * as api from './api.js';
+import { ask, el, formatPrice, orToast, participantColour, safeHttpURL, toast } from './dom.js';
 import { mediaOf, mediaView } from './media.js';
 
 export function itemTitle(item, fallback = 'Untitled') {
@@ -40,7 +40,7 @@ export function productActions(app, id, item) {
           event.stopPropagation();
           const note = await ask({ label: `Recommend “${title}” — a note (optional)`, placeholder: 'Why this one?' });
           if (note === null) return;
-          if (await act('/api/recommend', { item: id, note })) toast(`Recommended ${title}.`, 'ok');
+          if (await orToast(api.recommend(id, note))) toast(`Recommended ${title}.`, 'ok');
         },
       }, '★ Recommend'),
     );
@@ -51,7 +51,7 @@ export function productActions(app, id, item) {
         type: 'button', class: 'act-cart', dataset: { action: 'cart', item: id },
         onclick: async (event) => {
           event.stopPropagation();
-          if (await act('/api/cart', { item: id, quantity: 1 })) toast(`Added ${title} to the cart.`, 'ok');
+          if (await orToast(api.cart(id, 1))) toast(`Added ${title} to the cart.`, 'ok');
         },
       }, 'Add to cart'),
       el('button', {
@@ -66,7 +66,7 @@ export function productActions(app, id, item) {
             toast('The quantity must be a whole number from 1 to 10000.');
             return;
           }
-          if (await act('/api/buy', { item: id, quantity })) toast(`Bought ${quantity} × ${title}.`, 'ok');
+          if (await orToast(api.buy(id, quantity))) toast(`Bought ${quantity} × ${title}.`, 'ok');
         },
       }, 'Buy'),
     );

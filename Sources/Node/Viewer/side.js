@@ -1,7 +1,7 @@
 // The side column: who is here, links and safety numbers, transfers, chat.
 
-import { act } from './api.js';
-import { el, formatBytes, formatTime, participantColour, toast } from './dom.js';
+import * as api from './api.js';
+import { el, formatBytes, formatTime, orToast, participantColour, toast } from './dom.js';
 import { itemTitle } from './panel.js';
 
 const ROLE_LABEL = { agent: 'agent', customer: 'customer', guest: 'guest' };
@@ -28,7 +28,7 @@ export class Side {
     const text = this.chatInput.value.trim();
     if (!text) return;
     this.chatInput.disabled = true;
-    const answer = await act('/api/say', { text });
+    const answer = await orToast(api.say(text));
     this.chatInput.disabled = false;
     if (answer) this.chatInput.value = '';
     this.chatInput.focus();
@@ -115,7 +115,7 @@ export class Side {
   /** The owner removes a member: a new epoch, whose key the removed one never gets. */
   async removeParticipant(id, name) {
     if (!window.confirm(`Remove ${name} from the room? Their links close, nothing they write counts any more, and they receive nothing new. They keep what they have already seen.`)) return;
-    const answer = await act('/api/epoch', { remove: [id] });
+    const answer = await orToast(api.epoch([id]));
     if (answer) toast(`${name} was removed; the room's keys changed (epoch ${Number(answer.epoch)}). New members need the new invite (cvpeer status).`, 'ok');
   }
 
@@ -140,7 +140,7 @@ export class Side {
 
   async giveCode() {
     this.codeButton.disabled = true;
-    const answer = await act('/api/code', {});
+    const answer = await orToast(api.code());
     this.codeButton.disabled = false;
     if (!answer || typeof answer.code !== 'string') return;
     this.shownCode = answer;
@@ -326,7 +326,7 @@ export class Side {
     this.joinBox.replaceChildren(...valid.map((request) => {
       const who = typeof request.name === 'string' && request.name ? request.name : 'Someone';
       const decide = (admit) => async () => {
-        if (await act('/api/admit', { participant: request.id, admit })) toast(admit ? `${who} is in.` : `${who} was refused.`, 'ok');
+        if (await orToast(api.admit(request.id, admit))) toast(admit ? `${who} is in.` : `${who} was refused.`, 'ok');
       };
       return el('div', { class: 'join-request', dataset: { participant: request.id } },
         el('span', { text: `${who} asks to join — fingerprint ${String(request.fingerprint || '')}` }),

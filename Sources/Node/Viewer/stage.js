@@ -5,8 +5,8 @@
 // coordinates are CSS pixels from the stage's top left. Zoom 1 fits the whole item in the stage;
 // the view's centre (cx, cy) is the item point shown at the middle of the stage.
 
-import { act, postJSON } from './api.js';
-import { ask, el, formatPrice, participantColour, safeColour, safeHttpURL, svg, toast } from './dom.js';
+import * as api from './api.js';
+import { ask, el, formatPrice, orToast, participantColour, safeColour, safeHttpURL, svg, toast } from './dom.js';
 import { mediaOf, mediaView } from './media.js';
 import { itemTitle, permits, productActions } from './panel.js';
 
@@ -563,7 +563,7 @@ export class Stage {
     this.viewInflight = true;
     this.viewSentAt = Date.now();
     try {
-      await postJSON('/api/view', body);
+      await api.view(body.item, body.zoom, body.centre);
       this.viewSentKey = key;
       this.localFocusAt = Date.now();
     } catch (error) {
@@ -755,7 +755,7 @@ export class Stage {
 
   postFocus(id) {
     this.localFocusAt = Date.now();
-    act('/api/focus', { item: id });
+    orToast(api.focus(id));
   }
 
   buildContent(item) {
@@ -820,7 +820,7 @@ export class Stage {
         type: 'button', class: 'act-remove', title: 'Remove this item from the panel for everyone',
         onclick: async () => {
           if (!window.confirm(`Remove “${itemTitle(item)}” from the panel for everyone?`)) return;
-          await act('/api/remove', { item: id });
+          await orToast(api.remove(id));
         },
       }, 'Remove'));
     }
@@ -862,7 +862,7 @@ export class Stage {
       this.close();
       const first = (doc.panel || []).find((id) => items[id]);
       if (first) this.open(first, { post: true });
-      else act('/api/focus', { item: null });
+      else orToast(api.focus(null));
     } else if (!this.item) {
       const first = (doc.panel || []).find((id) => items[id]);
       if (first) this.open(first, { post: true });
@@ -914,7 +914,7 @@ export class Stage {
     this.selected = null;
     this.removing.add(id);
     this.schedule();
-    const answer = await act('/api/unmark', { mark: id });
+    const answer = await orToast(api.unmark(id));
     if (!answer) this.removing.delete(id);
     this.schedule();
   }
@@ -978,7 +978,7 @@ export class Stage {
     const pending = { item, shape, colour, markId: null, expires: Date.now() + 30000 };
     this.pending.push(pending);
     this.schedule();
-    const answer = await act('/api/mark', { item, shape: shapeForRequest(shape), colour });
+    const answer = await orToast(api.mark(item, shapeForRequest(shape), colour));
     if (!answer || typeof answer.mark !== 'string') this.pending = this.pending.filter((p) => p !== pending);
     else {
       pending.markId = answer.mark;

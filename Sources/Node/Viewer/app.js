@@ -22,6 +22,7 @@ function takeState(store, message) {
     me: message.me,
     doc: message.document,
     stateHash: typeof message.stateHash === 'string' ? message.stateHash : null,
+    prices: message.prices && typeof message.prices === 'object' ? message.prices : {},
   });
 }
 
@@ -39,7 +40,7 @@ function collapseOnSmallScreens() {
 function start() {
   setupAskDialog();
   const store = createStore({
-    me: null, doc: null, stateHash: null, status: null, connection: 'connecting', item: null, following: null,
+    me: null, doc: null, stateHash: null, prices: {}, status: null, connection: 'connecting', item: null, following: null,
   });
   let live = null;
   const stage = new Stage(store, { send: (message) => Boolean(live && live.send(message)) });
@@ -50,11 +51,12 @@ function start() {
 
   // Who redraws after which change, in this order.
   store.subscribe(['status'], ({ status }) => blobs.onStatus(status));
-  store.subscribe(['me', 'doc', 'item'], () => panel.render());
+  store.subscribe(['me', 'doc', 'prices', 'item'], () => panel.render());
   store.subscribe(['me', 'doc'], () => stage.onDocument());
   store.subscribe(['me', 'doc', 'following'], () => side.renderPeople());
   store.subscribe(['me', 'doc'], () => chat.render());
   store.subscribe(['me', 'doc', 'status'], () => side.renderStatus());
+  store.subscribe(['status'], () => chat.applyLimits());
   setupUploads(store, { open });
   collapseOnSmallScreens();
 

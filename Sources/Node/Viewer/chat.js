@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { el, formatTime, orToast, participantColour } from './dom.js';
-import { itemTitle, nameOf } from './model.js';
+import { itemTitle, limit, nameOf } from './model.js';
 
 export class Chat {
   constructor(store) {
@@ -25,6 +25,12 @@ export class Chat {
     this.input.disabled = false;
     if (answer) this.input.value = '';
     this.input.focus();
+  }
+
+  /** The input's bound: the node's for a message (`textBytes`), once the status says it. */
+  applyLimits() {
+    const most = limit(this.store.get(), 'textBytes');
+    if (most && this.input.maxLength !== most) this.input.maxLength = most;
   }
 
   render() {

@@ -1,7 +1,5 @@
 // What the node's answers mean, read from the store's state: names, titles, prices, what the
-// room's rules allow, and the bounds of what the viewer sends. Pure functions.
-
-import { formatPrice } from './dom.js';
+// room's rules allow, and the bounds the node checks requests against. Pure functions.
 
 /** A participant's key, shortened for display. */
 export function shortId(hex) {
@@ -22,18 +20,28 @@ export function itemTitle(item, fallback = 'Untitled') {
   return { image: 'Photo', video: 'Video', productCard: 'Product', note: 'Note' }[item.kind] || fallback;
 }
 
-/** An item's price, with the currency's own number of decimals, or '' for none. */
+/**
+ * An item's price as the node writes it (`129.90 EUR`), or '' for none. The node sends these with
+ * the document (`prices`, docs/LOCAL-API.md), so the page never interprets minor units itself.
+ */
 export function priceText(state, id) {
-  const item = state.doc && state.doc.items && state.doc.items[id];
-  return formatPrice(item && item.fields && item.fields.price);
+  const text = state.prices && state.prices[id];
+  return typeof text === 'string' ? text : '';
 }
 
-/** The viewer's bounds for what it sends: points of a stroke, a quantity, text and label lengths. */
-const BOUNDS = { strokePoints: 512, quantity: 10000, textBytes: 4000, titleBytes: 200 };
+/**
+ * The bounds the node checks requests against (`limits` in STATUS): `strokePoints`, `quantity`,
+ * `textBytes`, `titleBytes`; null until the first status arrives.
+ */
+function limits(state) {
+  const given = state.status && state.status.limits;
+  return given && typeof given === 'object' ? given : null;
+}
 
-/** The bound `key`, else `otherwise`. */
+/** `limits(state)[key]` when it is a positive integer, else `otherwise`. */
 export function limit(state, key, otherwise) {
-  return BOUNDS[key] ?? otherwise;
+  const value = Number(limits(state)?.[key]);
+  return Number.isInteger(value) && value > 0 ? value : otherwise;
 }
 
 /**

@@ -1,8 +1,8 @@
-// The page's shared state in one small store: what the node sent (me, document, status),
+// The page's shared state in one small store: what the node sent (me, document, prices, status),
 // the live connection, and the two choices other parts show (the item on the stage, whom this
 // person follows). Modules are handed the store and read it; none of them is a global.
 //
-// Keys: me, doc, stateHash, status, connection, item, following.
+// Keys: me, doc, stateHash, prices, status, connection, item, following.
 
 /**
  * A store holding one frozen object. `update(patch)` replaces the keys whose values changed and

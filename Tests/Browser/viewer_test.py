@@ -15,7 +15,9 @@ checks, each within a bounded wait:
   (c) moving the pointer over the agent's stage moves the agent's pointer on the customer's page;
   (d) a JPEG uploaded through the agent's file input appears, loaded, in the customer's panel;
   (e) a PNG screenshot of each page goes to ARTEFACT_DIR (viewer-agent.png, viewer-customer.png);
-  (f) neither page logged a script error or a Content-Security-Policy violation.
+  (f) neither page logged a script error or a Content-Security-Policy violation;
+  (j) the viewer's sources (Sources/Node/Viewer beside this script's folder): every module at most
+      320 lines, and nothing that turns text into markup or code (innerHTML, eval, inline script).
 Prints one line per check; exits 0 if all passed, 1 otherwise.
 """
 
@@ -390,6 +392,37 @@ def check_console(pages):
     return "no script error or CSP violation in either console"
 
 
+VIEWER_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Sources", "Node", "Viewer")
+MAX_MODULE_LINES = 320
+MARKUP_SINKS = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\s*\(|new Function|setTimeout\s*\(\s*['\"`]")
+
+
+def check_sources():
+    """Each viewer module stays small, and no module hands text to the HTML or JS parser."""
+    folder = os.path.normpath(VIEWER_SOURCES)
+    modules = sorted(name for name in os.listdir(folder) if name.endswith(".js"))
+    if not modules:
+        raise CheckFailed(f"no viewer modules in {folder}")
+    sizes = {}
+    for name in modules:
+        with open(os.path.join(folder, name), encoding="utf-8") as source:
+            text = source.read()
+        sizes[name] = text.count("\n")
+        sink = MARKUP_SINKS.search(text)
+        if sink:
+            raise CheckFailed(f"{name} uses {sink.group(0)!r}; build nodes with textContent (see dom.js)")
+    large = [f"{name} ({lines} lines)" for name, lines in sizes.items() if lines > MAX_MODULE_LINES]
+    if large:
+        raise CheckFailed(f"viewer modules over {MAX_MODULE_LINES} lines: {', '.join(large)}")
+    with open(os.path.join(folder, "index.html"), encoding="utf-8") as page:
+        html = page.read()
+    inline = re.search(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=", html, re.IGNORECASE)
+    if inline:
+        raise CheckFailed(f"index.html has inline script: {inline.group(0)!r}")
+    largest = max(sizes, key=sizes.get)
+    return f"{len(modules)} modules, the largest {largest} at {sizes[largest]} lines (at most {MAX_MODULE_LINES}); no markup sinks, no inline script"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("agent_url")
@@ -419,6 +452,7 @@ def main():
             print(f"FAIL ({name}) unexpected {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
             traceback.print_exc(file=sys.stderr)
 
+    run("j", check_sources)
     pages = []
     try:
         try:

@@ -27,9 +27,27 @@ extension RoomEngine {
         return text + "}"
     }
 
-    /// The live feed's state message.
+    /// The live feed's state message (and `GET /api/state`'s answer).
     func stateText() -> String {
-        documentText(extra: ["type": "state", "me": meObject])
+        documentText(extra: ["type": "state", "me": meObject, "prices": priceTexts])
+    }
+
+    /// Each priced item's price as people read and type it (`129.90 EUR`), by item id: the viewer
+    /// shows these rather than formatting minor units by a rule of its own.
+    var priceTexts: [String: String] {
+        var prices: [String: String] = [:]
+        for item in replica.document.panel {
+            if case .price(let price)? = item.fields[.price] { prices[item.id.canonicalString] = CommandInput.format(price) }
+        }
+        return prices
+    }
+
+    /// The bounds a request must keep that the viewer checks before sending (Replication's `Limits`).
+    static var viewerLimits: [String: Any] {
+        [
+            "strokePoints": Limits.maxStrokePoints, "quantity": Int(Limits.maxQuantity),
+            "textBytes": Limits.maxTextBytes, "titleBytes": Limits.maxTitleBytes,
+        ]
     }
 
     /// The status as `GET /api/status` answers it.
@@ -110,6 +128,7 @@ extension RoomEngine {
                 ] as [String: Any]
             },
             "removedPeerLinks": counters.removedPeerLinks,
+            "limits": Self.viewerLimits,
             // Short codes this node gave: number, state and end, never the words.
             "codes": givenCodes.map { ["nameplate": $0.nameplate, "state": $0.state.rawValue, "expires": $0.expiresMillis] as [String: Any] },
         ]

@@ -1,7 +1,6 @@
-// The node's local API (docs/LOCAL-API.md): JSON over fetch, uploads over XHR (for upload
-// progress), and the blob tracker that knows which photos and videos are here yet.
-
-import { isHex, toast } from './dom.js';
+// The node's local API (docs/LOCAL-API.md): one function per route, named after it, and every
+// fetch, XMLHttpRequest and WebSocket detail of the page. Each function resolves to the node's
+// answer and rejects with an ApiError carrying the node's one-line message.
 
 export class ApiError extends Error {
   constructor(status, message, body) {
@@ -47,24 +46,47 @@ async function request(method, path, body) {
   return data ?? {};
 }
 
-export const getJSON = (path) => request('GET', path);
-export const postJSON = (path, body) => request('POST', path, body);
+const post = (path, body) => request('POST', path, body);
 
-/** Posts and shows any failure as a toast; resolves to the answer or null. */
-export async function act(path, body) {
-  try {
-    return await postJSON(path, body);
-  } catch (error) {
-    toast(error.message || String(error));
-    return null;
-  }
-}
+// ---- reading ------------------------------------------------------------------------------
+
+/** GET /api/state: `{me, document, stateHash, prices}`. */
+export const state = () => request('GET', '/api/state');
+/** GET /api/status: STATUS. */
+export const status = () => request('GET', '/api/status');
+
+// ---- edits --------------------------------------------------------------------------------
+
+/** POST /api/mark: `shape` as the API takes it (fractions); resolves to `{mark}`. */
+export const mark = (item, shape, colour) => post('/api/mark', { item, shape, colour });
+/** POST /api/unmark: removes one's own mark. */
+export const unmark = (markId) => post('/api/unmark', { mark: markId });
+/** POST /api/view: one's viewport on `item` (and focus on it). */
+export const view = (item, zoom, centre) => post('/api/view', { item, zoom, centre });
+/** POST /api/focus: the item one looks at, or null. */
+export const focus = (item) => post('/api/focus', { item });
+/** POST /api/recommend: resolves to `{event}`. */
+export const recommend = (item, note) => post('/api/recommend', { item, note });
+/** POST /api/cart: resolves to `{event}`. */
+export const cart = (item, quantity) => post('/api/cart', { item, quantity });
+/** POST /api/buy: resolves to `{event}`. */
+export const buy = (item, quantity) => post('/api/buy', { item, quantity });
+/** POST /api/say: resolves to `{message}`. */
+export const say = (text) => post('/api/say', { text });
+/** POST /api/remove: takes an item off the panel. */
+export const remove = (item) => post('/api/remove', { item });
+/** POST /api/admit: the owner admits (true) or refuses (false) a join request. */
+export const admit = (participant, yes) => post('/api/admit', { participant, admit: yes });
+/** POST /api/epoch: the owner removes members; resolves to `{epoch, invite}`. */
+export const epoch = (removeParticipants) => post('/api/epoch', { remove: removeParticipants });
+/** POST /api/code: an agent's one-time short code; resolves to `{code, nameplate, expires}`. */
+export const code = () => post('/api/code', {});
 
 /**
- * Uploads one file to `/api/share` with XMLHttpRequest, for `upload.onprogress`.
- * Resolves to the node's answer, rejects with an ApiError.
+ * POST /api/share: uploads one file with XMLHttpRequest, for `upload.onprogress`
+ * (`onProgress(loaded, total, done)`). Resolves to the node's answer.
  */
-export function upload(file, { keepMetadata = false, onProgress = () => {} } = {}) {
+export function share(file, { keepMetadata = false, onProgress = () => {} } = {}) {
   return new Promise((resolve, reject) => {
     const query = new URLSearchParams({ name: file.name || 'upload' });
     if (keepMetadata) query.set('keepMetadata', '1');
@@ -94,144 +116,69 @@ export function upload(file, { keepMetadata = false, onProgress = () => {} } = {
   });
 }
 
-// ---- blobs ---------------------------------------------------------------------------------
+// ---- blobs --------------------------------------------------------------------------------
+
+/** GET /api/blobs/HEX, as an element's `src`. */
+export const blobURL = (hex) => `/api/blobs/${hex}`;
 
 /**
- * Which blobs can be shown. A blob is probed with a GET that is cut off as soon as the answer's
- * head arrives: 200 means it is here, 409 that its chunks are still arriving. Arriving blobs are
- * probed again when the status no longer lists them as a transfer in progress (and, as a fallback,
- * every few seconds).
+ * GET /api/blobs/HEX cut off as soon as the answer's head arrives (the element loads the body
+ * itself). Resolves to `{ok: true}` when the blob is here, else `{ok: false, status, body}` (409
+ * with `{have, total}` while its chunks arrive); rejects when the node does not answer.
  */
-class BlobTracker {
-  constructor() {
-    this.blobs = new Map(); // hex -> {state, have, total, percent, error, listeners, timer, delay}
-    this.transfers = new Map(); // hex -> transfer from STATUS
+export async function probeBlob(hex) {
+  const controller = new AbortController();
+  const response = await fetch(blobURL(hex), { signal: controller.signal, cache: 'no-store', credentials: 'same-origin' });
+  if (response.ok) {
+    controller.abort();
+    return { ok: true };
   }
-
-  url(hex) {
-    return `/api/blobs/${hex}`;
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
   }
-
-  info(hex) {
-    let info = this.blobs.get(hex);
-    if (!info) {
-      info = { state: 'unknown', have: 0, total: 0, percent: null, error: null, listeners: new Set(), timer: null, delay: 2000 };
-      this.blobs.set(hex, info);
-    }
-    return info;
-  }
-
-  /** Calls `listener(info)` now and on every change; returns the function that stops it. */
-  watch(hex, listener) {
-    if (!isHex(hex)) {
-      listener({ state: 'failed', error: 'bad blob id' });
-      return () => {};
-    }
-    const info = this.info(hex);
-    info.listeners.add(listener);
-    listener(info);
-    if (info.state === 'unknown') this.probe(hex);
-    return () => info.listeners.delete(listener);
-  }
-
-  notify(info) {
-    for (const listener of [...info.listeners]) {
-      try {
-        listener(info);
-      } catch (error) {
-        console.error(error);
-      }
-    }
-  }
-
-  probe(hex) {
-    const info = this.info(hex);
-    if (info.state === 'probing' || info.state === 'ready') return;
-    clearTimeout(info.timer);
-    info.timer = null;
-    const wasArriving = info.state === 'arriving';
-    info.state = 'probing';
-    info.lastProbe = Date.now();
-    const controller = new AbortController();
-    fetch(this.url(hex), { signal: controller.signal, cache: 'no-store', credentials: 'same-origin' })
-      .then(async (response) => {
-        if (response.ok) {
-          controller.abort(); // only the head was wanted; the element loads the body itself
-          info.state = 'ready';
-          info.delay = 2000;
-        } else {
-          let data = null;
-          try {
-            data = await response.json();
-          } catch {
-            data = null;
-          }
-          if (response.status === 409) {
-            info.state = 'arriving';
-            // `have` and `total` are chunk counts (numbers, or numbers in strings).
-            const have = Number(data && data.have);
-            const total = Number(data && data.total);
-            if (Number.isFinite(have) && Number.isFinite(total)) {
-              info.have = have;
-              info.total = total;
-              if (info.percent === null && total > 0) info.percent = (100 * have) / total;
-            }
-          } else {
-            info.state = 'failed';
-            info.error = data && typeof data.error === 'string' ? data.error : `The node answered ${response.status}.`;
-          }
-          this.retryLater(hex, info.state === 'failed' ? 10000 : undefined);
-        }
-        this.notify(info);
-      })
-      .catch(() => {
-        if (info.state === 'ready') return; // the abort after a good head
-        info.state = wasArriving ? 'arriving' : 'failed';
-        info.error = 'The node does not answer.';
-        this.retryLater(hex, 5000);
-        this.notify(info);
-      });
-  }
-
-  retryLater(hex, delay) {
-    const info = this.info(hex);
-    clearTimeout(info.timer);
-    const wait = delay ?? info.delay;
-    info.delay = Math.min(info.delay * 1.5, 15000);
-    info.timer = setTimeout(() => {
-      info.timer = null;
-      if (info.listeners.size > 0) this.probe(hex);
-      else info.state = 'unknown';
-    }, wait);
-  }
-
-  /** Takes the transfers of a STATUS: updates percentages and re-probes finished ones. */
-  onStatus(status) {
-    const transfers = new Map();
-    for (const transfer of Array.isArray(status && status.transfers) ? status.transfers : []) {
-      if (transfer && typeof transfer.blob === 'string') transfers.set(transfer.blob.toLowerCase(), transfer);
-    }
-    this.transfers = transfers;
-    for (const [hex, info] of this.blobs) {
-      if (info.state !== 'arriving') continue;
-      const transfer = transfers.get(hex.toLowerCase());
-      if (transfer) {
-        const percent = Number(transfer.percent);
-        if (Number.isFinite(percent)) info.percent = percent;
-        const have = Number(transfer.have);
-        const total = Number(transfer.total);
-        if (Number.isFinite(have)) info.have = have;
-        if (Number.isFinite(total)) info.total = total;
-        const complete = Number.isFinite(total) && total > 0 && have >= total;
-        if (complete) this.probe(hex);
-        else this.notify(info);
-      } else if (info.inTransfer || Date.now() - (info.lastProbe || 0) > 5000) {
-        // No longer in transfer: complete (or stalled without a peer); look again.
-        this.probe(hex);
-      }
-      info.inTransfer = Boolean(transfer);
-    }
-  }
+  return { ok: false, status: response.status, body };
 }
 
-export const blobs = new BlobTracker();
+// ---- live feed ----------------------------------------------------------------------------
+
+/**
+ * Opens WebSocket /api/live. `onOpen()`; `onMessage(object)` for each frame (null for one that is
+ * not JSON); `onClose()`. Returns `{send(message) → bool, close(), isOpen()}`; throws when the
+ * browser cannot even start the socket.
+ */
+export function live({ onOpen = () => {}, onMessage = () => {}, onClose = () => {} }) {
+  const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/live`);
+  socket.addEventListener('open', () => onOpen());
+  socket.addEventListener('message', (event) => {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      message = null;
+    }
+    onMessage(message);
+  });
+  socket.addEventListener('close', () => onClose());
+  return {
+    isOpen: () => socket.readyState === WebSocket.OPEN,
+    send(message) {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      try {
+        socket.send(JSON.stringify(message));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close() {
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
+    },
+  };
+}

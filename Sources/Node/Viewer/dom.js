@@ -60,15 +60,26 @@ export function toast(message, kind = 'error') {
   setTimeout(() => node.remove(), kind === 'error' ? 7000 : 4000);
 }
 
+/** Resolves to what `promise` resolves to, or to null after showing its failure as a toast. */
+export async function orToast(promise) {
+  try {
+    return await promise;
+  } catch (error) {
+    toast(error.message || String(error));
+    return null;
+  }
+}
+
 // ---- asking for a line of text ----------------------------------------------------------
 
 let askPending = null;
 
 /**
- * Asks for one line of text in a small modal dialog.
+ * Asks for one line of text in a small modal dialog; `maxLength` (characters) is the node's bound
+ * for the field (`limits` in STATUS), none when not known yet.
  * Resolves to the text (possibly empty when `required` is false) or null when cancelled.
  */
-export function ask({ label, placeholder = '', value = '', required = false, maxLength = 4000 }) {
+export function ask({ label, placeholder = '', value = '', required = false, maxLength }) {
   const dialog = document.getElementById('ask-dialog');
   const input = document.getElementById('ask-input');
   if (askPending) askPending(null);
@@ -76,7 +87,8 @@ export function ask({ label, placeholder = '', value = '', required = false, max
   input.value = value;
   input.placeholder = placeholder;
   input.required = required;
-  input.maxLength = maxLength;
+  if (maxLength > 0) input.maxLength = maxLength;
+  else input.removeAttribute('maxlength');
   dialog.returnValue = '';
   return new Promise((resolve) => {
     const finish = (result) => {
@@ -105,20 +117,6 @@ export function setupAskDialog() {
 }
 
 // ---- formatting ----------------------------------------------------------------------------
-
-/** A price from minor units, with the currency's own number of decimals. */
-export function formatPrice(price) {
-  if (!price || typeof price.currency !== 'string' || !/^[A-Z]{3}$/.test(price.currency)) return '';
-  const minor = Number(price.minorUnits);
-  if (!Number.isFinite(minor)) return '';
-  try {
-    const format = new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency });
-    const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-    return format.format(minor / 10 ** digits);
-  } catch {
-    return `${(minor / 100).toFixed(2)} ${price.currency}`;
-  }
-}
 
 /** An http(s) URL as a string, or null for anything else (javascript:, data:, relative…). */
 export function safeHttpURL(text) {

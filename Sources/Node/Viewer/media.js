@@ -1,7 +1,7 @@
 // Photos and videos of items: an <img> or <video> from /api/blobs/<id>, with a progress
 // placeholder while the blob's chunks are still arriving.
 
-import { blobs } from './api.js';
+import { blobs } from './blobs.js';
 import { el, isHex } from './dom.js';
 
 /** The item's media reference `{id, mime, size}`, or null. */

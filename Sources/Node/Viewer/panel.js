@@ -1,72 +1,59 @@
 // The shared panel (the document's `panel` order) and the product actions.
 
-import { act } from './api.js';
-import { ask, el, formatPrice, participantColour, safeHttpURL, toast } from './dom.js';
+import * as api from './api.js';
+import { ask, el, orToast, participantColour, safeHttpURL, toast } from './dom.js';
 import { mediaOf, mediaView } from './media.js';
-
-export function itemTitle(item, fallback = 'Untitled') {
-  const title = item && item.fields && item.fields.title;
-  if (typeof title === 'string' && title.trim()) return title;
-  if (!item) return fallback;
-  return { image: 'Photo', video: 'Video', productCard: 'Product', note: 'Note' }[item.kind] || fallback;
-}
+import { itemTitle, limit, nameOf, permits, priceText } from './model.js';
 
 const KIND_LABEL = { image: 'photo', video: 'video', productCard: 'product', note: 'note' };
 
 /**
- * Whether the room's rules let this participant do `action` (on an item by `author`). Every node
- * enforces the rules in the merge and the local API refuses what they forbid; the viewer only
- * hides what would be refused. Mirrors RoomAuthority.permits (docs/PROTOCOL.md).
+ * Recommend (agents only) / add to cart / buy buttons for a product card, as the room's rules
+ * allow; the price and the largest quantity are read from the store when clicked.
  */
-export function permits(me, action, author) {
-  const role = me && me.role;
-  const writer = role === 'agent' || role === 'customer' || role === 'guest';
-  switch (action) {
-    case 'recommend': return role === 'agent';
-    case 'edit': case 'remove': return writer && (role === 'agent' || author === me.id);
-    default: return writer; // share, mark, chat, cart, buy
-  }
-}
-
-/** Recommend (agents only) / add to cart / buy buttons for a product card, as the room's rules allow. */
-export function productActions(app, id, item) {
+export function productActions(store, id, item) {
   const title = itemTitle(item);
+  const me = store.get().me;
   const buttons = [];
-  if (item.kind === 'productCard' && permits(app.me, 'recommend')) {
+  if (item.kind === 'productCard' && permits(me, 'recommend')) {
     buttons.push(
       el('button', {
         type: 'button', class: 'act-recommend', dataset: { action: 'recommend', item: id }, title: 'Recommend this product, with a note',
         onclick: async (event) => {
           event.stopPropagation();
-          const note = await ask({ label: `Recommend “${title}” — a note (optional)`, placeholder: 'Why this one?' });
+          const note = await ask({ label: `Recommend “${title}” — a note (optional)`, placeholder: 'Why this one?', maxLength: limit(store.get(), 'textBytes') });
           if (note === null) return;
-          if (await act('/api/recommend', { item: id, note })) toast(`Recommended ${title}.`, 'ok');
+          if (await orToast(api.recommend(id, note))) toast(`Recommended ${title}.`, 'ok');
         },
       }, '★ Recommend'),
     );
   }
-  if (item.kind === 'productCard' && permits(app.me, 'buy')) {
+  if (item.kind === 'productCard' && permits(me, 'buy')) {
     buttons.push(
       el('button', {
         type: 'button', class: 'act-cart', dataset: { action: 'cart', item: id },
         onclick: async (event) => {
           event.stopPropagation();
-          if (await act('/api/cart', { item: id, quantity: 1 })) toast(`Added ${title} to the cart.`, 'ok');
+          if (await orToast(api.cart(id, 1))) toast(`Added ${title} to the cart.`, 'ok');
         },
       }, 'Add to cart'),
       el('button', {
         type: 'button', class: 'act-buy', dataset: { action: 'buy', item: id },
         onclick: async (event) => {
           event.stopPropagation();
-          const price = formatPrice(item.fields && item.fields.price);
-          const answer = await ask({ label: `Buy “${title}”${price ? ` (${price} each)` : ''} — quantity`, value: '1', required: true, maxLength: 5 });
+          const price = priceText(store.get(), id);
+          const most = limit(store.get(), 'quantity');
+          const answer = await ask({
+            label: `Buy “${title}”${price ? ` (${price} each)` : ''} — quantity`, value: '1', required: true,
+            maxLength: most && String(most).length,
+          });
           if (answer === null) return;
           const quantity = Number(answer);
-          if (!Number.isInteger(quantity) || quantity < 1 || quantity > 10000) {
-            toast('The quantity must be a whole number from 1 to 10000.');
+          if (!Number.isInteger(quantity) || quantity < 1 || (most && quantity > most)) {
+            toast(most ? `The quantity must be a whole number from 1 to ${most}.` : 'The quantity must be a whole number from 1 up.');
             return;
           }
-          if (await act('/api/buy', { item: id, quantity })) toast(`Bought ${quantity} × ${title}.`, 'ok');
+          if (await orToast(api.buy(id, quantity))) toast(`Bought ${quantity} × ${title}.`, 'ok');
         },
       }, 'Buy'),
     );
@@ -74,16 +61,19 @@ export function productActions(app, id, item) {
   return buttons;
 }
 
+/** The panel list; `open(id)` is a person's own choice of an item for the stage. */
 export class Panel {
-  constructor(app) {
-    this.app = app;
+  constructor(store, { open }) {
+    this.store = store;
+    this.open = open;
     this.list = document.getElementById('panel-list');
     this.empty = document.getElementById('panel-empty');
     this.entries = new Map(); // id -> {node, signature, media, badges, marks}
   }
 
   render() {
-    const doc = this.app.doc;
+    const state = this.store.get();
+    const { doc, item: current } = state;
     if (!doc) return;
     const items = doc.items || {};
     const order = (Array.isArray(doc.panel) ? doc.panel : []).filter((id) => typeof id === 'string' && items[id]);
@@ -103,7 +93,7 @@ export class Panel {
     }
     order.forEach((id, index) => {
       const item = items[id];
-      const signature = JSON.stringify([item.kind, item.fields, this.app.me && this.app.me.role]);
+      const signature = JSON.stringify([item.kind, item.fields, state.me && state.me.role, priceText(state, id)]);
       let entry = this.entries.get(id);
       if (!entry || entry.signature !== signature) {
         const fresh = this.build(id, item, signature);
@@ -115,20 +105,19 @@ export class Panel {
         this.entries.set(id, entry);
       }
       if (this.list.children[index] !== entry.node) this.list.insertBefore(entry.node, this.list.children[index] || null);
-      entry.node.classList.toggle('current', id === this.app.stage.item);
-      entry.node.setAttribute('aria-current', id === this.app.stage.item ? 'true' : 'false');
+      entry.node.classList.toggle('current', id === current);
+      entry.node.setAttribute('aria-current', id === current ? 'true' : 'false');
       const markCount = Array.isArray(item.marks) ? item.marks.length : 0;
       entry.marks.textContent = markCount ? `✎ ${markCount}` : '';
       entry.marks.title = markCount ? `${markCount} mark${markCount === 1 ? '' : 's'}` : '';
       const people = (lookers.get(id) || []).filter((p) => doc.participants && doc.participants[p]);
       entry.badges.replaceChildren(...people.map((p) => {
-        const dot = el('span', { class: 'looker', title: `${this.app.nameOf(p)} is looking at this` });
+        const dot = el('span', { class: 'looker', title: `${nameOf(doc, p)} is looking at this` });
         dot.style.backgroundColor = participantColour(p);
         return dot;
       }));
     });
     this.empty.hidden = order.length > 0;
-    const current = this.app.stage.item;
     if (current !== this.shownCurrent) {
       this.shownCurrent = current;
       const entry = current && this.entries.get(current);
@@ -149,7 +138,7 @@ export class Panel {
     }
     const caption = el('div', { class: 'caption' }, el('span', { class: 'title', text: title }));
     if (item.kind === 'productCard') {
-      const price = formatPrice(item.fields && item.fields.price);
+      const price = priceText(this.store.get(), id);
       if (price) caption.append(el('span', { class: 'price', text: price }));
       const href = safeHttpURL(item.fields && item.fields.url);
       if (href) {
@@ -161,7 +150,7 @@ export class Panel {
     }
     const marks = el('span', { class: 'mark-count' });
     const badges = el('span', { class: 'lookers' });
-    const actions = productActions(this.app, id, item);
+    const actions = productActions(this.store, id, item);
     const node = el('li', {
       class: `panel-item kind-${item.kind}`, tabindex: '0', role: 'button',
       dataset: { item: id, kind: item.kind || '' },
@@ -170,12 +159,12 @@ export class Panel {
       actions.length ? el('div', { class: 'actions' }, actions) : null);
     node.addEventListener('click', (event) => {
       if (event.target.closest('button, a')) return;
-      this.app.openItem(id, { user: true });
+      this.open(id);
     });
     node.addEventListener('keydown', (event) => {
       if ((event.key === 'Enter' || event.key === ' ') && event.target === node) {
         event.preventDefault();
-        this.app.openItem(id, { user: true });
+        this.open(id);
       }
     });
     return { node, signature, media, marks, badges };

@@ -1,51 +1,30 @@
-// The side column: who is here, links and safety numbers, transfers, chat.
+// The side column: who is here, links and safety numbers, join requests, the room's epoch,
+// short codes and transfers (the chat is chat.js).
 
-import { act } from './api.js';
-import { el, formatBytes, formatTime, participantColour, toast } from './dom.js';
-import { itemTitle } from './panel.js';
+import * as api from './api.js';
+import { el, formatBytes, orToast, participantColour, toast } from './dom.js';
+import { itemTitle, nameOf, shortId } from './model.js';
 
 const ROLE_LABEL = { agent: 'agent', customer: 'customer', guest: 'guest' };
 
+/** `follow` is the stage's Follow (follow(id), unfollow(byUser)) for the people's Follow buttons. */
 export class Side {
-  constructor(app) {
-    this.app = app;
+  constructor(store, { follow }) {
+    this.store = store;
+    this.follow = follow;
     this.people = document.getElementById('people');
     this.peers = document.getElementById('peers');
     this.safety = document.getElementById('safety-number');
     this.transfers = document.getElementById('transfers');
-    this.chatLog = document.getElementById('chat-log');
-    this.chatForm = document.getElementById('chat-form');
-    this.chatInput = document.getElementById('chat-input');
     this.room = document.getElementById('room');
-    this.chatSignature = null;
-    this.chatForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.say();
-    });
-  }
-
-  async say() {
-    const text = this.chatInput.value.trim();
-    if (!text) return;
-    this.chatInput.disabled = true;
-    const answer = await act('/api/say', { text });
-    this.chatInput.disabled = false;
-    if (answer) this.chatInput.value = '';
-    this.chatInput.focus();
-  }
-
-  render() {
-    this.renderPeople();
-    this.renderChat();
   }
 
   // ---- who is here ----------------------------------------------------------------------
 
   /** Rows are kept and updated in place, so a click on "Follow" never lands on a replaced node. */
   renderPeople() {
-    const { doc, me, status } = this.app;
+    const { doc, me, status, following } = this.store.get();
     if (!doc || !me) return;
-    const stage = this.app.stage;
     const linked = new Set((status && Array.isArray(status.peers) ? status.peers : []).map((p) => p && p.id));
     const removed = new Set((status && Array.isArray(status.removals) ? status.removals : []).map((r) => r && r.id));
     const members = new Set((status && Array.isArray(status.members) ? status.members : []).map((m) => m && m.id));
@@ -88,10 +67,10 @@ export class Side {
       setText(row.looking, focusItem ? `looking at ${itemTitle(focusItem)}` : '');
       row.looking.hidden = !focusItem;
       row.follow.hidden = isMe;
-      const following = stage.following === id;
-      row.follow.setAttribute('aria-pressed', following ? 'true' : 'false');
-      setText(row.follow, following ? 'Following' : 'Follow');
-      row.follow.title = following ? 'Stop following' : `Show what ${name} sees: their item, zoom and pan`;
+      const followed = following === id;
+      row.follow.setAttribute('aria-pressed', followed ? 'true' : 'false');
+      setText(row.follow, followed ? 'Following' : 'Follow');
+      row.follow.title = followed ? 'Stop following' : `Show what ${name} sees: their item, zoom and pan`;
       if (this.people.children[index] !== row.node) this.people.insertBefore(row.node, this.people.children[index] || null);
     });
   }
@@ -105,7 +84,7 @@ export class Side {
     const looking = el('span', { class: 'looking' });
     const follow = el('button', {
       type: 'button', class: 'follow', dataset: { participant: id },
-      onclick: () => (this.app.stage.following === id ? this.app.stage.unfollow(false) : this.app.stage.follow(id)),
+      onclick: () => (this.store.get().following === id ? this.follow.unfollow(false) : this.follow.follow(id)),
     });
     const remove = el('button', { type: 'button', class: 'act-remove-member', hidden: true, title: 'Remove from the room and change its keys' }, 'Remove');
     const node = el('li', { class: 'person', dataset: { participant: id } }, swatch, name, role, tag, looking, follow, remove);
@@ -115,7 +94,7 @@ export class Side {
   /** The owner removes a member: a new epoch, whose key the removed one never gets. */
   async removeParticipant(id, name) {
     if (!window.confirm(`Remove ${name} from the room? Their links close, nothing they write counts any more, and they receive nothing new. They keep what they have already seen.`)) return;
-    const answer = await act('/api/epoch', { remove: [id] });
+    const answer = await orToast(api.epoch([id]));
     if (answer) toast(`${name} was removed; the room's keys changed (epoch ${Number(answer.epoch)}). New members need the new invite (cvpeer status).`, 'ok');
   }
 
@@ -140,12 +119,12 @@ export class Side {
 
   async giveCode() {
     this.codeButton.disabled = true;
-    const answer = await act('/api/code', {});
+    const answer = await orToast(api.code());
     this.codeButton.disabled = false;
     if (!answer || typeof answer.code !== 'string') return;
     this.shownCode = answer;
     const until = new Date(Number(answer.expires)).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    setText(this.codeOut, `Read out: ${answer.code} (works once, until ${until}). They run cvpeer join --rendezvous ${this.app.status.rendezvous} and type it.`);
+    setText(this.codeOut, `Read out: ${answer.code} (works once, until ${until}). They run cvpeer join --rendezvous ${this.store.get().status.rendezvous} and type it.`);
   }
 
   /** The room's epoch, and who was removed, when and by whom. */
@@ -156,7 +135,8 @@ export class Side {
     }
     const epoch = status.epoch && Number.isInteger(status.epoch.room) ? status.epoch.room : 0;
     const removals = Array.isArray(status.removals) ? status.removals.filter((r) => r && typeof r.id === 'string') : [];
-    const lines = removals.map((r) => `${this.app.nameOf(r.id, r.name)} was removed by ${this.app.nameOf(r.by, r.byName)} on ${new Date(Number(r.at)).toLocaleString()}`);
+    const { doc } = this.store.get();
+    const lines = removals.map((r) => `${nameOf(doc, r.id, r.name)} was removed by ${nameOf(doc, r.by, r.byName)} on ${new Date(Number(r.at)).toLocaleString()}`);
     if (status.epoch && status.epoch.removedFromRoom === true) lines.unshift('The room’s owner removed you: nothing you write counts any more, and nothing new reaches you.');
     setText(this.epochBox, epoch > 0 || lines.length ? [`Keys: epoch ${epoch}.`, ...lines].join(' ') : '');
     this.epochBox.hidden = epoch === 0 && lines.length === 0;
@@ -165,7 +145,7 @@ export class Side {
   // ---- status: room, links, safety numbers, transfers -------------------------------------
 
   renderStatus() {
-    const { status, doc } = this.app;
+    const { status, doc } = this.store.get();
     if (!status) return;
     setText(this.room, typeof status.room === 'string' && status.room ? `room ${status.room}` : '');
     this.renderPeople();
@@ -196,9 +176,10 @@ export class Side {
       this.cheats = el('p', { class: 'warning equivocation' });
       this.peers.after(this.cheats);
     }
+    const { doc } = this.store.get();
     const cheats = Array.isArray(status.equivocators) ? status.equivocators : [];
     setText(this.cheats, cheats.length
-      ? `Warning: ${cheats.map((c) => this.app.nameOf(c.id, c.name)).join(', ')} signed two different versions of the same change; every node leaves their edits from then on out.`
+      ? `Warning: ${cheats.map((c) => nameOf(doc, c.id, c.name)).join(', ')} signed two different versions of the same change; every node leaves their edits from then on out.`
       : '');
     this.cheats.hidden = cheats.length === 0;
     this.renderJoinRequests(Array.isArray(status.joinRequests) ? status.joinRequests : []);
@@ -222,7 +203,7 @@ export class Side {
       const path = peer.path === 'relayed' ? 'relayed' : 'direct';
       const rtt = Number(peer.rttMillis);
       row.node.dataset.path = path;
-      setText(row.name, this.app.nameOf(peer.id, peer.name));
+      setText(row.name, nameOf(doc, peer.id, peer.name));
       setText(row.path, path);
       row.path.className = `path ${path}`;
       row.path.title = path === 'relayed' ? 'Packets go through the rendezvous relay, still end-to-end encrypted' : 'Packets go straight between the two computers';
@@ -237,14 +218,15 @@ export class Side {
 
   /** The safety numbers, large, to compare aloud. */
   renderSafety(peers) {
+    const { doc } = this.store.get();
     const safety = peers.filter((p) => typeof p.safetyNumber === 'string' && p.safetyNumber);
-    const signature = JSON.stringify(safety.map((p) => [p.id, p.safetyNumber, this.app.nameOf(p.id, p.name)]));
+    const signature = JSON.stringify(safety.map((p) => [p.id, p.safetyNumber, nameOf(doc, p.id, p.name)]));
     if (signature === this.safetySignature) return;
     this.safetySignature = signature;
     this.safety.replaceChildren(
       el('p', { class: 'muted', text: safety.length ? 'Compare the safety number with the other person (by phone or face to face). The same digits on both sides mean nobody is in between.' : 'The safety number appears once a peer is linked.' }),
       ...safety.map((peer) => el('div', { class: 'safety-entry', dataset: { peer: peer.id } },
-        el('span', { class: 'safety-name', text: this.app.nameOf(peer.id, peer.name) }),
+        el('span', { class: 'safety-name', text: nameOf(doc, peer.id, peer.name) }),
         el('span', { class: 'safety-digits', text: peer.safetyNumber }))),
     );
   }
@@ -266,53 +248,6 @@ export class Side {
       : [el('li', { class: 'muted', text: 'No transfer in progress.' })]));
   }
 
-  // ---- chat -----------------------------------------------------------------------------
-
-  renderChat() {
-    const { doc, me } = this.app;
-    if (!doc || !me) return;
-    const chat = Array.isArray(doc.chat) ? doc.chat.filter((m) => m && typeof m.id === 'string') : [];
-    const commerce = Array.isArray(doc.commerce) ? doc.commerce.filter((e) => e && typeof e.id === 'string') : [];
-    const names = Object.entries(doc.participants || {}).map(([id, p]) => [id, p && p.name]);
-    const signature = JSON.stringify([chat.map((m) => m.id), commerce.map((e) => e.id), names, me.id,
-      commerce.map((e) => (doc.items && doc.items[e.item] ? itemTitle(doc.items[e.item]) : null))]);
-    if (signature === this.chatSignature) return;
-    this.chatSignature = signature;
-    const entries = [
-      ...chat.map((m) => ({ kind: 'chat', time: m.time, value: m })),
-      ...commerce.map((e) => ({ kind: 'commerce', time: e.time, value: e })),
-    ];
-    entries.sort((a, b) => timeKey(a.time) - timeKey(b.time) || (a.time && b.time ? (a.time.logical || 0) - (b.time.logical || 0) : 0));
-    const log = this.chatLog;
-    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    log.replaceChildren(...entries.map((entry) => (entry.kind === 'chat' ? this.chatLine(entry.value) : this.commerceLine(entry.value))));
-    if (nearBottom) log.scrollTop = log.scrollHeight;
-  }
-
-  chatLine(message) {
-    const me = this.app.me.id;
-    const mine = message.author === me;
-    const who = el('span', { class: 'who', text: mine ? 'you' : this.app.nameOf(message.author) });
-    who.style.color = participantColour(message.author);
-    return el('li', { class: `chat-line${mine ? ' mine' : ''}`, dataset: { id: message.id, author: String(message.author || '') } },
-      who, el('time', { text: formatTime(message.time) }), el('span', { class: 'text', text: String(message.text ?? '') }));
-  }
-
-  commerceLine(event) {
-    const doc = this.app.doc;
-    const by = event.by === this.app.me.id ? 'You' : this.app.nameOf(event.by);
-    const item = doc.items && doc.items[event.item];
-    const title = item ? `“${itemTitle(item)}”` : 'an item';
-    let text;
-    if (event.kind === 'recommend') text = `${by} recommended ${title}${event.note ? `: ${event.note}` : ''}`;
-    else if (event.kind === 'addToCart') text = `${by} added ${event.quantity > 1 ? `${event.quantity} × ` : ''}${title} to the cart`;
-    else if (event.kind === 'purchase') text = `${by} bought ${event.quantity > 1 ? `${event.quantity} × ` : ''}${title}`;
-    else text = `${by}: ${String(event.kind)} ${title}`;
-    const icon = { recommend: '★', addToCart: '+', purchase: '✔' }[event.kind] || '•';
-    return el('li', { class: `commerce-line kind-${String(event.kind)}`, dataset: { id: event.id } },
-      el('span', { class: 'icon', text: icon }), el('time', { text: formatTime(event.time) }), el('span', { class: 'text', text }));
-  }
-
   /** `host --approve`: who waits for the owner's decision, with Admit and Refuse (owner's viewer only). */
   renderJoinRequests(requests) {
     if (!this.joinBox) {
@@ -326,7 +261,7 @@ export class Side {
     this.joinBox.replaceChildren(...valid.map((request) => {
       const who = typeof request.name === 'string' && request.name ? request.name : 'Someone';
       const decide = (admit) => async () => {
-        if (await act('/api/admit', { participant: request.id, admit })) toast(admit ? `${who} is in.` : `${who} was refused.`, 'ok');
+        if (await orToast(api.admit(request.id, admit))) toast(admit ? `${who} is in.` : `${who} was refused.`, 'ok');
       };
       return el('div', { class: 'join-request', dataset: { participant: request.id } },
         el('span', { text: `${who} asks to join — fingerprint ${String(request.fingerprint || '')}` }),
@@ -339,13 +274,4 @@ export class Side {
 
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
-}
-
-function timeKey(time) {
-  const millis = Number(time && time.millis);
-  return Number.isFinite(millis) ? millis : 0;
-}
-
-export function shortId(hex) {
-  return typeof hex === 'string' ? `${hex.slice(0, 8)}…` : '?';
 }

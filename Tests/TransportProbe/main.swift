@@ -256,7 +256,7 @@ func json(_ status: TransportStatus, received: Received) -> String {
             + "\"datagrams_sent\":\(c.datagramsSent),\"bytes_sent\":\(c.bytesSent),\"send_failures\":\(c.sendFailures),"
             + "\"oversized_drops\":\(c.oversizedDrops),\"stray_rendezvous_drops\":\(c.strayRendezvousDrops),"
             + "\"stray_link_drops\":\(c.strayLinkDrops),\"direct_disabled_drops\":\(c.directDisabledDrops),"
-            + "\"reliability_decode_drops\":\(c.reliabilityDecodeDrops),\"punches_sent\":\(c.punchesSent),"
+            + "\"reliability_decode_drops\":\(c.reliabilityDecodeDrops),\"punches_sent\":\(c.punchesSent),\"unverified_sends_refused\":\(c.unverifiedSendsRefused),"
             + "\"probe_rounds\":\(c.probeRounds),\"traversals_refused\":\(c.traversalsRefused),"
             + "\"loop_iterations\":\(c.loopIterations)}")
     fields.append("\"drops_total\":\(status.link.totalDrops + c.totalDrops + (status.rendezvous?.totalDrops ?? 0))")

@@ -36,8 +36,12 @@ extension TransportE2ETests {
             let attacker = try LoopbackSocket()
             defer { attacker.close() }
             var sent = 0
+            var sentBytes = 0
             func hit(_ datagram: [UInt8], sameSourceAsA: Bool = false) {
-                if sameSourceAsA { proxy.inject(datagram) } else { attacker.send(datagram, to: bPort) }
+                if sameSourceAsA { proxy.inject(datagram) } else {
+                    attacker.send(datagram, to: bPort)
+                    sentBytes += datagram.count
+                }
                 sent += 1
                 // A breather now and then, so the kernel buffer never overflows and every
                 // datagram is really seen (and counted) by the node.
@@ -73,6 +77,12 @@ extension TransportE2ETests {
                 counter[15] &+= 1
                 hit(counter, sameSourceAsA: true)
             }
+            // Whatever the node sent back to the attacker's own address: never more than it received.
+            usleep(200_000)
+            var answered = 0
+            while let (datagram, _) = attacker.receive() { answered += datagram.count }
+            #expect(answered <= sentBytes, "amplification: \(answered) bytes out for \(sentBytes) in")
+            print("hostile run: the node sent \(answered) bytes to the attacker for \(sentBytes) received")
             // A flood from one source.
             let flood = (0..<64).map { _ in rng.bytes(Int.random(in: 1...1_200, using: &rng)) }
             for n in 0..<50_000 { attacker.send(flood[n % flood.count], to: bPort) }
@@ -137,6 +147,27 @@ extension TransportE2ETests {
             // A new member links at once.
             let c = try group.probe("C", ProbeArguments.node(room: 5, seed: 3) + ["--connect", "127.0.0.1:\(bPort)"])
             #expect(c.line("link-up", timeout: 5) != nil, "\(group.transcript)")
+        }
+
+        /// Issue 13: a node asked to reach addresses that never answer (here by `--connect`; by a
+        /// member's candidates in a room) sends each at most its unheard-address budget, however
+        /// long it keeps trying.
+        @Test func addressesThatNeverAnswerGetAtMostTheBudget() throws {
+            let group = ProcessGroup()
+            defer { group.stopAll() }
+            let victims = try (0..<3).map { _ in try LoopbackSocket() }
+            defer { victims.forEach { $0.close() } }
+            let b = try group.probe(
+                "B", ProbeArguments.node(room: 5, seed: 2) + victims.flatMap { ["--connect", "127.0.0.1:\($0.port)"] })
+            _ = try readyPort(b)
+            // Handshake retries go out about once a second: 14 s is more than the budget's worth.
+            usleep(14_000_000)
+            for victim in victims {
+                var bytes = 0
+                while let (datagram, _) = victim.receive() { bytes += datagram.count }
+                #expect(bytes > 0 && bytes <= 2_048, "victim got \(bytes) bytes")
+            }
+            #expect((jsonNumber(b.status(), "unverified_sends_refused") ?? 0) > 0)
         }
 
         @Test func aNodeWithTheWrongRoomSecretNeverGetsALink() throws {

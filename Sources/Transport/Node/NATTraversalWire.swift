@@ -50,4 +50,17 @@ extension Wire {
     /// 16 members, so more can only be a forged stream of introductions, each of which would
     /// otherwise start a handshake retried for `Wire.linkHandshakeTimeout`.
     public static let natMaxPendingTraversals = 16
+
+    /// Bytes a node sends to an address it has had nothing authenticated from (punches,
+    /// initiations, probes, answers), at most: a few seconds of hole punching and probing, which
+    /// finds a working path if there is one; the relay carries the link meanwhile.
+    public static let natUnverifiedBudgetBytes = 2_048
+    /// An unheard address's spent budget is forgotten after this long without sends to it.
+    public static let natUnverifiedIdleTime: UInt64 = 600_000_000_000
+    /// Unheard addresses tracked at once; a new one beyond gets nothing until entries go idle, so
+    /// a node sends at most 1,024 × 2 KiB per 10 minutes to addresses that never answered.
+    public static let natUnverifiedMaxAddresses = 1_024
+    /// Verified addresses remembered (forgotten all at once beyond; they verify again at the next
+    /// authenticated packet).
+    public static let natVerifiedMaxAddresses = 4_096
 }

@@ -108,6 +108,8 @@ final class TransportLoop {
     let shared: TransportShared
     var endpoint: LinkEndpoint<TransportPath>
     var client: RendezvousClient?
+    /// What may still go to addresses nothing authenticated came from.
+    var unverified = UnverifiedSendBudget()
     /// The registration of the epoch before, kept for `epochRegistrationOverlap` after a switch
     /// so peers that have not switched yet still find this node (and a relayed link still
     /// carries the change to them).
@@ -295,7 +297,16 @@ final class TransportLoop {
             counters.directDisabledDrops += 1
             return
         }
-        perform(endpoint.received(datagram, from: .direct(source), now: now))
+        let before = endpoint.stats
+        let actions = endpoint.received(datagram, from: .direct(source), now: now)
+        let after = endpoint.stats
+        if after.dataPacketsReceived != before.dataPacketsReceived || after.sessionsEstablished != before.sessionsEstablished
+            || after.cookieRepliesReceived != before.cookieRepliesReceived
+        {
+            // Something only a sender at that address could make: it receives there.
+            unverified.heard(from: source)
+        }
+        perform(actions)
     }
 
     // MARK: Sending
@@ -331,6 +342,10 @@ final class TransportLoop {
         switch path {
         case .direct(let target):
             guard !setup.configuration.directPathsDisabled, setup.socket.canReach(target) else { return }
+            guard unverified.allow(datagram.count, to: target, now: now) else {
+                counters.unverifiedSendsRefused += 1
+                return
+            }
             sendRaw(datagram, to: target)
         case .relay(let peer):
             guard let server = setup.server else { return }

@@ -126,6 +126,9 @@ public struct TransportCounters: Equatable, Sendable {
     public internal(set) var probeRounds = 0
     /// Introductions ignored because `Wire.natMaxPendingTraversals` traversals were in progress.
     public internal(set) var traversalsRefused = 0
+    /// Datagrams not sent to an address nothing authenticated came from, over its budget
+    /// (`Wire.natUnverifiedBudgetBytes`).
+    public internal(set) var unverifiedSendsRefused = 0
     /// Loop passes, for profiling.
     public internal(set) var loopIterations = 0
     /// Time the loop spent waiting in ppoll, in nanoseconds, for profiling (busy = wall − this).

@@ -5,10 +5,6 @@ public enum Wire {
     /// The largest UDP payload cvpeer sends: fits the IPv6 minimum MTU (1280) less headers, so no
     /// datagram is ever fragmented on any path.
     public static let maxDatagramSize = 1200
-    /// The protocol identifier hashed into every handshake: an incompatible change gets a new one.
-    public static let protocolIdentifier = Array("cvpeer/3".utf8)
-    /// The Noise protocol every link runs.
-    public static let noiseProtocolName = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
 }
 
 // MARK: Reliability

@@ -1,4 +1,5 @@
 import Foundation
+import Rendezvous
 import Testing
 @testable import Transport
 
@@ -19,14 +20,14 @@ import Testing
     }
 
     static let rows: [(String, String)] = [
-        ("Wire.rendezvousRetryInterval", time(Wire.rendezvousRetryInterval)),
-        ("Wire.rendezvousMaxRetryInterval", time(Wire.rendezvousMaxRetryInterval)),
-        ("Wire.rendezvousRestartAfter", time(Wire.rendezvousRestartAfter)),
-        ("Wire.rendezvousDefaultRefreshInterval", time(Wire.rendezvousDefaultRefreshInterval)),
-        ("Wire.rendezvousMinRefreshInterval", time(Wire.rendezvousMinRefreshInterval)),
-        ("Wire.rendezvousMaxRefreshInterval", time(Wire.rendezvousMaxRefreshInterval)),
-        ("Wire.rendezvousMaxKnownPeers", "\(Wire.rendezvousMaxKnownPeers)"),
-        ("Wire.rendezvousRetireAttempts", "\(Wire.rendezvousRetireAttempts)"),
+        ("RendezvousWire.clientRetryInterval", time(RendezvousWire.clientRetryInterval)),
+        ("RendezvousWire.clientMaxRetryInterval", time(RendezvousWire.clientMaxRetryInterval)),
+        ("RendezvousWire.clientRestartAfter", time(RendezvousWire.clientRestartAfter)),
+        ("RendezvousWire.clientDefaultRefreshInterval", time(RendezvousWire.clientDefaultRefreshInterval)),
+        ("RendezvousWire.clientMinRefreshInterval", time(RendezvousWire.clientMinRefreshInterval)),
+        ("RendezvousWire.clientMaxRefreshInterval", time(RendezvousWire.clientMaxRefreshInterval)),
+        ("RendezvousWire.clientMaxKnownPeers", "\(RendezvousWire.clientMaxKnownPeers)"),
+        ("RendezvousWire.clientRetireAttempts", "\(RendezvousWire.clientRetireAttempts)"),
         ("TransportLoop.epochRegistrationOverlap", time(TransportLoop.epochRegistrationOverlap)),
         ("Wire.natPunchInterval", time(Wire.natPunchInterval)),
         ("Wire.natPunchDuration", time(Wire.natPunchDuration)),

@@ -1,32 +1,9 @@
 // MARK: NAT traversal (node side)
-// Timers and bounds of the node's rendezvous client and hole punching (docs/PROTOCOL.md,
-// "NAT traversal (node side)"). Owned by Sources/Transport/Node. Times are monotonic nanoseconds.
+// Timers and bounds of the node's hole punching (docs/PROTOCOL.md, "NAT traversal (node side)");
+// the rendezvous client's are in Sources/Rendezvous/RendezvousClientWire.swift. Owned by
+// Sources/Transport/Runtime. Times are monotonic nanoseconds.
 
 extension Wire {
-    /// An unanswered register is sent again after this long at first: well above a round trip to
-    /// any rendezvous, short enough that a lost datagram costs a node only a second.
-    public static let rendezvousRetryInterval: UInt64 = 1_000_000_000
-    /// Retries of an unanswered register double up to this: a rendezvous that is down sees at
-    /// most one register per node every 8 s, and a node notices its return within 8 s.
-    public static let rendezvousMaxRetryInterval: UInt64 = 8_000_000_000
-    /// A register or refresh unanswered for this long means the rendezvous lost us (restart,
-    /// crash, new address): the client starts over with a fresh nonce and no cookie.
-    public static let rendezvousRestartAfter: UInt64 = 10_000_000_000
-    /// A retire goes out this many times, `rendezvousRetryInterval` apart: nothing answers it
-    /// (but a challenge when its cookie went stale), so repeats stand in for an acknowledgement;
-    /// the rendezvous takes a repeat as a no-op. A challenge brings at most as many sends again.
-    public static let rendezvousRetireAttempts = 3
-    /// The refresh interval used before `registered` names one (the server's default, 15 s).
-    public static let rendezvousDefaultRefreshInterval: UInt64 = 15_000_000_000
-    /// The shortest refresh interval accepted from a rendezvous, so a bad one cannot make a node
-    /// flood it.
-    public static let rendezvousMinRefreshInterval: UInt64 = 1_000_000_000
-    /// The longest refresh interval accepted: beyond it a NAT binding to the rendezvous may close.
-    public static let rendezvousMaxRefreshInterval: UInt64 = 300_000_000_000
-    /// Introduced peers the client remembers (to tell new from repeated introductions); the
-    /// longest unseen is forgotten beyond. Far above a room's 16 members.
-    public static let rendezvousMaxKnownPeers = 64
-
     /// While no link to an introduced peer exists, punch packets go to each of its direct
     /// candidates this often: once per handshake retry, so each retry finds our mapping open.
     public static let natPunchInterval: UInt64 = 1_000_000_000

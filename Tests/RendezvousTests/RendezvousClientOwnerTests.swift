@@ -1,8 +1,7 @@
 import CVPeerTestSupport
 import PeerCrypto
-import Rendezvous
 import Testing
-@testable import Transport
+@testable import Rendezvous
 
 /// The client's side of `--allow`: an owner's registers carry its proof, a member's do not, and a
 /// refusal reaches the node once, bound to its own nonce.

@@ -8,8 +8,8 @@ import Rendezvous
 /// names the node's reflexive (public) address and the refresh interval. The same nonce and
 /// cookie refresh the registration every interval; a refresh answered by a challenge (stale
 /// cookie, restarted rendezvous, NAT rebinding) is sent again at once with the new cookie.
-/// Unanswered registers are retried after `Wire.rendezvousRetryInterval`, doubling up to
-/// `Wire.rendezvousMaxRetryInterval`; after `Wire.rendezvousRestartAfter` without an answer the
+/// Unanswered registers are retried after `RendezvousWire.clientRetryInterval`, doubling up to
+/// `RendezvousWire.clientMaxRetryInterval`; after `RendezvousWire.clientRestartAfter` without an answer the
 /// client starts over with a fresh nonce and no cookie.
 ///
 /// Every register and unregister carries the room's registration key for the epoch and is signed
@@ -20,7 +20,7 @@ import Rendezvous
 /// Introductions of other members are reported with whether they are new or changed; relayed
 /// datagrams are unwrapped and reported with their source peer id; `relayDatagram(_:to:)` wraps
 /// the node's own. `close(now:)` unregisters; `retire(now:)` retires the room's tag instead (the
-/// previous epoch's, after the overlap), sending the signed retire `Wire.rendezvousRetireAttempts`
+/// previous epoch's, after the overlap), sending the signed retire `RendezvousWire.clientRetireAttempts`
 /// times and answering a challenge with the new cookie, then closes.
 ///
 /// The shell must feed it only datagrams that came from the rendezvous's address. No I/O, no
@@ -140,10 +140,10 @@ public struct RendezvousClient: Sendable {
     var cookie = RendezvousCookie.none
     /// True from the first registered reply until the client starts over or closes.
     var registeredOnce = false
-    var refreshInterval = Wire.rendezvousDefaultRefreshInterval
+    var refreshInterval = RendezvousWire.clientDefaultRefreshInterval
     /// When the oldest unanswered register went out, if one is unanswered.
     var unansweredSince: UInt64?
-    var retryDelay = Wire.rendezvousRetryInterval
+    var retryDelay = RendezvousWire.clientRetryInterval
     var nextSendAt: UInt64?
     /// Introduced peers and when each was last introduced.
     var known: [RendezvousPeerID: (introduction: Introduction, seenAt: UInt64)] = [:]
@@ -246,14 +246,14 @@ public struct RendezvousClient: Sendable {
         }
     }
 
-    /// Sends what is due: a retry, a refresh, or (after `Wire.rendezvousRestartAfter` unanswered) a fresh start.
+    /// Sends what is due: a retry, a refresh, or (after `RendezvousWire.clientRestartAfter` unanswered) a fresh start.
     public mutating func timerFired(now: UInt64) -> [Action] {
         guard let due = nextSendAt, now >= due else { return [] }
         switch phase {
         case .idle, .closed:
             return []
         case .retiring:
-            guard retiresSent < Wire.rendezvousRetireAttempts else {
+            guard retiresSent < RendezvousWire.clientRetireAttempts else {
                 phase = .closed
                 nextSendAt = nil
                 return []
@@ -262,7 +262,7 @@ public struct RendezvousClient: Sendable {
         case .awaitingChallenge, .awaitingRegistered, .registered:
             break
         }
-        if let since = unansweredSince, now - min(since, now) >= Wire.rendezvousRestartAfter {
+        if let since = unansweredSince, now - min(since, now) >= RendezvousWire.clientRestartAfter {
             stats.restarts += 1
             let lost: [Action] = registeredOnce ? [.registrationLost] : []
             return lost + startOver(now: now)
@@ -270,9 +270,9 @@ public struct RendezvousClient: Sendable {
         if unansweredSince == nil {
             // A refresh: the first register of a new round trip.
             unansweredSince = now
-            retryDelay = Wire.rendezvousRetryInterval
+            retryDelay = RendezvousWire.clientRetryInterval
         } else {
-            retryDelay = min(retryDelay * 2, Wire.rendezvousMaxRetryInterval)
+            retryDelay = min(retryDelay * 2, RendezvousWire.clientMaxRetryInterval)
         }
         nextSendAt = now + retryDelay
         return [sendRegister()]
@@ -298,7 +298,7 @@ public struct RendezvousClient: Sendable {
     /// For the previous epoch's tag once the overlap after an epoch change ends, so a removed
     /// member (who holds that epoch's key) cannot register under it again. The signed retire
     /// carries the current nonce and cookie (with no cookie yet, it brings a challenge); it goes
-    /// out `Wire.rendezvousRetireAttempts` times, `Wire.rendezvousRetryInterval` apart, and once
+    /// out `RendezvousWire.clientRetireAttempts` times, `RendezvousWire.clientRetryInterval` apart, and once
     /// more for each challenge that names its nonce; then the client closes (`isFinished`).
     public mutating func retire(now: UInt64) -> [Action] {
         switch phase {
@@ -343,7 +343,7 @@ public struct RendezvousClient: Sendable {
         // The challenge answered the last register: the round trip works, so the next wait
         // starts now, from the shortest retry.
         unansweredSince = now
-        retryDelay = Wire.rendezvousRetryInterval
+        retryDelay = RendezvousWire.clientRetryInterval
         nextSendAt = now + retryDelay
         return [sendRegister()]
     }
@@ -365,10 +365,10 @@ public struct RendezvousClient: Sendable {
         stats.registrations += 1
         refusalReported = false
         let seconds = UInt64(registered.refreshIntervalSeconds) * 1_000_000_000
-        refreshInterval = min(max(seconds, Wire.rendezvousMinRefreshInterval), Wire.rendezvousMaxRefreshInterval)
+        refreshInterval = min(max(seconds, RendezvousWire.clientMinRefreshInterval), RendezvousWire.clientMaxRefreshInterval)
         phase = .registered
         unansweredSince = nil
-        retryDelay = Wire.rendezvousRetryInterval
+        retryDelay = RendezvousWire.clientRetryInterval
         nextSendAt = now + refreshInterval
         let changed = !registeredOnce || reflexive != registered.reflexive
         registeredOnce = true
@@ -394,7 +394,7 @@ public struct RendezvousClient: Sendable {
         let introduction = Introduction(
             peerID: introduce.peerID, reflexive: introduce.reflexive, candidates: introduce.candidates, isNew: isNew)
         known[introduce.peerID] = (introduction, now)
-        while known.count > Wire.rendezvousMaxKnownPeers,
+        while known.count > RendezvousWire.clientMaxKnownPeers,
             let stalest = known.min(by: { $0.value.seenAt < $1.value.seenAt })?.key
         {
             known[stalest] = nil
@@ -411,7 +411,7 @@ public struct RendezvousClient: Sendable {
         registeredOnce = false
         phase = .awaitingChallenge
         unansweredSince = now
-        retryDelay = Wire.rendezvousRetryInterval
+        retryDelay = RendezvousWire.clientRetryInterval
         nextSendAt = now + retryDelay
         return [sendRegister()]
     }
@@ -430,7 +430,7 @@ public struct RendezvousClient: Sendable {
     ) -> [Action] {
         // Each challenge answers one of our retires; the cap keeps a rendezvous that never takes
         // the cookie (an address that changes every packet) from holding the client in a loop.
-        guard challenge.clientNonce == nonce, retiresSent < 2 * Wire.rendezvousRetireAttempts else {
+        guard challenge.clientNonce == nonce, retiresSent < 2 * RendezvousWire.clientRetireAttempts else {
             stats.drop(.wrongNonce)
             return []
         }
@@ -442,7 +442,7 @@ public struct RendezvousClient: Sendable {
     private mutating func sendRetire(now: UInt64) -> Action {
         retiresSent += 1
         stats.retiresSent += 1
-        nextSendAt = now + Wire.rendezvousRetryInterval
+        nextSendAt = now + RendezvousWire.clientRetryInterval
         let retire = RendezvousMessage.Retire(
             roomTag: roomTag, registrationKey: registrationKey.publicKey, clientNonce: nonce, cookie: cookie
         ).signed(by: registrationKey)

@@ -580,7 +580,7 @@ final class TransportLoop {
             nextPunchAt: now + Wire.natPunchInterval, connecting: initiates, peer: nil)
         for candidate in directs { punch(candidate) }
         if initiates { perform(endpoint.connect(paths: directs.map(TransportPath.direct) + [.relay(id)], now: now)) }
-        while traversals.count > Wire.rendezvousMaxKnownPeers,
+        while traversals.count > RendezvousWire.clientMaxKnownPeers,
             let stalest = traversals.filter({ $0.value.peer == nil }).min(by: { $0.value.startedAt < $1.value.startedAt })
         {
             traversals[stalest.key] = nil

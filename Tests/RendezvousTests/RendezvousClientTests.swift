@@ -1,9 +1,8 @@
 import CVPeerTestSupport
 import PeerCrypto
-import Rendezvous
 import Synchronization
 import Testing
-@testable import Transport
+@testable import Rendezvous
 
 /// The node-side client driven against the real (pure) rendezvous server, in memory, on one
 /// scripted clock: no sockets, no threads.
@@ -244,7 +243,7 @@ import Testing
         // Still registered and refreshing normally.
         net.advance(to: net.now + 31 * Self.second)
         #expect(net.clients[a].isRegistered)
-        #expect(net.clients[a].known.count <= Wire.rendezvousMaxKnownPeers)
+        #expect(net.clients[a].known.count <= RendezvousWire.clientMaxKnownPeers)
     }
 
     @Test func remembersABoundedNumberOfIntroducedPeers() {
@@ -256,7 +255,7 @@ import Testing
                 .init(clientNonce: client.nonce, roomTag: Self.room, peerID: RendezvousPeerID(rawValue: UInt64(100 + n)), reflexive: .ipv4(10, 0, 0, 1, port: UInt16(n + 1)), candidates: []))
             _ = client.received(introduce.encoded(), now: UInt64(n))
         }
-        #expect(client.knownPeers.count == Wire.rendezvousMaxKnownPeers)
+        #expect(client.knownPeers.count == RendezvousWire.clientMaxKnownPeers)
         #expect(client.knownPeers.allSatisfy { $0.peerID.rawValue >= 236 })
     }
 
@@ -323,10 +322,10 @@ import Testing
         net.handle(net.clients[a].retire(now: net.now), from: a)
         #expect(net.server.stats.roomsRetired == 1 && net.server.stats.peers == 0)
         #expect(!net.clients[a].isRegistered && !net.clients[a].isFinished)
-        // Sent Wire.rendezvousRetireAttempts times (repeats are no-ops), then finished.
+        // Sent RendezvousWire.clientRetireAttempts times (repeats are no-ops), then finished.
         net.advance(to: net.now + 10 * Self.second)
         #expect(net.clients[a].isFinished && net.clients[a].nextTimer == nil)
-        #expect(net.clients[a].stats.retiresSent == Wire.rendezvousRetireAttempts)
+        #expect(net.clients[a].stats.retiresSent == RendezvousWire.clientRetireAttempts)
         #expect(net.server.stats.roomsRetired == 1)
         // b's refreshes under the retired tag are refused (its registration went with the room).
         net.advance(to: net.now + 20 * Self.second)

@@ -30,19 +30,21 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        .target(name: "PeerCrypto", dependencies: ["CSodium"], path: "Sources/Crypto", swiftSettings: strict),
-        .target(name: "Replication", dependencies: ["PeerCrypto"], swiftSettings: strict),
-        .target(name: "Rendezvous", dependencies: ["PeerCrypto"], swiftSettings: strict),
-        .target(name: "Transport", dependencies: ["Rendezvous", "PeerCrypto"], swiftSettings: strict),
+        // Byte coding, hex, base32, CRC-32, clocks: pure, no dependencies, used by every layer.
+        .target(name: "Primitives", swiftSettings: strict),
+        .target(name: "PeerCrypto", dependencies: ["CSodium", "Primitives"], path: "Sources/Crypto", swiftSettings: strict),
+        .target(name: "Replication", dependencies: ["Primitives", "PeerCrypto"], swiftSettings: strict),
+        .target(name: "Rendezvous", dependencies: ["Primitives", "PeerCrypto"], swiftSettings: strict),
+        .target(name: "Transport", dependencies: ["Primitives", "Rendezvous", "PeerCrypto"], swiftSettings: strict),
         // Business intelligence: pure figures computed from a room's verified batches; no I/O.
-        .target(name: "Insights", dependencies: ["Replication", "PeerCrypto"], swiftSettings: strict),
+        .target(name: "Insights", dependencies: ["Primitives", "Replication", "PeerCrypto"], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The node's durable store; the one module besides the transport that does I/O.
         .target(name: "Store", dependencies: ["CSQLite", "PeerCrypto", "Replication"], swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
-                "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
+                "Primitives", "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -68,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "cvpeer-bench",
             dependencies: [
-                "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "Rendezvous",
+                "Primitives", "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "Rendezvous",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -78,7 +80,7 @@ let package = Package(
         .target(name: "CVPeerTestSupport", dependencies: ["PeerCrypto"], swiftSettings: strict),
         .testTarget(
             name: "PeerCryptoTests",
-            dependencies: ["PeerCrypto", "CVPeerTestSupport"],
+            dependencies: ["Primitives", "PeerCrypto", "CVPeerTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
@@ -87,12 +89,12 @@ let package = Package(
             dependencies: ["Replication", "PeerCrypto", "CVPeerTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "RendezvousTests", dependencies: ["Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "RendezvousTests", dependencies: ["Primitives", "Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication", "CVPeerTestSupport"], swiftSettings: strict),
         // A child process for transport end-to-end and NAT-lab tests: one node's transport, driven by arguments.
         .executableTarget(
-            name: "TransportProbe", dependencies: ["Transport", "Rendezvous", "PeerCrypto"], path: "Tests/TransportProbe",
+            name: "TransportProbe", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto"], path: "Tests/TransportProbe",
             swiftSettings: strict),
         // A child process for the store's crash test: appends batches until it is killed.
         .executableTarget(
@@ -105,9 +107,9 @@ let package = Package(
         // A hostile rendezvous client for the flood test: room creations from many source
         // addresses, an outsider's tries and an allowed owner, over real sockets.
         .executableTarget(
-            name: "RendezvousFlooder", dependencies: ["Transport", "Rendezvous", "PeerCrypto"],
+            name: "RendezvousFlooder", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto"],
             path: "Tests/RendezvousFlooder", swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),

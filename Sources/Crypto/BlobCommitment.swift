@@ -1,3 +1,5 @@
+import Primitives
+
 /// The author's commitment to every chunk of a blob, carried in the item's signed operation so a
 /// receiver can refuse a bad chunk the moment it arrives instead of finding a mismatch with the
 /// blob id only once the whole file is in (and not knowing which chunk, or which peer, was bad).

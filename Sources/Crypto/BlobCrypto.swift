@@ -1,4 +1,5 @@
 import CSodium
+import Primitives
 
 /// Blob (photo, video) encryption: 64 KiB chunks, each sealed on its own so a transfer can resume,
 /// come from several peers, and be checked chunk by chunk.

@@ -1,4 +1,5 @@
 import CSodium
+import Primitives
 
 /// A room epoch's secret sealed to one member: libsodium's sealed box (an ephemeral X25519 key
 /// and XSalsa20-Poly1305) to the X25519 form of the member's Ed25519 identity key.

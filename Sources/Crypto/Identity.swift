@@ -1,4 +1,5 @@
 import CSodium
+import Primitives
 
 #if canImport(Glibc)
     import Glibc
@@ -71,10 +72,7 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The first 5 bytes in hex, for log lines.
     public var shortDescription: String {
-        bytes.prefix(5).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Hex.string(bytes.prefix(5))
     }
 
     public var description: String { "PublicKey(\(shortDescription))" }

@@ -1,3 +1,5 @@
+import Primitives
+
 /// The keys of one room in one epoch, derived from its 32-byte room secret, its owner's public
 /// key and, from epoch 1 on, the epoch's secret.
 ///
@@ -131,13 +133,5 @@ public struct RoomKeys: Sendable {
     public func contentKey(epoch: UInt32) -> SecretBytes {
         if epoch == 0 { return Blake2b.derive(key: secret, label: Label.content + owner.bytes + epoch.bigEndianBytes) }
         return Blake2b.derive(key: epochSecret, label: Label.content + owner.bytes + roomID + epoch.bigEndianBytes)
-    }
-}
-
-extension FixedWidthInteger {
-    /// The value's bytes, most significant first.
-    @inlinable
-    public var bigEndianBytes: [UInt8] {
-        withUnsafeBytes(of: self.bigEndian) { Array($0) }
     }
 }

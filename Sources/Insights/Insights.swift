@@ -1,3 +1,4 @@
+import Primitives
 import Replication
 
 /// # Insights: business intelligence from a node's own rooms
@@ -81,20 +82,6 @@ public struct RoomName: Hashable, Comparable, Sendable, CustomStringConvertible 
     public static func < (lhs: RoomName, rhs: RoomName) -> Bool { lhs.tag.lexicographicallyPrecedes(rhs.tag) }
 
     public var description: String { short }
-}
-
-/// Lower-case hex, the one spelling every format uses.
-enum Hex {
-    private static let digits = Array("0123456789abcdef")
-
-    static func string(_ bytes: some Sequence<UInt8>) -> String {
-        var out = ""
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return out
-    }
 }
 
 extension ReplicaID {

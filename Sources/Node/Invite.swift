@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 import Rendezvous
 
 #if canImport(Glibc)
@@ -230,10 +231,11 @@ public struct Invite: Sendable, Equatable {
         symbols.reserveCapacity(end - body)
         defer { Sodium.zero(&symbols) }
         for i in body..<end {
-            guard let value = Self.base32Value(bytes[i]) else { throw .invalidCharacter(position: i + 1) }
+            guard let value = Base32.symbolValue(bytes[i]) else { throw .invalidCharacter(position: i + 1) }
             symbols.append(value)
         }
-        var decoded = try Self.unpack(symbols)
+        // A length no encoder makes, or set padding bits, can only come from a lost or changed character.
+        guard var decoded = Base32.unpack(symbols) else { throw .damaged }
         defer { Sodium.zero(&decoded) }
         guard decoded.count > Self.checksumLength else { throw .damaged }
         let payloadCount = decoded.count - Self.checksumLength
@@ -258,37 +260,6 @@ public struct Invite: Sendable, Equatable {
         guard i > digitsStart, i < end, bytes[i] == UInt8(ascii: ":") else { throw .wrongPrefix }
         guard version == Int(formatVersion) else { throw .unsupportedVersion(version) }
         return i + 1
-    }
-
-    private static func base32Value(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): c - UInt8(ascii: "a")
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): c - UInt8(ascii: "A")
-        case UInt8(ascii: "2")...UInt8(ascii: "7"): c - UInt8(ascii: "2") + 26
-        default: nil
-        }
-    }
-
-    /// Packs 5-bit symbols into bytes; the unused low bits of the last symbol must be zero.
-    private static func unpack(_ symbols: [UInt8]) throws(InviteError) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(symbols.count * 5 / 8)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for s in symbols {
-            buffer = (buffer << 5 | UInt32(s)) & 0x1fff
-            bits += 5
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
-            }
-        }
-        // A length no encoder makes, or set padding bits, can only come from a lost or changed character.
-        guard bits < 5, buffer & ((1 << UInt32(bits)) - 1) == 0 else {
-            Sodium.zero(&out)
-            throw .damaged
-        }
-        return out
     }
 
     private static func parse(_ payload: ArraySlice<UInt8>) throws(InviteError) -> Invite {

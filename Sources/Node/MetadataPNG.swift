@@ -1,3 +1,5 @@
+import Primitives
+
 /// PNG metadata removal: chunks are checked (length, type, CRC, order) and copied or dropped.
 ///
 /// Kept: every critical chunk (IHDR, PLTE, IDAT, IEND and any other a decoder must understand),
@@ -76,33 +78,5 @@ enum PNGMetadata {
             }
             i = end
         }
-    }
-}
-
-/// CRC-32 as PNG, zlib and Ethernet use it (reflected polynomial 0xEDB88320); invites use it too.
-///
-/// Not for security: it detects accidents, never tampering.
-struct CRC32 {
-    private static let table: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    private var state: UInt32 = 0xFFFF_FFFF
-
-    mutating func update(_ bytes: ArraySlice<UInt8>) {
-        let table = Self.table
-        var c = state
-        for byte in bytes { c = table[Int((c ^ UInt32(byte)) & 0xff)] ^ (c >> 8) }
-        state = c
-    }
-
-    var value: UInt32 { state ^ 0xFFFF_FFFF }
-
-    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 {
-        var crc = CRC32()
-        crc.update(bytes)
-        return crc.value
     }
 }

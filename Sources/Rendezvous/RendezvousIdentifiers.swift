@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// The public 16-byte room identifier, the only thing the rendezvous learns about a room.
 public struct RoomTag: Hashable, Sendable, CustomStringConvertible {
@@ -36,7 +37,7 @@ public struct RoomTag: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8] { high.bigEndianBytes + low.bigEndianBytes }
 
     /// The first 5 bytes in hex: enough to tell rooms apart in logs.
-    public var shortDescription: String { hexPrefix(high, bytes: 5) }
+    public var shortDescription: String { Hex.prefix(high, bytes: 5) }
 
     /// The short form, for logs.
     public var description: String { "RoomTag(\(shortDescription))" }
@@ -64,7 +65,7 @@ public struct RendezvousPeerID: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8] { rawValue.bigEndianBytes }
 
     /// The first 5 bytes in hex, for logs.
-    public var shortDescription: String { hexPrefix(rawValue, bytes: 5) }
+    public var shortDescription: String { Hex.prefix(rawValue, bytes: 5) }
 
     /// The short form, for logs.
     public var description: String { "RendezvousPeerID(\(shortDescription))" }
@@ -105,18 +106,7 @@ public struct RendezvousCookie: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A 4-byte prefix only: enough to debug with, and a cookie is only valid for one address anyway.
-    public var description: String { "RendezvousCookie(\(hexPrefix(high, bytes: 4))…)" }
-}
-
-/// The first `count` big-endian bytes of `value` as lowercase hex.
-func hexPrefix(_ value: UInt64, bytes count: Int) -> String {
-    let digits = Array("0123456789abcdef")
-    var text = ""
-    for byte in value.bigEndianBytes.prefix(count) {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0F)])
-    }
-    return text
+    public var description: String { "RendezvousCookie(\(Hex.prefix(high, bytes: 4))…)" }
 }
 
 /// The number part of a short code (`7` in `7-orbit-lantern`): a mailbox at the rendezvous,

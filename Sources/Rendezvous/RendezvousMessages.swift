@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// The rendezvous datagrams, shared by the server and the node-side client.
 ///

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// An IP address and UDP port: a datagram's source, a send target, or a candidate in a message.
 ///

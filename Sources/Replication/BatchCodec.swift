@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// The binary encoding of a batch's operations: the payload that `BatchSealer` seals.
 ///

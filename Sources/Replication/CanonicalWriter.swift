@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// Writes canonical JSON bytes directly, for documents too large to build as a `CanonicalJSON`
 /// tree first: the caller writes object members in canonical (UTF-8 byte) key order itself.
@@ -116,10 +117,7 @@ struct CanonicalWriter {
 
     /// Bytes in lower-case hex, unquoted.
     mutating func hex(_ value: some Sequence<UInt8>) {
-        for byte in value {
-            bytes.append(Self.digits[Int(byte >> 4)])
-            bytes.append(Self.digits[Int(byte & 0x0F)])
-        }
+        Hex.append(value, to: &bytes)
     }
 
     /// The lower-case hex of a replica id, computed once per replica.

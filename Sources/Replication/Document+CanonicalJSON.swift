@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// The document's canonical form and state hash.
 ///
@@ -63,7 +64,7 @@ extension Document {
         var writer = CanonicalWriter(hasher: hasher)
         writeCanonical(into: &writer)
         writer.finish()
-        return hexString(hasher.finalize())
+        return Hex.string(hasher.finalize())
     }
 
     /// Item fields in canonical JSON's key order (their names' byte order).
@@ -310,8 +311,8 @@ extension Document {
                 fields[key.name] = .object(["currency": .string(price.currency), "minorUnits": .integer(price.minorUnits)])
             case let .media(blob):
                 fields[key.name] = .object([
-                    "id": .string(hexString(blob.id)), "size": .integer(blob.size), "mime": .string(blob.mime),
-                    "commitment": .string(hexString(blob.commitment)),
+                    "id": .string(Hex.string(blob.id)), "size": .integer(blob.size), "mime": .string(blob.mime),
+                    "commitment": .string(Hex.string(blob.commitment)),
                 ])
             }
         }

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// A point on an item in coordinates normalised to the item: (0, 0) is its top left, (1, 1) its
 /// bottom right, so a mark lands on the same spot whatever each viewer's zoom.
@@ -43,7 +44,7 @@ public struct Colour: Hashable, Sendable {
     }
 
     /// `#rrggbbaa`: canonical JSON's form.
-    public var hex: String { "#" + hexString(rgba.bigEndianBytes) }
+    public var hex: String { "#" + Hex.string(rgba.bigEndianBytes) }
 }
 
 /// The geometry of a mark.

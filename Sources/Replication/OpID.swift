@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// A participant (and the replica it runs): its Ed25519 public key in a fixed-size, comparable form.
 ///
@@ -44,14 +45,14 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
     public var prefix: UInt64 { w0 }
 
     /// The key in lower-case hex: the participant's name in canonical JSON.
-    public var hex: String { hexString(bytes) }
+    public var hex: String { Hex.string(bytes) }
 
     /// Orders by key bytes.
     public static func < (lhs: ReplicaID, rhs: ReplicaID) -> Bool {
         (lhs.w0, lhs.w1, lhs.w2, lhs.w3) < (rhs.w0, rhs.w1, rhs.w2, rhs.w3)
     }
 
-    public var description: String { hexString(w0.bigEndianBytes.prefix(5)) }
+    public var description: String { Hex.string(w0.bigEndianBytes.prefix(5)) }
 }
 
 /// An operation's id: its author's Lamport counter and its author.

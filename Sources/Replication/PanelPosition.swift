@@ -1,3 +1,5 @@
+import Primitives
+
 /// A fractional position in the panel: items are shown in ascending order of position.
 ///
 /// The bytes are base-256 digits of a fraction in (0, 1), compared lexicographically; the last
@@ -47,5 +49,5 @@ public struct PanelPosition: Hashable, Comparable, Sendable, CustomStringConvert
     }
 
     /// The digits in hex: canonical JSON's form.
-    public var description: String { hexString(bytes) }
+    public var description: String { Hex.string(bytes) }
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Node
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Replication
 import Synchronization
@@ -287,7 +288,7 @@ enum NodeSuite {
             return nil
         }
         let sharedAt = clock.now
-        let hex = hexString(shared.blob.id)
+        let hex = Hex.string(shared.blob.id)
         while !(await b.engine.holdsWhole(blobHex: hex)) {
             guard await feed.next() != nil else {
                 print("node: B's live feed ended before the blob arrived")
@@ -445,12 +446,6 @@ enum NodeSuite {
     /// A duration in seconds.
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
-
-    /// Lower-case hex, as `blob(hex:)` takes it.
-    static func hexString(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
     /// `$TMPDIR`, else /tmp: where a user's temporary data folders would go.

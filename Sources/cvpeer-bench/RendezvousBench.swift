@@ -1,5 +1,6 @@
 import CBenchRef
 import PeerCrypto
+import Primitives
 import Rendezvous
 
 #if canImport(Glibc)

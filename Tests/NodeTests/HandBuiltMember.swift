@@ -1,5 +1,6 @@
 import Foundation
 import PeerCrypto
+import Primitives
 import Replication
 import Rendezvous
 import Store
@@ -74,7 +75,7 @@ final class HandBuiltMember: Sendable {
 /// A clock a test moves by hand (seconds). It starts at the engine's own clock's reading, so
 /// buckets filled before a test swaps it in do not see time step back.
 final class ManualClock: Sendable {
-    private let seconds = Mutex<Double>(RoomEngine.monotonicSeconds())
+    private let seconds = Mutex<Double>(MonotonicClock.seconds())
 
     var now: Double { seconds.withLock { $0 } }
 

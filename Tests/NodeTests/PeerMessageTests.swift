@@ -1,5 +1,6 @@
 import CVPeerTestSupport
 import PeerCrypto
+import Primitives
 import Testing
 
 @testable import Node

@@ -1,5 +1,6 @@
 import Foundation
 import CVPeerTestSupport
+import Primitives
 import Testing
 
 @testable import PeerCrypto

@@ -25,6 +25,7 @@
 
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Transport
 
@@ -55,12 +56,6 @@ func unhex(_ text: Substring) -> [UInt8]? {
         index += 2
     }
     return bytes
-}
-
-func monotonicNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
 /// Reads whole lines from standard input without blocking; nil once it has ended.
@@ -405,7 +400,7 @@ func owner(_ options: [String: String]) -> Never {
         roomKeys: keys, peerID: .random(), candidates: [local], identity: identity, random: SystemRandomNumberGenerator())
     var buffer = [UInt8](repeating: 0, count: 2048)
     var traffic = Traffic()
-    let started = monotonicNanoseconds()
+    let started = MonotonicClock.nanoseconds()
     var registeredAt: UInt64?
 
     func perform(_ actions: [RendezvousClient.Action]) {
@@ -417,7 +412,7 @@ func owner(_ options: [String: String]) -> Never {
                     traffic.bytesSent += datagram.count
                 }
             case .registered:
-                if registeredAt == nil { registeredAt = monotonicNanoseconds() }
+                if registeredAt == nil { registeredAt = MonotonicClock.nanoseconds() }
             case .refused(let reason):
                 say("owner refused \(reason)")
             case .introduced, .relayed, .registrationLost:
@@ -428,8 +423,8 @@ func owner(_ options: [String: String]) -> Never {
 
     /// Feeds the client what arrives for up to `milliseconds`, and its timers.
     func run(milliseconds: Int, until done: () -> Bool) {
-        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
-        while !done(), monotonicNanoseconds() < deadline {
+        let deadline = MonotonicClock.nanoseconds() + UInt64(milliseconds) * 1_000_000
+        while !done(), MonotonicClock.nanoseconds() < deadline {
             var fd = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
             _ = poll(&fd, 1, 20)
             for _ in 0..<64 {
@@ -437,9 +432,9 @@ func owner(_ options: [String: String]) -> Never {
                 guard source == rendezvous else { continue }
                 traffic.datagramsReceived += 1
                 traffic.bytesReceived += count
-                perform(client.received(Array(buffer[0..<min(count, buffer.count)]), now: monotonicNanoseconds()))
+                perform(client.received(Array(buffer[0..<min(count, buffer.count)]), now: MonotonicClock.nanoseconds()))
             }
-            perform(client.timerFired(now: monotonicNanoseconds()))
+            perform(client.timerFired(now: MonotonicClock.nanoseconds()))
         }
     }
 
@@ -467,7 +462,7 @@ func owner(_ options: [String: String]) -> Never {
         if lines.contains("refresh"), let due = client.nextTimer {
             let before = client.stats.registrations
             // The refresh falls due now: the client's clock is whatever the caller says.
-            perform(client.timerFired(now: max(due, monotonicNanoseconds())))
+            perform(client.timerFired(now: max(due, MonotonicClock.nanoseconds())))
             run(milliseconds: 5_000) { client.stats.registrations > before }
             say(report("refreshed"))
         }

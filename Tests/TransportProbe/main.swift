@@ -35,6 +35,7 @@
 
 import Dispatch
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Synchronization
 import Transport

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 #if canImport(Glibc)
     import Glibc

@@ -4,6 +4,7 @@
     import Darwin
 #endif
 import PeerCrypto
+import Primitives
 import Replication
 import Store
 import Transport
@@ -174,7 +175,7 @@ extension RoomEngine {
     /// Asks linked peers for the chunks still missing, within each peer's window.
     func pumpTransfers() {
         guard let transport, !transfers.transfers.isEmpty else { return }
-        let now = Self.monotonicSeconds()
+        let now = MonotonicClock.seconds()
         for request in transfers.listRequests(peers: Array(peers.keys), now: now) {
             for page in 0..<request.pages {
                 let message = PeerMessage.hashListRequest(request.key, commitment: request.commitment, page: UInt32(page))
@@ -189,7 +190,7 @@ extension RoomEngine {
     /// The periodic pass over transfers: time-outs, parked chunks, buffered writes.
     func transferTimer() {
         flushChunks()
-        transfers.refresh(now: Self.monotonicSeconds())
+        transfers.refresh(now: MonotonicClock.seconds())
         pumpTransfers()
     }
 
@@ -225,7 +226,7 @@ extension RoomEngine {
         guard chunkHasher.matches(plaintext, index: Int(index), hashes: hashes) else {
             counters.poisonedChunks += 1
             blobChecks.blame(peer)
-            transfers.poisoned(key, index: index, by: peer, now: Self.monotonicSeconds())
+            transfers.poisoned(key, index: index, by: peer, now: MonotonicClock.seconds())
             pumpTransfers()
             return
         }
@@ -371,7 +372,7 @@ extension RoomEngine {
                 counters.unwantedChunks += 1
                 return
             }
-            switch transfers.receivedListPage(key, page: page, hashes: hashes, from: peer, now: Self.monotonicSeconds()) {
+            switch transfers.receivedListPage(key, page: page, hashes: hashes, from: peer, now: MonotonicClock.seconds()) {
             case .incomplete:
                 return
             case .bad:

@@ -1,5 +1,6 @@
 import Foundation
 import PeerCrypto
+import Primitives
 import Replication
 import Store
 import Transport
@@ -83,7 +84,7 @@ public actor RoomEngine {
     var localQuota = AuthorQuota(limits: .local)
     var remoteQuota = AuthorQuota(limits: .remote)
     /// The quotas' clock in seconds (monotonic); tests set their own.
-    var quotaClock: @Sendable () -> Double = { RoomEngine.monotonicSeconds() }
+    var quotaClock: @Sendable () -> Double = { MonotonicClock.seconds() }
 
     /// What the engine dropped or did, by reason.
     public struct Counters: Sendable, Equatable {
@@ -240,10 +241,6 @@ public actor RoomEngine {
 
     static func wallMillis() -> UInt64 {
         UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-    }
-
-    static func monotonicSeconds() -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 
     // MARK: Local edits

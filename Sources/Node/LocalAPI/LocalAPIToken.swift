@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// The access token of one run of the local API: 32 random bytes as lowercase base32 (52 characters).
 ///

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// One entry of a sync summary: how far the sender holds an author's chain, and its head.
 public struct SummaryEntry: Hashable, Sendable {

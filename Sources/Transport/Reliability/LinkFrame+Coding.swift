@@ -1,3 +1,5 @@
+import Primitives
+
 // The binary layout of frames; docs/PROTOCOL.md lists the same fields in the same order.
 
 extension LinkFrame {
@@ -82,10 +84,10 @@ extension LinkFrame {
             let length = try reader.count("message data length", max: total - offset)
             return .message(MessageFragment(
                 messageID: messageID, totalLength: total, offset: offset,
-                bytes: try reader.raw(length, "message data")))
+                bytes: try reader.bytes(length, "message data")))
         case .unreliable:
             let length = try reader.count("unreliable length", max: Wire.maxUnreliableSize)
-            return .unreliable(try reader.raw(length, "unreliable data"))
+            return .unreliable(try reader.bytes(length, "unreliable data"))
         case .close:
             return .close(reason: try reader.varint("close reason"))
         case .maxData:
@@ -135,72 +137,19 @@ extension MessageFragment {
     }
 }
 
-/// Unsigned LEB128, the integer encoding of every cvpeer format.
-enum Varint {
-    static func append(_ value: UInt64, to bytes: inout [UInt8]) {
-        var rest = value
-        while rest >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
+/// The frame reader: the shared byte reader, throwing `ReliabilityError`.
+typealias FrameReader = ByteReader<ReliabilityError>
+
+extension ReliabilityError: ByteReadError {
+    /// The reliability error for a byte-reading fault, as frame decoding always reported it.
+    public init(_ fault: ByteReadFault) {
+        switch fault {
+        case let .truncated(what): self = .truncated(what)
+        case let .tooLarge(what, _): self = .limitExceeded(what)
+        case let .varintOverflow(what), let .varintNotMinimal(what), let .tooSmall(what), let .outOfRange(what),
+            let .notUTF8(what):
+            self = .invalidField(what)
+        case let .trailingBytes(count): self = .invalidField("\(count) trailing bytes")
         }
-        bytes.append(UInt8(rest))
-    }
-
-    static func size(_ value: UInt64) -> Int {
-        var size = 1
-        var rest = value >> 7
-        while rest != 0 {
-            size += 1
-            rest >>= 7
-        }
-        return size
-    }
-}
-
-/// Reads frame fields from untrusted bytes: checks the remaining length before every read.
-struct FrameReader {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var remaining: Int { bytes.count - offset }
-
-    func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
-
-    mutating func byte(_ what: String) throws(ReliabilityError) -> UInt8 {
-        guard offset < bytes.count else { throw .truncated(what) }
-        defer { offset += 1 }
-        return bytes[offset]
-    }
-
-    mutating func varint(_ what: String) throws(ReliabilityError) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let byte = try byte(what)
-            // The tenth byte holds only bit 63; anything more overflows 64 bits.
-            if shift == 63, byte > 1 { throw .invalidField(what) }
-            value |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 {
-                if byte == 0, shift > 0 { throw .invalidField(what) }
-                return value
-            }
-            shift += 7
-        }
-    }
-
-    /// A varint at most `max`, as an Int for use as a length or offset.
-    mutating func count(_ what: String, max: Int) throws(ReliabilityError) -> Int {
-        let value = try varint(what)
-        guard value <= UInt64(max) else { throw .limitExceeded(what) }
-        return Int(value)
-    }
-
-    /// Exactly `count` bytes; the caller has bounded `count`.
-    mutating func raw(_ count: Int, _ what: String) throws(ReliabilityError) -> [UInt8] {
-        guard count <= remaining else { throw .truncated(what) }
-        defer { offset += count }
-        return Array(bytes[offset..<(offset + count)])
     }
 }

@@ -1,3 +1,5 @@
+import Primitives
+
 // Building packets. Order inside a packet: ACK, MAX_DATA, PING, UNRELIABLE, retransmitted
 // MESSAGE data, new MESSAGE data. Lost data goes before new data so the receiver can deliver
 // (and free) the head of line first; an ACK goes first so it is never starved by data.

@@ -1,5 +1,6 @@
 import Dispatch
 import PeerCrypto
+import Primitives
 import Rendezvous
 
 #if canImport(Glibc)
@@ -15,20 +16,6 @@ import Rendezvous
 // datagrams. Inbound: rendezvous types only from the rendezvous's address (relayed ones are
 // unwrapped and go to the link layer on the relay path), link types from anywhere else; the
 // link layer authenticates, the reliability layer orders, events go to the handler.
-
-/// Monotonic nanoseconds, the clock every state machine here runs on.
-func monotonicNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-}
-
-/// The system's wall clock in milliseconds since 1970 (UTC): for handshake initiation timestamps only.
-func wallClockMilliseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return UInt64(max(0, time.tv_sec)) * 1_000 + UInt64(time.tv_nsec) / 1_000_000
-}
 
 /// One connected peer's reliability state; a class so the loop mutates it in place.
 final class PeerSlot {
@@ -149,7 +136,7 @@ final class TransportLoop {
         endpoint = LinkEndpoint(
             identity: setup.identity, room: setup.room, random: SystemRandomNumberGenerator(),
             configuration: .init(persistentKeepalive: setup.configuration.persistentKeepalive),
-            wallClock: .init { _ in wallClockMilliseconds() })
+            wallClock: .init { _ in MonotonicClock.wallClockMilliseconds() })
         if setup.server != nil {
             client = RendezvousClient(
                 roomKeys: setup.room, peerID: setup.rendezvousPeerID, candidates: setup.candidates,
@@ -161,11 +148,11 @@ final class TransportLoop {
 
     func run() {
         shared.state.withLock { $0.loopThread = TransportShared.currentThreadID }
-        now = monotonicNanoseconds()
+        now = MonotonicClock.nanoseconds()
         if let actions = client?.start(now: now) { performClient(actions) }
         var idlePasses = 0
         while true {
-            now = monotonicNanoseconds()
+            now = MonotonicClock.nanoseconds()
             counters.loopIterations += 1
             fireTimers()
             if let drainDeadline, now >= drainDeadline || allDrained {
@@ -178,7 +165,7 @@ final class TransportLoop {
             publishStatusIfDue()
             var wait: UInt64 = 0
             if !budgetHit {
-                now = monotonicNanoseconds()
+                now = MonotonicClock.nanoseconds()
                 let next = nextDeadline()
                 wait = min(next.map { $0 > now ? $0 - now : 0 } ?? Self.maxWait, Self.maxWait)
                 // A deadline that stays due while nothing moves would spin: back off a little.
@@ -186,9 +173,9 @@ final class TransportLoop {
                 if idlePasses > 2 { wait = 50_000 }
             }
             flushBatch()
-            let waitStart = monotonicNanoseconds()
+            let waitStart = MonotonicClock.nanoseconds()
             let ready = setup.socket.wait(wake: setup.wakeRead, nanoseconds: wait)
-            counters.waitNanoseconds += monotonicNanoseconds() - waitStart
+            counters.waitNanoseconds += MonotonicClock.nanoseconds() - waitStart
             if ready.wake { takeCommands() }
             if ready.socket { receiveBatch() }
         }
@@ -206,7 +193,7 @@ final class TransportLoop {
             defer { state.commands = [] }
             return state.commands
         }
-        now = monotonicNanoseconds()
+        now = MonotonicClock.nanoseconds()
         for command in commands {
             switch command {
             case .connect(let endpoints):
@@ -243,7 +230,7 @@ final class TransportLoop {
         while datagrams < Self.receiveBatch {
             switch setup.socket.receive(into: receiveBuffer) {
             case .datagrams(let length, let segmentSize, let source):
-                now = monotonicNanoseconds()
+                now = MonotonicClock.nanoseconds()
                 changed = true
                 // A coalesced run is split back into the sender's datagrams.
                 let size = segmentSize ?? length
@@ -320,7 +307,7 @@ final class TransportLoop {
             var count = 0
             while count < Self.sendBatch, let number = endpoint.nextPacketNumber(for: peer) {
                 // A fresh clock per packet lets the pacer release packets as time passes.
-                now = monotonicNanoseconds()
+                now = MonotonicClock.nanoseconds()
                 guard let plaintext = slot.reliable.nextPacket(packetNumber: number, now: now) else { break }
                 do {
                     perform(try endpoint.send(plaintext, to: peer, now: now))
@@ -714,7 +701,7 @@ final class TransportLoop {
     // MARK: Close
 
     private func finishClose() {
-        now = monotonicNanoseconds()
+        now = MonotonicClock.nanoseconds()
         for (peer, slot) in slots where !slot.broken {
             slot.reliable.close(reason: Self.closeReason, now: now)
             guard let number = endpoint.nextPacketNumber(for: peer),

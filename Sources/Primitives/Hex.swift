@@ -1,19 +1,32 @@
-/// Lower-case hexadecimal, as the local API and the canonical document write ids.
-enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
+/// Lower-case hexadecimal, the one spelling every cvpeer format and log line uses for bytes.
+public enum Hex {
+    @usableFromInline static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// `bytes` as lower-case hex.
-    static func string(_ bytes: some Sequence<UInt8>) -> String {
+    @inlinable
+    public static func string(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        append(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the lower-case hex of `bytes` to `out`, for writers that build UTF-8 directly.
+    @inlinable
+    public static func append(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The first `count` big-endian bytes of `value` as lower-case hex: short ids in descriptions.
+    public static func prefix(_ value: UInt64, bytes count: Int) -> String {
+        string(value.bigEndianBytes.prefix(count))
     }
 
     /// The bytes of a hex string (either case), or nil if it is not one.
-    static func bytes(_ text: some StringProtocol) -> [UInt8]? {
+    public static func bytes(_ text: some StringProtocol) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         var result: [UInt8] = []

@@ -101,8 +101,8 @@ public enum RendezvousWire {
         case ipv6 = 6
     }
 
-    /// Every datagram stays at or under this size; equal to `Wire.maxDatagramSize` in Transport,
-    /// which this module cannot import (Transport depends on Rendezvous).
+    /// Every datagram stays at or under this size: fits the IPv6 minimum MTU (1280) less headers.
+    /// Transport's `Wire.maxDatagramSize` is this value (its socket carries both protocols).
     public static let maxDatagramSize = 1200
     /// Type byte plus 3 reserved bytes: keeps the fields after it 4-byte aligned and leaves room
     /// for flags without a new type.

@@ -1,10 +1,13 @@
+import Rendezvous
+
 /// Sizes and constants of the datagram format, named so that no bare number stands in the code.
 ///
 /// The full format is written down in docs/PROTOCOL.md once the transport exists.
 public enum Wire {
     /// The largest UDP payload cvpeer sends: fits the IPv6 minimum MTU (1280) less headers, so no
-    /// datagram is ever fragmented on any path.
-    public static let maxDatagramSize = 1200
+    /// datagram is ever fragmented on any path. One socket carries links and rendezvous messages,
+    /// so the rendezvous's bound is the one source of truth.
+    public static let maxDatagramSize = RendezvousWire.maxDatagramSize
 }
 
 // MARK: Reliability
@@ -14,7 +17,7 @@ public enum Wire {
 extension Wire {
     /// The largest datagram a node sends on a link: 1200 − the rendezvous's 12-byte relay header,
     /// so a relayed packet still fits `maxDatagramSize`.
-    public static let maxLinkDatagramSize = 1188
+    public static let maxLinkDatagramSize = maxDatagramSize - RendezvousWire.relayHeaderSize
     /// A data packet's cleartext header (type, reserved, receiver index, 64-bit counter), which
     /// the frames' budget must leave room for.
     public static let dataHeaderSize = 16

@@ -39,6 +39,7 @@ extension LinkEndpoint {
         }
         sessions[index]!.receive = receive
         stats.dataPacketsReceived += 1
+        lastDatagramAuthenticated = true
 
         var actions: [LinkAction<Path>] = []
         if !session.confirmed {

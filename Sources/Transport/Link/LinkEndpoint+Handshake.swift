@@ -52,7 +52,7 @@ extension LinkEndpoint {
         let message1 = LinkCookie.withoutMac2(packet)
         noteLoad(now: now)
         if let index = halfOpenByMessage1[message1], var state = halfOpen[index] {
-            if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path, now: now) }
+            if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path) }
             guard chargeHandshake(from: path, now: now) else { return [] }
             // A copy (another path, a retry, the network): the same answer, no Diffie-Hellman.
             if !state.paths.contains(path), state.paths.count < Wire.linkMaxCandidatePaths {
@@ -84,7 +84,7 @@ extension LinkEndpoint {
         // Under load, the Diffie-Hellman and the 164-byte answer wait until the source has shown
         // it receives at its address; the initiation is not remembered, so its copy with mac2 is
         // taken as new.
-        if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path, now: now) }
+        if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path) }
         guard chargeHandshake(from: path, now: now) else { return [] }
         replayCache.insert(replayKey, now: now)
         var handshake = CvpeerHandshake(role: .responder, identity: identity, room: keys)
@@ -120,10 +120,7 @@ extension LinkEndpoint {
     /// Marks the endpoint under load when half-open states pile up or the global handshake
     /// budget is half spent (WireGuard looks at its handshake queue the same way).
     mutating func noteLoad(now: UInt64) {
-        let capacity = Wire.linkHandshakeGlobalInterval * Wire.linkHandshakeGlobalBurst
-        let elapsed = Self.elapsed(from: rateLimiter.global.updatedAt, to: now)
-        let credit = min(capacity, rateLimiter.global.credit &+ elapsed)
-        if halfOpen.count >= Wire.linkLoadHalfOpen || credit < capacity / 2 {
+        if halfOpen.count >= Wire.linkLoadHalfOpen || rateLimiter.isGlobalHalfSpent(at: now) {
             underLoadUntil = now + Wire.linkLoadDuration
         }
     }
@@ -139,7 +136,7 @@ extension LinkEndpoint {
 
     /// The 64-byte cookie reply for the path an initiation came from, sealed to its mac1.
     mutating func cookieReply(
-        to initiation: LinkPacket.Initiation, packet: [UInt8], keys: RoomKeys, on path: Path, now: UInt64
+        to initiation: LinkPacket.Initiation, packet: [UInt8], keys: RoomKeys, on path: Path
     ) -> [LinkAction<Path>] {
         let cookie = LinkCookie.cookie(for: path.cookieAddress, secret: cookieSecrets.current)
         let nonce = (0..<Wire.cookieReplyNonceSize).map { _ in UInt8(truncatingIfNeeded: random.next()) }
@@ -177,6 +174,7 @@ extension LinkEndpoint {
         attempt.cookies[path] = (cookie, now)
         attempts[attempt.localIndex] = attempt
         stats.cookieRepliesReceived += 1
+        lastDatagramAuthenticated = true
         return [.send(attempt.initiation(on: path, now: now), to: path)]
     }
 
@@ -231,6 +229,7 @@ extension LinkEndpoint {
             createdAt: now, handshakeStartedAt: attempt.startedAt, confirmedAt: nil, message1Packet: nil,
             message3Packet: nil, peerIncarnation: peerIncarnation, epoch: attempt.epoch)
         stats.sessionsEstablished += 1
+        lastDatagramAuthenticated = true
         attempt.phase = .awaitingConfirmation(message2Packet: packet, message3Packet: finish, path: path)
         attempt.nextRetryAt = now + retryDelay()
         attempts[attempt.localIndex] = attempt
@@ -273,6 +272,7 @@ extension LinkEndpoint {
                 message3Packet: packet, peerIncarnation: peerIncarnation, epoch: state.epoch)
             sessionByMessage1[state.message1Packet] = index
             stats.sessionsEstablished += 1
+            lastDatagramAuthenticated = true
             var actions = installConfirmed(index, path: path, candidates: state.paths, now: now)
             if let confirmation = sendPacket(to: established.peer, plaintext: [], on: path, session: index, now: now) {
                 stats.keepalivesSent += 1

@@ -98,6 +98,10 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     var underLoadUntil: UInt64 = 0
     /// What happened so far, drops by reason included.
     public internal(set) var stats = LinkStats()
+    /// True if the last datagram given to `received` authenticated (data, a completed handshake,
+    /// a cookie reply): only a sender at its address could have made it, so the shell may trust
+    /// that the address receives, without comparing stats around every datagram.
+    public internal(set) var lastDatagramAuthenticated = false
 
     /// An endpoint for `identity` in `room`, with no links yet.
     ///
@@ -132,6 +136,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
 
     /// Takes in one datagram from the network; never throws, traps or answers bad input.
     public mutating func received(_ datagram: [UInt8], from path: Path, now: UInt64) -> [LinkAction<Path>] {
+        lastDatagramAuthenticated = false
         let packet: LinkPacket
         do {
             packet = try LinkPacket.decode(datagram)

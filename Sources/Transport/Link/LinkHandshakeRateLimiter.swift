@@ -8,11 +8,15 @@ struct LinkHandshakeRateLimiter<Path: Hashable & Sendable>: Sendable, Equatable 
         var credit: UInt64
         var updatedAt: UInt64
 
+        /// The credit refilled by the time passed until `now`, without taking any.
+        func credit(at now: UInt64, capacity: UInt64) -> UInt64 {
+            let elapsed = now >= updatedAt ? now - updatedAt : 0
+            return min(capacity, credit &+ elapsed)
+        }
+
         /// Refills by the time passed, then takes one packet's worth if there is enough.
         mutating func take(interval: UInt64, burst: UInt64, now: UInt64) -> Bool {
-            let capacity = interval * burst
-            let elapsed = now >= updatedAt ? now - updatedAt : 0
-            credit = min(capacity, credit &+ elapsed)
+            credit = credit(at: now, capacity: interval * burst)
             updatedAt = max(updatedAt, now)
             guard credit >= interval else { return false }
             credit -= interval
@@ -23,6 +27,13 @@ struct LinkHandshakeRateLimiter<Path: Hashable & Sendable>: Sendable, Equatable 
     private(set) var global = Bucket(
         credit: Wire.linkHandshakeGlobalInterval * Wire.linkHandshakeGlobalBurst, updatedAt: 0)
     private(set) var perPath: [Path: Bucket] = [:]
+
+    /// True if at least half the global budget is spent at `now`; charges nothing. The endpoint
+    /// counts this as load, so cookies are asked for before the budget runs out.
+    func isGlobalHalfSpent(at now: UInt64) -> Bool {
+        let capacity = Wire.linkHandshakeGlobalInterval * Wire.linkHandshakeGlobalBurst
+        return global.credit(at: now, capacity: capacity) < capacity / 2
+    }
 
     /// True if a handshake packet from `path` may be processed now (and charges for it).
     mutating func allow(from path: Path, now: UInt64) -> Bool {

@@ -284,12 +284,8 @@ final class TransportLoop {
             counters.directDisabledDrops += 1
             return
         }
-        let before = endpoint.stats
         let actions = endpoint.received(datagram, from: .direct(source), now: now)
-        let after = endpoint.stats
-        if after.dataPacketsReceived != before.dataPacketsReceived || after.sessionsEstablished != before.sessionsEstablished
-            || after.cookieRepliesReceived != before.cookieRepliesReceived
-        {
+        if endpoint.lastDatagramAuthenticated {
             // Something only a sender at that address could make: it receives there.
             unverified.heard(from: source)
         }

@@ -39,10 +39,14 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The node's durable store; the one module besides the transport that does I/O.
         .target(name: "Store", dependencies: ["CSQLite", "PeerCrypto", "Replication"], swiftSettings: strict),
+        // The local API's one contract (Codable requests, answers, live events), its server plumbing
+        // and its client: shared by the node and the CLI, and free of the node's model (no Node,
+        // Replication or Store), so the CLI and tests can use it alone.
+        .target(name: "LocalAPI", swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
-                "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
+                "LocalAPI", "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -1,4 +1,5 @@
 import Foundation
+import LocalAPI
 import PeerCrypto
 import Replication
 import Store
@@ -31,7 +32,7 @@ enum NodeRoutes {
                 await guarded { text(await engine.statusText()) }
             },
             LocalAPIRoute(.get, "/api/export") { _ in
-                await guarded { text(await engine.documentText(extra: [:])) }
+                await guarded { text(await engine.documentText()) }
             },
             LocalAPIRoute(.get, "/api/blobs/:id") { request in
                 await guarded {
@@ -39,13 +40,13 @@ enum NodeRoutes {
                         let blob = try await engine.blob(hex: request.parameters["id"] ?? "")
                         return blobResponse(blob.bytes, mime: blob.mime, range: request.headers["range"])
                     } catch NodeError.blobIncomplete(let have, let total) {
-                        var response = text(RoomEngine.text(["error": "still arriving: \(have) of \(total) chunks", "have": have, "total": total]))
+                        var response = text(APIJSON.text(StillArrivingAnswer(have: have, total: total)))
                         response.status = 409
                         return response
                     }
                 }
             },
-            .upload("/api/share", limit: RoomEngine.maxBlobSize) { request in
+            .upload("/api/share") { request in
                 await guarded { try await share(request, engine: engine) }
             },
             LocalAPIRoute(.post, "/api/mark") { request in
@@ -204,12 +205,11 @@ enum NodeRoutes {
             prepared = try MediaUpload.prepare(head, name: name, keepMetadata: keepMetadata)
             result = try await engine.share(bytes: prepared.bytes, mime: prepared.mime, title: title, price: price)
         }
-        let object: [String: Any] = [
-            "item": result.item.canonicalString, "blob": Hex.string(result.blob.id), "size": result.blob.size,
-            "mime": result.blob.mime, "kind": result.kind.name, "metadataRemoved": prepared.metadataRemoved,
-            "removed": prepared.removed,
-        ]
-        return text(RoomEngine.text(object))
+        let answer = ShareAnswer(
+            item: result.item.canonicalString, blob: Hex.string(result.blob.id), size: result.blob.size,
+            mime: result.blob.mime, kind: result.kind.name, metadataRemoved: prepared.metadataRemoved,
+            removed: prepared.removed)
+        return text(APIJSON.text(answer))
     }
 
     private static func commerce(

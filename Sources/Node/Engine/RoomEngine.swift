@@ -1,4 +1,5 @@
 import Foundation
+import LocalAPI
 import PeerCrypto
 import Replication
 import Store
@@ -483,7 +484,7 @@ public actor RoomEngine {
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(64))
         subscribers[id] = continuation
         continuation.yield(stateText())
-        continuation.yield(Self.text(statusObject(type: "status")))
+        continuation.yield(LiveEvent.status(status(type: "status")).text)
         for (author, pointer) in presence.current where pointer != nil { broadcastPointer(of: author, pointer) }
         return (id, stream)
     }
@@ -510,22 +511,16 @@ public actor RoomEngine {
     /// Sends the status to every subscriber (every second, and when links change).
     func pushStatus() {
         guard !subscribers.isEmpty else { return }
-        broadcast(statusObject(type: "status"))
+        broadcast(.status(status(type: "status")))
     }
 
-    func broadcast(_ object: [String: Any]) {
+    func broadcast(_ event: LiveEvent) {
         guard !subscribers.isEmpty else { return }
-        broadcastText(Self.text(object))
+        broadcastText(event.text)
     }
 
     private func broadcastText(_ text: String) {
         for continuation in subscribers.values { continuation.yield(text) }
     }
 
-    static func text(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return "{}"
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
 }

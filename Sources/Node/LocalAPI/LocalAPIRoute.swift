@@ -32,8 +32,6 @@ public struct LocalAPIRoute: Sendable {
 
     /// The body limit of a JSON endpoint: far above any command's JSON, far below what would hurt memory.
     public static let jsonBodyLimit = 1 << 20
-    /// The default limit of a streamed upload: a long phone video; the node may set its own per route.
-    public static let uploadBodyLimit = 4 << 30
 
     /// The method.
     public let method: Method
@@ -75,9 +73,11 @@ public struct LocalAPIRoute: Sendable {
         }
     }
 
-    /// A streamed upload endpoint (POST): the body reaches the handler in chunks, up to `limit` bytes.
+    /// A streamed upload endpoint (POST): the body reaches the handler in chunks, up to `limit` bytes,
+    /// by default the node's one blob limit (`RoomEngine.maxBlobSize`), so no upload passes the route
+    /// only to be refused by the engine.
     public static func upload(
-        _ path: String, limit: Int = uploadBodyLimit,
+        _ path: String, limit: Int = RoomEngine.maxBlobSize,
         handler: @escaping @Sendable (LocalAPIRequest) async throws -> LocalAPIResponse
     ) -> LocalAPIRoute {
         LocalAPIRoute(.post, path, body: .streamed(limit: limit), handler: handler)

@@ -42,7 +42,16 @@ let package = Package(
         // The local API's one contract (Codable requests, answers, live events), its server plumbing
         // and its client: shared by the node and the CLI, and free of the node's model (no Node,
         // Replication or Store), so the CLI and tests can use it alone.
-        .target(name: "LocalAPI", swiftSettings: strict),
+        .target(
+            name: "LocalAPI",
+            dependencies: [
+                "PeerCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Node",
             dependencies: [
@@ -64,7 +73,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "cvpeer",
-            dependencies: ["Node", "Rendezvous", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // PeerCrypto and Replication are still imported by identity, report and session code
+            // (fingerprints, invites, prices); listed so every import is declared.
+            dependencies: [
+                "Node", "LocalAPI", "Rendezvous", "PeerCrypto", "Replication",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.
@@ -111,7 +125,9 @@ let package = Package(
         .executableTarget(
             name: "RendezvousFlooder", dependencies: ["Transport", "Rendezvous", "PeerCrypto"],
             path: "Tests/RendezvousFlooder", swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "LocalAPI", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        // The local API's contract pinned by fixtures (read by path, so the viewer's scripts can be scanned too).
+        .testTarget(name: "LocalAPITests", dependencies: ["LocalAPI"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdCore
+import LocalAPI
 import NIOCore
 
 /// One JSON (or file) endpoint of the local API: a method, a path and a handler.
@@ -9,17 +10,8 @@ import NIOCore
 /// matches one non-empty segment and its percent-decoded text appears in `LocalAPIRequest.parameters`.
 /// Access control (token, Host, Origin) has already happened when a handler runs.
 public struct LocalAPIRoute: Sendable {
-    /// The HTTP methods a route can answer.
-    public enum Method: String, Sendable, CaseIterable {
-        /// Reads; never changes anything, so the viewer may load it as a page.
-        case get = "GET"
-        /// Creates or acts.
-        case post = "POST"
-        /// Replaces.
-        case put = "PUT"
-        /// Deletes.
-        case delete = "DELETE"
-    }
+    /// The HTTP methods a route can answer (the contract's, which the client sends).
+    public typealias Method = LocalAPIMethod
 
     /// How the request body reaches the handler.
     public enum Body: Sendable {

@@ -41,10 +41,23 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The node's durable store; the one module besides the transport that does I/O.
         .target(name: "Store", dependencies: ["CSQLite", "PeerCrypto", "Replication"], swiftSettings: strict),
+        // The local API's one contract (Codable requests, answers, live events), its server plumbing
+        // and its client: shared by the node and the CLI, and free of the node's model (no Node,
+        // Replication or Store), so the CLI and tests can use it alone.
+        .target(
+            name: "LocalAPI",
+            dependencies: [
+                "Primitives", "PeerCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Node",
             dependencies: [
-                "Primitives", "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
+                "Primitives", "LocalAPI", "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -62,7 +75,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "cvpeer",
-            dependencies: ["Node", "Rendezvous", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // PeerCrypto and Replication are still imported by identity, report and session code
+            // (fingerprints, invites, prices); listed so every import is declared.
+            dependencies: [
+                "Node", "LocalAPI", "Rendezvous", "PeerCrypto", "Replication",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.
@@ -109,7 +127,9 @@ let package = Package(
         .executableTarget(
             name: "RendezvousFlooder", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto"],
             path: "Tests/RendezvousFlooder", swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "LocalAPI", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        // The local API's contract pinned by fixtures (read by path, so the viewer's scripts can be scanned too).
+        .testTarget(name: "LocalAPITests", dependencies: ["LocalAPI"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),

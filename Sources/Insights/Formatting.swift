@@ -32,25 +32,8 @@ public enum Formatting {
         return "\(seconds / 3_600)h \(pad(Int(seconds / 60 % 60), 2))m"
     }
 
-    /// "12.50 EUR": a price in its currency's usual number of decimals.
-    public static func price(_ price: Price) -> String {
-        let decimals = minorUnitDigits(price.currency)
-        guard decimals > 0 else { return "\(price.minorUnits) \(price.currency)" }
-        var scale: UInt64 = 1
-        for _ in 0..<decimals { scale *= 10 }
-        return "\(price.minorUnits / scale).\(pad(Int(price.minorUnits % scale), decimals)) \(price.currency)"
-    }
-
-    /// ISO 4217 minor-unit digits: 2 for most currencies; these are the exceptions.
-    static func minorUnitDigits(_ currency: String) -> Int {
-        switch currency {
-        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF",
-            "XOF", "XPF":
-            0
-        case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND": 3
-        default: 2
-        }
-    }
+    /// "12.50 EUR": a price in its currency's usual number of decimals (`Price.text`, the one formatter).
+    public static func price(_ price: Price) -> String { price.text }
 
     static func pad(_ value: Int, _ width: Int) -> String {
         let digits = String(value)

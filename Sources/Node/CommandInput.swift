@@ -182,28 +182,15 @@ public enum CommandInput {
         return Price(currency: currency, minorUnits: minorUnits)
     }
 
-    /// The number of decimals of an ISO 4217 currency: 0 for JPY, KRW and the like, 3 for the dinars
-    /// of Bahrain, Iraq, Jordan, Kuwait, Libya, Tunisia and Oman's rial, 2 for every other code.
-    public static func minorUnitDigits(of currency: String) -> Int {
-        if zeroDecimalCurrencies.contains(currency) { return 0 }
-        if threeDecimalCurrencies.contains(currency) { return 3 }
-        return 2
-    }
+    /// The number of decimals of an ISO 4217 currency (`Price.minorUnitDigits(of:)`).
+    public static func minorUnitDigits(of currency: String) -> Int { Price.minorUnitDigits(of: currency) }
 
-    /// Writes a price the way `price(_:)` reads it back: `129.90 EUR`, `1500 JPY`.
-    public static func format(_ price: Price) -> String {
-        format(currency: price.currency, minorUnits: price.minorUnits)
-    }
+    /// Writes a price the way `price(_:)` reads it back: `129.90 EUR`, `1500 JPY` (`Price.text`).
+    public static func format(_ price: Price) -> String { price.text }
 
     /// Writes a price given as the document holds it (`{"currency": "EUR", "minorUnits": 12990}`): `129.90 EUR`.
     public static func format(currency: String, minorUnits: UInt64) -> String {
-        let digits = minorUnitDigits(of: currency)
-        guard digits > 0 else { return "\(minorUnits) \(currency)" }
-        var divisor: UInt64 = 1
-        for _ in 0..<digits { divisor *= 10 }
-        let fraction = String(minorUnits % divisor)
-        let padded = String(repeating: "0", count: digits - fraction.count) + fraction
-        return "\(minorUnits / divisor).\(padded) \(currency)"
+        Price.text(currency: currency, minorUnits: minorUnits)
     }
 
     // MARK: Text
@@ -278,12 +265,6 @@ public enum CommandInput {
     public static let minItemPrefixLength = 4
 
     // MARK: Helpers
-
-    private static let zeroDecimalCurrencies: Set<String> = [
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF",
-        "XOF", "XPF",
-    ]
-    private static let threeDecimalCurrencies: Set<String> = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]
 
     private static func trimmedSpaces(_ text: String) -> String {
         String(text.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())

@@ -41,7 +41,7 @@ struct PresenceTests {
         let benID = ben.engine.me.hex
         // Pointers are unreliable: keep moving until one arrives, at most 15 s.
         let seen = Task {
-            for await text in stream where text.contains("\"type\":\"pointer\"") && text.contains(benID) && text.contains("\"x\":0.25") {
+            for await text in stream.map(\.text) where text.contains("\"type\":\"pointer\"") && text.contains(benID) && text.contains("\"x\":0.25") {
                 return true
             }
             return false
@@ -109,7 +109,7 @@ struct PresenceTests {
             let (subscription, stream) = await ana.engine.subscribe()
             let shown = Task {
                 var texts: [String] = []
-                for await text in stream where text.contains("\"type\":\"pointer\"") && text.contains(benKey.bytes.map { String(format: "%02x", $0) }.joined()) {
+                for await text in stream.map(\.text) where text.contains("\"type\":\"pointer\"") && text.contains(benKey.bytes.map { String(format: "%02x", $0) }.joined()) {
                     texts.append(text)
                 }
                 return texts

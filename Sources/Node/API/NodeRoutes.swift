@@ -1,4 +1,5 @@
 import Foundation
+import LocalAPI
 import PeerCrypto
 import Primitives
 import Replication
@@ -32,7 +33,7 @@ enum NodeRoutes {
                 await guarded { text(await engine.statusText()) }
             },
             LocalAPIRoute(.get, "/api/export") { _ in
-                await guarded { text(await engine.documentText(extra: [:])) }
+                await guarded { text(await engine.documentText()) }
             },
             LocalAPIRoute(.get, "/api/blobs/:id") { request in
                 await guarded {
@@ -40,13 +41,13 @@ enum NodeRoutes {
                         let blob = try await engine.blob(hex: request.parameters["id"] ?? "")
                         return blobResponse(blob.bytes, mime: blob.mime, range: request.headers["range"])
                     } catch NodeError.blobIncomplete(let have, let total) {
-                        var response = text(RoomEngine.text(["error": "still arriving: \(have) of \(total) chunks", "have": have, "total": total]))
+                        var response = text(APIJSON.text(StillArrivingAnswer(have: have, total: total)))
                         response.status = 409
                         return response
                     }
                 }
             },
-            .upload("/api/share", limit: RoomEngine.maxBlobSize) { request in
+            .upload("/api/share") { request in
                 await guarded { try await share(request, engine: engine) }
             },
             LocalAPIRoute(.post, "/api/mark") { request in
@@ -55,14 +56,14 @@ enum NodeRoutes {
                     let item = try await engine.resolveItem(body.item)
                     let mark = Mark(shape: try body.shape.markShape(), colour: try CommandInput.colour(body.colour ?? "#ff0000"))
                     let id = try await engine.commit([.addMark(item: item, mark)])[0]
-                    return try .json(["mark": id.canonicalString])
+                    return try .json(MarkAnswer(mark: id.canonicalString))
                 }
             },
             LocalAPIRoute(.post, "/api/unmark") { request in
                 await guarded {
                     let body = try request.decode(MarkReference.self)
                     try await engine.removeOwnMark(body.mark)
-                    return try .json([String: String]())
+                    return try .json(EmptyAnswer())
                 }
             },
             LocalAPIRoute(.post, "/api/view") { request in
@@ -79,7 +80,7 @@ enum NodeRoutes {
                         throw NodeError.badRequest("zoom must be from 0.01 to 100")
                     }
                     try await engine.view(item: item, viewport: Viewport(zoom: UInt32(thousandths), centre: UnitPoint(fractionX: centre[0], fractionY: centre[1])))
-                    return try .json([String: String]())
+                    return try .json(EmptyAnswer())
                 }
             },
             LocalAPIRoute(.post, "/api/focus") { request in
@@ -87,7 +88,7 @@ enum NodeRoutes {
                     let body = try request.decode(FocusRequest.self)
                     let item = try await body.item.asyncMap { try await engine.resolveItem($0) }
                     try await engine.commit([.setFocus(participant: engine.me, item: item)])
-                    return try .json([String: String]())
+                    return try .json(EmptyAnswer())
                 }
             },
             LocalAPIRoute(.post, "/api/recommend") { request in
@@ -95,7 +96,7 @@ enum NodeRoutes {
                     let body = try request.decode(ItemRequest.self)
                     let item = try await engine.resolveItem(body.item)
                     let id = try await engine.commit([.commerce(.recommend(item: item, note: body.note ?? ""))])[0]
-                    return try .json(["event": id.canonicalString])
+                    return try .json(EventAnswer(event: id.canonicalString))
                 }
             },
             LocalAPIRoute(.post, "/api/cart") { request in
@@ -108,7 +109,7 @@ enum NodeRoutes {
                 await guarded {
                     let body = try request.decode(SayRequest.self)
                     let id = try await engine.commit([.say(body.text)])[0]
-                    return try .json(["message": id.canonicalString])
+                    return try .json(MessageAnswer(message: id.canonicalString))
                 }
             },
             LocalAPIRoute(.post, "/api/grant") { request in
@@ -118,7 +119,7 @@ enum NodeRoutes {
                         throw NodeError.badRequest("role must be agent, customer, guest or archive")
                     }
                     try await engine.grant(role, to: try await engine.resolveParticipant(body.participant))
-                    return try .json([String: String]())
+                    return try .json(EmptyAnswer())
                 }
             },
             LocalAPIRoute(.post, "/api/epoch") { request in
@@ -144,7 +145,7 @@ enum NodeRoutes {
                 await guarded {
                     let body = try request.decode(AdmitRequest.self)
                     try await engine.decide(try await engine.resolveParticipant(body.participant), admit: body.admit)
-                    return try .json([String: String]())
+                    return try .json(EmptyAnswer())
                 }
             },
             LocalAPIRoute(.post, "/api/remove") { request in
@@ -152,7 +153,7 @@ enum NodeRoutes {
                     let body = try request.decode(ItemRequest.self)
                     let item = try await engine.resolveItem(body.item)
                     try await engine.commit([.removeItem(item)])
-                    return try .json([String: String]())
+                    return try .json(EmptyAnswer())
                 }
             },
         ]
@@ -164,9 +165,16 @@ enum NodeRoutes {
         return LocalAPIWebSocketRoute(
             path: "/api/live",
             onConnect: { session in
-                let (id, stream) = await engine.subscribe()
+                let (id, events) = await engine.subscribe()
                 sessions.withLock { $0[session.id] = id }
-                return stream
+                // The socket sends each event's JSON text; the engine's bound (newest 64) stays the bound.
+                let (texts, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(64))
+                let relay = Task {
+                    for await event in events { continuation.yield(event.text) }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in relay.cancel() }
+                return texts
             },
             onMessage: { _, text in
                 guard let message = try? JSONDecoder().decode(PointerMessage.self, from: Data(text.utf8)), message.type == "pointer" else { return }
@@ -205,12 +213,11 @@ enum NodeRoutes {
             prepared = try MediaUpload.prepare(head, name: name, keepMetadata: keepMetadata)
             result = try await engine.share(bytes: prepared.bytes, mime: prepared.mime, title: title, price: price)
         }
-        let object: [String: Any] = [
-            "item": result.item.canonicalString, "blob": Hex.string(result.blob.id), "size": result.blob.size,
-            "mime": result.blob.mime, "kind": result.kind.name, "metadataRemoved": prepared.metadataRemoved,
-            "removed": prepared.removed,
-        ]
-        return text(RoomEngine.text(object))
+        let answer = ShareAnswer(
+            item: result.item.canonicalString, blob: Hex.string(result.blob.id), size: result.blob.size,
+            mime: result.blob.mime, kind: result.kind.name, metadataRemoved: prepared.metadataRemoved,
+            removed: prepared.removed)
+        return text(APIJSON.text(answer))
     }
 
     private static func commerce(
@@ -223,7 +230,7 @@ enum NodeRoutes {
             throw NodeError.badRequest("quantity must be from 1 to \(Limits.maxQuantity)")
         }
         let id = try await engine.commit([.commerce(action(item, UInt32(quantity)))])[0]
-        return try .json(["event": id.canonicalString])
+        return try .json(EventAnswer(event: id.canonicalString))
     }
 
     // MARK: Helpers
@@ -319,23 +326,7 @@ enum NodeRoutes {
 
 // MARK: Request bodies
 
-struct MarkRequest: Decodable {
-    var item: String
-    var shape: ShapeRequest
-    var colour: String?
-}
-
-struct ShapeRequest: Decodable {
-    var type: String
-    var at: [Double]?
-    var from: [Double]?
-    var to: [Double]?
-    var corner1: [Double]?
-    var corner2: [Double]?
-    var points: [[Double]]?
-    var text: String?
-    var label: String?
-
+extension ShapeRequest {
     func markShape() throws -> MarkShape {
         func point(_ pair: [Double]?, _ name: String) throws -> UnitPoint {
             guard let pair, pair.count == 2, pair.allSatisfy({ $0.isFinite && (0...1).contains($0) }) else {
@@ -365,41 +356,7 @@ struct ShapeRequest: Decodable {
 }
 
 struct MarkReference: Decodable { var mark: String }
-struct ViewRequest: Decodable {
-    var item: String
-    var zoom: Double?
-    var centre: [Double]?
-}
 struct FocusRequest: Decodable { var item: String? }
-struct ItemRequest: Decodable {
-    var item: String
-    var note: String?
-    var quantity: Int?
-}
-struct SayRequest: Decodable { var text: String }
-/// Asks for a short code, living `seconds` (30 to 600; 600 if absent).
-struct CodeRequest: Decodable { var seconds: Int? }
-/// The code to read out, its public number and when it stops working (ms since 1970).
-struct CodeAnswer: Encodable {
-    var code: String
-    var nameplate: Int
-    var expires: UInt64
-}
-/// Starts a new epoch: a rotation, or the removal of the participants named.
-struct EpochRequest: Decodable { var remove: [String]? }
-/// The new epoch and the invite that admits into it.
-struct EpochAnswer: Encodable {
-    var epoch: Int
-    var invite: String
-}
-struct AdmitRequest: Decodable {
-    var participant: String
-    var admit: Bool
-}
-struct GrantRequest: Decodable {
-    var participant: String
-    var role: String
-}
 struct PointerMessage: Decodable {
     var type: String
     var item: String?

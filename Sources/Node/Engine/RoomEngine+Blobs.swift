@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import LocalAPI
 import PeerCrypto
 import Primitives
 import Replication
@@ -502,16 +503,15 @@ extension RoomEngine {
     }
 
     /// Transfers in progress, for status.
-    var transferList: [[String: Any]] {
+    var transferList: [NodeStatus.Transfer] {
         transfers.transfers.values.sorted { $0.key.id.lexicographicallyPrecedes($1.key.id) }.map { transfer in
             let item = mediaReferences.first { $0.blob.id == transfer.key.id }?.item.canonicalString
             let total = Int(transfer.key.count)
             let bytes = min(UInt64(transfer.haveCount) * UInt64(BlobSealer.chunkSize), transfer.size)
-            return [
-                "item": item ?? "", "blob": Hex.string(transfer.key.id), "have": transfer.haveCount, "total": total,
-                "bytes": bytes, "size": transfer.size,
-                "percent": total == 0 ? 100.0 : (Double(transfer.haveCount) * 1000 / Double(total)).rounded() / 10,
-            ]
+            return NodeStatus.Transfer(
+                item: item ?? "", blob: Hex.string(transfer.key.id), have: transfer.haveCount, total: total,
+                bytes: bytes, size: transfer.size,
+                percent: total == 0 ? 100.0 : (Double(transfer.haveCount) * 1000 / Double(total)).rounded() / 10)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LocalAPI
 import PeerCrypto
 import Replication
 
@@ -49,16 +50,14 @@ extension RoomEngine {
 
     func broadcastPointer(of peer: PublicKey, _ pointer: PeerMessage.Pointer?) {
         let participant = ReplicaID(peer)
-        var object: [String: Any] = ["type": "pointer", "participant": participant.hex]
+        var event = PointerEvent(participant: participant.hex, item: nil)
         if let pointer, let author = try? PublicKey(bytes: pointer.replica) {
-            object["item"] = OpID(counter: pointer.counter, replica: ReplicaID(author)).canonicalString
-            object["x"] = Double(pointer.x) / 1_000_000
-            object["y"] = Double(pointer.y) / 1_000_000
-            object["name"] = replica.document.participants.first { $0.id == participant }?.profile.name ?? participant.description
-        } else {
-            object["item"] = NSNull()
+            event.item = OpID(counter: pointer.counter, replica: ReplicaID(author)).canonicalString
+            event.x = Double(pointer.x) / 1_000_000
+            event.y = Double(pointer.y) / 1_000_000
+            event.name = replica.document.participants.first { $0.id == participant }?.profile.name ?? participant.description
         }
-        broadcast(object)
+        broadcast(.pointer(event))
     }
 
     /// Pointers refused since start, for status: forged, replayed (or overtaken), from unknown authors.

@@ -1,4 +1,5 @@
 import Foundation
+import LocalAPI
 import PeerCrypto
 import Primitives
 import Replication
@@ -71,7 +72,7 @@ public actor RoomEngine {
     /// Members the owner refused: dropped, never synced with (kept in settings).
     var refusedMembers: Set<ReplicaID> = []
     /// Live subscribers (viewer WebSockets).
-    var subscribers: [UInt64: AsyncStream<String>.Continuation] = [:]
+    var subscribers: [UInt64: AsyncStream<LiveEvent>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
     var statePushPending = false
     /// Called after every change of the document, with its new vector (benchmarks, tests).
@@ -473,14 +474,15 @@ public actor RoomEngine {
 
     // MARK: Subscribers
 
-    /// A live feed of JSON texts for a viewer: state and status at once, then every change.
-    public func subscribe() -> (id: UInt64, stream: AsyncStream<String>) {
+    /// The live feed (a viewer's WebSocket, `host`'s and `join`'s terminal): state and status at
+    /// once, then every change, as typed events whose `text` is what the WebSocket sends.
+    public func subscribe() -> (id: UInt64, stream: AsyncStream<LiveEvent>) {
         nextSubscriber += 1
         let id = nextSubscriber
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingNewest(64))
         subscribers[id] = continuation
-        continuation.yield(stateText())
-        continuation.yield(Self.text(statusObject(type: "status")))
+        continuation.yield(.state(stateText()))
+        continuation.yield(.status(status(type: "status")))
         for (author, pointer) in presence.current where pointer != nil { broadcastPointer(of: author, pointer) }
         return (id, stream)
     }
@@ -501,28 +503,17 @@ public actor RoomEngine {
 
     private func pushState() {
         statePushPending = false
-        broadcastText(stateText())
+        broadcast(.state(stateText()))
     }
 
     /// Sends the status to every subscriber (every second, and when links change).
     func pushStatus() {
         guard !subscribers.isEmpty else { return }
-        broadcast(statusObject(type: "status"))
+        broadcast(.status(status(type: "status")))
     }
 
-    func broadcast(_ object: [String: Any]) {
-        guard !subscribers.isEmpty else { return }
-        broadcastText(Self.text(object))
+    func broadcast(_ event: LiveEvent) {
+        for continuation in subscribers.values { continuation.yield(event) }
     }
 
-    private func broadcastText(_ text: String) {
-        for continuation in subscribers.values { continuation.yield(text) }
-    }
-
-    static func text(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return "{}"
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
 }

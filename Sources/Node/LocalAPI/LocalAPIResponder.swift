@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import LocalAPI
 import Logging
 import NIOCore
 import Synchronization

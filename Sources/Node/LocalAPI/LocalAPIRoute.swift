@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdCore
+import LocalAPI
 import NIOCore
 
 /// One JSON (or file) endpoint of the local API: a method, a path and a handler.
@@ -9,17 +10,8 @@ import NIOCore
 /// matches one non-empty segment and its percent-decoded text appears in `LocalAPIRequest.parameters`.
 /// Access control (token, Host, Origin) has already happened when a handler runs.
 public struct LocalAPIRoute: Sendable {
-    /// The HTTP methods a route can answer.
-    public enum Method: String, Sendable, CaseIterable {
-        /// Reads; never changes anything, so the viewer may load it as a page.
-        case get = "GET"
-        /// Creates or acts.
-        case post = "POST"
-        /// Replaces.
-        case put = "PUT"
-        /// Deletes.
-        case delete = "DELETE"
-    }
+    /// The HTTP methods a route can answer (the contract's, which the client sends).
+    public typealias Method = LocalAPIMethod
 
     /// How the request body reaches the handler.
     public enum Body: Sendable {
@@ -32,8 +24,6 @@ public struct LocalAPIRoute: Sendable {
 
     /// The body limit of a JSON endpoint: far above any command's JSON, far below what would hurt memory.
     public static let jsonBodyLimit = 1 << 20
-    /// The default limit of a streamed upload: a long phone video; the node may set its own per route.
-    public static let uploadBodyLimit = 4 << 30
 
     /// The method.
     public let method: Method
@@ -75,9 +65,11 @@ public struct LocalAPIRoute: Sendable {
         }
     }
 
-    /// A streamed upload endpoint (POST): the body reaches the handler in chunks, up to `limit` bytes.
+    /// A streamed upload endpoint (POST): the body reaches the handler in chunks, up to `limit` bytes,
+    /// by default the node's one blob limit (`RoomEngine.maxBlobSize`), so no upload passes the route
+    /// only to be refused by the engine.
     public static func upload(
-        _ path: String, limit: Int = uploadBodyLimit,
+        _ path: String, limit: Int = RoomEngine.maxBlobSize,
         handler: @escaping @Sendable (LocalAPIRequest) async throws -> LocalAPIResponse
     ) -> LocalAPIRoute {
         LocalAPIRoute(.post, path, body: .streamed(limit: limit), handler: handler)

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import LocalAPI
 import Logging
 import NIOCore
 import ServiceLifecycle

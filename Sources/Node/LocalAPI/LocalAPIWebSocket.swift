@@ -1,6 +1,7 @@
 import HTTPTypes
 import HummingbirdCore
 import HummingbirdWebSocket
+import LocalAPI
 import Logging
 import NIOCore
 import NIOHTTP1

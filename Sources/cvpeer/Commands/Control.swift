@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalAPI
 import Node
 import Synchronization
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LocalAPI
 import Node
 
 struct ViewCommand: AsyncParsableCommand {
@@ -38,9 +39,12 @@ struct ViewCommand: AsyncParsableCommand {
     }
 
     private func body() throws(ControlFailure) -> ViewRequest {
-        var request = ViewRequest(item: item, zoom: 1, centre: FractionPoint(x: 0.5, y: 0.5))
+        var request = ViewRequest(item: item, zoom: 1, centre: [0.5, 0.5])
         if let zoom { request.zoom = try Control.parse("--zoom") { try CommandInput.zoom(zoom) } }
-        if let center { request.centre = try Control.parse("--center") { try CommandInput.point(center) } }
+        if let center {
+            let point = try Control.parse("--center") { try CommandInput.point(center) }
+            request.centre = [point.x, point.y]
+        }
         return request
     }
 }
@@ -76,8 +80,8 @@ struct RecommendCommand: AsyncParsableCommand {
         }
     }
 
-    private func body() throws(CommandInputError) -> RecommendRequest {
-        RecommendRequest(item: item, note: try CommandInput.text(note ?? "", as: .note))
+    private func body() throws(CommandInputError) -> ItemRequest {
+        ItemRequest(item: item, note: try CommandInput.text(note ?? "", as: .note))
     }
 }
 
@@ -136,7 +140,7 @@ struct OrderArguments: ParsableArguments {
     /// Posts the item and quantity to `path` and prints the new event's id.
     func send(to path: String) async throws {
         try await Control.run {
-            let body = QuantityRequest(item: item, quantity: quantity)
+            let body = ItemRequest(item: item, quantity: quantity)
             let answer: EventAnswer = try await Control.client(options).send(.post, path, json: body)
             print(CommandInput.oneLine(answer.event))
         }
@@ -173,37 +177,6 @@ struct SayCommand: AsyncParsableCommand {
     }
 }
 
-private struct ViewRequest: Encodable {
-    let item: String
-    var zoom: Double
-    var centre: FractionPoint
-}
-
-private struct RecommendRequest: Encodable {
-    let item: String
-    let note: String
-}
-
-private struct QuantityRequest: Encodable {
-    let item: String
-    let quantity: Int
-}
-
-private struct SayRequest: Encodable {
-    let text: String
-}
-
-/// `{}`: the answer of routes that create nothing.
-private struct EmptyAnswer: Decodable {}
-
-private struct EventAnswer: Decodable {
-    let event: String
-}
-
-private struct MessageAnswer: Decodable {
-    let message: String
-}
-
 struct GrantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grant",
@@ -220,21 +193,15 @@ struct GrantCommand: AsyncParsableCommand {
     var participant: String
 
     @Argument(help: ArgumentHelp("agent, customer, guest or archive.", valueName: "role"))
-    var role: String
+    var role: GrantedRole
 
     @OptionGroup var options: DataOptions
-
-    mutating func validate() throws {
-        guard ["agent", "customer", "guest", "archive"].contains(role) else {
-            throw ValidationError("role must be agent, customer, guest or archive, not \(role.prefix(40))")
-        }
-    }
 
     func run() async throws {
         try await Control.run {
             let _: EmptyAnswer = try await Control.client(options).send(
-                .post, "/api/grant", json: GrantRequest(participant: participant, role: role))
-            print("\(participant) is now \(role == "agent" || role == "archive" ? "an " + role : "a " + role)")
+                .post, "/api/grant", json: GrantRequest(participant: participant, role: role.rawValue))
+            print("\(participant) is now \(role.withArticle)")
         }
     }
 }
@@ -266,14 +233,4 @@ struct AdmitCommand: AsyncParsableCommand {
             print(refuse ? "\(participant) was refused" : "\(participant) is in")
         }
     }
-}
-
-private struct AdmitRequest: Encodable {
-    let participant: String
-    let admit: Bool
-}
-
-private struct GrantRequest: Encodable {
-    let participant: String
-    let role: String
 }

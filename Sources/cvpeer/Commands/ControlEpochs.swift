@@ -1,4 +1,5 @@
 import ArgumentParser
+import LocalAPI
 
 struct RemoveMemberCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,14 +53,7 @@ struct RotateCommand: AsyncParsableCommand {
     }
 }
 
-private struct EpochRequest: Encodable {
-    let remove: [String]
-}
-
-private struct EpochAnswer: Decodable {
-    let epoch: Int
-    let invite: String
-
+extension EpochAnswer {
     func printInvite() {
         print("the old invite no longer admits anyone; a new member joins with:")
         print("  cvpeer join   (then paste: \(invite))")

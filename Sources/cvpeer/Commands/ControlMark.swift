@@ -1,4 +1,5 @@
 import ArgumentParser
+import LocalAPI
 import Node
 
 struct MarkCommand: AsyncParsableCommand {
@@ -65,7 +66,7 @@ struct MarkCommand: AsyncParsableCommand {
         guard label == nil || pin != nil else {
             throw ControlFailure("--label goes with --pin only", exitCode: .validationFailure)
         }
-        let shape: MarkShapeBody
+        let shape: ShapeRequest
         if let pin {
             let at = try Control.parse("--pin") { try CommandInput.point(pin) }
             if let label {
@@ -75,66 +76,20 @@ struct MarkCommand: AsyncParsableCommand {
                     throw ControlFailure(error.description, exitCode: .validationFailure)
                 }
             }
-            shape = .pin(at, label: label)
+            shape = ShapeRequest(type: "pin", at: [at.x, at.y], label: label)
         } else if let arrow {
             let (from, to) = try Control.parse("--arrow") { try CommandInput.arrow(arrow) }
-            shape = .arrow(from: from, to: to)
+            shape = ShapeRequest(type: "arrow", from: [from.x, from.y], to: [to.x, to.y])
         } else if let rect {
             let (corner1, corner2) = try Control.parse("--rect") { try CommandInput.rectangle(rect) }
-            shape = .rectangle(corner1, corner2)
+            shape = ShapeRequest(type: "rectangle", corner1: [corner1.x, corner1.y], corner2: [corner2.x, corner2.y])
         } else {
             let typed = text ?? ""
             let anchored = try Control.parse("--text") { try CommandInput.anchoredText(typed) }
-            shape = .text(anchored.at, anchored.text)
+            shape = ShapeRequest(type: "text", at: [anchored.at.x, anchored.at.y], text: anchored.text)
         }
         var colour = CommandInput.defaultColour
         if let color { colour = try Control.parse("--color") { try CommandInput.colour(color) } }
         return MarkRequest(item: item, shape: shape, colour: colour.hex)
     }
-}
-
-/// `POST /api/mark`'s body.
-private struct MarkRequest: Encodable {
-    let item: String
-    let shape: MarkShapeBody
-    let colour: String
-}
-
-/// A SHAPE of the local API: `{"type": "pin", "at": [X, Y], "label": …}` and so on.
-private enum MarkShapeBody: Encodable {
-    case pin(FractionPoint, label: String?)
-    case arrow(from: FractionPoint, to: FractionPoint)
-    case rectangle(FractionPoint, FractionPoint)
-    case text(FractionPoint, String)
-
-    private enum Key: String, CodingKey {
-        case type, at, label, from, to, corner1, corner2, text
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        switch self {
-        case .pin(let at, let label):
-            try container.encode("pin", forKey: .type)
-            try container.encode(at, forKey: .at)
-            try container.encodeIfPresent(label, forKey: .label)
-        case .arrow(let from, let to):
-            try container.encode("arrow", forKey: .type)
-            try container.encode(from, forKey: .from)
-            try container.encode(to, forKey: .to)
-        case .rectangle(let corner1, let corner2):
-            try container.encode("rectangle", forKey: .type)
-            try container.encode(corner1, forKey: .corner1)
-            try container.encode(corner2, forKey: .corner2)
-        case .text(let at, let text):
-            try container.encode("text", forKey: .type)
-            try container.encode(at, forKey: .at)
-            try container.encode(text, forKey: .text)
-        }
-    }
-}
-
-/// The node's answer to a mark.
-private struct MarkAnswer: Decodable {
-    let mark: String
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalAPI
 import Node
 import Synchronization
 
@@ -53,7 +54,7 @@ struct SaveCommand: AsyncParsableCommand {
                 progress?.finish()
                 throw error
             }
-            if response.status == 409, let arriving = try? response.decode(ArrivingAnswer.self) {
+            if response.status == 409, let arriving = try? response.decode(StillArrivingAnswer.self) {
                 let percent = arriving.total > 0 ? " (\(arriving.have * 100 / arriving.total)%)" : ""
                 throw ControlFailure(
                     "the media of \(item) is still arriving: \(arriving.have) of \(arriving.total) chunks\(percent); "
@@ -93,12 +94,6 @@ struct SaveCommand: AsyncParsableCommand {
             return media
         }
     }
-}
-
-/// The node's 409 while a blob is still arriving.
-private struct ArrivingAnswer: Decodable {
-    let have: Int
-    let total: Int
 }
 
 /// The file `save` writes: a private temporary file beside the target, put in place only when whole.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalAPI
 import Node
 
 struct ShareCommand: AsyncParsableCommand {
@@ -72,7 +73,7 @@ struct ShareCommand: AsyncParsableCommand {
             } else if answer.metadataRemoved == true {
                 Control.note("metadata removed (EXIF/GPS)\n")
             } else {
-                let kind = answer.kind.map(CommandInput.oneLine) ?? "file"
+                let kind = CommandInput.oneLine(answer.kind)
                 Control.note("no metadata removed: the node found none it removes in this \(kind)\n")
             }
             print(CommandInput.oneLine(answer.item))
@@ -103,13 +104,6 @@ struct ShareCommand: AsyncParsableCommand {
         }
         return size
     }
-}
-
-/// The node's answer to a share.
-private struct ShareAnswer: Decodable {
-    let item: String
-    let kind: String?
-    let metadataRemoved: Bool?
 }
 
 /// A byte count for people: 512 B, 3.4 MB, 4.3 GB (powers of 1000, as file managers show them).

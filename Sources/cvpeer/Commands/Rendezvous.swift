@@ -33,7 +33,7 @@ struct RendezvousCommand: ParsableCommand {
     var open = false
 
     @Option(help: "Log level: debug, info, warning or error.")
-    var logLevel: String = "info"
+    var logLevel: LogLevelOption = .info
 
     @Option(help: "The most rooms held at once.")
     var maxRooms: Int = RendezvousServer.Configuration.defaultMaxRooms
@@ -46,7 +46,6 @@ struct RendezvousCommand: ParsableCommand {
 
     func validate() throws {
         guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got '\(listen)'") }
-        guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warning or error") }
         guard maxRooms > 0, maxPeersPerRoom >= 2 else {
             throw ValidationError("--max-rooms must be at least 1 and --max-peers-per-room at least 2")
         }
@@ -70,7 +69,7 @@ struct RendezvousCommand: ParsableCommand {
         sigaddset(&hangup, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &hangup, nil)
         let service = RendezvousService(
-            listenAddress: HostPort(parsing: listen)!, configuration: configuration, logLevel: Self.level(logLevel)!,
+            listenAddress: HostPort(parsing: listen)!, configuration: configuration, logLevel: logLevel.level,
             allowedOwners: owners, unlistedOwnersMayCreate: open)
         try service.start()
         while TerminationSignals.wait(alsoFor: SIGHUP) == SIGHUP {
@@ -102,16 +101,6 @@ struct RendezvousCommand: ParsableCommand {
             return try AllowedOwners(parsing: text)
         } catch {
             throw AllowFileError(path: path, reason: error.description)
-        }
-    }
-
-    private static func level(_ text: String) -> RendezvousService.LogLevel? {
-        switch text {
-        case "debug": .debug
-        case "info": .info
-        case "warning": .warning
-        case "error": .error
-        default: nil
         }
     }
 }

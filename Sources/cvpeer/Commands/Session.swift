@@ -187,7 +187,7 @@ struct JoinCommand: ParsableCommand {
     var invite: String?
 
     @Option(help: "Join as: customer or guest.")
-    var role: String = "customer"
+    var role: JoinRole = .customer
 
     @Option(help: "The shop's rendezvous, HOST:PORT: where a short code is exchanged.")
     var rendezvous: String?
@@ -195,7 +195,6 @@ struct JoinCommand: ParsableCommand {
     @OptionGroup var session: SessionOptions
 
     func validate() throws {
-        guard role == "customer" || role == "guest" else { throw ValidationError("--role must be customer or guest") }
         if let rendezvous, HostPort(parsing: rendezvous) == nil {
             throw ValidationError("--rendezvous must be HOST:PORT, got '\(rendezvous)'")
         }
@@ -212,7 +211,7 @@ struct JoinCommand: ParsableCommand {
             text = try InvitePrompt.read()
         }
         let parsed = try ShortCodeJoin.isCode(text) ? ShortCodeJoin.fetch(text, rendezvous: rendezvous) : Invite(code: Self.code(in: text))
-        let options = try session.options(role: role == "guest" ? .guest : .customer)
+        let options = try session.options(role: role == .guest ? .guest : .customer)
         let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
         SessionConsole.announce(node)
         SessionConsole.runUntilSignal(node)
@@ -261,10 +260,13 @@ enum SessionConsole {
 
     /// Reports peers coming and going and transfers in progress until SIGINT/SIGTERM, then stops the node.
     static func runUntilSignal(_ node: NodeRuntime) {
+        // Driven by the node's live feed (the events a viewer's WebSocket gets: a status every second,
+        // and at once when a link or a transfer changes), not by polling the engine on a timer.
         let monitor = Task {
+            let (subscription, events) = await node.engine.subscribe()
             var last: NodeSummary?
             let terminal = isatty(STDERR_FILENO) == 1
-            while !Task.isCancelled {
+            for await _ in events {
                 let now = await node.engine.summary()
                 for peer in now.peers where last?.peers.contains(peer) != true {
                     print("\(peer.name) is here (\(peer.relayed ? "relayed through the rendezvous" : "direct"))")
@@ -273,7 +275,7 @@ enum SessionConsole {
                     print("\(peer.name) left")
                 }
                 fflush(nil)
-                if terminal {
+                if terminal, now != last {
                     for transfer in now.transfers {
                         let percent = transfer.total == 0 ? 100 : transfer.have * 100 / transfer.total
                         FileHandleOutput.stderr("\r\u{1B}[Kreceiving \(transfer.item): \(percent)%")
@@ -281,8 +283,8 @@ enum SessionConsole {
                     if now.transfers.isEmpty, last?.transfers.isEmpty == false { FileHandleOutput.stderr("\r\u{1B}[Kreceived\n") }
                 }
                 last = now
-                try? await Task.sleep(for: .milliseconds(500))
             }
+            await node.engine.unsubscribe(subscription)
         }
         TerminationSignals.wait()
         monitor.cancel()

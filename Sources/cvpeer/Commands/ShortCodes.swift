@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalAPI
 import Node
 import Rendezvous
 
@@ -53,15 +54,6 @@ struct CodeCommand: AsyncParsableCommand {
             print("works once, until \(Date(timeIntervalSince1970: Double(answer.expires) / 1000).formatted(date: .omitted, time: .shortened))")
         }
     }
-}
-
-private struct CodeRequest: Encodable {
-    let seconds: Int
-}
-
-private struct CodeAnswer: Decodable {
-    let code: String
-    let expires: UInt64
 }
 
 /// `host --code`: gives a code at start and says in the terminal how each code ends.

@@ -13,28 +13,33 @@ import Foundation
 /// Mode 0600 because the token in it is the key to the node; written to a temporary file and renamed
 /// so a reader never sees half a file. Nothing is fsynced: the file describes one run of a process and
 /// is worthless after a crash, so durability would only cost time.
-struct LocalAPIFile: Codable, Equatable, Sendable {
+package struct LocalAPIFile: Codable, Equatable, Sendable {
     /// The file's name inside the data folder.
-    static let fileName = "api.json"
+    package static let fileName = "api.json"
     /// The most `read(from:)` looks at: the real file is under 100 bytes.
-    static let maxSize = 4096
+    package static let maxSize = 4096
 
     /// The process serving the API, for people reading the file and for telling runs apart.
-    var pid: Int32
+    package var pid: Int32
     /// The port on 127.0.0.1.
-    var port: Int
+    package var port: Int
     /// The bearer token.
-    var token: String
+    package var token: String
+
+    /// Describes the run of process `pid` serving on `port` with `token`.
+    package init(pid: Int32, port: Int, token: String) {
+        (self.pid, self.port, self.token) = (pid, port, token)
+    }
 
     /// The file's path inside `dataFolder`.
-    static func path(inDataFolder dataFolder: String) -> String {
+    package static func path(inDataFolder dataFolder: String) -> String {
         dataFolder.hasSuffix("/") ? dataFolder + fileName : dataFolder + "/" + fileName
     }
 
     /// Writes the file atomically with mode 0600, replacing any earlier one.
     ///
     /// - Throws: `LocalAPIError.apiFileUnwritable` with the failing step's reason.
-    func save(to path: String) throws(LocalAPIError) {
+    package func save(to path: String) throws(LocalAPIError) {
         let bytes: [UInt8]
         do {
             let encoder = JSONEncoder()
@@ -70,7 +75,7 @@ struct LocalAPIFile: Codable, Equatable, Sendable {
     }
 
     /// Reads the file; nil if it is missing, too large or not a valid description of a running API.
-    static func read(from path: String) -> LocalAPIFile? {
+    package static func read(from path: String) -> LocalAPIFile? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let data = try? handle.read(upToCount: maxSize + 1), data.count <= maxSize,
@@ -84,7 +89,7 @@ struct LocalAPIFile: Codable, Equatable, Sendable {
     ///
     /// A second node started on the same folder after this one has replaced the file with its own;
     /// deleting that would strand the control commands of a node that is still running.
-    static func remove(at path: String, ifTokenIs token: String) {
+    package static func remove(at path: String, ifTokenIs token: String) {
         guard let current = read(from: path), current.token == token else { return }
         unlink(path)
     }

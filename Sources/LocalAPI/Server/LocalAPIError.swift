@@ -47,7 +47,7 @@ public enum LocalAPIError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The HTTP status a server answers with when a handler throws this error; 500 for the non-request cases.
-    var httpStatus: Int {
+    package var httpStatus: Int {
         switch self {
         case .badRequest: 400
         case .notFound: 404

@@ -17,49 +17,64 @@ import Foundation
 ///    same-origin Origin: the cookie is sent by the browser on its own, the bearer header never is.
 ///
 /// Immutable and thread-safe.
-struct LocalAPIAccessPolicy: Sendable {
+package struct LocalAPIAccessPolicy: Sendable {
     /// The port the server listens on; part of every Host and Origin it accepts.
-    let port: Int
+    package let port: Int
     /// The token of this run.
-    let token: LocalAPIToken
+    package let token: LocalAPIToken
+
+    /// The policy of a server on `port` with `token`.
+    package init(port: Int, token: LocalAPIToken) {
+        self.port = port
+        self.token = token
+    }
 
     /// The query parameter that carries the token on a viewer page load or a WebSocket handshake.
-    static let queryTokenName = "token"
+    package static let queryTokenName = "token"
 
     /// The cookie carrying the token. The port is part of the name because browsers keep cookies per
     /// host, not per port: two nodes on one machine (`cvpeer demo` runs two) would otherwise
     /// overwrite each other's cookie and lock each other's viewer out.
-    var cookieName: String { "cvpeer_token_\(port)" }
+    package var cookieName: String { "cvpeer_token_\(port)" }
 
     /// The `Set-Cookie` value that stores the token in the viewer's browser for this run.
     ///
     /// HttpOnly keeps page scripts from reading it; SameSite=Strict keeps the browser from sending it
     /// with requests other sites start; no Max-Age makes it end with the browser session, as the
     /// token ends with the node.
-    var setCookieValue: String { "\(cookieName)=\(token.text); HttpOnly; SameSite=Strict; Path=/" }
+    package var setCookieValue: String { "\(cookieName)=\(token.text); HttpOnly; SameSite=Strict; Path=/" }
 
     /// What the policy looks at, taken from an HTTP request head.
-    struct Request: Sendable {
+    package struct Request: Sendable {
         /// The method, e.g. `GET`.
-        var method: String
+        package var method: String
         /// The Host header (HTTP/1.1) or `:authority`; nil when missing or given more than once.
-        var host: String?
+        package var host: String?
         /// The Origin header; nil when absent. Several Origin headers arrive joined and so never match.
-        var origin: String?
+        package var origin: String?
         /// The Authorization header, if any.
-        var authorization: String?
+        package var authorization: String?
         /// Every Cookie header's value.
-        var cookieHeaders: [String]
+        package var cookieHeaders: [String]
         /// The path as sent (before `?`), still percent-encoded.
-        var path: String
+        package var path: String
         /// The raw query string (after `?`), if any.
-        var query: String?
+        package var query: String?
         /// True for a WebSocket handshake: a query token is then accepted without a redirect.
-        var isWebSocketUpgrade: Bool
+        package var isWebSocketUpgrade: Bool
+
+        /// Takes the parts of a request head the policy looks at.
+        package init(
+            method: String, host: String?, origin: String?, authorization: String?, cookieHeaders: [String], path: String,
+            query: String?, isWebSocketUpgrade: Bool
+        ) {
+            (self.method, self.host, self.origin, self.authorization) = (method, host, origin, authorization)
+            (self.cookieHeaders, self.path, self.query, self.isWebSocketUpgrade) = (cookieHeaders, path, query, isWebSocketUpgrade)
+        }
     }
 
     /// Why a request is refused; the text goes back to the client, so it names the rule, never a value.
-    enum Denial: Equatable, Sendable {
+    package enum Denial: Equatable, Sendable {
         /// Host is not this server's own (DNS rebinding, or a proxy passing on a foreign Host).
         case foreignHost
         /// Origin is present and not this server's own (a request started by another site).
@@ -71,7 +86,7 @@ struct LocalAPIAccessPolicy: Sendable {
         /// A change authorised by the cookie alone, without an Origin to prove it comes from the viewer.
         case originRequired
 
-        var message: String {
+        package var message: String {
             switch self {
             case .foreignHost: "forbidden: the Host header is not this node's local address"
             case .foreignOrigin: "forbidden: the request comes from another site"
@@ -83,7 +98,7 @@ struct LocalAPIAccessPolicy: Sendable {
     }
 
     /// The outcome for one request.
-    enum Decision: Equatable, Sendable {
+    package enum Decision: Equatable, Sendable {
         /// Serve the request.
         case allow
         /// A page load with a valid `?token=`: store the cookie and redirect to the same URL without the token.
@@ -93,7 +108,7 @@ struct LocalAPIAccessPolicy: Sendable {
     }
 
     /// Decides one request; see the type's documentation for the rules.
-    func decide(_ request: Request) -> Decision {
+    package func decide(_ request: Request) -> Decision {
         guard let host = request.host, isOwnHost(host) else { return .deny(.foreignHost) }
         if let origin = request.origin, !isOwnOrigin(origin) { return .deny(.foreignOrigin) }
         let method = request.method.uppercased()
@@ -135,14 +150,14 @@ struct LocalAPIAccessPolicy: Sendable {
     }
 
     /// The token of an `Authorization: Bearer …` header; nil for any other scheme.
-    static func bearerToken(_ authorization: String) -> Substring? {
+    package static func bearerToken(_ authorization: String) -> Substring? {
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return parts[1].drop { $0 == " " }
     }
 
     /// The values of every cookie called `name` in one Cookie header (`a=1; b=2`).
-    static func cookieValues(named name: String, in header: String) -> [Substring] {
+    package static func cookieValues(named name: String, in header: String) -> [Substring] {
         header.split(separator: ";").compactMap { pair in
             let trimmed = pair.drop { $0 == " " }
             guard let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name else { return nil }
@@ -152,21 +167,21 @@ struct LocalAPIAccessPolicy: Sendable {
 }
 
 /// Reading URL query strings (`a=1&b=two%20words`) without a URL type, for requests and the policy.
-enum LocalAPIQuery {
+package enum LocalAPIQuery {
     /// Every parameter, decoded; a repeated name keeps its first value.
-    static func parameters(_ query: String?) -> [String: String] {
+    package static func parameters(_ query: String?) -> [String: String] {
         var result: [String: String] = [:]
         for (name, value) in pairs(query) where result[name] == nil { result[name] = value }
         return result
     }
 
     /// The decoded value of the first parameter called `name`.
-    static func value(of name: String, in query: String?) -> String? {
+    package static func value(of name: String, in query: String?) -> String? {
         pairs(query).first { $0.name == name }?.value
     }
 
     /// The query without any parameter called `name`, the others kept as they were sent.
-    static func removing(_ name: String, from query: String?) -> String {
+    package static func removing(_ name: String, from query: String?) -> String {
         guard let query else { return "" }
         return query.split(separator: "&").filter { decode($0.prefix { $0 != "=" }) != name }.joined(separator: "&")
     }

@@ -1,6 +1,6 @@
+import LocalAPI
 import Testing
 
-@testable import Node
 
 @Suite struct LocalAPIAccessPolicyTests {
     private let token = LocalAPIToken.random()

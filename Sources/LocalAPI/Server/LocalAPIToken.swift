@@ -15,12 +15,12 @@ public struct LocalAPIToken: Sendable, CustomStringConvertible {
     public let text: String
 
     /// Makes a fresh random token.
-    static func random() -> LocalAPIToken {
+    package static func random() -> LocalAPIToken {
         LocalAPIToken(text: Base32.encode(Sodium.randomBytes(byteCount)))
     }
 
     /// Wraps a token read back from `api.json`.
-    init(text: String) {
+    package init(text: String) {
         self.text = text
     }
 
@@ -28,7 +28,7 @@ public struct LocalAPIToken: Sendable, CustomStringConvertible {
     ///
     /// Only the length may end the comparison early: it is the same for every token and so tells
     /// an attacker nothing.
-    func matches(_ candidate: some StringProtocol) -> Bool {
+    package func matches(_ candidate: some StringProtocol) -> Bool {
         let expected = Array(text.utf8)
         let given = Array(candidate.utf8)
         guard expected.count == given.count, !expected.isEmpty else { return false }

@@ -37,7 +37,7 @@ public struct LocalAPIClient: Sendable {
         }
 
         /// The node's `{"error": …}` message, or a short placeholder when the body has none.
-        var errorMessage: String {
+        package var errorMessage: String {
             struct ErrorBody: Decodable { var error: String }
             return (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.error ?? "no explanation given"
         }
@@ -75,7 +75,7 @@ public struct LocalAPIClient: Sendable {
     ///
     /// - Throws: as `get(_:as:)`; `.badRequest` if `body` cannot be encoded.
     public func send<Value: Decodable>(
-        _ method: LocalAPIRoute.Method = .post, _ path: String, json body: some Encodable,
+        _ method: LocalAPIMethod = .post, _ path: String, json body: some Encodable,
         as type: Value.Type = Value.self
     ) async throws(LocalAPIError) -> Value {
         let bytes: [UInt8]
@@ -97,7 +97,7 @@ public struct LocalAPIClient: Sendable {
     /// - Throws: `LocalAPIError.nodeNotRunning` when `api.json` is missing or nobody listens on its port,
     ///   `.malformedResponse` or `.timedOut`.
     public func send(
-        _ method: LocalAPIRoute.Method, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json"
+        _ method: LocalAPIMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json"
     ) async throws(LocalAPIError) -> Response {
         let outgoing: Outgoing = body.map { .bytes($0) } ?? .none
         return try await exchange(method, path, outgoing: outgoing, contentType: contentType, incoming: .collect)
@@ -204,11 +204,11 @@ public struct LocalAPIClient: Sendable {
 
     /// An open file being uploaded; the caller owns (and closes) the descriptor.
     private struct UploadFile: Sendable {
-        let fd: Int32
-        let path: String
-        let size: Int64
-        let chunkSize: Int
-        let progress: @Sendable (Int64, Int64) -> Void
+        package let fd: Int32
+        package let path: String
+        package let size: Int64
+        package let chunkSize: Int
+        package let progress: @Sendable (Int64, Int64) -> Void
     }
 
     /// How each half of the exchange ended.
@@ -219,7 +219,7 @@ public struct LocalAPIClient: Sendable {
     }
 
     private func exchange(
-        _ method: LocalAPIRoute.Method, _ path: String, outgoing: Outgoing, contentType: String = "application/json",
+        _ method: LocalAPIMethod, _ path: String, outgoing: Outgoing, contentType: String = "application/json",
         incoming: Incoming, idleTimeout: Bool = false
     ) async throws(LocalAPIError) -> Response {
         precondition(path.hasPrefix("/"), "a local API path starts with /: \(path)")
@@ -404,7 +404,7 @@ public struct LocalAPIClient: Sendable {
         private let timeoutNanoseconds: UInt64
         private let resetByActivity: Bool
 
-        init(timeout: Duration, resetByActivity: Bool) {
+        package init(timeout: Duration, resetByActivity: Bool) {
             let components = timeout.components
             timeoutNanoseconds =
                 UInt64(components.seconds) * 1_000_000_000 + UInt64(components.attoseconds / 1_000_000_000)
@@ -412,16 +412,16 @@ public struct LocalAPIClient: Sendable {
             lastActivity = Atomic(NIODeadline.now().uptimeNanoseconds)
         }
 
-        var hasFired: Bool { fired.load(ordering: .acquiring) }
-        var isOverdue: Bool {
+        package var hasFired: Bool { fired.load(ordering: .acquiring) }
+        package var isOverdue: Bool {
             // Read before the clock, and compared without subtracting past zero: a touch from another
             // thread may land between the two reads.
             let last = lastActivity.load(ordering: .relaxed)
             let now = NIODeadline.now().uptimeNanoseconds
             return now > last && now - last >= timeoutNanoseconds
         }
-        func fire() { fired.store(true, ordering: .releasing) }
-        func touch() {
+        package func fire() { fired.store(true, ordering: .releasing) }
+        package func touch() {
             if resetByActivity { lastActivity.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed) }
         }
     }

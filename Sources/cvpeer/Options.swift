@@ -1,0 +1,33 @@
+import ArgumentParser
+import Rendezvous
+
+// Closed options as enums: ArgumentParser checks the value, lists the choices in `--help`, and the
+// command never meets a string it did not expect.
+
+/// `join --role`: what the joining member asks to be.
+enum JoinRole: String, CaseIterable, ExpressibleByArgument {
+    case customer, guest
+}
+
+/// `grant`'s ROLE: every role the owner can give.
+enum GrantedRole: String, CaseIterable, ExpressibleByArgument {
+    case agent, customer, guest, archive
+
+    /// `an agent`, `a customer`: as the confirmation reads.
+    var withArticle: String { self == .agent || self == .archive ? "an \(rawValue)" : "a \(rawValue)" }
+}
+
+/// `--log-level`: how much the rendezvous logs.
+enum LogLevelOption: String, CaseIterable, ExpressibleByArgument {
+    case debug, info, warning, error
+
+    /// The service's level.
+    var level: RendezvousService.LogLevel {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        }
+    }
+}

@@ -108,7 +108,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RendezvousTests", dependencies: ["Primitives", "Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication", "CVPeerTestSupport"], swiftSettings: strict),
         // A child process for transport end-to-end and NAT-lab tests: one node's transport, driven by arguments.
         .executableTarget(
@@ -116,7 +116,7 @@ let package = Package(
             swiftSettings: strict),
         // A child process for the store's crash test: appends batches until it is killed.
         .executableTarget(
-            name: "StoreCrashWriter", dependencies: ["Store", "PeerCrypto"], path: "Tests/StoreCrashWriter",
+            name: "StoreCrashWriter", dependencies: ["Store", "PeerCrypto", "Replication"], path: "Tests/StoreCrashWriter",
             swiftSettings: strict),
         // A hostile member for the end-to-end tests: sends each peer the sealed batches a test chose.
         .executableTarget(
@@ -127,9 +127,11 @@ let package = Package(
         .executableTarget(
             name: "RendezvousFlooder", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto"],
             path: "Tests/RendezvousFlooder", swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "LocalAPI", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "LocalAPI", "Transport", "Rendezvous", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         // The local API's contract pinned by fixtures (read by path, so the viewer's scripts can be scanned too).
         .testTarget(name: "LocalAPITests", dependencies: ["LocalAPI"], exclude: ["Fixtures"], swiftSettings: strict),
+        // Reads Package.swift, ARCHITECTURE.md and every source file's imports; depends on nothing.
+        .testTarget(name: "ArchitectureTests", swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),

@@ -17,9 +17,9 @@ public protocol AEADCipher {
 }
 
 /// The key length of both AEADs.
-public let aeadKeyLength = 32
+package let aeadKeyLength = 32
 /// The tag length of both AEADs.
-public let aeadTagLength = 16
+package let aeadTagLength = 16
 
 extension AEADCipher {
     /// Encrypts `plaintext` into `out` (which must hold `plaintext.count + 16` bytes).

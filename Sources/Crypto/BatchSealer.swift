@@ -26,9 +26,9 @@ import CSodium
 /// nobody can forge another member's.
 public enum BatchSealer {
     /// The format's magic bytes.
-    public static let magic: [UInt8] = Array("cvb2".utf8)
+    package static let magic: [UInt8] = Array("cvb2".utf8)
     /// Bytes before the ciphertext.
-    public static let headerLength = 104
+    package static let headerLength = 104
     /// Bytes bound as associated data (magic, author, sequence, epoch, previous).
     static let associatedDataLength = 80
     /// Length of a batch digest and of a room id.

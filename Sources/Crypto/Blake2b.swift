@@ -3,11 +3,11 @@ import CSodium
 /// BLAKE2b (RFC 7693) through libsodium's `crypto_generichash`, plain or keyed.
 public enum Blake2b {
     /// The shortest output libsodium allows.
-    public static let minOutputLength = Int(crypto_generichash_BYTES_MIN)
+    package static let minOutputLength = Int(crypto_generichash_BYTES_MIN)
     /// The longest output (64 bytes), which is Noise's HASHLEN for BLAKE2b.
-    public static let maxOutputLength = Int(crypto_generichash_BYTES_MAX)
+    package static let maxOutputLength = Int(crypto_generichash_BYTES_MAX)
     /// The longest key.
-    public static let maxKeyLength = Int(crypto_generichash_KEYBYTES_MAX)
+    package static let maxKeyLength = Int(crypto_generichash_KEYBYTES_MAX)
 
     /// Hashes `data` to `outputLength` bytes (16…64), keyed with `key` (0…64 bytes) if given.
     public static func hash(_ data: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer? = nil, outputLength: Int = 32)

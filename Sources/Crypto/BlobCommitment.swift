@@ -26,7 +26,7 @@ public enum BlobCommitment {
     /// Bytes of one chunk hash.
     public static let hashLength = 32
     /// Hashes per page of the list: 2,048 × 32 bytes = 64 KiB, the size of a chunk.
-    public static let hashesPerPage = 2048
+    package static let hashesPerPage = 2048
 
     /// Labels; changing one is an incompatible change.
     enum Label {

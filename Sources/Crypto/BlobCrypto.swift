@@ -59,7 +59,7 @@ public enum BlobSealer {
     /// The plaintext length of chunk `index` of a blob of `size` bytes.
     ///
     /// - Precondition: `index < chunkCount(forSize: size)`.
-    public static func chunkLength(index: Int, forSize size: Int) -> Int {
+    package static func chunkLength(index: Int, forSize size: Int) -> Int {
         precondition(index >= 0 && index < chunkCount(forSize: size), "chunk index out of range")
         return min(chunkSize, size - index * chunkSize)
     }

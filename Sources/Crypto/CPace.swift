@@ -30,16 +30,16 @@ public struct CPace: ~Copyable {
     /// SHA-512's input block size `H.s_in_bytes`, which sets the generator string's zero padding.
     static let hashBlockSize = 128
     /// Length of an encoded ristretto255 point.
-    public static let pointLength = Int(crypto_core_ristretto255_BYTES)
+    package static let pointLength = Int(crypto_core_ristretto255_BYTES)
     /// Length of a scalar.
     static let scalarLength = Int(crypto_core_ristretto255_SCALARBYTES)
     /// Length of the ISK: all of SHA-512's output, as the draft's vectors use.
-    public static let iskLength = Int(crypto_hash_sha512_BYTES)
+    package static let iskLength = Int(crypto_hash_sha512_BYTES)
     /// The longest associated data a message may carry: small, so a hostile peer cannot make us
     /// hash megabytes, and below 2^14 so its length prefix is at most two LEB128 bytes.
-    public static let maxADLength = 1024
+    package static let maxADLength = 1024
     /// The longest acceptable message: `0x20 ‖ Y ‖ len(AD) ‖ AD`.
-    public static let maxMessageLength = 1 + pointLength + 2 + maxADLength
+    package static let maxMessageLength = 1 + pointLength + 2 + maxADLength
 
     /// This party's role.
     public let role: Role

@@ -12,16 +12,16 @@
 /// authenticated. A pure value: no I/O, no clock. Not thread-safe; owned by one link attempt.
 public struct CvpeerHandshake: Sendable {
     /// The Noise protocol every cvpeer link runs; changing it is an incompatible protocol change.
-    public static let protocolName = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
+    package static let protocolName = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
     /// Names the cvpeer protocol version in the transcript, so other versions cannot complete.
-    public static let prologueLabel = Array("cvpeer/3".utf8)
+    package static let prologueLabel = Array("cvpeer/3".utf8)
     /// Message 1 is fixed: an ephemeral key and the tag of an empty payload.
-    public static let message1Length = X25519.keyLength + aeadTagLength
+    package static let message1Length = X25519.keyLength + aeadTagLength
     /// Message 2 with no application payload: ephemeral, sealed static, sealed Ed25519 key.
-    public static let message2MinimumLength = X25519.keyLength + (X25519.keyLength + aeadTagLength)
+    package static let message2MinimumLength = X25519.keyLength + (X25519.keyLength + aeadTagLength)
         + (PublicKey.length + aeadTagLength)
     /// Message 3 with no application payload: sealed static, sealed Ed25519 key.
-    public static let message3MinimumLength = (X25519.keyLength + aeadTagLength) + (PublicKey.length + aeadTagLength)
+    package static let message3MinimumLength = (X25519.keyLength + aeadTagLength) + (PublicKey.length + aeadTagLength)
 
     /// Which side of the link this party plays.
     public enum Role: Sendable, Equatable {
@@ -43,7 +43,7 @@ public struct CvpeerHandshake: Sendable {
         /// The peer's identity, proven by the handshake.
         public let peer: PublicKey
         /// The transcript hash, equal on both ends: a channel binding for later signatures.
-        public let handshakeHash: [UInt8]
+        package let handshakeHash: [UInt8]
     }
 
     /// The role this party plays.
@@ -70,7 +70,7 @@ public struct CvpeerHandshake: Sendable {
     }
 
     /// The prologue for a room: the label then the tag, so a handshake cannot cross rooms or versions.
-    public static func prologue(roomTag: [UInt8]) -> [UInt8] {
+    package static func prologue(roomTag: [UInt8]) -> [UInt8] {
         prologueLabel + roomTag
     }
 

@@ -47,7 +47,7 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     /// The X25519 public key that corresponds to this Ed25519 key.
     ///
     /// - Throws: `CryptoError.weakPublicKey` if the point is not a valid Ed25519 key.
-    public func x25519PublicKey() throws -> [UInt8] {
+    package func x25519PublicKey() throws -> [UInt8] {
         _ = Sodium.ready
         var out = [UInt8](repeating: 0, count: X25519.keyLength)
         let rc = out.withUnsafeMutableBytes { o in
@@ -99,7 +99,7 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
 /// never printed.
 public struct Identity: Sendable, CustomStringConvertible {
     /// Length of the seed that determines the key pair.
-    public static let seedLength = Int(crypto_sign_SEEDBYTES)
+    package static let seedLength = Int(crypto_sign_SEEDBYTES)
 
     /// The public half.
     public let publicKey: PublicKey
@@ -154,7 +154,7 @@ public struct Identity: Sendable, CustomStringConvertible {
     }
 
     /// The X25519 key pair for handshakes, derived from this identity.
-    public func x25519KeyPair() -> X25519.KeyPair {
+    package func x25519KeyPair() -> X25519.KeyPair {
         let secret = SecretBytes(count: X25519.keyLength) { out in
             secretKey.withUnsafeBytes { sk in
                 _ = crypto_sign_ed25519_sk_to_curve25519(

@@ -52,7 +52,7 @@ public struct RoomKeys: Sendable {
     /// The room identifier the rendezvous sees: `rendezvousTag(for: registrationKey.publicKey)`.
     public let rendezvousTag: [UInt8]
     /// The Noise pre-shared key (psk3) that only members hold.
-    public let handshakePSK: SecretBytes
+    package let handshakePSK: SecretBytes
     /// Keys the cheap mac on handshake packets, so non-members' packets are dropped before any DH.
     public let macKey: SecretBytes
 

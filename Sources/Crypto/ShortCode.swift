@@ -23,7 +23,7 @@ public struct ShortCode: Sendable, CustomStringConvertible, CustomDebugStringCon
     /// Words per code.
     public static let wordCount = 2
     /// Bits of password per word: the list has 2^10 words.
-    public static let bitsPerWord = 10
+    package static let bitsPerWord = 10
     /// Bits of password per code: 20, so one online guess succeeds with probability 2^-20 (one in
     /// about a million).
     ///
@@ -32,7 +32,7 @@ public struct ShortCode: Sendable, CustomStringConvertible, CustomDebugStringCon
     /// a failed run burns the code: the host stops serving it and its agent must read out a fresh
     /// one, which the attacker's next guess faces anew. Even an attacker who tries every live code
     /// on a busy rendezvous wins with probability (codes tried) × 2^-20.
-    public static let passwordBits = wordCount * bitsPerWord
+    package static let passwordBits = wordCount * bitsPerWord
     /// The nameplates a code may carry: at most three digits to say.
     public static let nameplateRange = 1...999
     /// The longest text `init(parsing:)` looks at: generous room for spaces around a 21-character code.
@@ -110,14 +110,14 @@ public struct ShortCode: Sendable, CustomStringConvertible, CustomDebugStringCon
 
     /// CPace's PRS: the words, lowercase, joined by `-`, in UTF-8. The nameplate is not in it:
     /// it is public and goes into the channel identifier instead.
-    public var password: [UInt8] { Array(words.joined(separator: "-").utf8) }
+    package var password: [UInt8] { Array(words.joined(separator: "-").utf8) }
 
     /// CPace's CI: `lv_cat("cvpeer/2 short code", "joiner", "host")`.
     ///
     /// The protocol label keeps these runs apart from any other use of CPace, and the roles name
     /// the initiator first, as the draft asks. The nameplate is not in it: the host's message
     /// exists before its nameplate does (it is bound into the keys instead, `keyContext`).
-    public var channelIdentifier: [UInt8] {
+    package var channelIdentifier: [UInt8] {
         CPace.lvCat(Self.channelLabel, Array("joiner".utf8), Array("host".utf8))
     }
 
@@ -160,9 +160,9 @@ public struct ShortCodeKeys: Sendable {
     public static let confirmationLength = 32
     /// The longest invite that may be sealed; invites are a few hundred bytes, and the bound lets
     /// `openInvite` refuse oversized input before decrypting.
-    public static let maxInviteLength = 1024
+    package static let maxInviteLength = 1024
     /// Overhead of a sealed invite: a random 24-byte XChaCha20 nonce before the ciphertext, and the tag.
-    public static let sealOverhead = XChaCha20Poly1305.nonceLength + aeadTagLength
+    package static let sealOverhead = XChaCha20Poly1305.nonceLength + aeadTagLength
 
     /// The tag the joiner sends to prove it derived the same ISK.
     public let joinerConfirmation: [UInt8]

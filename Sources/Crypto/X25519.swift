@@ -3,12 +3,12 @@ import CSodium
 /// X25519 Diffie-Hellman (RFC 7748), Noise's `25519`.
 public enum X25519 {
     /// Length of public keys, secret keys and shared secrets.
-    public static let keyLength = Int(crypto_scalarmult_BYTES)
+    package static let keyLength = Int(crypto_scalarmult_BYTES)
 
     /// An X25519 key pair; the secret half is zeroed on release.
     public struct KeyPair: Sendable {
         /// The secret scalar (32 bytes).
-        public let secretKey: SecretBytes
+        package let secretKey: SecretBytes
         /// The public key (32 bytes).
         public let publicKey: [UInt8]
 
@@ -42,7 +42,7 @@ public enum X25519 {
     ///
     /// - Throws: `invalidLength` for a key that is not 32 bytes; `weakPublicKey` if the
     ///   result is all zeros (libsodium refuses low-order points).
-    public static func sharedSecret(secretKey: SecretBytes, publicKey: [UInt8]) throws -> SecretBytes {
+    package static func sharedSecret(secretKey: SecretBytes, publicKey: [UInt8]) throws -> SecretBytes {
         guard publicKey.count == keyLength else {
             throw CryptoError.invalidLength(what: "X25519 public key", expected: keyLength, got: publicKey.count)
         }

@@ -4,15 +4,15 @@ import Replication
 ///
 /// Times are UTC: the report runs on one node but describes clocks of several, and UTC is the
 /// one zone nobody has to guess.
-public enum Formatting {
+package enum Formatting {
     /// "2026-03-01T10:00:05.250Z": ISO 8601 in UTC, to the millisecond.
-    public static func iso(_ millis: UInt64) -> String {
+    package static func iso(_ millis: UInt64) -> String {
         let (date, time) = civil(millis)
         return "\(date)T\(time).\(pad(Int(millis % 1000), 3))Z"
     }
 
     /// "2026-03-01 10:00:05 UTC": a session's start for people.
-    public static func dateTime(_ millis: UInt64) -> String {
+    package static func dateTime(_ millis: UInt64) -> String {
         let (date, time) = civil(millis)
         return "\(date) \(time) UTC"
     }

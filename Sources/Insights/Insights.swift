@@ -57,7 +57,7 @@ public struct RoomHistory: Sendable {
 public struct RoomName: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Hex digits in the short name: 32 bits, so two rooms of one node share one only by a rare chance
     /// (and `--room` accepts a longer prefix to tell them apart).
-    public static let shortLength = 8
+    package static let shortLength = 8
 
     /// The room tag's bytes.
     public let tag: [UInt8]
@@ -71,7 +71,7 @@ public struct RoomName: Hashable, Comparable, Sendable, CustomStringConvertible 
     public var hex: String { Hex.string(tag) }
 
     /// The first `shortLength` hex digits of the tag: the room's name in every format.
-    public var short: String { String(hex.prefix(Self.shortLength)) }
+    package var short: String { String(hex.prefix(Self.shortLength)) }
 
     /// True if `prefix` (hex, any case) begins the tag's hex form.
     public func matches(prefix: String) -> Bool {

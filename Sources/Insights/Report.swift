@@ -5,11 +5,11 @@ public struct Report: Hashable, Sendable {
     /// The sessions, by start time (ties by room tag).
     public let sessions: [SessionReport]
     /// Rooms the store holds that have no operation yet: listed, not counted.
-    public let idleRooms: [RoomName]
+    package let idleRooms: [RoomName]
     /// One summary per participant who was an agent in at least one session, by name then id.
-    public let agents: [AgentSummary]
+    package let agents: [AgentSummary]
     /// One summary per product, by key.
-    public let products: [ProductSummary]
+    package let products: [ProductSummary]
 
     /// Computes the report of `rooms`.
     public init(rooms: [RoomHistory]) {
@@ -42,7 +42,7 @@ public struct Rate: Hashable, Sendable, CustomStringConvertible {
     public var value: Double? { total == 0 ? nil : Double(count) / Double(total) }
 
     /// The share in ten-thousandths, rounded half up (exact integer arithmetic, so every format agrees).
-    public var basisPoints: Int? { total == 0 ? nil : (count * 20_000 + total) / (2 * total) }
+    package var basisPoints: Int? { total == 0 ? nil : (count * 20_000 + total) / (2 * total) }
 
     /// "50%", "33.3%", or "–" when there is nothing to divide by.
     public var description: String {
@@ -62,18 +62,18 @@ public struct AgentSummary: Hashable, Sendable {
     /// Sessions in which it was an agent.
     public let sessions: Int
     /// Of those, sessions in which anyone bought anything.
-    public let sessionsWithPurchase: Int
+    package let sessionsWithPurchase: Int
     /// The median length of its sessions (the mean of the middle two, rounded down, for an even count).
-    public let medianDurationMillis: UInt64
+    package let medianDurationMillis: UInt64
     /// Items it shared into the panel in its sessions.
-    public let itemsShown: Int
+    package let itemsShown: Int
     /// Recommendations it made.
-    public let recommendations: Int
+    package let recommendations: Int
     /// Purchases credited to its recommendations.
-    public let purchasesInfluenced: Int
+    package let purchasesInfluenced: Int
 
     /// Sessions with a purchase out of its sessions.
-    public var conversion: Rate { Rate(count: sessionsWithPurchase, total: sessions) }
+    package var conversion: Rate { Rate(count: sessionsWithPurchase, total: sessions) }
 
     static func summaries(of sessions: [SessionReport]) -> [AgentSummary] {
         var byAgent: [ReplicaID: [SessionReport]] = [:]
@@ -120,20 +120,20 @@ public struct ProductSummary: Hashable, Sendable {
     /// How many views it got, from anyone.
     public let views: Int
     /// How many times an agent recommended it.
-    public let recommended: Int
+    package let recommended: Int
     /// How many times it was added to a cart.
-    public let addedToCart: Int
+    package let addedToCart: Int
     /// How many purchases of it were made.
-    public let purchases: Int
+    package let purchases: Int
     /// How many units those purchases bought.
-    public let unitsBought: Int
+    package let unitsBought: Int
     /// Sessions in which an agent recommended it.
-    public let sessionsRecommended: Int
+    package let sessionsRecommended: Int
     /// Of those, sessions in which it was then bought (an influenced purchase).
-    public let sessionsBoughtAfterRecommendation: Int
+    package let sessionsBoughtAfterRecommendation: Int
 
     /// Its conversion after recommendation: sessions bought after an agent recommended it, out of sessions it was recommended in.
-    public var conversionAfterRecommendation: Rate {
+    package var conversionAfterRecommendation: Rate {
         Rate(count: sessionsBoughtAfterRecommendation, total: sessionsRecommended)
     }
 

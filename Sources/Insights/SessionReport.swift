@@ -5,9 +5,9 @@ public struct SessionReport: Hashable, Sendable {
     /// The room.
     public let room: RoomName
     /// The first operation's time, in Unix milliseconds.
-    public let startMillis: UInt64
+    package let startMillis: UInt64
     /// The last operation's time, in Unix milliseconds.
-    public let endMillis: UInt64
+    package let endMillis: UInt64
     /// Everyone who wrote an operation or a profile, by id.
     public let participants: [SessionParticipant]
     /// Every item an operation created or referred to, by id.
@@ -15,20 +15,20 @@ public struct SessionReport: Hashable, Sendable {
     /// Every view, ordered by start (ties by the focus operation's id).
     public let views: [ItemViewing]
     /// Every recommendation, in session order.
-    public let recommendations: [Recommendation]
+    package let recommendations: [Recommendation]
     /// Every add to cart, in session order.
-    public let cartAdds: [CartAdd]
+    package let cartAdds: [CartAdd]
     /// Every purchase, in session order, with its attribution.
-    public let purchases: [Purchase]
+    package let purchases: [Purchase]
 
     /// The session's length: from its first operation to its last.
-    public var durationMillis: UInt64 { endMillis - startMillis }
+    package var durationMillis: UInt64 { endMillis - startMillis }
 
     /// True if anyone bought anything: what the conversion rate counts.
-    public var hasPurchase: Bool { !purchases.isEmpty }
+    package var hasPurchase: Bool { !purchases.isEmpty }
 
     /// The participants whose profile says agent.
-    public var agents: [SessionParticipant] { participants.filter { $0.role == .agent } }
+    package var agents: [SessionParticipant] { participants.filter { $0.role == .agent } }
 
     /// One participant, if it took part.
     public func participant(_ id: ReplicaID) -> SessionParticipant? { participants.first { $0.id == id } }
@@ -73,12 +73,12 @@ public struct SessionItem: Hashable, Sendable {
     /// Its link, if it is a product with one.
     public let url: String?
     /// When it was shared (created), if known.
-    public let sharedMillis: UInt64?
+    package let sharedMillis: UInt64?
     /// When it was first removed, if it was.
-    public let removedMillis: UInt64?
+    package let removedMillis: UInt64?
 
     /// Who shared it.
-    public var sharedBy: ReplicaID { id.replica }
+    package var sharedBy: ReplicaID { id.replica }
 
     /// The name to show: the title, else the kind and short id.
     public var displayName: String {
@@ -96,12 +96,12 @@ public struct ItemViewing: Hashable, Sendable {
     /// The focus operation that began the view (orders views that start in the same millisecond).
     public let focus: OpID
     /// When the view began.
-    public let startMillis: UInt64
+    package let startMillis: UInt64
     /// When it ended (see `Insights` for the rule).
-    public let endMillis: UInt64
+    package let endMillis: UInt64
 
     /// How long the item was open.
-    public var dwellMillis: UInt64 { endMillis - startMillis }
+    package var dwellMillis: UInt64 { endMillis - startMillis }
 }
 
 /// A recommend event.
@@ -115,16 +115,16 @@ public struct Recommendation: Hashable, Sendable {
     /// The recommender's note (may be empty).
     public let note: String
     /// When a customer first opened the item after it, if one did.
-    public let customerOpenedMillis: UInt64?
+    package let customerOpenedMillis: UInt64?
 
     /// Who recommended it.
     public var by: ReplicaID { id.replica }
 
     /// True if a customer opened the item after the recommendation.
-    public var openedByCustomer: Bool { customerOpenedMillis != nil }
+    package var openedByCustomer: Bool { customerOpenedMillis != nil }
 
     /// How long after the recommendation a customer opened the item, if one did.
-    public var customerOpenedAfterMillis: UInt64? { customerOpenedMillis.map { $0 - atMillis } }
+    package var customerOpenedAfterMillis: UInt64? { customerOpenedMillis.map { $0 - atMillis } }
 }
 
 /// An add-to-cart event.
@@ -153,14 +153,14 @@ public struct Purchase: Hashable, Sendable {
     /// How many.
     public let quantity: UInt32
     /// The agent's recommendation credited with it, if the purchase was influenced.
-    public let influencedBy: Recommendation?
+    package let influencedBy: Recommendation?
 
     /// Who bought it.
     public var by: ReplicaID { id.replica }
 
     /// True if an agent recommended the item earlier in the session.
-    public var influenced: Bool { influencedBy != nil }
+    package var influenced: Bool { influencedBy != nil }
 
     /// The time from the credited recommendation to the purchase.
-    public var recommendationToPurchaseMillis: UInt64? { influencedBy.map { atMillis - $0.atMillis } }
+    package var recommendationToPurchaseMillis: UInt64? { influencedBy.map { atMillis - $0.atMillis } }
 }

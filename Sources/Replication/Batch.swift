@@ -81,7 +81,7 @@ public struct BatchDraft: Sendable {
     /// The sequence number the batch will have.
     public let sequence: UInt64
     /// The Lamport counter of the first operation.
-    public let startCounter: UInt64
+    package let startCounter: UInt64
     /// The digest of the author's previous batch (`BatchSealer.noPrevious` for the first).
     public let previous: [UInt8]
     /// The operations so far.
@@ -98,7 +98,7 @@ public struct BatchDraft: Sendable {
     }
 
     /// The id the next appended operation will get (and the id of what it creates).
-    public var nextID: OpID { OpID(counter: startCounter + UInt64(operations.count), replica: author) }
+    package var nextID: OpID { OpID(counter: startCounter + UInt64(operations.count), replica: author) }
 
     /// Adds an edit made at `timestamp`.
     ///

@@ -19,7 +19,7 @@ import Primitives
 /// Decoding is total: any bytes give operations or a `ReplicationError`. Every count is checked
 /// against `Limits` before use and every element consumes input, so time and memory are bounded
 /// by the input's length.
-public enum BatchCodec {
+package enum BatchCodec {
     /// The version byte of this layout; an incompatible change gets a new one.
     public static let formatVersion: UInt8 = 2
 

@@ -5,7 +5,7 @@
 /// no float formatting question ever arises); strings escape `"`, `\` and control characters
 /// (short forms where JSON has them, `\u00xx` otherwise) and nothing else. For the document's
 /// ASCII keys and integers this agrees with RFC 8785 (JCS).
-public indirect enum CanonicalJSON: Hashable, Sendable {
+package indirect enum CanonicalJSON: Hashable, Sendable {
     /// `null`.
     case null
     /// `true` or `false`.

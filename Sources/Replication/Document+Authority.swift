@@ -196,7 +196,7 @@ extension Document {
     /// Leaves out `proof.author`'s batches from its fork on, here and (by the same rule) on every
     /// replica that holds the proof; true if that changed anything.
     @discardableResult
-    public mutating func exclude(_ proof: EquivocationProof) -> Bool {
+    package mutating func exclude(_ proof: EquivocationProof) -> Bool {
         if let known = equivocators[proof.author], known <= proof.fork { return false }
         equivocators[proof.author] = proof.fork
         rebuild()

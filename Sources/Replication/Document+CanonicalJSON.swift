@@ -11,7 +11,7 @@ import Primitives
 /// and neither does the version vector: two nodes that show the same thing hash the same.
 extension Document {
     /// The canonical JSON of the merged document.
-    public var canonicalJSON: CanonicalJSON {
+    package var canonicalJSON: CanonicalJSON {
         let panel = self.panel
         let marksByItem = Dictionary(grouping: visibleMarks, by: \.item)
         return .object([

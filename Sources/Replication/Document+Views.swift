@@ -77,7 +77,7 @@ extension Document {
     }
 
     /// True if the item exists and has not been removed.
-    public func isVisible(item id: OpID) -> Bool {
+    package func isVisible(item id: OpID) -> Bool {
         items[id]?.isVisible ?? false
     }
 
@@ -87,7 +87,7 @@ extension Document {
     }
 
     /// Every item id the document knows of, visible or not, ascending.
-    public var knownItemIDs: [OpID] { items.keys.sorted() }
+    package var knownItemIDs: [OpID] { items.keys.sorted() }
 
     /// The visible marks on an item, ascending by id; none if the item is not visible.
     public func marks(on item: OpID) -> [MarkView] {
@@ -111,7 +111,7 @@ extension Document {
     }
 
     /// Every mark id the document knows of (added or only removed so far), ascending.
-    public var knownMarkIDs: [OpID] { marks.knownIDs }
+    package var knownMarkIDs: [OpID] { marks.knownIDs }
 
     /// Participants with a profile, by id.
     public var participants: [ParticipantView] {
@@ -129,7 +129,7 @@ extension Document {
     }
 
     /// Viewports on visible items, by participant then item.
-    public var viewports: [ViewportView] {
+    package var viewports: [ViewportView] {
         viewportRegisters.filter { isVisible(item: $0.key.item) }
             .sorted { $0.key < $1.key }
             .map { ViewportView(participant: $0.key.participant, item: $0.key.item, viewport: $0.value.value, updated: $0.value.time) }

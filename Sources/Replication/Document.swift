@@ -80,7 +80,7 @@ public struct Document: Sendable {
     /// The batches merged so far.
     public private(set) var vector = VersionVector()
     /// The greatest Lamport counter of any merged operation: local operations count on from here.
-    public private(set) var maxCounter: UInt64 = 0
+    package private(set) var maxCounter: UInt64 = 0
     /// Each author's last accepted counter: an author's counters must keep increasing, so an id
     /// names one operation only.
     var lastCounters: [ReplicaID: UInt64] = [:]
@@ -191,7 +191,7 @@ public struct Document: Sendable {
     /// (`Replica` holds such batches back until their turn). Each operation is judged by the
     /// room's permission rules (`RoomAuthority`) under the role its author held for this batch.
     @discardableResult
-    public mutating func apply(_ batch: VerifiedBatch) -> ApplyResult {
+    package mutating func apply(_ batch: VerifiedBatch) -> ApplyResult {
         let author = batch.author
         let held = vector[author]
         guard batch.sequence > held else { return .duplicate }

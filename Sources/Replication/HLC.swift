@@ -7,10 +7,10 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Milliseconds since the Unix epoch, as the author's clock (or a later one it had seen) said.
     public var millis: UInt64
     /// Distinguishes events within one millisecond.
-    public var logical: UInt32
+    package var logical: UInt32
 
     /// The largest `millis` accepted: 2^48 ms is the year 10889, and keeps the value exact in JSON.
-    public static let maxMillis: UInt64 = (1 << 48) - 1
+    package static let maxMillis: UInt64 = (1 << 48) - 1
 
     /// The zero timestamp.
     public static let zero = HLC(millis: 0, logical: 0)
@@ -36,7 +36,7 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
 public struct HybridClock: Sendable {
     /// How far ahead of our wall clock a remote timestamp may be and still move our clock: a peer
     /// with a wrong (or hostile) clock must not drag everyone's timestamps into the future.
-    public static let maxForwardSkewMillis: UInt64 = 60_000
+    package static let maxForwardSkewMillis: UInt64 = 60_000
 
     /// The latest timestamp issued or observed.
     public private(set) var latest: HLC

@@ -8,7 +8,7 @@ public struct HoldBackBuffer: Sendable {
     /// The buffer's bounds.
     public struct Bounds: Hashable, Sendable {
         /// At most this many batches.
-        public var maxBatches: Int
+        package var maxBatches: Int
         /// At most this many sealed bytes in all.
         public var maxBytes: Int
 
@@ -21,7 +21,7 @@ public struct HoldBackBuffer: Sendable {
     }
 
     /// The bounds this buffer keeps.
-    public let bounds: Bounds
+    package let bounds: Bounds
     private var entries: [BatchID: SealedBatch] = [:]
     /// Sealed bytes held.
     public private(set) var byteCount = 0

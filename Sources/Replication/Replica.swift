@@ -10,7 +10,7 @@ public struct Replica: Sendable {
     /// The merged document.
     public private(set) var document: Document
     /// Batches waiting for a predecessor.
-    public private(set) var holdBack: HoldBackBuffer
+    package private(set) var holdBack: HoldBackBuffer
     /// Batches of authors the owner has not admitted (yet), waiting for the admission.
     public private(set) var unadmitted: HoldBackBuffer
     /// One proof per proven equivocator (the one with the earliest fork), to pass on to peers.

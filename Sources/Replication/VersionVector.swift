@@ -25,12 +25,12 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Records that everything of `author` up to `sequence` is held; never moves backwards.
-    public mutating func advance(_ author: ReplicaID, to sequence: UInt64) {
+    package mutating func advance(_ author: ReplicaID, to sequence: UInt64) {
         if sequence > self[author] { sequences[author] = sequence }
     }
 
     /// True if every batch held by `self` is also held by `other`.
-    public func isIncluded(in other: VersionVector) -> Bool {
+    package func isIncluded(in other: VersionVector) -> Bool {
         sequences.allSatisfy { other[$0.key] >= $0.value }
     }
 

@@ -7,7 +7,7 @@ extension Store {
     /// - Parameter nowMillis: the wall clock; batches stamped too far ahead of it are left out.
     /// - Returns: the replica and the stored batches that failed to open or were left out
     ///   (see `verifiedBatches(room:nowMillis:)`).
-    public func loadReplica(room: RoomKeys, nowMillis: UInt64) throws -> (replica: Replica, unreadable: [StoredBatch]) {
+    package func loadReplica(room: RoomKeys, nowMillis: UInt64) throws -> (replica: Replica, unreadable: [StoredBatch]) {
         let (verified, unreadable) = try verifiedBatches(room: room, nowMillis: nowMillis)
         return (Replica(document: Document(authority: RoomAuthority(room: room), batches: verified)), unreadable)
     }

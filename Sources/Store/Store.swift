@@ -165,7 +165,7 @@ public final class Store: Sendable {
     }
 
     /// The number of stored batches of `room`.
-    public func batchCount(room: [UInt8]) throws -> Int {
+    package func batchCount(room: [UInt8]) throws -> Int {
         try connection.withLock { db in
             let query = try db.statement("SELECT COUNT(*) FROM batches WHERE room = ?")
             try query.bind(.blob(room))
@@ -176,7 +176,7 @@ public final class Store: Sendable {
     // MARK: Blob chunks
 
     /// Stores one encrypted blob chunk durably (idempotent).
-    public func putChunk(room: [UInt8], blob: [UInt8], index: Int, data: [UInt8]) throws {
+    package func putChunk(room: [UInt8], blob: [UInt8], index: Int, data: [UInt8]) throws {
         try connection.withLock { db in
             try db.transaction {
                 try db.statement("INSERT OR IGNORE INTO chunks (room, blob, idx, data) VALUES (?, ?, ?, ?)")

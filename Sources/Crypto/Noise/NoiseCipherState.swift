@@ -4,11 +4,11 @@
 /// with two copies would reuse nonces, so keep exactly one live copy per direction.
 public struct NoiseCipherState: Sendable {
     /// The largest Noise message (§3): stream transports frame messages with a 16-bit length.
-    public static let maxMessageLength = 65535
+    package static let maxMessageLength = 65535
     /// The largest plaintext one message can carry once the 16-byte tag is added.
-    public static let maxPlaintextLength = maxMessageLength - aeadTagLength
+    package static let maxPlaintextLength = maxMessageLength - aeadTagLength
     /// The nonce §5.1 reserves for `rekey`; a counter that reaches it has used its key up.
-    public static let reservedNonce = UInt64.max
+    package static let reservedNonce = UInt64.max
 
     /// The key, or nil before the handshake has mixed any key in (then data passes in the clear).
     private var key: SecretBytes?
@@ -29,7 +29,7 @@ public struct NoiseCipherState: Sendable {
     }
 
     /// Whether a key is set: without one, the handshake's payloads are plaintext.
-    public var hasKey: Bool { key != nil }
+    package var hasKey: Bool { key != nil }
 
     /// Moves the counter, for transports that carry an explicit nonce and receive out of order.
     public mutating func setNonce(_ nonce: UInt64) {
@@ -69,7 +69,7 @@ public struct NoiseCipherState: Sendable {
     /// Replaces the key with one derived from it (§4.2 REKEY), so old traffic stays safe if the new key leaks.
     ///
     /// The counter is left as it is, as §5.1 says. Without a key this does nothing.
-    public mutating func rekey() {
+    package mutating func rekey() {
         guard let old = key else { return }
         key = SecretBytes(count: aeadKeyLength) { out in
             // REKEY(k) = the first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zero bytes).

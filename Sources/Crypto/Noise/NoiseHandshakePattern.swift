@@ -11,16 +11,16 @@ public struct NoiseHandshakePattern: Sendable, Hashable, CustomStringConvertible
     /// The pattern's name with modifiers, e.g. `XXpsk3`; it is hashed into the handshake as part of the protocol name.
     public let name: String
     /// Keys the initiator is known to hold before the handshake (only `s` in the supported patterns).
-    public let initiatorPreMessage: [Token]
+    package let initiatorPreMessage: [Token]
     /// Keys the responder is known to hold before the handshake.
-    public let responderPreMessage: [Token]
+    package let responderPreMessage: [Token]
     /// The messages in order; even indices go initiator→responder, odd ones back.
     public let messages: [[Token]]
     /// True for N, K and X: one message, and only the initiator may send afterwards (§7).
-    public let isOneWay: Bool
+    package let isOneWay: Bool
 
     /// How many pre-shared keys each party must supply.
-    public var pskCount: Int { messages.reduce(0) { $0 + $1.filter { $0 == .psk }.count } }
+    package var pskCount: Int { messages.reduce(0) { $0 + $1.filter { $0 == .psk }.count } }
 
     public var description: String { name }
 
@@ -162,9 +162,9 @@ extension Substring {
 /// Immutable and thread-safe. The name is hashed into every handshake, so it is kept verbatim.
 public struct NoiseProtocolName: Sendable, Hashable, CustomStringConvertible {
     /// The only DH function supported.
-    public static let dh = "25519"
+    package static let dh = "25519"
     /// The only cipher supported.
-    public static let cipher = "ChaChaPoly"
+    package static let cipher = "ChaChaPoly"
     /// The only hash supported.
     public static let hash = "BLAKE2b"
 

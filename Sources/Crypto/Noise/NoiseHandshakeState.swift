@@ -37,16 +37,16 @@ public struct NoiseHandshakeState: Sendable {
     }
 
     /// The protocol this handshake runs.
-    public let protocolName: NoiseProtocolName
+    package let protocolName: NoiseProtocolName
     /// Whether this party sends the first message.
-    public let isInitiator: Bool
+    package let isInitiator: Bool
     private var symmetric: NoiseSymmetricState
     private var localStatic: X25519.KeyPair?
     private var localEphemeral: X25519.KeyPair?
     /// The peer's static X25519 key, once known (given up front or received in the handshake).
-    public private(set) var remoteStaticKey: [UInt8]?
+    package private(set) var remoteStaticKey: [UInt8]?
     /// The peer's ephemeral X25519 key, once received.
-    public private(set) var remoteEphemeralKey: [UInt8]?
+    package private(set) var remoteEphemeralKey: [UInt8]?
     /// Pre-shared keys, used in the order their tokens appear.
     private var psks: [SecretBytes]
     private var phase: Phase
@@ -127,7 +127,7 @@ public struct NoiseHandshakeState: Sendable {
     /// Test hook: fixes the ephemeral key so known-answer vectors can be reproduced.
     ///
     /// - Precondition: no ephemeral key has been generated or set yet.
-    public mutating func _setEphemeralKeyPair(_ keyPair: X25519.KeyPair) {
+    package mutating func _setEphemeralKeyPair(_ keyPair: X25519.KeyPair) {
         precondition(localEphemeral == nil, "the ephemeral key is already set")
         localEphemeral = keyPair
     }
@@ -142,7 +142,7 @@ public struct NoiseHandshakeState: Sendable {
     }
 
     /// The transcript hash (GetHandshakeHash): equal on both sides once complete, usable as a channel binding.
-    public var handshakeHash: [UInt8] { symmetric.handshakeHash }
+    package var handshakeHash: [UInt8] { symmetric.handshakeHash }
 
     /// Writes the next handshake message carrying `payload` (WriteMessage).
     ///
@@ -227,7 +227,7 @@ public struct NoiseHandshakeState: Sendable {
     /// Hands out the transport ciphers once, so no second copy of their nonce counters exists here.
     ///
     /// - Throws: `CryptoError.handshake` before completion or on a second call.
-    public mutating func takeTransport() throws -> NoiseTransportPair {
+    package mutating func takeTransport() throws -> NoiseTransportPair {
         switch phase {
         case .complete(let pair?):
             phase = .complete(nil)
@@ -241,7 +241,7 @@ public struct NoiseHandshakeState: Sendable {
     /// Ends the handshake as failed, for when the application rejects what a valid message carried.
     ///
     /// Drops the transport ciphers if the handshake had completed; every later call throws.
-    public mutating func abort() {
+    package mutating func abort() {
         fail()
     }
 

@@ -6,14 +6,14 @@ public struct NoiseSymmetricState: Sendable {
     /// HASHLEN of BLAKE2b: its full 64-byte output.
     public static let hashLength = 64
     /// BLOCKLEN of BLAKE2b, the block HMAC pads its key to (RFC 2104).
-    public static let blockLength = 128
+    package static let blockLength = 128
 
     /// The cipher used for handshake payloads and static keys.
-    public private(set) var cipher: NoiseCipherState
+    package private(set) var cipher: NoiseCipherState
     /// ck: the secret every DH result and PSK is folded into.
     private var chainingKey: SecretBytes
     /// h: the hash of everything sent and received so far; the channel binding once done.
-    public private(set) var handshakeHash: [UInt8]
+    package private(set) var handshakeHash: [UInt8]
 
     /// Starts from the protocol name, so two parties with different names can never agree (InitializeSymmetric).
     public init(protocolName: [UInt8]) {
@@ -27,12 +27,12 @@ public struct NoiseSymmetricState: Sendable {
     }
 
     /// Folds key material (a DH result, an ephemeral key in PSK mode) into ck and rekeys the cipher.
-    public mutating func mixKey(_ inputKeyMaterial: SecretBytes) {
+    package mutating func mixKey(_ inputKeyMaterial: SecretBytes) {
         inputKeyMaterial.withUnsafeBytes { mixKey($0) }
     }
 
     /// Folds public bytes into ck and rekeys the cipher; PSK handshakes do this with each ephemeral.
-    public mutating func mixKey(_ inputKeyMaterial: [UInt8]) {
+    package mutating func mixKey(_ inputKeyMaterial: [UInt8]) {
         inputKeyMaterial.withUnsafeBytes { mixKey($0) }
     }
 
@@ -43,7 +43,7 @@ public struct NoiseSymmetricState: Sendable {
     }
 
     /// Appends `data` to the transcript: h = HASH(h || data).
-    public mutating func mixHash(_ data: [UInt8]) {
+    package mutating func mixHash(_ data: [UInt8]) {
         let hasher = Blake2b.Hasher(outputLength: Self.hashLength)
         hasher.update(handshakeHash)
         hasher.update(data)
@@ -51,7 +51,7 @@ public struct NoiseSymmetricState: Sendable {
     }
 
     /// Folds a pre-shared key into both ck and the transcript (MixKeyAndHash), as the "psk" token does.
-    public mutating func mixKeyAndHash(_ inputKeyMaterial: SecretBytes) {
+    package mutating func mixKeyAndHash(_ inputKeyMaterial: SecretBytes) {
         let outputs = inputKeyMaterial.withUnsafeBytes {
             Self.hkdf(chainingKey: chainingKey, inputKeyMaterial: $0, outputs: 3)
         }
@@ -62,7 +62,7 @@ public struct NoiseSymmetricState: Sendable {
     }
 
     /// Encrypts with h as associated data and hashes the ciphertext, binding it to the transcript.
-    public mutating func encryptAndHash(_ plaintext: [UInt8]) throws -> [UInt8] {
+    package mutating func encryptAndHash(_ plaintext: [UInt8]) throws -> [UInt8] {
         let ciphertext = try cipher.encrypt(plaintext, ad: handshakeHash)
         mixHash(ciphertext)
         return ciphertext
@@ -71,7 +71,7 @@ public struct NoiseSymmetricState: Sendable {
     /// Decrypts with h as associated data and hashes the ciphertext, so any alteration is caught.
     ///
     /// - Throws: `CryptoError.authenticationFailed` if the bytes were altered or the keys differ.
-    public mutating func decryptAndHash(_ ciphertext: [UInt8]) throws -> [UInt8] {
+    package mutating func decryptAndHash(_ ciphertext: [UInt8]) throws -> [UInt8] {
         let plaintext = try cipher.decrypt(ciphertext, ad: handshakeHash)
         mixHash(ciphertext)
         return plaintext

@@ -1,6 +1,8 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 import LocalAPI
 import Logging
 import NIOCore
@@ -41,95 +43,148 @@ final class LocalAPIRuntime: Sendable {
     }
 }
 
-/// Answers every HTTP request: access policy first, then routing, body limits and the handler.
-///
-/// A custom responder rather than Hummingbird's router: the policy must run before anything,
-/// unknown paths included (a refused client learns nothing about which paths exist), and every
-/// refusal has to be the same short JSON whatever the layer that refuses.
-struct LocalAPIResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
-
+/// The access policy as router middleware: it runs before routing, so unknown paths and WebSocket
+/// upgrades are answered only after the token, Host and Origin checks, and a refused client learns
+/// nothing about which paths exist. It also turns the router's "not found" into the API's JSON.
+struct LocalAPIAccessMiddleware<Context: RequestContext>: RouterMiddleware {
     let runtime: LocalAPIRuntime
+    /// True on the WebSocket router, where a query token is accepted without the cookie redirect.
+    let isWebSocketUpgrade: Bool
 
-    func respond(to request: Request, context: Context) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         guard let policy = runtime.policy else {
-            return Self.response(.error(403, "forbidden: the local API is starting or stopping"))
+            return LocalAPIHTTP.response(.error(403, "forbidden: the local API is starting or stopping"))
         }
-        switch policy.decide(Self.policyRequest(request)) {
+        switch policy.decide(LocalAPIHTTP.policyRequest(request, isWebSocketUpgrade: isWebSocketUpgrade)) {
         case .deny(let denial):
             runtime.logger.debug("local API refused a request", metadata: ["reason": "\(denial)"])
-            return Self.refusal(denial)
+            return LocalAPIHTTP.response(.error(403, denial.message))
         case .setCookieAndRedirect(let location):
-            var headers = Self.commonHeaders
+            var headers = LocalAPIHTTP.commonHeaders
             headers[.location] = location
             headers[.setCookie] = policy.setCookieValue
             return Response(status: .seeOther, headers: headers)
         case .allow:
-            return await route(request)
+            do {
+                return try await next(request, context)
+            } catch let error as HTTPError where error.status == .notFound {
+                return LocalAPIHTTP.response(.error(404, "no such endpoint"))
+            }
         }
     }
+}
 
-    private func route(_ request: Request) async -> Response {
-        let segments = LocalAPIRoute.split(request.uri.path)
-        if let webSocket = runtime.webSocket, LocalAPIRoute.split(webSocket.path) == segments {
-            return Self.response(.error(426, "this path is a WebSocket; connect with a WebSocket handshake"))
-        }
-        // The most literal pattern wins whatever the order of registration: `/items/new` before `/items/:id`.
-        let matches = runtime.routes.compactMap { route in route.match(segments).map { (route, $0) } }
-            .sorted { $0.0.literalCount > $1.0.literalCount }
-        guard !matches.isEmpty else { return Self.response(.error(404, "no such endpoint")) }
-        guard let method = LocalAPIRoute.Method(rawValue: request.method.rawValue),
-            let (route, parameters) = matches.first(where: { $0.0.method == method })
-        else {
-            var response = Self.response(.error(405, "this endpoint does not answer \(request.method.rawValue)"))
-            response.headers[.allow] = Set(matches.map(\.0.method.rawValue)).sorted().joined(separator: ", ")
-            return response
-        }
+/// The local API's routes on Hummingbird's routers, and the conversions between its HTTP types and
+/// the node's `LocalAPIRequest`/`LocalAPIResponse`.
+enum LocalAPIHTTP {
+    /// The methods a path answers 405 to when it has no handler for them: Hummingbird's router
+    /// answers an unregistered method as an unknown path, and the API has always said 405 with `Allow`.
+    private static let answeredMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options]
 
+    /// The router of plain requests: the access middleware, then every route, each path's other
+    /// methods answered 405 and the WebSocket path answered 426 to anything but a handshake.
+    static func router(_ runtime: LocalAPIRuntime) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: LocalAPIAccessMiddleware(runtime: runtime, isWebSocketUpgrade: false))
+        var methodsByPath: [(path: String, methods: Set<HTTPRequest.Method>)] = []
+        for route in runtime.routes {
+            let method = HTTPRequest.Method(route.method.rawValue)!
+            router.on(RouterPath(route.path), method: method) { request, context in
+                await answer(request, parameters: context.parameters, route: route, logger: runtime.logger)
+            }
+            if let index = methodsByPath.firstIndex(where: { $0.path == route.path }) {
+                methodsByPath[index].methods.insert(method)
+            } else {
+                methodsByPath.append((route.path, [method]))
+            }
+        }
+        for (path, methods) in methodsByPath {
+            let allowed = methods.map(\.rawValue).sorted().joined(separator: ", ")
+            for method in answeredMethods where !methods.contains(method) {
+                router.on(RouterPath(path), method: method) { request, _ in
+                    var refusal = response(.error(405, "this endpoint does not answer \(request.method.rawValue)"))
+                    refusal.headers[.allow] = allowed
+                    return refusal
+                }
+            }
+        }
+        if let webSocket = runtime.webSocket {
+            for method in answeredMethods {
+                router.on(RouterPath(webSocket.path), method: method) { _, _ in
+                    response(.error(426, "this path is a WebSocket; connect with a WebSocket handshake"))
+                }
+            }
+        }
+        return router
+    }
+
+    /// The router of WebSocket handshakes: the same access middleware in front of the live channel.
+    static func webSocketRouter(_ runtime: LocalAPIRuntime) -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: LocalAPIAccessMiddleware(runtime: runtime, isWebSocketUpgrade: true))
+        if let route = runtime.webSocket {
+            router.ws(RouterPath(route.path)) { inbound, outbound, context in
+                let session = LocalAPIWebSocketSession(
+                    id: runtime.nextSessionID(), query: visibleQuery(context.request.uri.query))
+                await LocalAPIWebSocketBridge.run(
+                    session: session, route: route, inbound: inbound, outbound: outbound, logger: runtime.logger)
+            }
+        }
+        return router
+    }
+
+    /// Reads the body as the route asks, calls its handler and converts the answer or the error.
+    private static func answer(
+        _ request: Request, parameters: Parameters, route: LocalAPIRoute, logger: Logger
+    ) async -> Response {
         var body: [UInt8] = []
         var bodyStream: LocalAPIBodyStream?
         let declaredLength = request.headers[.contentLength].flatMap { Int($0) }
         switch route.body {
         case .buffered(let limit):
-            if let declaredLength, declaredLength > limit { return Self.tooLarge(limit) }
+            if let declaredLength, declaredLength > limit { return tooLarge(limit) }
             do {
                 body = Array(try await request.body.collect(upTo: limit).readableBytesView)
             } catch is NIOTooManyBytesError {
-                return Self.tooLarge(limit)
+                return tooLarge(limit)
             } catch {
-                return Self.response(.error(400, "the request body could not be read"))
+                return response(.error(400, "the request body could not be read"))
             }
         case .streamed(let limit):
-            if let declaredLength, declaredLength > limit { return Self.tooLarge(limit) }
+            if let declaredLength, declaredLength > limit { return tooLarge(limit) }
             bodyStream = LocalAPIBodyStream(base: request.body, limit: limit)
         }
 
+        var decoded: [String: String] = [:]
+        for (name, value) in parameters { decoded[String(name)] = value.removingPercentEncoding ?? String(value) }
         let apiRequest = LocalAPIRequest(
-            method: method, path: request.uri.path, parameters: parameters, query: Self.visibleQuery(request.uri.query),
-            headers: Self.visibleHeaders(request.headers), body: body, bodyStream: bodyStream)
+            method: route.method, path: request.uri.path, parameters: decoded, query: visibleQuery(request.uri.query),
+            headers: visibleHeaders(request.headers), body: body, bodyStream: bodyStream)
         do {
-            return Self.response(try await route.handler(apiRequest))
+            return response(try await route.handler(apiRequest))
         } catch let error as LocalAPIError {
             let status = error.httpStatus
-            if status >= 500 { return internalError(error, path: route.path) }
-            return Self.response(.error(status, error.description))
+            if status >= 500 { return internalError(error, path: route.path, logger: logger) }
+            return response(.error(status, error.description))
         } catch is CancellationError {
             // The server is stopping and cancelled the handler: expected, not a failure.
-            runtime.logger.debug("local API handler cancelled", metadata: ["route": "\(route.path)"])
-            return Self.response(.error(503, "the node is shutting down"))
+            logger.debug("local API handler cancelled", metadata: ["route": "\(route.path)"])
+            return response(.error(503, "the node is shutting down"))
         } catch {
-            return internalError(error, path: route.path)
+            return internalError(error, path: route.path, logger: logger)
         }
     }
 
-    private func internalError(_ error: any Error, path: String) -> Response {
+    private static func internalError(_ error: any Error, path: String, logger: Logger) -> Response {
         // The detail stays in the node's log: the caller is local, but errors may name files or peers.
-        runtime.logger.error("local API handler failed", metadata: ["route": "\(path)", "error": "\(error)"])
-        return Self.response(.error(500, "internal error; see the node's log"))
+        logger.error("local API handler failed", metadata: ["route": "\(path)", "error": "\(error)"])
+        return response(.error(500, "internal error; see the node's log"))
     }
 
     /// The access policy's view of a request.
-    static func policyRequest(_ request: Request) -> LocalAPIAccessPolicy.Request {
+    static func policyRequest(_ request: Request, isWebSocketUpgrade: Bool) -> LocalAPIAccessPolicy.Request {
         // HTTPTypes moves the first Host header into `authority`; any Host left among the fields was a
         // second one, and a request with two Host headers is refused rather than guessed at.
         let duplicateHost = request.headers[values: HTTPField.Name("host")!].isEmpty == false
@@ -141,7 +196,7 @@ struct LocalAPIResponder: HTTPResponder {
             cookieHeaders: request.headers[values: .cookie],
             path: request.uri.path,
             query: request.uri.query,
-            isWebSocketUpgrade: false)
+            isWebSocketUpgrade: isWebSocketUpgrade)
     }
 
     /// The query a handler sees: decoded, without the token.
@@ -168,10 +223,6 @@ struct LocalAPIResponder: HTTPResponder {
         HTTPField.Name("referrer-policy")!: "no-referrer",
         .cacheControl: "no-store",
     ]
-
-    static func refusal(_ denial: LocalAPIAccessPolicy.Denial) -> Response {
-        response(.error(403, denial.message))
-    }
 
     private static func tooLarge(_ limit: Int) -> Response {
         response(.error(413, LocalAPIError.payloadTooLarge(limit: limit).description))

@@ -27,8 +27,8 @@ public struct PointerEvent: Codable, Sendable, Equatable {
     public var type: String = "pointer"
     /// Whose pointer: replica id in hex.
     public var participant: String
-    /// The item pointed at, `null` once the pointer went away.
-    public var item: String?
+    /// The item pointed at, `null` once the pointer went away (written out: the viewer hides the pointer on null).
+    @WrittenAsNull public var item: String?
     /// Where on the item, 0 to 1 across and down; absent when `item` is null.
     public var x: Double?
     public var y: Double?
@@ -37,20 +37,9 @@ public struct PointerEvent: Codable, Sendable, Equatable {
 
     /// Creates a pointer event.
     public init(participant: String, item: String?, x: Double? = nil, y: Double? = nil, name: String? = nil) {
-        (self.participant, self.item, self.x, self.y, self.name) = (participant, item, x, y, name)
-    }
-
-    private enum CodingKeys: String, CodingKey { case type, participant, item, x, y, name }
-
-    /// By hand because `item` is written as `null` when absent: the viewer hides the pointer on null.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(type, forKey: .type)
-        try container.encode(participant, forKey: .participant)
-        try container.encode(item, forKey: .item)
-        try container.encodeIfPresent(x, forKey: .x)
-        try container.encodeIfPresent(y, forKey: .y)
-        try container.encodeIfPresent(name, forKey: .name)
+        self.participant = participant
+        self.item = item
+        (self.x, self.y, self.name) = (x, y, name)
     }
 }
 

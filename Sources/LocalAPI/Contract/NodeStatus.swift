@@ -18,7 +18,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// The local UDP endpoint, empty before the transport runs.
     public var listen: String
     /// The rendezvous address, `null` without one (written out: the viewer tests for null).
-    public var rendezvous: String?
+    @WrittenAsNull public var rendezvous: String?
     /// True once the rendezvous acknowledged this node's registration.
     public var registered: Bool
     /// Blob chunks and hash lists that failed their checks.
@@ -82,41 +82,6 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         self.linkDrops = linkDrops
         self.pointersRefused = pointersRefused
         self.quotaDrops = quotaDrops
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case type, me, room, peers, transfers, stateHash, batches, listen, rendezvous, registered, blobChecks
-        case equivocators, joinRequests, members, rejectedOperations, refusedBatches, epoch, removals
-        case removedPeerLinks, limits, codes, linkDrops, pointersRefused, quotaDrops
-    }
-
-    /// Written by hand only for `rendezvous`, which is `null` rather than absent when there is none.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(type, forKey: .type)
-        try container.encode(me, forKey: .me)
-        try container.encode(room, forKey: .room)
-        try container.encode(peers, forKey: .peers)
-        try container.encode(transfers, forKey: .transfers)
-        try container.encode(stateHash, forKey: .stateHash)
-        try container.encode(batches, forKey: .batches)
-        try container.encode(listen, forKey: .listen)
-        try container.encode(rendezvous, forKey: .rendezvous)
-        try container.encode(registered, forKey: .registered)
-        try container.encode(blobChecks, forKey: .blobChecks)
-        try container.encode(equivocators, forKey: .equivocators)
-        try container.encode(joinRequests, forKey: .joinRequests)
-        try container.encode(members, forKey: .members)
-        try container.encode(rejectedOperations, forKey: .rejectedOperations)
-        try container.encode(refusedBatches, forKey: .refusedBatches)
-        try container.encode(epoch, forKey: .epoch)
-        try container.encode(removals, forKey: .removals)
-        try container.encode(removedPeerLinks, forKey: .removedPeerLinks)
-        try container.encode(limits, forKey: .limits)
-        try container.encode(codes, forKey: .codes)
-        try container.encode(linkDrops, forKey: .linkDrops)
-        try container.encode(pointersRefused, forKey: .pointersRefused)
-        try container.encode(quotaDrops, forKey: .quotaDrops)
     }
 
     /// This node as the API describes it (`me` in status and state).

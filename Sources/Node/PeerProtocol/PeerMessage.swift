@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// What nodes say to each other inside a link, after the transport has authenticated the peer.
 ///
@@ -71,15 +72,15 @@ enum PeerMessage: Equatable, Sendable {
         case let .chunkRequest(key, indices), let .chunkMissing(key, indices):
             if case .chunkRequest = self { out.append(Tag.chunkRequest.rawValue) } else { out.append(Tag.chunkMissing.rawValue) }
             out += key.id
-            out.appendBigEndian(key.count)
-            out.appendBigEndian(UInt16(indices.count))
-            for index in indices { out.appendBigEndian(index) }
+            out += key.count.bigEndianBytes
+            out += UInt16(indices.count).bigEndianBytes
+            for index in indices { out += index.bigEndianBytes }
         case let .chunk(key, index, sealed):
             out.reserveCapacity(41 + sealed.count)
             out.append(Tag.chunk.rawValue)
             out += key.id
-            out.appendBigEndian(key.count)
-            out.appendBigEndian(index)
+            out += key.count.bigEndianBytes
+            out += index.bigEndianBytes
             out += sealed
         case let .hashListRequest(key, commitment, page), let .hashListMissing(key, commitment, page):
             if case .hashListRequest = self { out.append(Tag.hashListRequest.rawValue) } else { out.append(Tag.hashListMissing.rawValue) }
@@ -99,51 +100,63 @@ enum PeerMessage: Equatable, Sendable {
 
     private static func encodeListHeader(_ key: BlobKey, commitment: [UInt8], page: UInt32, into out: inout [UInt8]) {
         out += key.id
-        out.appendBigEndian(key.count)
+        out += key.count.bigEndianBytes
         out += commitment
-        out.appendBigEndian(page)
+        out += page.bigEndianBytes
     }
 
     /// Decodes a message, or nil for anything malformed (the caller drops it).
     static func decode(_ bytes: [UInt8]) -> PeerMessage? {
-        var reader = FixedReader(bytes)
-        guard let raw = reader.byte(), let tag = Tag(rawValue: raw) else { return nil }
+        try? read(bytes)
+    }
+
+    private static func read(_ bytes: [UInt8]) throws(MalformedPeerMessage) -> PeerMessage {
+        var reader = PeerMessageReader(bytes)
+        guard let tag = Tag(rawValue: try reader.byte("tag")) else { throw MalformedPeerMessage() }
         switch tag {
         case .sync:
             return .sync(reader.rest())
         case .chunkRequest, .chunkMissing:
-            guard let key = reader.blobKey(), let n = reader.u16(), n <= maxIndices, reader.remaining == Int(n) * 4 else { return nil }
+            let key = try reader.blobKey()
+            let n = try reader.bigEndian(UInt16.self, "index count")
+            guard n <= maxIndices, reader.remaining == Int(n) * 4 else { throw MalformedPeerMessage() }
             var indices: [UInt32] = []
             indices.reserveCapacity(Int(n))
             for _ in 0..<n {
-                guard let index = reader.u32(), index < key.count else { return nil }
+                let index = try reader.uint32("chunk index")
+                guard index < key.count else { throw MalformedPeerMessage() }
                 indices.append(index)
             }
             return tag == .chunkRequest ? .chunkRequest(key, indices: indices) : .chunkMissing(key, indices: indices)
         case .chunk:
-            guard let key = reader.blobKey(), let index = reader.u32(), index < key.count,
-                (40...maxSealedChunk).contains(reader.remaining)
-            else { return nil }
+            let key = try reader.blobKey()
+            let index = try reader.uint32("chunk index")
+            guard index < key.count, (40...maxSealedChunk).contains(reader.remaining) else { throw MalformedPeerMessage() }
             return .chunk(key, index: index, sealed: reader.rest())
         case .hashListRequest, .hashListMissing:
-            guard let (key, commitment, page) = decodeListHeader(&reader), reader.remaining == 0 else { return nil }
+            let (key, commitment, page) = try readListHeader(&reader)
+            guard reader.remaining == 0 else { throw MalformedPeerMessage() }
             return tag == .hashListRequest
                 ? .hashListRequest(key, commitment: commitment, page: page) : .hashListMissing(key, commitment: commitment, page: page)
         case .hashList:
-            guard let (key, commitment, page) = decodeListHeader(&reader),
-                reader.remaining == BlobCommitment.chunkRange(page: Int(page), chunkCount: Int(key.count)).count * BlobCommitment.hashLength
-            else { return nil }
+            let (key, commitment, page) = try readListHeader(&reader)
+            guard reader.remaining == BlobCommitment.chunkRange(page: Int(page), chunkCount: Int(key.count)).count * BlobCommitment.hashLength
+            else { throw MalformedPeerMessage() }
             return .hashList(key, commitment: commitment, page: page, hashes: reader.rest())
         case .pointer:
-            return SignedPointer.decode(reader.rest()).map { .pointer($0) }
+            guard let pointer = SignedPointer.decode(reader.rest()) else { throw MalformedPeerMessage() }
+            return .pointer(pointer)
         }
     }
 
-    /// The blob, commitment and page of a hash-list message; nil unless the page exists for the count.
-    private static func decodeListHeader(_ reader: inout FixedReader) -> (BlobKey, [UInt8], UInt32)? {
-        guard let key = reader.blobKey(), let commitment = reader.bytes(BlobCommitment.length), let page = reader.u32(),
-            page < BlobCommitment.pageCount(chunkCount: Int(key.count))
-        else { return nil }
+    /// The blob, commitment and page of a hash-list message; throws unless the page exists for the count.
+    private static func readListHeader(
+        _ reader: inout PeerMessageReader
+    ) throws(MalformedPeerMessage) -> (BlobKey, [UInt8], UInt32) {
+        let key = try reader.blobKey()
+        let commitment = try reader.bytes(BlobCommitment.length, "commitment")
+        let page = try reader.uint32("page")
+        guard page < BlobCommitment.pageCount(chunkCount: Int(key.count)) else { throw MalformedPeerMessage() }
         return (key, commitment, page)
     }
 }
@@ -156,52 +169,21 @@ struct BlobKey: Hashable, Sendable {
     var count: UInt32
 }
 
-/// Reads fixed-size big-endian fields; every read fails softly past the end.
-struct FixedReader {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var remaining: Int { bytes.count - offset }
-
-    mutating func byte() -> UInt8? {
-        guard remaining >= 1 else { return nil }
-        defer { offset += 1 }
-        return bytes[offset]
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8]? {
-        guard remaining >= count else { return nil }
-        defer { offset += count }
-        return Array(bytes[offset..<offset + count])
-    }
-
-    mutating func rest() -> [UInt8] {
-        defer { offset = bytes.count }
-        return Array(bytes[offset...])
-    }
-
-    mutating func u16() -> UInt16? { integer(2).map { UInt16($0) } }
-    mutating func u32() -> UInt32? { integer(4).map { UInt32($0) } }
-    mutating func u64() -> UInt64? { integer(8) }
-
-    mutating func blobKey() -> BlobKey? {
-        guard let id = bytes(32), let count = u32(), count >= 1 else { return nil }
-        return BlobKey(id: id, count: count)
-    }
-
-    private mutating func integer(_ size: Int) -> UInt64? {
-        guard remaining >= size else { return nil }
-        var value: UInt64 = 0
-        for i in 0..<size { value = value << 8 | UInt64(bytes[offset + i]) }
-        offset += size
-        return value
-    }
+/// Why a peer message or pointer was dropped: the engine only counts drops, so the fault is not kept.
+struct MalformedPeerMessage: ByteReadError {
+    init(_ fault: ByteReadFault) {}
+    init() {}
 }
 
-extension [UInt8] {
-    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
+/// The reader of node-to-node messages.
+typealias PeerMessageReader = ByteReader<MalformedPeerMessage>
+
+extension ByteReader where Failure == MalformedPeerMessage {
+    /// A blob id and its chunk count, which is at least 1.
+    mutating func blobKey() throws(MalformedPeerMessage) -> BlobKey {
+        let id = try bytes(32, "blob id")
+        let count = try uint32("chunk count")
+        guard count >= 1 else { throw MalformedPeerMessage() }
+        return BlobKey(id: id, count: count)
     }
 }

@@ -73,7 +73,7 @@ public actor LocalAPIServer {
     /// Makes a server that has not started yet.
     ///
     /// Two routes with the same method and pattern, or a route on the WebSocket path, are programming
-    /// errors and stop the process.
+    /// errors and stop the process when the server starts.
     ///
     /// - Parameters:
     ///   - configuration: Where to listen and where to write `api.json`.
@@ -89,27 +89,10 @@ public actor LocalAPIServer {
             throw .nonLoopbackHost(configuration.host)
         }
         guard (0...65535).contains(configuration.port) else { throw .invalidPort(configuration.port) }
-        var seen = Set<String>()
-        for route in routes {
-            let key = route.method.rawValue + " " + route.segments.map(Self.patternKey).joined(separator: "/")
-            precondition(seen.insert(key).inserted, "two local API routes for \(route.method.rawValue) \(route.path)")
-            if let webSocket {
-                precondition(
-                    LocalAPIRoute.split(webSocket.path) != LocalAPIRoute.split(route.path),
-                    "a local API route on the WebSocket path \(webSocket.path)")
-            }
-        }
         var logger = configuration.logger ?? Logger(label: "cvpeer.api")
         if configuration.logger == nil { logger.logLevel = .warning }
         self.configuration = configuration
         self.runtime = LocalAPIRuntime(routes: routes, webSocket: webSocket, logger: logger)
-    }
-
-    private static func patternKey(_ segment: LocalAPIRoute.Segment) -> String {
-        switch segment {
-        case .literal(let text): "=" + text
-        case .parameter: ":"
-        }
     }
 
     /// Where the running server is reached; nil when it is not running.
@@ -139,8 +122,8 @@ public actor LocalAPIServer {
         let (bound, boundContinuation) = AsyncStream<Result<Int, LocalAPIError>>.makeStream()
 
         let application = Application(
-            responder: LocalAPIResponder(runtime: runtime),
-            server: LocalAPIGuardedChannel.builder(runtime: runtime),
+            router: LocalAPIHTTP.router(runtime),
+            server: LocalAPIGuardedChannel.builder(runtime: runtime, webSocketRouter: LocalAPIHTTP.webSocketRouter(runtime)),
             configuration: ApplicationConfiguration(
                 address: .hostname("127.0.0.1", port: configuration.port), serverName: nil),
             onServerRunning: { channel in

@@ -263,44 +263,46 @@ public struct Invite: Sendable, Equatable {
     }
 
     private static func parse(_ payload: ArraySlice<UInt8>) throws(InviteError) -> Invite {
-        var reader = ByteReader(payload)
-        guard let version = reader.byte() else { throw .damaged }
+        // Every read past the end, and the trailing-bytes check, throw `.damaged` (InviteError's ByteReadError).
+        var reader = ByteReader<InviteError>(Array(payload))
+        let version = try reader.byte("version")
         guard version == formatVersion else { throw .unsupportedVersion(Int(version)) }
-        guard let flags = reader.byte(), flags & ~Flag.all == 0, let kind = reader.byte() else { throw .damaged }
+        let flags = try reader.byte("flags")
+        guard flags & ~Flag.all == 0 else { throw .damaged }
         let host: String
-        switch kind {
+        switch try reader.byte("address kind") {
         case AddressKind.ipv4:
-            guard let raw = reader.bytes(4), let text = addressText(raw, family: AF_INET) else { throw .damaged }
+            guard let text = addressText(try reader.raw(4, "IPv4 address"), family: AF_INET) else { throw .damaged }
             host = text
         case AddressKind.ipv6:
-            guard let raw = reader.bytes(16), let text = addressText(raw, family: AF_INET6) else { throw .damaged }
+            guard let text = addressText(try reader.raw(16, "IPv6 address"), family: AF_INET6) else { throw .damaged }
             host = text
         case AddressKind.dns:
-            guard let count = reader.byte(), let raw = reader.bytes(Int(count)), isDNSName(raw) else { throw .damaged }
+            let raw = try reader.raw(Int(try reader.byte("name length")), "name")
+            guard isDNSName(raw) else { throw .damaged }
             host = String(decoding: raw, as: UTF8.self)
         default:
             throw .damaged
         }
-        guard let portBytes = reader.bytes(2), let secretBytes = reader.bytes(RoomKeys.secretLength),
-            let ownerBytes = reader.bytes(PublicKey.length), let owner = try? PublicKey(bytes: Array(ownerBytes))
-        else { throw .damaged }
-        let port = UInt16(portBytes[portBytes.startIndex]) << 8 | UInt16(portBytes[portBytes.startIndex + 1])
+        let port = try reader.bigEndian(UInt16.self, "port")
+        let secretBytes = try reader.raw(RoomKeys.secretLength, "room secret")
+        let ownerBytes = try reader.bytes(PublicKey.length, "owner")
+        guard let owner = try? PublicKey(bytes: ownerBytes) else { throw .damaged }
         var displayName: String?
         if flags & Flag.displayName != 0 {
-            guard let count = reader.byte(), let raw = reader.bytes(Int(count)),
-                let name = String(validating: raw, as: UTF8.self), displayNameProblem(name) == nil
-            else { throw .damaged }
+            let raw = try reader.raw(Int(try reader.byte("display name length")), "display name")
+            guard let name = String(validating: raw, as: UTF8.self), displayNameProblem(name) == nil else { throw .damaged }
             displayName = name
         }
         var epochSecrets: [SecretBytes] = []
         if flags & Flag.epochs != 0 {
-            guard let count = reader.byte(), (1...UInt8(maxEpochs)).contains(count) else { throw .damaged }
+            let count = try reader.byte("epoch count")
+            guard (1...UInt8(maxEpochs)).contains(count) else { throw .damaged }
             for _ in 0..<count {
-                guard let raw = reader.bytes(RoomKeys.secretLength) else { throw .damaged }
-                epochSecrets.append(SecretBytes(copying: raw))
+                epochSecrets.append(SecretBytes(copying: try reader.raw(RoomKeys.secretLength, "epoch secret")))
             }
         }
-        guard reader.isAtEnd else { throw .damaged }
+        try reader.finish()
         let route: Route = flags & Flag.direct != 0 ? .direct : .rendezvous
         // Fields decoded from a checked payload satisfy every rule the public initialiser enforces.
         return Invite(
@@ -491,27 +493,9 @@ public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Reads fields front to back; every read is bounds-checked and returns nil past the end.
-private struct ByteReader {
-    private let storage: ArraySlice<UInt8>
-    private var offset: Int
-
-    init(_ storage: ArraySlice<UInt8>) {
-        self.storage = storage
-        offset = storage.startIndex
-    }
-
-    var isAtEnd: Bool { offset == storage.endIndex }
-
-    mutating func byte() -> UInt8? {
-        guard offset < storage.endIndex else { return nil }
-        defer { offset += 1 }
-        return storage[offset]
-    }
-
-    mutating func bytes(_ count: Int) -> ArraySlice<UInt8>? {
-        guard count >= 0, storage.endIndex - offset >= count else { return nil }
-        defer { offset += count }
-        return storage[offset..<(offset + count)]
+extension InviteError: ByteReadError {
+    /// Every fault in an invite's payload is damage: the checksum passed, so it is a mistyped or forged invite.
+    public init(_ fault: ByteReadFault) {
+        self = .damaged
     }
 }

@@ -5,10 +5,12 @@ import NIOCore
 
 /// One JSON (or file) endpoint of the local API: a method, a path and a handler.
 ///
-/// The node core registers its endpoints with these values and never sees an HTTP library type.
-/// A path is literal segments and `:name` segments, e.g. `/items/:id/marks`; each `:name` segment
-/// matches one non-empty segment and its percent-decoded text appears in `LocalAPIRequest.parameters`.
-/// Access control (token, Host, Origin) has already happened when a handler runs.
+/// The node core registers its endpoints with these values and never sees an HTTP library type; the
+/// server puts each on Hummingbird's router. A path is literal segments and `:name` segments, e.g.
+/// `/items/:id/marks`; each `:name` segment matches one non-empty segment, a literal one wins over it
+/// whatever the order of registration, and its percent-decoded text appears in
+/// `LocalAPIRequest.parameters`. Access control (token, Host, Origin) has already happened when a
+/// handler runs.
 public struct LocalAPIRoute: Sendable {
     /// The HTTP methods a route can answer (the contract's, which the client sends).
     public typealias Method = LocalAPIMethod
@@ -35,14 +37,7 @@ public struct LocalAPIRoute: Sendable {
     /// and any other error is answered 500 without detail.
     public let handler: @Sendable (LocalAPIRequest) async throws -> LocalAPIResponse
 
-    let segments: [Segment]
-
-    enum Segment: Equatable, Sendable {
-        case literal(String)
-        case parameter(String)
-    }
-
-    /// Makes a route; a malformed pattern (not starting with `/`, an empty `:` name) is a programming error.
+    /// Makes a route; a pattern not starting with `/` is a programming error.
     ///
     /// - Parameters:
     ///   - method: The HTTP method.
@@ -58,11 +53,6 @@ public struct LocalAPIRoute: Sendable {
         self.path = path
         self.body = body
         self.handler = handler
-        self.segments = Self.split(path).map { segment in
-            guard segment.hasPrefix(":") else { return .literal(segment) }
-            precondition(segment.count > 1, "a route parameter needs a name: \(path)")
-            return .parameter(String(segment.dropFirst()))
-        }
     }
 
     /// A streamed upload endpoint (POST): the body reaches the handler in chunks, up to `limit` bytes,
@@ -73,41 +63,6 @@ public struct LocalAPIRoute: Sendable {
         handler: @escaping @Sendable (LocalAPIRequest) async throws -> LocalAPIResponse
     ) -> LocalAPIRoute {
         LocalAPIRoute(.post, path, body: .streamed(limit: limit), handler: handler)
-    }
-
-    /// How many segments are literal; the tie-breaker between patterns that match one path.
-    var literalCount: Int {
-        segments.count { segment in
-            switch segment {
-            case .literal: true
-            case .parameter: false
-            }
-        }
-    }
-
-    /// The path parameters if a request path, split by `split(_:)`, matches this route's pattern.
-    func match(_ segments: [String]) -> [String: String]? {
-        guard segments.count == self.segments.count else { return nil }
-        var parameters: [String: String] = [:]
-        for (pattern, segment) in zip(self.segments, segments) {
-            switch pattern {
-            case .literal(let literal):
-                guard literal == segment else { return nil }
-            case .parameter(let name):
-                guard !segment.isEmpty else { return nil }
-                parameters[name] = segment
-            }
-        }
-        return parameters
-    }
-
-    /// Splits a path into decoded segments; `/` is no segments, a trailing `/` is ignored.
-    static func split(_ path: String) -> [String] {
-        var segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
-            $0.removingPercentEncoding ?? String($0)
-        }
-        if segments.last == "" { segments.removeLast() }
-        return segments
     }
 }
 

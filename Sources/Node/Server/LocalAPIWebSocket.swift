@@ -1,4 +1,5 @@
 import HTTPTypes
+import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import LocalAPI
@@ -8,10 +9,12 @@ import NIOHTTP1
 
 // WebSocket flow: a handshake first meets `LocalAPIUpgradeGuard`, which applies the access policy
 // before NIO's upgrader sees it. A refused handshake loses its `Upgrade` header and continues as an
-// ordinary request, which `LocalAPIResponder` answers 403 like any other refused request (left to
-// the upgrader, a refused handshake would get a bare 400). An accepted one reaches `shouldUpgrade`,
-// which checks the policy again, so no path to the socket depends on the guard alone, and then
-// `LocalAPIWebSocketBridge` connects the socket to the node's callbacks.
+// ordinary request, which the router's access middleware answers 403 like any other refused request.
+// The guard stays although the WebSocket router has the same middleware in front: left to the
+// upgrader, a refused handshake gets Hummingbird's bare 400 without a body (`writeFailedUpgrade`),
+// and LocalAPIWebSocketTests pin the 403 and its JSON. An accepted handshake reaches the WebSocket
+// router, whose middleware checks the policy again, so no path to the socket depends on the guard
+// alone, and `LocalAPIWebSocketBridge` connects the socket to the node's callbacks.
 
 /// Hummingbird's HTTP/1 + WebSocket channel with `LocalAPIUpgradeGuard` inserted behind the HTTP decoder.
 struct LocalAPIGuardedChannel: ServerChildChannel {
@@ -35,17 +38,17 @@ struct LocalAPIGuardedChannel: ServerChildChannel {
     }
 
     /// The server builder for the local API: the guarded channel around Hummingbird's upgrade channel.
-    static func builder(runtime: LocalAPIRuntime) -> HTTPServerBuilder {
+    static func builder(runtime: LocalAPIRuntime, webSocketRouter: Router<BasicWebSocketRequestContext>) -> HTTPServerBuilder {
         let maxMessageSize = runtime.webSocket?.maxMessageSize ?? LocalAPIWebSocketRoute.defaultMaxMessageSize
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(idleTimeout: .seconds(120)),
             // Frames up to the message limit, so one message never needs reassembly from many frames.
             ws: .init(maxFrameSize: max(maxMessageSize, 1 << 14), autoPing: .enabled(timePeriod: .seconds(30))))
+        let webSocketResponder = webSocketRouter.buildResponder()
         return HTTPServerBuilder { responder in
             LocalAPIGuardedChannel(
-                base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration) { head, _, _ in
-                    LocalAPIWebSocketBridge.shouldUpgrade(head, runtime: runtime)
-                },
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
                 runtime: runtime)
         }
     }
@@ -84,8 +87,9 @@ final class LocalAPIUpgradeGuard: ChannelInboundHandler, RemovableChannelHandler
 
     private func accepts(_ head: HTTPRequestHead) -> Bool {
         guard let policy = runtime.policy, let webSocket = runtime.webSocket else { return false }
-        let (path, query) = LocalAPIWebSocketBridge.splitTarget(head.uri)
-        guard LocalAPIRoute.split(path) == LocalAPIRoute.split(webSocket.path) else { return false }
+        let (path, query) = Self.splitTarget(head.uri)
+        // The router's own reading of a path: empty segments (`//`, a trailing `/`) are skipped.
+        guard path.split(separator: "/") == webSocket.path.split(separator: "/") else { return false }
         let hosts = head.headers["host"]
         let origins = head.headers["origin"]
         let authorizations = head.headers["authorization"]
@@ -101,43 +105,18 @@ final class LocalAPIUpgradeGuard: ChannelInboundHandler, RemovableChannelHandler
         case .deny, .setCookieAndRedirect: return false
         }
     }
+
+    /// Splits a request target into its path and query.
+    private static func splitTarget(_ target: String) -> (path: String, query: String?) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, nil) }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
 }
 
 /// Connects an accepted WebSocket to the node's `LocalAPIWebSocketRoute` callbacks.
 enum LocalAPIWebSocketBridge {
-    typealias Handler = WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
-
-    /// Splits a request target into its path and query.
-    static func splitTarget(_ target: String) -> (path: String, query: String?) {
-        guard let mark = target.firstIndex(of: "?") else { return (target, nil) }
-        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
-    }
-
-    /// The upgrade decision for a handshake that passed the guard; checks the policy again.
-    static func shouldUpgrade(_ head: HTTPRequest, runtime: LocalAPIRuntime) -> ShouldUpgradeResult<Handler> {
-        guard let policy = runtime.policy, let route = runtime.webSocket else { return .dontUpgrade }
-        let (path, query) = splitTarget(head.path ?? "/")
-        guard LocalAPIRoute.split(path) == LocalAPIRoute.split(route.path) else { return .dontUpgrade }
-        let request = LocalAPIAccessPolicy.Request(
-            method: head.method.rawValue,
-            host: head.headerFields[values: HTTPField.Name("host")!].isEmpty ? head.authority : nil,
-            origin: head.headerFields[.origin],
-            authorization: head.headerFields[.authorization],
-            cookieHeaders: head.headerFields[values: .cookie],
-            path: path, query: query, isWebSocketUpgrade: true)
-        switch policy.decide(request) {
-        case .allow: break
-        case .deny, .setCookieAndRedirect: return .dontUpgrade
-        }
-        let session = LocalAPIWebSocketSession(
-            id: runtime.nextSessionID(), query: LocalAPIResponder.visibleQuery(query))
-        return .upgrade([:]) { inbound, outbound, _ in
-            await run(session: session, route: route, inbound: inbound, outbound: outbound, logger: runtime.logger)
-        }
-    }
-
     /// Runs one session until either side ends it, then tells the node.
-    private static func run(
+    static func run(
         session: LocalAPIWebSocketSession, route: LocalAPIWebSocketRoute, inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter, logger: Logger
     ) async {

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// A participant's pointer, signed by that participant for one room.
 ///
@@ -68,37 +69,45 @@ struct SignedPointer: Equatable, Sendable {
 
     private func appendFields(to out: inout [UInt8]) {
         out += origin
-        out.appendBigEndian(stamp)
+        out += stamp.bigEndianBytes
         guard let position else {
             out.append(0)
             return
         }
         out.append(1)
-        out.appendBigEndian(position.counter)
+        out += position.counter.bigEndianBytes
         out += position.replica
-        out.appendBigEndian(position.x)
-        out.appendBigEndian(position.y)
+        out += position.x.bigEndianBytes
+        out += position.y.bigEndianBytes
     }
 
     /// Decodes the layout above, or nil for anything malformed (wrong length, unknown flags,
     /// coordinates out of range). The signature is not checked here.
     static func decode(_ bytes: [UInt8]) -> SignedPointer? {
         guard bytes.count == minLength || bytes.count == maxLength else { return nil }
-        var reader = FixedReader(bytes)
-        guard let origin = reader.bytes(32), let stamp = reader.u64(), let flags = reader.byte() else { return nil }
+        return try? read(bytes)
+    }
+
+    private static func read(_ bytes: [UInt8]) throws(MalformedPeerMessage) -> SignedPointer {
+        var reader = PeerMessageReader(bytes)
+        let origin = try reader.bytes(32, "origin")
+        let stamp = try reader.bigEndian(UInt64.self, "stamp")
         var position: PeerMessage.Pointer?
-        switch flags {
+        switch try reader.byte("flags") {
         case 0:
-            guard bytes.count == minLength else { return nil }
+            guard bytes.count == minLength else { throw MalformedPeerMessage() }
         case 1:
-            guard let counter = reader.u64(), let replica = reader.bytes(32), let x = reader.u32(), let y = reader.u32(),
-                x <= 1_000_000, y <= 1_000_000
-            else { return nil }
+            let counter = try reader.bigEndian(UInt64.self, "counter")
+            let replica = try reader.bytes(32, "replica")
+            let x = try reader.uint32("x")
+            let y = try reader.uint32("y")
+            guard x <= 1_000_000, y <= 1_000_000 else { throw MalformedPeerMessage() }
             position = PeerMessage.Pointer(counter: counter, replica: replica, x: x, y: y)
         default:
-            return nil
+            throw MalformedPeerMessage()
         }
-        guard let signature = reader.bytes(64), reader.remaining == 0 else { return nil }
+        let signature = try reader.bytes(64, "signature")
+        try reader.finish()
         return SignedPointer(origin: origin, stamp: stamp, position: position, signature: signature)
     }
 }

@@ -59,6 +59,9 @@ enum NodeRoutes {
                     return try .json(MarkAnswer(mark: id.canonicalString))
                 }
             },
+            LocalAPIRoute(.post, "/api/lookup") { request in
+                await guarded { try .json(await engine.lookupItem(try request.decode(ItemLookupRequest.self).item)) }
+            },
             LocalAPIRoute(.post, "/api/unmark") { request in
                 await guarded {
                     let body = try request.decode(MarkReference.self)

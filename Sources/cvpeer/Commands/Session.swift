@@ -1,9 +1,9 @@
 import ArgumentParser
+import CommandLineKit
 import Dispatch
 import Foundation
+import LocalAPI
 import Node
-import Rendezvous
-import Replication
 
 #if canImport(Glibc)
     import Glibc
@@ -33,9 +33,10 @@ struct SessionOptions: ParsableArguments {
         if let name, name.isEmpty || name.utf8.count > 64 { throw ValidationError("--name must be 1 to 64 bytes") }
     }
 
-    func options(role: Role, rendezvous: HostPort? = nil) throws -> NodeOptions {
+    /// The node's options: the agent's for `host` (`joining` nil), else the joining member's.
+    func options(joining: JoinRole?, rendezvous: HostPort? = nil) throws -> NodeOptions {
         NodeOptions(
-            dataFolder: try data.folder(), role: role, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
+            dataFolder: try data.folder(), role: joining == nil ? .agent : joining == .guest ? .guest : .customer, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
             ui: ui.flatMap(HostPort.init(parsing:)), rendezvous: rendezvous)
     }
 }
@@ -78,7 +79,7 @@ struct HostCommand: ParsableCommand {
     }
 
     func run() throws {
-        var configured = try session.options(role: .agent, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
+        var configured = try session.options(joining: nil, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
         configured.approveMembers = approve
         let options = configured
         let resume = self.resume
@@ -125,12 +126,13 @@ enum JoinRequestConsole {
     static func start(_ node: NodeRuntime) {
         print("New members wait for you: answer y or n when one asks (or use your viewer).")
         Task {
-            var announced: Set<ReplicaID> = []
+            // By fingerprint: one per member key.
+            var announced: Set<String> = []
             while !Task.isCancelled {
-                for request in await node.engine.admissionRequests where !announced.contains(request.member) {
+                for request in await node.engine.admissionRequests where !announced.contains(request.fingerprint) {
                     // A moment for its profile to arrive, so the question can give a name.
                     guard !request.name.isEmpty || UInt64(Date().timeIntervalSince1970 * 1000) > request.sinceMillis + 3000 else { continue }
-                    announced.insert(request.member)
+                    announced.insert(request.fingerprint)
                     let who = request.name.isEmpty ? "Someone" : request.name
                     print("\(who) (fingerprint \(request.fingerprint)) asks to join. Admit? [y/n]")
                     fflush(nil)
@@ -205,23 +207,20 @@ struct JoinCommand: ParsableCommand {
         if let invite {
             FileHandleOutput.stderr(
                 "warning: an invite or code on the command line can be read by other users of this machine; next time run `cvpeer join` and type it at the prompt\n")
-            CommandLineScrub.hide { $0.contains(Invite.prefix) || ShortCodeJoin.isCode($0) }
+            CommandLineScrub.hide { $0.contains(Invite.prefix) || JoinInput.isShortCode($0) }
             text = invite
         } else {
             text = try InvitePrompt.read()
         }
-        let parsed = try ShortCodeJoin.isCode(text) ? ShortCodeJoin.fetch(text, rendezvous: rendezvous) : Invite(code: Self.code(in: text))
-        let options = try session.options(role: role == .guest ? .guest : .customer)
+        let parsed =
+            try JoinInput.isShortCode(text)
+            ? ShortCodeJoin.fetch(text, rendezvous: rendezvous) : Invite(code: JoinInput.inviteCode(in: text, prefix: Invite.prefix))
+        let options = try session.options(joining: role)
         let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
         SessionConsole.announce(node)
         SessionConsole.runUntilSignal(node)
     }
 
-    /// The `cvp2:` code inside whatever was pasted: the bare code, or the whole `cvpeer join '…'` line.
-    static func code(in text: String) -> String {
-        guard let start = text.range(of: Invite.prefix) else { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
-        return String(text[start.lowerBound...].prefix { !$0.isWhitespace && $0 != "'" && $0 != "\"" })
-    }
 }
 
 /// Asks for the invite on the terminal, or reads it from standard input when that is a pipe.
@@ -260,31 +259,19 @@ enum SessionConsole {
 
     /// Reports peers coming and going and transfers in progress until SIGINT/SIGTERM, then stops the node.
     static func runUntilSignal(_ node: NodeRuntime) {
-        // Driven by the node's live feed (the events a viewer's WebSocket gets: a status every second,
-        // and at once when a link or a transfer changes), not by polling the engine on a timer.
+        // Driven by the node's status-only feed (a summary each time who is linked or what arrives
+        // changes), not by polling the engine on a timer nor by the viewers' full state feed.
         let monitor = Task {
-            let (subscription, events) = await node.engine.subscribe()
+            let (subscription, summaries) = await node.engine.subscribeSummary()
             var last: NodeSummary?
             let terminal = isatty(STDERR_FILENO) == 1
-            for await _ in events {
-                let now = await node.engine.summary()
-                for peer in now.peers where last?.peers.contains(peer) != true {
-                    print("\(peer.name) is here (\(peer.relayed ? "relayed through the rendezvous" : "direct"))")
-                }
-                for peer in last?.peers ?? [] where !now.peers.contains(where: { $0.name == peer.name }) {
-                    print("\(peer.name) left")
-                }
+            for await now in summaries {
+                for line in SessionText.peerChanges(from: last, to: now) { print(line) }
                 fflush(nil)
-                if terminal, now != last {
-                    for transfer in now.transfers {
-                        let percent = transfer.total == 0 ? 100 : transfer.have * 100 / transfer.total
-                        FileHandleOutput.stderr("\r\u{1B}[Kreceiving \(transfer.item): \(percent)%")
-                    }
-                    if now.transfers.isEmpty, last?.transfers.isEmpty == false { FileHandleOutput.stderr("\r\u{1B}[Kreceived\n") }
-                }
+                if terminal { FileHandleOutput.stderr(SessionText.transferProgress(from: last, to: now)) }
                 last = now
             }
-            await node.engine.unsubscribe(subscription)
+            await node.engine.unsubscribeSummary(subscription)
         }
         TerminationSignals.wait()
         monitor.cancel()

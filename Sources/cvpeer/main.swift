@@ -4,14 +4,16 @@ import ArgumentParser
     import Glibc
 #endif
 
-// Commands that run until SIGINT/SIGTERM (host, join, rendezvous, demo) take those signals with
-// `sigwait`, which needs them blocked in every thread. They are synchronous commands run here on
-// the main thread, after the mask is set and before the concurrency runtime starts any thread, so
-// every later thread inherits it; async work inside them goes through `runBlocking`.
+// Commands that run until SIGINT/SIGTERM (host, join, rendezvous, demo) have those signals blocked
+// here, on the main thread before the concurrency runtime starts any thread, so every later thread
+// inherits the mask: a signal that arrives while a node is still starting stays pending instead of
+// killing the process halfway. host, join and demo then take it through ServiceLifecycle
+// (`UntilTerminated`), which reads blocked signals as they are pending; the rendezvous, synchronous
+// and also reloading on SIGHUP, with `sigwait`.
 //
-// The rest are asynchronous commands. This is what `AsyncParsableCommand.main()` does, spelled
-// out: in top-level code overload resolution picks the synchronous `main` (and `run`), which
-// refuse asynchronous commands; inside an async function the asynchronous ones are chosen.
+// This is what `AsyncParsableCommand.main()` does, spelled out: in top-level code overload
+// resolution picks the synchronous `main` (and `run`), which refuse asynchronous commands; inside an
+// async function the asynchronous ones are chosen.
 func runAsyncCommand() async {
     do {
         var command = try CVPeer.parseAsRoot()
@@ -46,12 +48,5 @@ func fail(_ error: any Error) -> Never {
 
 if let name = CommandLine.arguments.dropFirst().first, TerminationSignals.longRunningCommands.contains(name) {
     TerminationSignals.block()
-    do {
-        var command = try CVPeer.parseAsRoot()
-        try command.run()
-    } catch {
-        fail(error)
-    }
-} else {
-    await runAsyncCommand()
 }
+await runAsyncCommand()

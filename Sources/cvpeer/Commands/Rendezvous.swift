@@ -74,12 +74,13 @@ struct RendezvousCommand: ParsableCommand {
     }
 }
 
-/// Termination signals, blocked in every thread and taken synchronously with `sigwait`.
+/// Termination signals, blocked in every thread; the rendezvous takes them with `sigwait`, the
+/// node commands through ServiceLifecycle (`UntilTerminated`).
 ///
-/// Blocking them before any thread starts (threads inherit the mask) and waiting with `sigwait`
-/// works whatever mask the parent handed down — a parent that spawns from a thread with signals
-/// blocked passes that mask on — and a signal that arrives early stays pending instead of killing
-/// the process halfway through its start.
+/// Blocking them before any thread starts (threads inherit the mask) works whatever mask the
+/// parent handed down — a parent that spawns from a thread with signals blocked passes that mask
+/// on — and a signal that arrives early stays pending instead of killing the process halfway
+/// through its start.
 enum TerminationSignals {
     private static var set: sigset_t {
         var set = sigset_t()
@@ -105,12 +106,5 @@ enum TerminationSignals {
         var received: Int32 = 0
         sigwait(&signals, &received)
         return received
-    }
-
-    /// Waits until SIGINT or SIGTERM arrives; `block()` must have been called first.
-    static func wait() {
-        var signals = set
-        var received: Int32 = 0
-        sigwait(&signals, &received)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CommandLineKit
-import Dispatch
 import Foundation
 import LocalAPI
 import Node
@@ -41,7 +40,7 @@ struct SessionOptions: ParsableArguments {
     }
 }
 
-struct HostCommand: ParsableCommand {
+struct HostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host",
         abstract: "Open a new coviewing room and print the invite line for your customer.",
@@ -78,21 +77,23 @@ struct HostCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         var configured = try session.options(joining: nil, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
         configured.approveMembers = approve
         let options = configured
-        let resume = self.resume
-        let node = try runBlocking { try await NodeRuntime.host(options, resume: resume) }
-        print("Room ready. Send this line to your customer, privately (it holds the room's key):")
-        print("")
-        print("  " + node.invite.joinCommand)
-        print("")
-        SessionConsole.announce(node)
-        if approve { JoinRequestConsole.start(node) }
-        // Codes given later (`cvpeer code`, the viewer) are reported here too.
-        if rendezvous != nil { CodeConsole.start(node, giveOne: code) }
-        SessionConsole.runUntilSignal(node)
+        let (resume, approve, giveCode, hasRendezvous) = (self.resume, self.approve, code, rendezvous != nil)
+        try await UntilTerminated.run {
+            let node = try await NodeRuntime.host(options, resume: resume)
+            print("Room ready. Send this line to your customer, privately (it holds the room's key):")
+            print("")
+            print("  " + node.invite.joinCommand)
+            print("")
+            SessionConsole.announce(node)
+            if approve { JoinRequestConsole.start(node) }
+            // Codes given later (`cvpeer code`, the viewer) are reported here too.
+            if hasRendezvous { CodeConsole.start(node, giveOne: giveCode) }
+            await SessionConsole.runUntilShutdown(node)
+        }
     }
 }
 
@@ -140,37 +141,41 @@ enum JoinRequestConsole {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
+        let (lines, typed) = AsyncStream<String>.makeStream()
         let reader = Thread {
             // read(2), not readLine(): stdio would hold stdin's lock while it waits, and every
             // fflush(nil) of the console (which locks all streams) would wait behind it.
-            while let line = RawLines.next() {
+            while let line = RawLines.next() { typed.yield(line) }
+            typed.finish()
+        }
+        reader.start()
+        Task {
+            for await line in lines {
                 let answer = line.trimmingCharacters(in: .whitespaces).lowercased()
                 guard ["y", "yes", "n", "no"].contains(answer) else {
                     if !answer.isEmpty { FileHandleOutput.stderr("answer y or n\n") }
                     continue
                 }
-                runBlocking {
-                    guard let request = await node.engine.admissionRequests.first else {
-                        print("Nobody is waiting.")
-                        return
-                    }
-                    let admit = answer.hasPrefix("y")
-                    let who = request.name.isEmpty ? request.fingerprint : request.name
-                    do {
-                        try await node.engine.decide(request.member, admit: admit)
-                        print(admit ? "\(who) is in." : "\(who) was refused.")
-                    } catch {
-                        FileHandleOutput.stderr("error: \(error)\n")
-                    }
+                guard let request = await node.engine.admissionRequests.first else {
+                    print("Nobody is waiting.")
                     fflush(nil)
+                    continue
                 }
+                let admit = answer.hasPrefix("y")
+                let who = request.name.isEmpty ? request.fingerprint : request.name
+                do {
+                    try await node.engine.decide(request.member, admit: admit)
+                    print(admit ? "\(who) is in." : "\(who) was refused.")
+                } catch {
+                    FileHandleOutput.stderr("error: \(error)\n")
+                }
+                fflush(nil)
             }
         }
-        reader.start()
     }
 }
 
-struct JoinCommand: ParsableCommand {
+struct JoinCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
         abstract: "Join the coviewing room of an invite line.",
@@ -202,7 +207,7 @@ struct JoinCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let text: String
         if let invite {
             FileHandleOutput.stderr(
@@ -212,15 +217,19 @@ struct JoinCommand: ParsableCommand {
         } else {
             text = try InvitePrompt.read()
         }
-        let parsed =
-            try JoinInput.isShortCode(text)
-            ? ShortCodeJoin.fetch(text, rendezvous: rendezvous) : Invite(code: JoinInput.inviteCode(in: text, prefix: Invite.prefix))
+        let parsed: Invite
+        if JoinInput.isShortCode(text) {
+            parsed = try await ShortCodeJoin.fetch(text, rendezvous: rendezvous)
+        } else {
+            parsed = try Invite(code: JoinInput.inviteCode(in: text, prefix: Invite.prefix))
+        }
         let options = try session.options(joining: role)
-        let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
-        SessionConsole.announce(node)
-        SessionConsole.runUntilSignal(node)
+        try await UntilTerminated.run {
+            let node = try await NodeRuntime.join(parsed, options: options)
+            SessionConsole.announce(node)
+            await SessionConsole.runUntilShutdown(node)
+        }
     }
-
 }
 
 /// Asks for the invite on the terminal, or reads it from standard input when that is a pipe.
@@ -258,7 +267,7 @@ enum SessionConsole {
     }
 
     /// Reports peers coming and going and transfers in progress until SIGINT/SIGTERM, then stops the node.
-    static func runUntilSignal(_ node: NodeRuntime) {
+    static func runUntilShutdown(_ node: NodeRuntime) async {
         // Driven by the node's status-only feed (a summary each time who is linked or what arrives
         // changes), not by polling the engine on a timer nor by the viewers' full state feed.
         let monitor = Task {
@@ -273,11 +282,11 @@ enum SessionConsole {
             }
             await node.engine.unsubscribeSummary(subscription)
         }
-        TerminationSignals.wait()
+        await UntilTerminated.untilShutdown()
         monitor.cancel()
         print("Stopping…")
         fflush(nil)
-        runBlocking { await node.stop() }
+        await node.stop()
         print("Stopped.")
     }
 }
@@ -287,36 +296,4 @@ enum FileHandleOutput {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
-}
-
-/// Runs async work from a synchronous command and waits for it.
-///
-/// `host` and `join` wait for their signal with a blocking `sigwait`, so they are synchronous commands
-/// that start their async work here.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
-        done.signal()
-    }
-    done.wait()
-    return try box.get()
-}
-
-/// The non-throwing form.
-func runBlocking(_ body: @escaping @Sendable () async -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        await body()
-        done.signal()
-    }
-    done.wait()
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    // Written once by the task before the semaphore is signalled, read once after the wait.
-    private var result: Result<T, any Error>?
-    func set(_ value: Result<T, any Error>) { result = value }
-    func get() throws -> T { try result!.get() }
 }

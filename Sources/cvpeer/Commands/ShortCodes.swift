@@ -6,12 +6,12 @@ import Node
 /// `cvpeer join` with a short code: meets the agent's node at the rendezvous and takes the invite.
 enum ShortCodeJoin {
     /// The invite a short code carries, fetched through `rendezvous`.
-    static func fetch(_ text: String, rendezvous: String?) throws -> Invite {
+    static func fetch(_ text: String, rendezvous: String?) async throws -> Invite {
         guard let address = rendezvous.flatMap(HostPort.init(parsing:)) else {
             throw ValidationError("a short code is exchanged through the shop's rendezvous: run `cvpeer join --rendezvous HOST:PORT` (the agent can tell you the address)")
         }
         FileHandleOutput.stderr("Meeting the agent's node through \(address)…\n")
-        return try runBlocking { try await ShortCodeExchange.invite(code: text, rendezvous: address) }
+        return try await ShortCodeExchange.invite(code: text, rendezvous: address)
     }
 }
 

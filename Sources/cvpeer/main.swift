@@ -11,20 +11,12 @@ import ArgumentParser
 // (`UntilTerminated`), which reads blocked signals as they are pending; the rendezvous, synchronous
 // and also reloading on SIGHUP, with `sigwait`.
 //
-// This is what `AsyncParsableCommand.main()` does, spelled out: in top-level code overload
-// resolution picks the synchronous `main` (and `run`), which refuse asynchronous commands; inside an
-// async function the asynchronous ones are chosen.
-func runAsyncCommand() async {
-    do {
-        var command = try CVPeer.parseAsRoot()
-        if var asyncCommand = command as? any AsyncParsableCommand {
-            try await asyncCommand.run()
-        } else {
-            try command.run()
-        }
-    } catch {
-        fail(error)
-    }
+// Parsing and running at the end is what `AsyncParsableCommand.main()` does, spelled out: in
+// top-level code overload resolution picks the synchronous `main` (and `run`), which refuse
+// asynchronous commands; inside an async function the asynchronous ones are chosen.
+func runAsync(_ command: any AsyncParsableCommand) async throws {
+    var command = command
+    try await command.run()
 }
 
 /// Help and version requests print as ArgumentParser prints them; every error is one line on
@@ -49,4 +41,15 @@ func fail(_ error: any Error) -> Never {
 if let name = CommandLine.arguments.dropFirst().first, TerminationSignals.longRunningCommands.contains(name) {
     TerminationSignals.block()
 }
-await runAsyncCommand()
+// Top-level code runs on the main thread: the synchronous rendezvous waits there with `sigwait`,
+// as it did before any asynchronous command existed.
+do {
+    var command = try CVPeer.parseAsRoot()
+    if let asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(asyncCommand)
+    } else {
+        try command.run()
+    }
+} catch {
+    fail(error)
+}

@@ -73,12 +73,13 @@ let package = Package(
             resources: [.copy("Viewer"), .copy("Samples")],
             swiftSettings: strict
         ),
+        // The command line's text and parsing: renders the local API's answers for people and reads
+        // what people type; no Node, Replication or Store, so its tests need no running node.
+        .target(name: "CommandLineKit", dependencies: ["LocalAPI", "Primitives"], swiftSettings: strict),
         .executableTarget(
             name: "cvpeer",
-            // PeerCrypto and Replication are still imported by identity, report and session code
-            // (fingerprints, invites, prices); listed so every import is declared.
             dependencies: [
-                "Node", "LocalAPI", "Rendezvous", "PeerCrypto", "Replication",
+                "Node", "LocalAPI", "CommandLineKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -130,6 +131,8 @@ let package = Package(
         .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "LocalAPI", "Transport", "Rendezvous", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         // The local API's contract pinned by fixtures (read by path, so the viewer's scripts can be scanned too).
         .testTarget(name: "LocalAPITests", dependencies: ["LocalAPI"], exclude: ["Fixtures"], swiftSettings: strict),
+        // The command line's rendering and parsing, on LocalAPITests' fixtures (read by path).
+        .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit", "LocalAPI"], swiftSettings: strict),
         // Reads Package.swift, ARCHITECTURE.md and every source file's imports; depends on nothing.
         .testTarget(name: "ArchitectureTests", swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),

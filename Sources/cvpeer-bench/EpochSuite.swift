@@ -17,7 +17,7 @@ enum EpochSuite {
     static let suite = Suite(
         name: "epochs",
         summary: "removal → every remaining node on the new epoch and linked again, 2, 8 and 16 members on loopback",
-        run: { options in runBlocking { await run(options) } })
+        run: run)
 
     static func run(_ options: BenchOptions) async -> Bool {
         print(

@@ -1,4 +1,3 @@
-import Dispatch
 import Node
 import PeerCrypto
 import Primitives
@@ -31,7 +30,7 @@ enum NodeSuite {
     static let suite = Suite(
         name: "node",
         summary: "two in-process nodes on loopback: op latency (disk and tmpfs), 100 MB share end to end; vs raw UDP",
-        run: { options in runBlocking { await run(options) } })
+        run: run)
 
     /// Size of the ping-pong reference's datagram: about what one sealed `say` batch is on the wire.
     static let pingSize = 64
@@ -526,23 +525,3 @@ extension RoomEngine {
         return (finished, vector[me])
     }
 }
-
-/// Runs async work from the synchronous `Suite.run` and waits for it on this thread (which is
-/// not one of the concurrency pool's, so blocking it starves nothing).
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let value = await body()
-        box.value.withLock { $0 = value }
-        done.signal()
-    }
-    done.wait()
-    return box.value.withLock { $0! }
-}
-
-/// Carries `runBlocking`'s result from the task back to the waiting thread.
-private final class ResultBox<T: Sendable>: Sendable {
-    let value = Mutex<T?>(nil)
-}
-

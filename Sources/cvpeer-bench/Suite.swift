@@ -5,7 +5,7 @@ struct Suite: Sendable {
     /// One line for `--help`.
     let summary: String
     /// Runs the suite and prints its report; false if it could not produce trustworthy numbers.
-    let run: @Sendable (BenchOptions) -> Bool
+    let run: @Sendable (BenchOptions) async -> Bool
 
     /// Every suite, in the order `all` runs them.
     static let all: [Suite] = [

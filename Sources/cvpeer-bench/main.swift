@@ -18,7 +18,7 @@ case .run(let suites, let options):
     var failed = false
     for (index, suite) in suites.enumerated() {
         if index > 0 { print() }
-        if !suite.run(options) { failed = true }
+        if !(await suite.run(options)) { failed = true }
     }
     exit(failed ? 1 : 0)
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Node
-import PeerCrypto
 
 struct CVPeer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Rendezvous
+import Node
 
 // Closed options as enums: ArgumentParser checks the value, lists the choices in `--help`, and the
 // command never meets a string it did not expect.
@@ -22,7 +22,7 @@ enum LogLevelOption: String, CaseIterable, ExpressibleByArgument {
     case debug, info, warning, error
 
     /// The service's level.
-    var level: RendezvousService.LogLevel {
+    var level: RendezvousHost.LogLevel {
         switch self {
         case .debug: .debug
         case .info: .info

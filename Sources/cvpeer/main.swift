@@ -4,25 +4,19 @@ import ArgumentParser
     import Glibc
 #endif
 
-// Commands that run until SIGINT/SIGTERM (host, join, rendezvous, demo) take those signals with
-// `sigwait`, which needs them blocked in every thread. They are synchronous commands run here on
-// the main thread, after the mask is set and before the concurrency runtime starts any thread, so
-// every later thread inherits it; async work inside them goes through `runBlocking`.
+// Commands that run until SIGINT/SIGTERM (host, join, rendezvous, demo) have those signals blocked
+// here, on the main thread before the concurrency runtime starts any thread, so every later thread
+// inherits the mask: a signal that arrives while a node is still starting stays pending instead of
+// killing the process halfway. host, join and demo then take it through ServiceLifecycle
+// (`UntilTerminated`), which reads blocked signals as they are pending; the rendezvous, synchronous
+// and also reloading on SIGHUP, with `sigwait`.
 //
-// The rest are asynchronous commands. This is what `AsyncParsableCommand.main()` does, spelled
-// out: in top-level code overload resolution picks the synchronous `main` (and `run`), which
-// refuse asynchronous commands; inside an async function the asynchronous ones are chosen.
-func runAsyncCommand() async {
-    do {
-        var command = try CVPeer.parseAsRoot()
-        if var asyncCommand = command as? any AsyncParsableCommand {
-            try await asyncCommand.run()
-        } else {
-            try command.run()
-        }
-    } catch {
-        fail(error)
-    }
+// Parsing and running at the end is what `AsyncParsableCommand.main()` does, spelled out: in
+// top-level code overload resolution picks the synchronous `main` (and `run`), which refuse
+// asynchronous commands; inside an async function the asynchronous ones are chosen.
+func runAsync(_ command: any AsyncParsableCommand) async throws {
+    var command = command
+    try await command.run()
 }
 
 /// Help and version requests print as ArgumentParser prints them; every error is one line on
@@ -46,12 +40,16 @@ func fail(_ error: any Error) -> Never {
 
 if let name = CommandLine.arguments.dropFirst().first, TerminationSignals.longRunningCommands.contains(name) {
     TerminationSignals.block()
-    do {
-        var command = try CVPeer.parseAsRoot()
+}
+// Top-level code runs on the main thread: the synchronous rendezvous waits there with `sigwait`,
+// as it did before any asynchronous command existed.
+do {
+    var command = try CVPeer.parseAsRoot()
+    if let asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(asyncCommand)
+    } else {
         try command.run()
-    } catch {
-        fail(error)
     }
-} else {
-    await runAsyncCommand()
+} catch {
+    fail(error)
 }

@@ -15,7 +15,7 @@ struct ArchitectureRules {
     ]
 
     /// What the command-line target may import: it parses arguments and starts things.
-    static let commandLineAllowed: Set<String> = ["Node", "LocalAPI", "Rendezvous", "PeerCrypto", "Replication", "ArgumentParser"]
+    static let commandLineAllowed: Set<String> = ["Node", "LocalAPI", "CommandLineKit", "ArgumentParser"]
 
     static let rules: [Rule] = [
         Rule(
@@ -33,6 +33,10 @@ struct ArchitectureRules {
             name: "the command line imports only its allowed modules",
             folders: ["Sources/cvpeer"],
             forbids: { !commandLineAllowed.contains($0) && !system.contains($0) }),
+        Rule(
+            name: "the command line's library sees only the local API's contract",
+            folders: ["Sources/CommandLineKit"],
+            forbids: { ["Node", "Replication", "Store", "Transport", "Rendezvous", "PeerCrypto", "Insights", "ArgumentParser"].contains($0) }),
     ]
 
     /// Folders whose code is pure: besides the rule's imports, no socket calls through Glibc or Darwin

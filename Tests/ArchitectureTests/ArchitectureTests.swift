@@ -73,7 +73,8 @@ import Testing
             "Sources/Primitives/Planted.swift": "import Glibc\nvar time = timespec()\n",
             "Sources/Transport/Planted.swift": "import Replication\n",
             "Sources/Transport/Runtime/Planted.swift": "public import Store\n",
-            "Sources/cvpeer/Planted.swift": "import Store\n",
+            "Sources/cvpeer/Planted.swift": "import Store\nimport PeerCrypto\n",
+            "Sources/CommandLineKit/Planted.swift": "import Node\n",
         ]
         let violations = ArchitectureRules.violations(files: planted, targets: targets)
         let flagged = Set(violations.map { "\($0.file) \($0.module)" })
@@ -85,6 +86,8 @@ import Testing
         #expect(flagged.contains("Sources/Transport/Planted.swift Replication"))
         #expect(flagged.contains("Sources/Transport/Runtime/Planted.swift Store"))
         #expect(flagged.contains("Sources/cvpeer/Planted.swift Store"))
+        #expect(flagged.contains("Sources/cvpeer/Planted.swift PeerCrypto"))
+        #expect(flagged.contains("Sources/CommandLineKit/Planted.swift Node"))
         // An import the target does not declare, even of an allowed module.
         let undeclared = ArchitectureRules.violations(files: ["Sources/Insights/Planted.swift": "import Store\n"], targets: targets)
         #expect(undeclared.contains { $0.reason.contains("not a declared dependency of Insights") })

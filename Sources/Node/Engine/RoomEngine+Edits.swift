@@ -1,3 +1,4 @@
+import LocalAPI
 import PeerCrypto
 import Primitives
 import Replication
@@ -8,16 +9,37 @@ extension RoomEngine {
     /// - Throws: `NodeError.notFound` or `.ambiguous`.
     public func resolveItem(_ reference: String) throws -> OpID {
         let panel = replica.document.panel
-        let candidates = panel.map { item -> (id: String, title: String?) in
-            if case .title(let title)? = item.fields[.title] { return (item.id.canonicalString, title) }
-            return (item.id.canonicalString, nil)
-        }
-        switch CommandInput.matchItem(reference, in: candidates) {
+        switch CommandInput.matchItem(reference, in: Self.candidates(panel)) {
         case .found(let id):
             guard let item = panel.first(where: { $0.id.canonicalString == id }) else { throw NodeError.notFound("item \(reference.prefix(80))") }
             return item.id
         case .none: throw NodeError.notFound("item \(reference.prefix(80))")
         case .ambiguous(let ids): throw NodeError.ambiguous(String(reference.prefix(80)), count: ids.count)
+        }
+    }
+
+    /// What `POST /api/lookup` answers: the panel items `reference` matches (as `resolveItem` matches
+    /// them) and, when it names one, its kind and media, for `cvpeer save`.
+    public func lookupItem(_ reference: String) -> ItemLookupAnswer {
+        let panel = replica.document.panel
+        switch CommandInput.matchItem(reference, in: Self.candidates(panel)) {
+        case .none: return ItemLookupAnswer(matches: [])
+        case .ambiguous(let ids): return ItemLookupAnswer(matches: ids)
+        case .found(let id):
+            guard let item = panel.first(where: { $0.id.canonicalString == id }) else { return ItemLookupAnswer(matches: []) }
+            var media: ItemLookupAnswer.Media?
+            if case .media(let blob)? = item.fields[.media] {
+                media = ItemLookupAnswer.Media(id: Hex.string(blob.id), size: blob.size, mime: blob.mime)
+            }
+            return ItemLookupAnswer(matches: [id], kind: item.kind.name, media: media)
+        }
+    }
+
+    /// The panel's items as `CommandInput.matchItem` takes them: id and title.
+    private static func candidates(_ panel: [ItemView]) -> [(id: String, title: String?)] {
+        panel.map { item in
+            if case .title(let title)? = item.fields[.title] { return (item.id.canonicalString, title) }
+            return (item.id.canonicalString, nil)
         }
     }
 

@@ -145,29 +145,6 @@ extension RoomEngine {
     }
 }
 
-/// A small snapshot of a running node for the terminal: who is linked and what is arriving.
-public struct NodeSummary: Sendable, Equatable {
-    /// A linked peer: display name and whether the path is relayed.
-    public struct Peer: Sendable, Equatable {
-        /// The peer's display name (or its fingerprint before its profile arrived).
-        public var name: String
-        /// True when packets go through the rendezvous relay.
-        public var relayed: Bool
-    }
-    /// A blob transfer: which item, and how far along.
-    public struct Transfer: Sendable, Equatable {
-        /// The item's title, or its id.
-        public var item: String
-        /// Chunks held and in all.
-        public var have: Int
-        public var total: Int
-    }
-    /// Linked peers, by name.
-    public var peers: [Peer]
-    /// Transfers in progress.
-    public var transfers: [Transfer]
-}
-
 extension RoomEngine {
     /// Who is linked and what is arriving, for the terminal of `host` and `join`.
     public func summary() -> NodeSummary {

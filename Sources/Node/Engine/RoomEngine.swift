@@ -73,6 +73,10 @@ public actor RoomEngine {
     var refusedMembers: Set<ReplicaID> = []
     /// Live subscribers (viewer WebSockets).
     var subscribers: [UInt64: AsyncStream<LiveEvent>.Continuation] = [:]
+    /// Summary subscribers (`host`'s and `join`'s terminal), and the summary they were last sent:
+    /// they need neither the state text nor the full status, so the engine renders those only for viewers.
+    var summarySubscribers: [UInt64: AsyncStream<NodeSummary>.Continuation] = [:]
+    var lastSummary: NodeSummary?
     var nextSubscriber: UInt64 = 0
     var statePushPending = false
     /// Called after every change of the document, with its new vector (benchmarks, tests).
@@ -238,6 +242,8 @@ public actor RoomEngine {
         peers = [:]
         for continuation in subscribers.values { continuation.finish() }
         subscribers = [:]
+        for continuation in summarySubscribers.values { continuation.finish() }
+        summarySubscribers = [:]
     }
 
     static func wallMillis() -> UInt64 {
@@ -430,6 +436,7 @@ public actor RoomEngine {
         for peer in peers.keys { pumpSync(peer) }
         scanBlobs()
         scheduleStatePush()
+        pushSummary()
         onChange?(replica.vector)
     }
 
@@ -492,6 +499,33 @@ public actor RoomEngine {
         subscribers.removeValue(forKey: id)?.finish()
     }
 
+    /// The status-only feed of `host`'s and `join`'s terminal: the summary at once, then each
+    /// time it differs (a peer comes, goes or gets its name, a transfer moves).
+    public func subscribeSummary() -> (id: UInt64, stream: AsyncStream<NodeSummary>) {
+        nextSubscriber += 1
+        let id = nextSubscriber
+        let (stream, continuation) = AsyncStream<NodeSummary>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        summarySubscribers[id] = continuation
+        let now = summary()
+        lastSummary = now
+        continuation.yield(now)
+        return (id, stream)
+    }
+
+    /// Ends a summary subscription.
+    public func unsubscribeSummary(_ id: UInt64) {
+        summarySubscribers.removeValue(forKey: id)?.finish()
+    }
+
+    /// Sends the summary to its subscribers if it changed since they last got it.
+    private func pushSummary() {
+        guard !summarySubscribers.isEmpty else { return }
+        let now = summary()
+        guard now != lastSummary else { return }
+        lastSummary = now
+        for continuation in summarySubscribers.values { continuation.yield(now) }
+    }
+
     private func scheduleStatePush() {
         guard !subscribers.isEmpty, !statePushPending else { return }
         statePushPending = true
@@ -508,6 +542,7 @@ public actor RoomEngine {
 
     /// Sends the status to every subscriber (every second, and when links change).
     func pushStatus() {
+        pushSummary()
         guard !subscribers.isEmpty else { return }
         broadcast(.status(status(type: "status")))
     }

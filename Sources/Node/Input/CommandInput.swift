@@ -1,3 +1,4 @@
+import Primitives
 import Replication
 
 /// What people type for the control commands and the local API — points, colours, prices, zoom,
@@ -214,28 +215,14 @@ public enum CommandInput {
             throw .invalidText(what: what, reason: "is longer than \(maxBytes) bytes")
         }
         guard allowEmpty || !text.isEmpty else { throw .invalidText(what: what, reason: "is empty") }
-        for scalar in text.unicodeScalars where isRefused(scalar, multiline: multiline) {
-            throw .invalidText(what: what, reason: "contains the control character U+\(hex4(scalar.value))")
+        for scalar in text.unicodeScalars where TerminalText.isRefused(scalar, multiline: multiline) {
+            throw .invalidText(what: what, reason: "contains the control character U+\(TerminalText.hex4(scalar.value))")
         }
         return text
     }
 
-    /// `text` made safe to print on one terminal line: control characters, line breaks and
-    /// bidirectional overrides become visible `\u{…}` escapes.
-    ///
-    /// For anything a node or a peer wrote that a command prints, so that neither can move the cursor,
-    /// recolour the terminal or split one error line into several.
-    public static func oneLine(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            if isRefused(scalar, multiline: false) {
-                result += "\\u{\(hex4(scalar.value))}"
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    /// `text` made safe to print on one terminal line (`TerminalText.oneLine`).
+    public static func oneLine(_ text: String) -> String { TerminalText.oneLine(text) }
 
     // MARK: Items
 
@@ -290,21 +277,6 @@ public enum CommandInput {
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
         (48...57).contains(byte) || (65...70).contains(byte) || (97...102).contains(byte)
-    }
-
-    /// Replication's text rule, seen from the command line: C0 and C1 controls, DEL, and the
-    /// bidirectional embeddings, overrides and isolates.
-    private static func isRefused(_ scalar: Unicode.Scalar, multiline: Bool) -> Bool {
-        switch scalar.value {
-        case 0x0A, 0x09: !multiline
-        case 0x00..<0x20, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
-        default: false
-        }
-    }
-
-    private static func hex4(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }
 

@@ -15,6 +15,9 @@ import Store
 /// Reads the store file directly, next to a running node if there is one (SQLite's WAL lets both
 /// read), and touches no socket: nothing of a report leaves the machine that computes it.
 public enum ShopReport {
+    /// The most hex digits of a room tag `--room` takes: the whole tag.
+    public static let roomPrefixMaxDigits = RoomKeys.tagLength * 2
+
     /// The output formats.
     public enum Format: String, CaseIterable, Sendable {
         case text, json, csv, html

@@ -5,6 +5,9 @@ extension NodeRoutes {
     /// What one does to an item: view, focus, recommend, add to the cart, buy, remove.
     static func itemRoutes(engine: RoomEngine) -> [LocalAPIRoute] {
         [
+            LocalAPIRoute(.post, "/api/lookup") { request in
+                await guarded { try .json(await engine.lookupItem(try request.decode(ItemLookupRequest.self).item)) }
+            },
             LocalAPIRoute(.post, "/api/view") { request in
                 await guarded {
                     let body = try request.decode(ViewRequest.self)

@@ -39,6 +39,11 @@ public struct DataFolder: Sendable {
         try Identity.loadOrCreate(at: identityPath)
     }
 
+    /// The identity's fingerprint, as `cvpeer identity` prints it (creating the identity on first use).
+    public func identityFingerprint() throws -> String {
+        try identity().publicKey.fingerprint
+    }
+
     private static func makeDirectory(_ path: String) throws {
         var info = stat()
         if stat(path, &info) == 0 {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineKit
 import Foundation
 import LocalAPI
 import Node
@@ -37,17 +38,23 @@ struct SaveCommand: AsyncParsableCommand {
                 throw ControlFailure("\(out) exists; --force replaces it")
             }
             let client = Control.client(options)
-            let state: StateView = try await client.get("/api/state")
-            let media = try Self.media(of: item, in: state.document)
+            // The node resolves the item, as for every other command; only the wording is ours.
+            let lookup: ItemLookupAnswer = try await client.send(.post, "/api/lookup", json: ItemLookupRequest(item: item))
+            let media: ItemLookupAnswer.Media
+            do throws(ItemLookupText.Failure) {
+                media = try ItemLookupText.media(of: item, in: lookup)
+            } catch {
+                throw ControlFailure(error.description)
+            }
             let target = try TargetFile(path: out)
             defer { target.discard() }
             let progress =
-                Control.standardErrorIsTerminal && (media.size ?? 0) >= ShareCommand.progressThreshold
+                Control.standardErrorIsTerminal && Int64(clamping: media.size) >= ShareCommand.progressThreshold
                 ? ProgressLine("receiving \(CommandInput.oneLine(URL(fileURLWithPath: out).lastPathComponent))") : nil
             let response: LocalAPIClient.Response
             do {
                 response = try await client.download("/api/blobs/\(media.id)", to: target.append) { received, total in
-                    progress?.update(received, of: total ?? media.size ?? 0)
+                    progress?.update(received, of: total ?? Int64(clamping: media.size))
                 }
                 progress?.finish()
             } catch {
@@ -62,36 +69,11 @@ struct SaveCommand: AsyncParsableCommand {
                     exitCode: Self.stillArriving)
             }
             _ = try response.successful()
-            if let size = media.size, target.written != size {
-                throw ControlFailure("the node sent \(target.written) bytes of a \(size)-byte file; nothing was saved")
+            if target.written != Int64(clamping: media.size) {
+                throw ControlFailure("the node sent \(target.written) bytes of a \(media.size)-byte file; nothing was saved")
             }
             try target.commit(replacing: force)
             Control.note("saved \(ByteCount(target.written)) to \(out)\n")
-        }
-    }
-
-    /// The media of the item `reference` names in `document`, with its id checked to be hex.
-    private static func media(of reference: String, in document: DocumentView) throws(ControlFailure)
-        -> DocumentView.MediaView
-    {
-        let shown = CommandInput.oneLine(reference)
-        switch CommandInput.matchItem(reference, in: document.panelItems) {
-        case .none:
-            throw ControlFailure("no item matches '\(shown)' (see `cvpeer export` for the panel)")
-        case .ambiguous(let ids):
-            let some = ids.prefix(5).map { shortID($0) }.joined(separator: ", ")
-            throw ControlFailure("'\(shown)' matches \(ids.count) items (\(some)); give more of the id")
-        case .found(let id):
-            let item = document.items?[id]
-            guard let media = item?.fields?.media else {
-                throw ControlFailure(
-                    "item \(shortID(id)) (\(item?.kind.map(CommandInput.oneLine) ?? "?")) has no photo or video")
-            }
-            // The id goes into a URL path: only hex, as the document writes it, may.
-            guard !media.id.isEmpty, media.id.utf8.count <= 256,
-                media.id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
-            else { throw ControlFailure("the node gave item \(shortID(id)) a media id that is not hex") }
-            return media
         }
     }
 }

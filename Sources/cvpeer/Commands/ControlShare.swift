@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineKit
 import Foundation
 import LocalAPI
 import Node
@@ -103,23 +104,5 @@ struct ShareCommand: AsyncParsableCommand {
             throw ControlFailure("\(path) is \(ByteCount(size)); the node takes files up to \(limit)")
         }
         return size
-    }
-}
-
-/// A byte count for people: 512 B, 3.4 MB, 4.3 GB (powers of 1000, as file managers show them).
-struct ByteCount: CustomStringConvertible {
-    let bytes: Int64
-
-    init(_ bytes: Int64) { self.bytes = bytes }
-
-    var description: String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1000, unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
     }
 }

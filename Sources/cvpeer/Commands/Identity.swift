@@ -1,6 +1,5 @@
 import ArgumentParser
 import Node
-import PeerCrypto
 
 struct IdentityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +17,7 @@ struct IdentityCommand: ParsableCommand {
 
     func run() throws {
         let folder = try options.folder()
-        let identity = try folder.identity()
-        print("fingerprint: \(identity.publicKey.fingerprint)")
+        print("fingerprint: \(try folder.identityFingerprint())")
         print("key file:    \(folder.identityPath)")
     }
 }

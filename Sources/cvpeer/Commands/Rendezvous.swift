@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Rendezvous
+import Node
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +24,7 @@ struct RendezvousCommand: ParsableCommand {
     )
 
     @Option(help: "UDP address and port to listen on (port 0 picks a free port).")
-    var listen: String = RendezvousService.defaultListenAddress.description
+    var listen: String = RendezvousHost.Defaults.listen
 
     @Option(help: "File of agent identities allowed to open rooms, one per line as `cvpeer identity` prints them; reloaded on SIGHUP.")
     var allow: String?
@@ -36,13 +36,13 @@ struct RendezvousCommand: ParsableCommand {
     var logLevel: LogLevelOption = .info
 
     @Option(help: "The most rooms held at once.")
-    var maxRooms: Int = RendezvousServer.Configuration.defaultMaxRooms
+    var maxRooms: Int = RendezvousHost.Defaults.maxRooms
 
     @Option(help: "The most peers in one room.")
-    var maxPeersPerRoom: Int = RendezvousServer.Configuration.defaultMaxPeersPerRoom
+    var maxPeersPerRoom: Int = RendezvousHost.Defaults.maxPeersPerRoom
 
     @Option(help: "Relayed bytes per second allowed per room.")
-    var relayBytesPerSecond: Double = RendezvousServer.Configuration.defaultRoomRelayBytesPerSecond
+    var relayBytesPerSecond: Double = RendezvousHost.Defaults.relayBytesPerSecond
 
     func validate() throws {
         guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got '\(listen)'") }
@@ -56,71 +56,31 @@ struct RendezvousCommand: ParsableCommand {
     }
 
     func run() throws {
-        var configuration = RendezvousServer.Configuration()
-        configuration.maxRooms = maxRooms
-        configuration.maxPeersPerRoom = maxPeersPerRoom
-        configuration.roomRelayBytesPerSecond = relayBytesPerSecond
-        configuration.roomRelayBurstBytes = relayBytesPerSecond
-        let owners = try allow.map(Self.loadAllowFile)
+        let rendezvous = try RendezvousHost(
+            listen: HostPort(parsing: listen)!, maxRooms: maxRooms, maxPeersPerRoom: maxPeersPerRoom,
+            relayBytesPerSecond: relayBytesPerSecond, logLevel: logLevel.level, allowFile: allow,
+            unlistedOwnersMayCreate: open)
         TerminationSignals.block()
         // SIGHUP reloads the allow file: blocked before the loop thread starts and taken with sigwait.
         var hangup = sigset_t()
         sigemptyset(&hangup)
         sigaddset(&hangup, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &hangup, nil)
-        let service = RendezvousService(
-            listenAddress: HostPort(parsing: listen)!, configuration: configuration, logLevel: logLevel.level,
-            allowedOwners: owners, unlistedOwnersMayCreate: open)
-        try service.start()
+        try rendezvous.start()
         while TerminationSignals.wait(alsoFor: SIGHUP) == SIGHUP {
-            guard let allow else {
-                RendezvousService.standardOutputLog(.info, "SIGHUP ignored: no --allow file to reload")
-                continue
-            }
-            do {
-                service.setAllowedOwners(try Self.loadAllowFile(allow))
-            } catch {
-                RendezvousService.standardOutputLog(
-                    .warning, "allow file not reloaded, the previous list stays in force: \(error)")
-            }
+            rendezvous.reloadAllowFile()
         }
-        service.stop()
-    }
-
-    /// Reads and parses an allow file.
-    ///
-    /// - Throws: `AllowFileError` naming the file, and the line when one is bad.
-    static func loadAllowFile(_ path: String) throws(AllowFileError) -> AllowedOwners {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw AllowFileError(path: path, reason: "cannot be read (\(error.localizedDescription))")
-        }
-        do {
-            return try AllowedOwners(parsing: text)
-        } catch {
-            throw AllowFileError(path: path, reason: error.description)
-        }
+        rendezvous.stop()
     }
 }
 
-/// An allow file that cannot be used: one line for people.
-struct AllowFileError: Error, CustomStringConvertible {
-    /// The file named by --allow.
-    let path: String
-    /// What is wrong, with the line number when a line is bad.
-    let reason: String
-
-    var description: String { "--allow \(path): \(reason)" }
-}
-
-/// Termination signals, blocked in every thread and taken synchronously with `sigwait`.
+/// Termination signals, blocked in every thread; the rendezvous takes them with `sigwait`, the
+/// node commands through ServiceLifecycle (`UntilTerminated`).
 ///
-/// Blocking them before any thread starts (threads inherit the mask) and waiting with `sigwait`
-/// works whatever mask the parent handed down — a parent that spawns from a thread with signals
-/// blocked passes that mask on — and a signal that arrives early stays pending instead of killing
-/// the process halfway through its start.
+/// Blocking them before any thread starts (threads inherit the mask) works whatever mask the
+/// parent handed down — a parent that spawns from a thread with signals blocked passes that mask
+/// on — and a signal that arrives early stays pending instead of killing the process halfway
+/// through its start.
 enum TerminationSignals {
     private static var set: sigset_t {
         var set = sigset_t()
@@ -146,12 +106,5 @@ enum TerminationSignals {
         var received: Int32 = 0
         sigwait(&signals, &received)
         return received
-    }
-
-    /// Waits until SIGINT or SIGTERM arrives; `block()` must have been called first.
-    static func wait() {
-        var signals = set
-        var received: Int32 = 0
-        sigwait(&signals, &received)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Node
-import PeerCrypto
 
 #if canImport(Glibc)
     import Glibc
@@ -40,9 +39,9 @@ struct ReportCommand: ParsableCommand {
     func validate() throws {
         if room != nil, all { throw ValidationError("give --room or --all, not both") }
         if let room {
-            guard (1...RoomKeys.tagLength * 2).contains(room.count), room.allSatisfy(\.isHexDigit) else {
+            guard (1...ShopReport.roomPrefixMaxDigits).contains(room.count), room.allSatisfy(\.isHexDigit) else {
                 throw ValidationError(
-                    "--room takes 1 to \(RoomKeys.tagLength * 2) hex digits of a room tag, got '\(room)'")
+                    "--room takes 1 to \(ShopReport.roomPrefixMaxDigits) hex digits of a room tag, got '\(room)'")
             }
         }
     }

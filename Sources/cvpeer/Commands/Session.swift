@@ -1,9 +1,8 @@
 import ArgumentParser
-import Dispatch
+import CommandLineKit
 import Foundation
+import LocalAPI
 import Node
-import Rendezvous
-import Replication
 
 #if canImport(Glibc)
     import Glibc
@@ -33,14 +32,15 @@ struct SessionOptions: ParsableArguments {
         if let name, name.isEmpty || name.utf8.count > 64 { throw ValidationError("--name must be 1 to 64 bytes") }
     }
 
-    func options(role: Role, rendezvous: HostPort? = nil) throws -> NodeOptions {
+    /// The node's options: the agent's for `host` (`joining` nil), else the joining member's.
+    func options(joining: JoinRole?, rendezvous: HostPort? = nil) throws -> NodeOptions {
         NodeOptions(
-            dataFolder: try data.folder(), role: role, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
+            dataFolder: try data.folder(), role: joining == nil ? .agent : joining == .guest ? .guest : .customer, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
             ui: ui.flatMap(HostPort.init(parsing:)), rendezvous: rendezvous)
     }
 }
 
-struct HostCommand: ParsableCommand {
+struct HostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host",
         abstract: "Open a new coviewing room and print the invite line for your customer.",
@@ -77,21 +77,23 @@ struct HostCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        var configured = try session.options(role: .agent, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
+    func run() async throws {
+        var configured = try session.options(joining: nil, rendezvous: rendezvous.flatMap(HostPort.init(parsing:)))
         configured.approveMembers = approve
         let options = configured
-        let resume = self.resume
-        let node = try runBlocking { try await NodeRuntime.host(options, resume: resume) }
-        print("Room ready. Send this line to your customer, privately (it holds the room's key):")
-        print("")
-        print("  " + node.invite.joinCommand)
-        print("")
-        SessionConsole.announce(node)
-        if approve { JoinRequestConsole.start(node) }
-        // Codes given later (`cvpeer code`, the viewer) are reported here too.
-        if rendezvous != nil { CodeConsole.start(node, giveOne: code) }
-        SessionConsole.runUntilSignal(node)
+        let (resume, approve, giveCode, hasRendezvous) = (self.resume, self.approve, code, rendezvous != nil)
+        try await UntilTerminated.run {
+            let node = try await NodeRuntime.host(options, resume: resume)
+            print("Room ready. Send this line to your customer, privately (it holds the room's key):")
+            print("")
+            print("  " + node.invite.joinCommand)
+            print("")
+            SessionConsole.announce(node)
+            if approve { JoinRequestConsole.start(node) }
+            // Codes given later (`cvpeer code`, the viewer) are reported here too.
+            if hasRendezvous { CodeConsole.start(node, giveOne: giveCode) }
+            await SessionConsole.runUntilShutdown(node)
+        }
     }
 }
 
@@ -125,12 +127,13 @@ enum JoinRequestConsole {
     static func start(_ node: NodeRuntime) {
         print("New members wait for you: answer y or n when one asks (or use your viewer).")
         Task {
-            var announced: Set<ReplicaID> = []
+            // By fingerprint: one per member key.
+            var announced: Set<String> = []
             while !Task.isCancelled {
-                for request in await node.engine.admissionRequests where !announced.contains(request.member) {
+                for request in await node.engine.admissionRequests where !announced.contains(request.fingerprint) {
                     // A moment for its profile to arrive, so the question can give a name.
                     guard !request.name.isEmpty || UInt64(Date().timeIntervalSince1970 * 1000) > request.sinceMillis + 3000 else { continue }
-                    announced.insert(request.member)
+                    announced.insert(request.fingerprint)
                     let who = request.name.isEmpty ? "Someone" : request.name
                     print("\(who) (fingerprint \(request.fingerprint)) asks to join. Admit? [y/n]")
                     fflush(nil)
@@ -138,37 +141,41 @@ enum JoinRequestConsole {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
+        let (lines, typed) = AsyncStream<String>.makeStream()
         let reader = Thread {
             // read(2), not readLine(): stdio would hold stdin's lock while it waits, and every
             // fflush(nil) of the console (which locks all streams) would wait behind it.
-            while let line = RawLines.next() {
+            while let line = RawLines.next() { typed.yield(line) }
+            typed.finish()
+        }
+        reader.start()
+        Task {
+            for await line in lines {
                 let answer = line.trimmingCharacters(in: .whitespaces).lowercased()
                 guard ["y", "yes", "n", "no"].contains(answer) else {
                     if !answer.isEmpty { FileHandleOutput.stderr("answer y or n\n") }
                     continue
                 }
-                runBlocking {
-                    guard let request = await node.engine.admissionRequests.first else {
-                        print("Nobody is waiting.")
-                        return
-                    }
-                    let admit = answer.hasPrefix("y")
-                    let who = request.name.isEmpty ? request.fingerprint : request.name
-                    do {
-                        try await node.engine.decide(request.member, admit: admit)
-                        print(admit ? "\(who) is in." : "\(who) was refused.")
-                    } catch {
-                        FileHandleOutput.stderr("error: \(error)\n")
-                    }
+                guard let request = await node.engine.admissionRequests.first else {
+                    print("Nobody is waiting.")
                     fflush(nil)
+                    continue
                 }
+                let admit = answer.hasPrefix("y")
+                let who = request.name.isEmpty ? request.fingerprint : request.name
+                do {
+                    try await node.engine.decide(request.member, admit: admit)
+                    print(admit ? "\(who) is in." : "\(who) was refused.")
+                } catch {
+                    FileHandleOutput.stderr("error: \(error)\n")
+                }
+                fflush(nil)
             }
         }
-        reader.start()
     }
 }
 
-struct JoinCommand: ParsableCommand {
+struct JoinCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
         abstract: "Join the coviewing room of an invite line.",
@@ -200,27 +207,28 @@ struct JoinCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let text: String
         if let invite {
             FileHandleOutput.stderr(
                 "warning: an invite or code on the command line can be read by other users of this machine; next time run `cvpeer join` and type it at the prompt\n")
-            CommandLineScrub.hide { $0.contains(Invite.prefix) || ShortCodeJoin.isCode($0) }
+            CommandLineScrub.hide { $0.contains(Invite.prefix) || JoinInput.isShortCode($0) }
             text = invite
         } else {
             text = try InvitePrompt.read()
         }
-        let parsed = try ShortCodeJoin.isCode(text) ? ShortCodeJoin.fetch(text, rendezvous: rendezvous) : Invite(code: Self.code(in: text))
-        let options = try session.options(role: role == .guest ? .guest : .customer)
-        let node = try runBlocking { try await NodeRuntime.join(parsed, options: options) }
-        SessionConsole.announce(node)
-        SessionConsole.runUntilSignal(node)
-    }
-
-    /// The `cvp2:` code inside whatever was pasted: the bare code, or the whole `cvpeer join '…'` line.
-    static func code(in text: String) -> String {
-        guard let start = text.range(of: Invite.prefix) else { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
-        return String(text[start.lowerBound...].prefix { !$0.isWhitespace && $0 != "'" && $0 != "\"" })
+        let parsed: Invite
+        if JoinInput.isShortCode(text) {
+            parsed = try await ShortCodeJoin.fetch(text, rendezvous: rendezvous)
+        } else {
+            parsed = try Invite(code: JoinInput.inviteCode(in: text, prefix: Invite.prefix))
+        }
+        let options = try session.options(joining: role)
+        try await UntilTerminated.run {
+            let node = try await NodeRuntime.join(parsed, options: options)
+            SessionConsole.announce(node)
+            await SessionConsole.runUntilShutdown(node)
+        }
     }
 }
 
@@ -259,38 +267,26 @@ enum SessionConsole {
     }
 
     /// Reports peers coming and going and transfers in progress until SIGINT/SIGTERM, then stops the node.
-    static func runUntilSignal(_ node: NodeRuntime) {
-        // Driven by the node's live feed (the events a viewer's WebSocket gets: a status every second,
-        // and at once when a link or a transfer changes), not by polling the engine on a timer.
+    static func runUntilShutdown(_ node: NodeRuntime) async {
+        // Driven by the node's status-only feed (a summary each time who is linked or what arrives
+        // changes), not by polling the engine on a timer nor by the viewers' full state feed.
         let monitor = Task {
-            let (subscription, events) = await node.engine.subscribe()
+            let (subscription, summaries) = await node.engine.subscribeSummary()
             var last: NodeSummary?
             let terminal = isatty(STDERR_FILENO) == 1
-            for await _ in events {
-                let now = await node.engine.summary()
-                for peer in now.peers where last?.peers.contains(peer) != true {
-                    print("\(peer.name) is here (\(peer.relayed ? "relayed through the rendezvous" : "direct"))")
-                }
-                for peer in last?.peers ?? [] where !now.peers.contains(where: { $0.name == peer.name }) {
-                    print("\(peer.name) left")
-                }
+            for await now in summaries {
+                for line in SessionText.peerChanges(from: last, to: now) { print(line) }
                 fflush(nil)
-                if terminal, now != last {
-                    for transfer in now.transfers {
-                        let percent = transfer.total == 0 ? 100 : transfer.have * 100 / transfer.total
-                        FileHandleOutput.stderr("\r\u{1B}[Kreceiving \(transfer.item): \(percent)%")
-                    }
-                    if now.transfers.isEmpty, last?.transfers.isEmpty == false { FileHandleOutput.stderr("\r\u{1B}[Kreceived\n") }
-                }
+                if terminal { FileHandleOutput.stderr(SessionText.transferProgress(from: last, to: now)) }
                 last = now
             }
-            await node.engine.unsubscribe(subscription)
+            await node.engine.unsubscribeSummary(subscription)
         }
-        TerminationSignals.wait()
+        await UntilTerminated.untilShutdown()
         monitor.cancel()
         print("Stopping…")
         fflush(nil)
-        runBlocking { await node.stop() }
+        await node.stop()
         print("Stopped.")
     }
 }
@@ -300,36 +296,4 @@ enum FileHandleOutput {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
-}
-
-/// Runs async work from a synchronous command and waits for it.
-///
-/// `host` and `join` wait for their signal with a blocking `sigwait`, so they are synchronous commands
-/// that start their async work here.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
-        done.signal()
-    }
-    done.wait()
-    return try box.get()
-}
-
-/// The non-throwing form.
-func runBlocking(_ body: @escaping @Sendable () async -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        await body()
-        done.signal()
-    }
-    done.wait()
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    // Written once by the task before the semaphore is signalled, read once after the wait.
-    private var result: Result<T, any Error>?
-    func set(_ value: Result<T, any Error>) { result = value }
-    func get() throws -> T { try result!.get() }
 }

@@ -2,27 +2,16 @@ import ArgumentParser
 import Foundation
 import LocalAPI
 import Node
-import Rendezvous
 
 /// `cvpeer join` with a short code: meets the agent's node at the rendezvous and takes the invite.
 enum ShortCodeJoin {
-    /// True if the text looks like a short code (a number of 1 to 3 digits, then a separator
-    /// and letters), not an invite line or an address.
-    static func isCode(_ text: String) -> Bool {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
-        let rest = trimmed.dropFirst(digits.count)
-        return (1...3).contains(digits.count) && (rest.first == "-" || rest.first == " ")
-            && rest.contains { $0.isLetter } && !rest.contains { $0 == ":" || $0 == "." }
-    }
-
     /// The invite a short code carries, fetched through `rendezvous`.
-    static func fetch(_ text: String, rendezvous: String?) throws -> Invite {
+    static func fetch(_ text: String, rendezvous: String?) async throws -> Invite {
         guard let address = rendezvous.flatMap(HostPort.init(parsing:)) else {
             throw ValidationError("a short code is exchanged through the shop's rendezvous: run `cvpeer join --rendezvous HOST:PORT` (the agent can tell you the address)")
         }
         FileHandleOutput.stderr("Meeting the agent's node through \(address)…\n")
-        return try runBlocking { try await ShortCodeExchange.invite(code: text, rendezvous: address) }
+        return try await ShortCodeExchange.invite(code: text, rendezvous: address)
     }
 }
 

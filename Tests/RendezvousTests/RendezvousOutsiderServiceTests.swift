@@ -1,6 +1,7 @@
 import CVPeerTestSupport
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Testing
 

@@ -37,6 +37,7 @@ import Dispatch
 import PeerCrypto
 import Primitives
 import Rendezvous
+import Sockets
 import Synchronization
 import Transport
 
@@ -133,8 +134,8 @@ func residentKiB() -> Int {
 }
 
 func resolve(_ text: String) -> UDPEndpoint? {
-    guard let hostPort = HostPort(parsing: text), let (storage, _) = try? UDPSocket.resolve(hostPort) else { return nil }
-    return UDPSocket.endpoint(from: storage)?.unmapped
+    guard let hostPort = HostPort(parsing: text) else { return nil }
+    return try? UDPSocket.resolveEndpoint(hostPort)
 }
 
 // MARK: Messages

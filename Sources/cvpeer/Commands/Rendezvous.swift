@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Primitives
 import Rendezvous
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Node
+import Primitives
 import Rendezvous
 import Replication
 

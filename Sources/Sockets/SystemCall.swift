@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What a call of this module failed at; Rendezvous, Transport and the callers of `PrivateFile`
+/// turn it into their own errors, so what people read stays as it was.
+public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A system call failed (the call as messages name it, errno).
+    case system(call: String, errno: Int32)
+    /// A host did not resolve to an address (host, the resolver's reason).
+    case cannotResolve(host: String, reason: String)
+
+    /// The C library's text for a system call's errno; the description otherwise.
+    public var reason: String {
+        switch self {
+        case .system(_, let code): SystemCall.errorText(code)
+        case .cannotResolve(_, let reason): reason
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .system(let call, let code): "\(call) failed: \(SystemCall.errorText(code)) (errno \(code))"
+        case .cannotResolve(let host, let reason): "cannot resolve listen address \(host): \(reason)"
+        }
+    }
+}
+
+/// System calls the way every caller wants them: restarted after a signal, errors as values.
+public enum SystemCall {
+    /// Runs `call` again for as long as it fails with EINTR (a signal arrived first), and returns
+    /// its first other result; errno is then the call's own.
+    public static func retrying<Result: BinaryInteger>(_ call: () -> Result) -> Result {
+        while true {
+            let result = call()
+            if result != -1 || errno != EINTR { return result }
+        }
+    }
+
+    /// Writes all of `bytes` to `descriptor`, restarting after signals and short writes.
+    ///
+    /// - Throws: `SocketError.system` with errno of the write that failed.
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws(SocketError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = retrying { write(descriptor, bytes.baseAddress! + offset, bytes.count - offset) }
+            guard written >= 0 else { throw .system(call: "write", errno: errno) }
+            offset += written
+        }
+    }
+
+    /// The C library's text for an errno value.
+    public static func errorText(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+
+    /// `close(2)`, under a name the types' own `close` members do not shadow.
+    public static func close(_ descriptor: Int32) {
+        #if canImport(Glibc)
+            _ = Glibc.close(descriptor)
+        #else
+            _ = Darwin.close(descriptor)
+        #endif
+    }
+}

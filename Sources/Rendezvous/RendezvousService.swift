@@ -160,26 +160,18 @@ public final class RendezvousService: Sendable {
                 throw RendezvousError(error)
             }
             let endpoint: UDPEndpoint
-            var pipeEnds: [Int32] = [-1, -1]
-            do throws(RendezvousError) {
-                do throws(SocketError) {
-                    endpoint = try socket.localEndpoint()
-                } catch {
-                    throw RendezvousError(error)
-                }
-                guard pipe(&pipeEnds) == 0 else { throw .socket(call: "pipe", errno: errno) }
+            let wake: (read: Int32, write: Int32)
+            do throws(SocketError) {
+                endpoint = try socket.localEndpoint()
+                wake = try SystemCall.wakePipe()
             } catch {
                 socket.close()
-                throw error
-            }
-            for end in pipeEnds {
-                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+                throw RendezvousError(error)
             }
             let running = Running(
                 socket: socket,
-                wakeRead: pipeEnds[0],
-                wakeWrite: pipeEnds[1],
+                wakeRead: wake.read,
+                wakeWrite: wake.write,
                 finished: DispatchSemaphore(value: 0),
                 endpoint: endpoint
             )

@@ -51,6 +51,20 @@ public enum SystemCall {
         }
     }
 
+    /// A pipe whose write end wakes a loop waiting in poll on its read end: both ends
+    /// non-blocking (a full pipe already means "wake up") and closed on exec.
+    ///
+    /// - Throws: `SocketError.system` if the pipe cannot be made.
+    public static func wakePipe() throws(SocketError) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw .system(call: "pipe", errno: errno) }
+        for end in ends {
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        return (ends[0], ends[1])
+    }
+
     /// The C library's text for an errno value.
     public static func errorText(_ code: Int32) -> String {
         String(cString: strerror(code))

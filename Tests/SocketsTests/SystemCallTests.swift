@@ -82,3 +82,18 @@ import Testing
         again.release()
     }
 }
+
+@Suite struct WakePipeTests {
+    @Test func aWakePipeIsNonBlockingOnBothEnds() throws {
+        let wake = try SystemCall.wakePipe()
+        defer {
+            SystemCall.close(wake.read)
+            SystemCall.close(wake.write)
+        }
+        var byte: UInt8 = 0
+        // Nothing written yet: a read returns at once instead of blocking.
+        #expect(read(wake.read, &byte, 1) == -1 && errno == EAGAIN)
+        #expect(fcntl(wake.write, F_GETFL) & O_NONBLOCK != 0)
+        #expect(fcntl(wake.read, F_GETFD) & FD_CLOEXEC != 0)
+    }
+}

@@ -159,14 +159,15 @@ public final class PeerTransport: Sendable {
             let candidates =
                 configuration.directPathsDisabled
                 ? [] : NodeSocket.candidates(for: local, limit: RendezvousWire.maxCandidates)
-            var pipeEnds: [Int32] = [-1, -1]
-            guard pipe(&pipeEnds) == 0 else { throw TransportError.socket("pipe failed: errno \(errno)") }
-            for end in pipeEnds {
-                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            let wake: (read: Int32, write: Int32)
+            do throws(SocketError) {
+                wake = try SystemCall.wakePipe()
+            } catch {
+                guard case .system(_, let code) = error else { throw TransportError.socket("\(error)") }
+                throw TransportError.socket("pipe failed: errno \(code)")
             }
             return TransportLoop.Setup(
-                socket: socket, wakeRead: pipeEnds[0], wakeWrite: pipeEnds[1], local: local, server: server,
+                socket: socket, wakeRead: wake.read, wakeWrite: wake.write, local: local, server: server,
                 candidates: candidates, identity: identity, room: room, configuration: configuration,
                 rendezvousPeerID: configuration.rendezvousPeerID ?? .random())
         } catch {

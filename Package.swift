@@ -32,10 +32,13 @@ let package = Package(
         ),
         // Byte coding, hex, base32, CRC-32, clocks: pure, no dependencies, used by every layer.
         .target(name: "Primitives", swiftSettings: strict),
+        // The POSIX plumbing, each piece once: EINTR-safe calls, poll against a deadline, the UDP
+        // sockets, the interface walk, the data folder's lock and private atomic files.
+        .target(name: "Sockets", dependencies: ["Primitives"], swiftSettings: strict),
         .target(name: "PeerCrypto", dependencies: ["CSodium", "Primitives"], path: "Sources/Crypto", swiftSettings: strict),
         .target(name: "Replication", dependencies: ["Primitives", "PeerCrypto"], swiftSettings: strict),
-        .target(name: "Rendezvous", dependencies: ["Primitives", "PeerCrypto"], swiftSettings: strict),
-        .target(name: "Transport", dependencies: ["Primitives", "Rendezvous", "PeerCrypto"], swiftSettings: strict),
+        .target(name: "Rendezvous", dependencies: ["Primitives", "PeerCrypto", "Sockets"], swiftSettings: strict),
+        .target(name: "Transport", dependencies: ["Primitives", "Rendezvous", "PeerCrypto", "Sockets"], swiftSettings: strict),
         // Business intelligence: pure figures computed from a room's verified batches; no I/O.
         .target(name: "Insights", dependencies: ["Primitives", "Replication", "PeerCrypto"], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "LocalAPI",
             dependencies: [
-                "Primitives", "PeerCrypto",
+                "Primitives", "PeerCrypto", "Sockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -57,7 +60,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Primitives", "LocalAPI", "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights",
+                "Primitives", "LocalAPI", "Transport", "Rendezvous", "Replication", "Store", "PeerCrypto", "Insights", "Sockets",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -79,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "cvpeer",
             dependencies: [
-                "Node", "LocalAPI", "CommandLineKit",
+                "Node", "LocalAPI", "CommandLineKit", "Primitives", "Sockets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -89,14 +92,14 @@ let package = Package(
         .executableTarget(
             name: "cvpeer-bench",
             dependencies: [
-                "Primitives", "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "Rendezvous",
+                "Primitives", "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "Rendezvous", "Sockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
         // Seeded randomness, simulated networks and clocks: used by tests only.
-        .target(name: "CVPeerTestSupport", dependencies: ["PeerCrypto"], swiftSettings: strict),
+        .target(name: "CVPeerTestSupport", dependencies: ["PeerCrypto", "Primitives", "Sockets"], swiftSettings: strict),
         .testTarget(
             name: "PeerCryptoTests",
             dependencies: ["Primitives", "PeerCrypto", "CVPeerTestSupport"],
@@ -109,11 +112,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RendezvousTests", dependencies: ["Primitives", "Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Rendezvous", "PeerCrypto", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto", "Sockets", "CVPeerTestSupport"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "PeerCrypto", "Replication", "CVPeerTestSupport"], swiftSettings: strict),
         // A child process for transport end-to-end and NAT-lab tests: one node's transport, driven by arguments.
         .executableTarget(
-            name: "TransportProbe", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto"], path: "Tests/TransportProbe",
+            name: "TransportProbe", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto", "Sockets"], path: "Tests/TransportProbe",
             swiftSettings: strict),
         // A child process for the store's crash test: appends batches until it is killed.
         .executableTarget(
@@ -121,12 +124,12 @@ let package = Package(
             swiftSettings: strict),
         // A hostile member for the end-to-end tests: sends each peer the sealed batches a test chose.
         .executableTarget(
-            name: "HostileNode", dependencies: ["Transport", "Rendezvous", "Store", "PeerCrypto", "Replication"], path: "Tests/HostileNode",
+            name: "HostileNode", dependencies: ["Primitives", "Transport", "Rendezvous", "Store", "PeerCrypto", "Replication"], path: "Tests/HostileNode",
             swiftSettings: strict),
         // A hostile rendezvous client for the flood test: room creations from many source
         // addresses, an outsider's tries and an allowed owner, over real sockets.
         .executableTarget(
-            name: "RendezvousFlooder", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto"],
+            name: "RendezvousFlooder", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto", "Sockets"],
             path: "Tests/RendezvousFlooder", swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "LocalAPI", "Transport", "Rendezvous", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
         // The local API's contract pinned by fixtures (read by path, so the viewer's scripts can be scanned too).
@@ -135,6 +138,7 @@ let package = Package(
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit", "LocalAPI"], swiftSettings: strict),
         // Reads Package.swift, ARCHITECTURE.md and every source file's imports; depends on nothing.
         .testTarget(name: "ArchitectureTests", swiftSettings: strict),
+        .testTarget(name: "SocketsTests", dependencies: ["Primitives", "Sockets"], swiftSettings: strict),
         .testTarget(name: "InsightsTests", dependencies: ["Insights", "Replication", "PeerCrypto"], swiftSettings: strict),
         // Runs the built `cvpeer` binary as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),

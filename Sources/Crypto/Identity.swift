@@ -173,37 +173,10 @@ extension Identity {
     /// Magic, seed, public key.
     static let fileLength = 8 + 32 + 32
 
-    /// Writes the identity to a new file at `path`, created with mode 0600.
-    ///
-    /// The file is written under a temporary name, flushed and renamed, so a crash leaves either
-    /// no key file or a whole one. An existing file is never overwritten.
-    /// - Throws: `CryptoError.keyFile` if the file exists or cannot be written.
-    public func save(to path: String) throws {
-        var contents = Self.fileMagic + seed.unsafeCopy() + publicKey.bytes
-        defer { Sodium.zero(&contents) }
-        if access(path, F_OK) == 0 { throw CryptoError.keyFile(path: path, reason: "already exists; not overwritten") }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CryptoError.keyFile(path: path, reason: Self.errnoText()) }
-        var failure: String?
-        contents.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = Self.errnoText()
-                    return
-                }
-                offset += n
-            }
-        }
-        if failure == nil, fsync(fd) != 0 { failure = Self.errnoText() }
-        close(fd)
-        if failure == nil, link(temporary, path) != 0 { failure = Self.errnoText() }
-        unlink(temporary)
-        if let failure { throw CryptoError.keyFile(path: path, reason: failure) }
-        Self.syncDirectory(of: path)
+    /// The key file's bytes: magic, seed, public key. Secret: the caller writes them to a private
+    /// file (the node's `DataFolder` does, through `Sockets.PrivateFile`) and zeroes its copy.
+    public func keyFileContents() -> [UInt8] {
+        Self.fileMagic + seed.unsafeCopy() + publicKey.bytes
     }
 
     /// Reads an identity from `path`.
@@ -250,25 +223,5 @@ extension Identity {
         return identity
     }
 
-    /// Loads the identity at `path`, or creates and saves a new one if there is no file.
-    public static func loadOrCreate(at path: String) throws -> Identity {
-        if access(path, F_OK) != 0, errno == ENOENT {
-            let identity = generate()
-            try identity.save(to: path)
-            return identity
-        }
-        return try load(from: path)
-    }
-
     private static func errnoText() -> String { String(cString: strerror(errno)) }
-
-    /// Makes the new directory entry durable; failure only weakens crash safety, so it is ignored.
-    private static func syncDirectory(of path: String) {
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Primitives
+import Sockets
 import Synchronization
 
 #if canImport(Glibc)
@@ -229,16 +231,22 @@ private struct SocketExchange {
     private var buffer = [UInt8](repeating: 0, count: RendezvousService.receiveBufferSize)
 
     init(client: CodeMailboxClient, rendezvous: HostPort) throws(RendezvousError) {
-        let (storage, _) = try UDPSocket.resolve(rendezvous)
-        guard let server = UDPSocket.endpoint(from: storage)?.unmapped else {
-            throw .cannotResolve(host: rendezvous.host, reason: "not an IPv4 or IPv6 address")
+        let server: UDPEndpoint
+        do throws(SocketError) {
+            server = try UDPSocket.resolveEndpoint(rendezvous)
+        } catch {
+            throw RendezvousError(error)
         }
         let wildcard: String
         switch server.address {
         case .v4: wildcard = "0.0.0.0"
         case .v6: wildcard = "::"
         }
-        socket = try UDPSocket.open(boundTo: HostPort(host: wildcard, port: 0))
+        do throws(SocketError) {
+            socket = try UDPSocket.open(boundTo: HostPort(host: wildcard, port: 0))
+        } catch {
+            throw RendezvousError(error)
+        }
         self.client = client
         self.server = server
     }
@@ -273,11 +281,14 @@ private struct SocketExchange {
             var wakeAt = now + CodeMailboxClient.cancellationCheckInterval
             if let timer = client.nextTimer { wakeAt = min(wakeAt, timer) }
             if let deadline { wakeAt = min(wakeAt, deadline) }
-            var fds = [pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 1, pollMilliseconds(wakeAt - now))
-            if ready < 0 && errno != EINTR { throw .socket(call: "poll", errno: errno) }
+            let ready: [Bool]
+            do throws(SocketError) {
+                ready = try Poll.readable([socket.descriptor], until: wakeAt, clock: clock)
+            } catch {
+                throw RendezvousError(error)
+            }
             var events: [CodeMailboxClient.Event] = []
-            if ready > 0 { events += try drain() }
+            if ready[0] { events += try drain() }
             if let timer = client.nextTimer, clock.now >= timer {
                 events += perform { $0.timerFired(now: $1) }
             }
@@ -314,11 +325,4 @@ private struct SocketExchange {
     func closeSocket() {
         socket.close()
     }
-}
-
-/// Whole milliseconds to wait, rounded up and kept within what `poll` takes.
-private func pollMilliseconds(_ duration: Duration) -> Int32 {
-    let parts = duration.components
-    let milliseconds = parts.seconds * 1000 + (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-    return Int32(clamping: max(0, milliseconds))
 }

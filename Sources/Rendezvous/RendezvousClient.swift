@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 import Rendezvous
 
 /// The node's side of the rendezvous protocol, as a pure state machine.

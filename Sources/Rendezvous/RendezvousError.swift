@@ -1,3 +1,5 @@
+import Sockets
+
 /// Every failure of the Rendezvous module: undecodable datagrams, service start-up problems, and
 /// how a short-code exchange ended when it did not succeed.
 ///
@@ -66,7 +68,7 @@ public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible
         case .unknownAddressFamily(let family): "unknown address family \(family) (expected 4 or 6)"
         case .tooManyCandidates(let count): "\(count) candidates (at most \(RendezvousWire.maxCandidates))"
         case .cannotResolve(let host, let reason): "cannot resolve listen address \(host): \(reason)"
-        case .socket(let call, let code): "\(call) failed: \(errnoDescription(code)) (errno \(code))"
+        case .socket(let call, let code): SocketError.system(call: call, errno: code).description
         case .alreadyRunning: "the rendezvous service is already running"
         case .invalidNameplate(let value): "nameplate \(value) is outside 1…\(RendezvousWire.maxNameplate)"
         case .unknownCodeErrorReason(let byte): "unknown code error reason \(byte)"
@@ -80,6 +82,16 @@ public enum RendezvousError: Error, Equatable, Sendable, CustomStringConvertible
         case .codeExpired: "the code expired"
         case .codeDeadline: "the code exchange took too long"
         case .codeCancelled: "the code exchange was cancelled"
+        }
+    }
+}
+
+extension RendezvousError {
+    /// The rendezvous's error for a failure of the socket layer, worded as before.
+    init(_ error: SocketError) {
+        switch error {
+        case .system(let call, let code): self = .socket(call: call, errno: code)
+        case .cannotResolve(let host, let reason): self = .cannotResolve(host: host, reason: reason)
         }
     }
 }

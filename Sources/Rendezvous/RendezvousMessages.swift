@@ -406,7 +406,7 @@ public enum RendezvousMessage: Hashable, Sendable {
 
     /// The datagram bytes of this message.
     public func encoded() -> [UInt8] {
-        var writer = MessageWriter(type: type)
+        var writer = ByteWriter.message(type)
         switch self {
         case .register(let m):
             writer.tag(m.roomTag)
@@ -725,72 +725,85 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 }
 
-/// Appends fields after the common header.
-private struct MessageWriter {
-    var bytes: [UInt8]
-
-    init(type: RendezvousWire.MessageType) {
-        bytes = []
-        bytes.reserveCapacity(RendezvousWire.maxDatagramSize)
-        bytes.append(type.rawValue)
-        bytes.append(contentsOf: repeatElement(0, count: RendezvousWire.reservedSize))
+/// Rendezvous fields on Primitives' writer: big-endian integers, tags, cookies, candidates.
+extension ByteWriter {
+    /// A writer holding the common header of a message of `type`.
+    fileprivate static func message(_ type: RendezvousWire.MessageType) -> ByteWriter {
+        var writer = ByteWriter()
+        writer.bytes.reserveCapacity(RendezvousWire.maxDatagramSize)
+        writer.byte(type.rawValue)
+        writer.raw(Array(repeating: 0, count: RendezvousWire.reservedSize))
+        return writer
     }
 
-    mutating func uint16(_ value: UInt16) { bytes.append(contentsOf: value.bigEndianBytes) }
-    mutating func uint64(_ value: UInt64) { bytes.append(contentsOf: value.bigEndianBytes) }
-    mutating func tag(_ tag: RoomTag) {
+    fileprivate mutating func uint16(_ value: UInt16) { raw(value.bigEndianBytes) }
+    fileprivate mutating func uint64(_ value: UInt64) { raw(value.bigEndianBytes) }
+    fileprivate mutating func tag(_ tag: RoomTag) {
         uint64(tag.high)
         uint64(tag.low)
     }
-    mutating func cookie(_ cookie: RendezvousCookie) {
+    fileprivate mutating func cookie(_ cookie: RendezvousCookie) {
         uint64(cookie.high)
         uint64(cookie.low)
     }
 
-    mutating func candidate(_ endpoint: UDPEndpoint) {
-        bytes.append(endpoint.family.rawValue)
-        bytes.append(contentsOf: endpoint.addressBytes)
+    fileprivate mutating func candidate(_ endpoint: UDPEndpoint) {
+        byte(endpoint.family.rawValue)
+        raw(endpoint.addressBytes)
         uint16(endpoint.port)
     }
 
-    mutating func candidateList(_ candidates: [UDPEndpoint]) {
-        bytes.append(UInt8(candidates.count))
+    fileprivate mutating func candidateList(_ candidates: [UDPEndpoint]) {
+        byte(UInt8(candidates.count))
         for candidate in candidates { self.candidate(candidate) }
     }
 
     /// Zeros up to `size` bytes in all.
-    mutating func pad(to size: Int) {
-        bytes.append(contentsOf: repeatElement(0, count: size - bytes.count))
+    fileprivate mutating func pad(to size: Int) {
+        raw(Array(repeating: 0, count: size - bytes.count))
     }
 }
 
-/// Reads fields after the common header; every read checks the remaining length first.
-private struct MessageReader {
-    private let bytes: [UInt8]
-    private let type: RendezvousWire.MessageType
-    private var offset = RendezvousWire.headerSize
+/// A `ByteReader` fault inside a rendezvous message; `MessageReader` names the message type when
+/// it turns the fault into a `RendezvousError`.
+private struct MessageFault: ByteReadError {
+    let fault: ByteReadFault
+    init(_ fault: ByteReadFault) { self.fault = fault }
+}
 
+/// Reads fields after the common header on Primitives' reader; every read checks the remaining
+/// length first.
+private struct MessageReader {
+    private var reader: ByteReader<MessageFault>
+    private let type: RendezvousWire.MessageType
+
+    /// A reader after the header, which the caller has checked is there.
     init(_ bytes: [UInt8], type: RendezvousWire.MessageType) {
-        self.bytes = bytes
+        reader = ByteReader(bytes)
+        _ = try? reader.raw(RendezvousWire.headerSize, "header")
         self.type = type
     }
 
-    private mutating func take(_ count: Int) throws(RendezvousError) -> ArraySlice<UInt8> {
-        guard bytes.count - offset >= count else { throw .truncatedField(type) }
-        defer { offset += count }
-        return bytes[offset..<(offset + count)]
+    /// Runs one read, a fault reported as this message's error.
+    private mutating func read<T>(_ body: (inout ByteReader<MessageFault>) throws(MessageFault) -> T) throws(RendezvousError) -> T {
+        do {
+            return try body(&reader)
+        } catch {
+            if case .trailingBytes(let count) = error.fault { throw .trailingBytes(type, count: count) }
+            throw .truncatedField(type)
+        }
     }
 
     mutating func uint8() throws(RendezvousError) -> UInt8 {
-        try take(1).first!
+        try read { (reader) throws(MessageFault) in try reader.byte("field") }
     }
 
     mutating func uint16() throws(RendezvousError) -> UInt16 {
-        try take(2).reduce(0) { $0 << 8 | UInt16($1) }
+        try read { (reader) throws(MessageFault) in try reader.bigEndian(UInt16.self, "field") }
     }
 
     mutating func uint64() throws(RendezvousError) -> UInt64 {
-        try take(8).reduce(0) { $0 << 8 | UInt64($1) }
+        try read { (reader) throws(MessageFault) in try reader.bigEndian(UInt64.self, "field") }
     }
 
     mutating func tag() throws(RendezvousError) -> RoomTag {
@@ -814,7 +827,7 @@ private struct MessageReader {
         guard let family = RendezvousWire.Family(rawValue: familyByte) else { throw .unknownAddressFamily(familyByte) }
         let address: UDPEndpoint.Address
         switch family {
-        case .ipv4: address = .v4(try take(4).reduce(0) { $0 << 8 | UInt32($1) })
+        case .ipv4: address = .v4(try read { (reader) throws(MessageFault) in try reader.bigEndian(UInt32.self, "address") })
         case .ipv6: address = .v6(high: try uint64(), low: try uint64())
         }
         return UDPEndpoint(address: address, port: try uint16())
@@ -824,7 +837,7 @@ private struct MessageReader {
         let count = Int(try uint8())
         // The count is checked before anything is allocated for it.
         guard count <= RendezvousWire.maxCandidates else { throw .tooManyCandidates(count) }
-        guard bytes.count - offset >= count * RendezvousWire.ipv4CandidateSize else { throw .truncatedField(type) }
+        guard reader.remaining >= count * RendezvousWire.ipv4CandidateSize else { throw .truncatedField(type) }
         var candidates: [UDPEndpoint] = []
         candidates.reserveCapacity(count)
         for _ in 0..<count { candidates.append(try candidate()) }
@@ -832,15 +845,14 @@ private struct MessageReader {
     }
 
     mutating func rest() -> [UInt8] {
-        defer { offset = bytes.count }
-        return Array(bytes[offset...])
+        reader.rest()
     }
 
     /// Bytes left after the fields read so far.
-    var remaining: Int { bytes.count - offset }
+    var remaining: Int { reader.remaining }
 
     mutating func bytes(_ count: Int) throws(RendezvousError) -> [UInt8] {
-        Array(try take(count))
+        try read { (reader) throws(MessageFault) in try reader.bytes(count, "field") }
     }
 
     mutating func nameplate() throws(RendezvousError) -> CodeNameplate {
@@ -872,11 +884,10 @@ private struct MessageReader {
 
     /// The rest must be zeros; consumes it.
     mutating func zeroPadding() throws(RendezvousError) {
-        guard bytes[offset...].allSatisfy({ $0 == 0 }) else { throw .paddingNotZero(type) }
-        offset = bytes.count
+        guard reader.rest().allSatisfy({ $0 == 0 }) else { throw .paddingNotZero(type) }
     }
 
-    func finish() throws(RendezvousError) {
-        guard offset == bytes.count else { throw .trailingBytes(type, count: bytes.count - offset) }
+    mutating func finish() throws(RendezvousError) {
+        try read { (reader) throws(MessageFault) in try reader.finish() }
     }
 }

@@ -1,3 +1,5 @@
+import Primitives
+
 /// The short-code mailbox on the server side (docs/PROTOCOL.md, "Short-code mailbox").
 ///
 /// Flow: a host's codeOpen takes the smallest free nameplate and stores the host's PAKE message,

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 /// The rendezvous protocol's server side as a pure state machine: datagrams and clock ticks in,
 /// actions out.

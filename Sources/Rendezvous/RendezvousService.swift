@@ -1,5 +1,7 @@
 import Dispatch
 import Foundation
+import Primitives
+import Sockets
 import Synchronization
 
 #if canImport(Glibc)
@@ -139,14 +141,7 @@ public final class RendezvousService: Sendable {
     /// a pipe sees each line at once.
     public static let standardOutputLog: LogHandler = { level, line in
         let text = Array("rendezvous \(level): \(line)\n".utf8)
-        text.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { break }
-                offset += written
-            }
-        }
+        text.withUnsafeBytes { try? SystemCall.writeAll(STDOUT_FILENO, $0) }
     }
 
     /// Binds the socket and starts the loop thread.
@@ -158,24 +153,25 @@ public final class RendezvousService: Sendable {
     public func start() throws(RendezvousError) -> UInt16 {
         let running: Running = try state.withLock { (state) throws(RendezvousError) -> Running in
             guard state.running == nil, !state.stopping else { throw .alreadyRunning }
-            let socket = try UDPSocket.open(boundTo: listenAddress)
+            let socket: UDPSocket
+            do throws(SocketError) {
+                socket = try UDPSocket.open(boundTo: listenAddress)
+            } catch {
+                throw RendezvousError(error)
+            }
             let endpoint: UDPEndpoint
-            var pipeEnds: [Int32] = [-1, -1]
-            do throws(RendezvousError) {
+            let wake: (read: Int32, write: Int32)
+            do throws(SocketError) {
                 endpoint = try socket.localEndpoint()
-                guard pipe(&pipeEnds) == 0 else { throw .socket(call: "pipe", errno: errno) }
+                wake = try SystemCall.wakePipe()
             } catch {
                 socket.close()
-                throw error
-            }
-            for end in pipeEnds {
-                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+                throw RendezvousError(error)
             }
             let running = Running(
                 socket: socket,
-                wakeRead: pipeEnds[0],
-                wakeWrite: pipeEnds[1],
+                wakeRead: wake.read,
+                wakeWrite: wake.write,
                 finished: DispatchSemaphore(value: 0),
                 endpoint: endpoint
             )
@@ -209,8 +205,8 @@ public final class RendezvousService: Sendable {
         _ = write(running.wakeWrite, &byte, 1)
         running.finished.wait()
         running.socket.close()
-        closeDescriptor(running.wakeRead)
-        closeDescriptor(running.wakeWrite)
+        SystemCall.close(running.wakeRead)
+        SystemCall.close(running.wakeWrite)
         state.withLock { $0.stopping = false }
         log(.info, Self.totalsLine(stats))
         log(.info, "stopped")
@@ -259,28 +255,25 @@ public final class RendezvousService: Sendable {
         var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
         var dropLog = DropLogLimiter(start: clock.now)
         var sendFailures = 0
-        var fds = [
-            pollfd(fd: running.socket.descriptor, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: running.wakeRead, events: Int16(POLLIN), revents: 0),
-        ]
+        let descriptors = [running.socket.descriptor, running.wakeRead]
         loop: while true {
-            let wait = server.nextTimerDeadline - clock.now
-            let milliseconds = Int32(clamping: max(0, min(Int64(Self.maxPollMilliseconds), wait.milliseconds)))
-            fds[0].revents = 0
-            fds[1].revents = 0
-            let ready = poll(&fds, nfds_t(fds.count), milliseconds)
-            if ready < 0 && errno != EINTR {
-                log(.error, "poll failed: \(errnoDescription(errno)); the rendezvous stops")
+            let ready: [Bool]
+            do throws(SocketError) {
+                ready = try Poll.readable(
+                    descriptors, until: min(server.nextTimerDeadline, clock.now + .milliseconds(Self.maxPollMilliseconds)),
+                    clock: clock)
+            } catch {
+                log(.error, "poll failed: \(error.reason); the rendezvous stops")
                 break loop
             }
-            if fds[1].revents != 0 { break loop }
+            if ready[1] { break loop }
             // A new allow list (SIGHUP) applies from the first datagram after it was set.
             let (list, version) = state.withLock { ($0.allowedOwners, $0.allowVersion) }
             if version != allowVersion {
                 server.allowedOwners = list
                 allowVersion = version
             }
-            if fds[0].revents != 0 {
+            if ready[0] {
                 receiving: for _ in 0..<Self.receiveBatch {
                     switch running.socket.receive(into: &buffer) {
                     case .datagram(let count, let source):
@@ -299,9 +292,9 @@ public final class RendezvousService: Sendable {
                     case .empty:
                         break receiving
                     case .transient(let code):
-                        log(.debug, "receive: \(errnoDescription(code))")
+                        log(.debug, "receive: \(SystemCall.errorText(code))")
                     case .failed(let code):
-                        log(.error, "receive failed: \(errnoDescription(code)); the rendezvous stops")
+                        log(.error, "receive failed: \(SystemCall.errorText(code)); the rendezvous stops")
                         break loop
                     }
                 }
@@ -336,7 +329,7 @@ public final class RendezvousService: Sendable {
             case .send(let datagram, let target):
                 if let code = socket.send(datagram, to: target) {
                     sendFailures += 1
-                    log(.debug, "send to \(target) failed: \(errnoDescription(code))")
+                    log(.debug, "send to \(target) failed: \(SystemCall.errorText(code))")
                 }
             case .log(let event):
                 log(event.level, event.line)
@@ -442,14 +435,5 @@ extension RendezvousServer.Event {
             "relay reservation of peer \(peer.shortDescription) in room \(tag.shortDescription) ran out "
                 + "(\(bytes) bytes relayed); its relays are refused until the next window"
         }
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded up so a poll never wakes just before a deadline.
-    fileprivate var milliseconds: Int64 {
-        let parts = components
-        let fromAttoseconds = (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return parts.seconds * 1000 + fromAttoseconds
     }
 }

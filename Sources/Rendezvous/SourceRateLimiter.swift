@@ -1,3 +1,5 @@
+import Primitives
+
 /// A token bucket refilled continuously at `rate` tokens per second up to `burst`.
 struct TokenBucket: Sendable {
     private(set) var tokens: Double

@@ -1,5 +1,6 @@
 import Node
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Replication
 

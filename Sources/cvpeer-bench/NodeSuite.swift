@@ -3,6 +3,7 @@ import PeerCrypto
 import Primitives
 import Rendezvous
 import Replication
+import Sockets
 import Synchronization
 
 #if canImport(Glibc)
@@ -364,8 +365,8 @@ enum NodeSuite {
     static func udpPingPong(count: Int, warmup: Int) -> [Double]? {
         guard let (pinger, echoer) = connectedPair() else { return nil }
         defer {
-            _ = closeSocket(pinger)
-            _ = closeSocket(echoer)
+            SystemCall.close(pinger)
+            SystemCall.close(echoer)
         }
         let total = warmup + count
         let echo = BenchThread {
@@ -426,7 +427,7 @@ enum NodeSuite {
             }
         }
         guard connected else {
-            for side in sockets { _ = closeSocket(side.fd) }
+            for side in sockets { SystemCall.close(side.fd) }
             return nil
         }
         return (sockets[0].fd, sockets[1].fd)
@@ -490,7 +491,7 @@ enum NodeSuite {
     static func fileSystemType(_ path: String) -> String {
         let fd = open("/proc/self/mounts", O_RDONLY)
         guard fd >= 0 else { return "unknown file system" }
-        defer { _ = closeSocket(fd) }
+        defer { SystemCall.close(fd) }
         var text: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16_384)
         while true {

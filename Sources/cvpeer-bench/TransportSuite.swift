@@ -1,3 +1,5 @@
+import Primitives
+import Sockets
 import Synchronization
 
 #if canImport(Glibc)
@@ -261,23 +263,25 @@ enum TransportSuite {
     /// Sends 1,200-byte datagrams on loopback for `seconds` (in GSO runs of 48 if `segment`, to a
     /// receiver with GRO if `coalesce`); returns the MB/s and the bytes that arrived.
     static func blast(seconds: Double, segment: Bool, coalesce: Bool) -> (mbPerSecond: Double, bytes: Int)? {
-        guard let receiver = LoopbackUDP(), let sender = LoopbackUDP() else { return nil }
+        let loopback = HostPort(host: "127.0.0.1", port: 0)
+        guard let receiver = try? NodeSocket.open(listen: loopback, bufferSize: 4 << 20),
+            let sender = try? NodeSocket.open(listen: loopback, bufferSize: 4 << 20),
+            let receiverPort = try? receiver.socket.localEndpoint().port
+        else { return nil }
         defer {
             receiver.close()
             sender.close()
         }
-        if coalesce { receiver.setUDPOption(104, 1) }  // UDP_GRO
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(receiver.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if coalesce { _ = receiver.enableCoalescing() }
         let counter = BlastCounter()
         let thread = BenchThread {
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { recv(receiver.descriptor, $0.baseAddress, $0.count, 0) }
-                if count > 0 {
-                    counter.received.add(count, ordering: .relaxed)
-                } else if counter.stop.load(ordering: .acquiring) {
-                    break
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
+            defer { buffer.deallocate() }
+            while !counter.stop.load(ordering: .acquiring) {
+                // The socket does not block: wait (100 ms at most, to notice the stop), then drain.
+                guard receiver.wait(wake: -1, nanoseconds: 100_000_000).socket else { continue }
+                while case .datagrams(let length, _, _) = receiver.receive(into: buffer) {
+                    counter.received.add(length, ordering: .relaxed)
                 }
             }
         }
@@ -288,7 +292,9 @@ enum TransportSuite {
         let end = start + .milliseconds(Int(seconds * 1000))
         while clock.now < end {
             for _ in 0..<64 {
-                _ = sender.send(payload, to: receiver.port, segmentSize: segment ? datagramSize : nil)
+                _ = payload.withUnsafeBytes {
+                    sender.send($0, segmentSize: segment ? datagramSize : nil, to: .ipv4(127, 0, 0, 1, port: receiverPort))
+                }
             }
         }
         let elapsed = clock.now - start
@@ -304,86 +310,6 @@ enum TransportSuite {
 private final class BlastCounter: Sendable {
     let received = Atomic<Int>(0)
     let stop = Atomic<Bool>(false)
-}
-
-/// A UDP socket bound to 127.0.0.1 with 4 MiB buffers, for the blaster.
-private struct LoopbackUDP: Sendable {
-    let descriptor: Int32
-    let port: UInt16
-
-    init?() {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var size: Int32 = 4 << 20
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else {
-            _ = closeSocket(fd)
-            return nil
-        }
-        descriptor = fd
-        port = UInt16(bigEndian: address.sin_port)
-    }
-
-    static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
-    }
-
-    func setUDPOption(_ option: Int32, _ value: Int32) {
-        var value = value
-        setsockopt(descriptor, 17, option, &value, socklen_t(MemoryLayout<Int32>.size))  // SOL_UDP
-    }
-
-    /// One sendmsg: a datagram, or with `segmentSize` a GSO run of datagrams of that size.
-    func send(_ payload: [UInt8], to port: UInt16, segmentSize: Int?) -> Int {
-        var address = Self.loopback(port: port)
-        var control: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return payload.withUnsafeBytes { bytes in
-            var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-            return withUnsafeMutablePointer(to: &address) { address in
-                withUnsafeMutablePointer(to: &vector) { vector in
-                    withUnsafeMutableBytes(of: &control) { control in
-                        var message = msghdr()
-                        message.msg_name = UnsafeMutableRawPointer(address)
-                        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-                        message.msg_iov = vector
-                        message.msg_iovlen = 1
-                        if let segmentSize {
-                            // cmsghdr { size_t len; int level; int type } then the u16 size: UDP_SEGMENT.
-                            let header = MemoryLayout<cmsghdr>.size
-                            control.storeBytes(of: header + 2, toByteOffset: 0, as: Int.self)
-                            control.storeBytes(of: Int32(17), toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
-                            control.storeBytes(of: Int32(103), toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
-                            control.storeBytes(of: UInt16(segmentSize), toByteOffset: header, as: UInt16.self)
-                            message.msg_control = control.baseAddress
-                            message.msg_controllen = control.count
-                        }
-                        return sendmsg(descriptor, &message, 0)
-                    }
-                }
-            }
-        }
-    }
-
-    func close() { _ = closeSocket(descriptor) }
-}
-
-/// `close(2)` under a name the socket type's own `close` does not shadow.
-func closeSocket(_ descriptor: Int32) -> Int32 {
-    #if canImport(Glibc)
-        Glibc.close(descriptor)
-    #else
-        Darwin.close(descriptor)
-    #endif
 }
 
 /// A joinable pthread for the blaster's receiver and the node suite's echo side.

@@ -15,7 +15,9 @@ struct ArchitectureRules {
     ]
 
     /// What the command-line target may import: it parses arguments and starts things.
-    static let commandLineAllowed: Set<String> = ["Node", "LocalAPI", "CommandLineKit", "ArgumentParser"]
+    static let commandLineAllowed: Set<String> = [
+        "Node", "LocalAPI", "CommandLineKit", "Primitives", "Sockets", "ArgumentParser",
+    ]
 
     static let rules: [Rule] = [
         Rule(
@@ -43,8 +45,18 @@ struct ArchitectureRules {
     /// (which such code may import for a clock).
     static let pureFolders = rules[0].folders
 
-    /// The C library's socket and polling calls.
-    static var socketCall: Regex<AnyRegexOutput> { try! Regex(#"\b(socket|bind|connect|sendto|recvfrom|sendmsg|recvmsg|sendmmsg|recvmmsg|getifaddrs|setsockopt|poll)\s*\("#) }
+    /// Folders that leave sockets, polling, the interface walk and file locks to `Sockets`, though
+    /// they may use the C library for other things.
+    static let socketFreeFolders = ["Sources/Node", "Sources/cvpeer"]
+    static let socketFreeRule = "Node and the command line leave socket calls to Sockets"
+
+    /// The C library's socket, polling, interface and lock calls (a call, not a method of ours:
+    /// `transport.connect(` is not one).
+    static var socketCall: Regex<AnyRegexOutput> {
+        try! Regex(
+            #"(^|[^.\w])(socket|bind|connect|sendto|recvfrom|sendmsg|recvmsg|sendmmsg|recvmmsg|getifaddrs|getaddrinfo|setsockopt|poll|ppoll|flock)\s*\("#
+        )
+    }
 
     /// A file's import that breaks a rule or is not declared by its target.
     struct Violation: Equatable, CustomStringConvertible {
@@ -65,6 +77,11 @@ struct ArchitectureRules {
                 source.contains(socketCall)
             {
                 found.append(Violation(file: path, module: "Glibc sockets", reason: rules[0].name))
+            }
+            if socketFreeFolders.contains(where: { path.hasPrefix($0 + "/") }),
+                !imports.isDisjoint(with: ["Glibc", "Darwin", "Musl"]), source.contains(socketCall)
+            {
+                found.append(Violation(file: path, module: "Glibc sockets", reason: socketFreeRule))
             }
             let owner = targets.filter { path.hasPrefix($0.path + "/") }.max { $0.path.count < $1.path.count }
             for module in imports.sorted() {

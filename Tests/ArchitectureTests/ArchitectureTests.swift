@@ -75,6 +75,9 @@ import Testing
             "Sources/Transport/Runtime/Planted.swift": "public import Store\n",
             "Sources/cvpeer/Planted.swift": "import Store\nimport PeerCrypto\n",
             "Sources/CommandLineKit/Planted.swift": "import Node\n",
+            "Sources/Node/Planted.swift": "import Glibc\nlet taken = flock(fd, LOCK_EX)\n",
+            "Sources/Node/Runtime/Planted.swift": "import Glibc\nlet path = stat()\ntransport.connect(to: [])\n",
+            "Sources/Primitives/PlantedSockets.swift": "import Sockets\n",
         ]
         let violations = ArchitectureRules.violations(files: planted, targets: targets)
         let flagged = Set(violations.map { "\($0.file) \($0.module)" })
@@ -88,6 +91,9 @@ import Testing
         #expect(flagged.contains("Sources/cvpeer/Planted.swift Store"))
         #expect(flagged.contains("Sources/cvpeer/Planted.swift PeerCrypto"))
         #expect(flagged.contains("Sources/CommandLineKit/Planted.swift Node"))
+        #expect(flagged.contains("Sources/Node/Planted.swift Glibc sockets"))
+        #expect(!flagged.contains("Sources/Node/Runtime/Planted.swift Glibc sockets"), "a method named connect is no socket call")
+        #expect(flagged.contains("Sources/Primitives/PlantedSockets.swift Sockets"))
         // An import the target does not declare, even of an allowed module.
         let undeclared = ArchitectureRules.violations(files: ["Sources/Insights/Planted.swift": "import Store\n"], targets: targets)
         #expect(undeclared.contains { $0.reason.contains("not a declared dependency of Insights") })

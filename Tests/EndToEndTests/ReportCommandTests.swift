@@ -78,7 +78,8 @@ import Testing
             #expect(mode == 0o600)
             let text = try String(contentsOfFile: out, encoding: .utf8)
             #expect(text.contains(format == "csv" ? "\(folder.shop.short),purchase," : "<svg class=\"timeline\""))
-            #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
+            // No temporary file (".report.csv.cvpeer-PID-N.part") is left beside it.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).allSatisfy { !$0.hasSuffix(".part") })
         }
     }
 

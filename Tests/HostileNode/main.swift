@@ -15,6 +15,7 @@
 
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Replication
 import Store

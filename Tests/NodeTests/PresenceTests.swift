@@ -1,5 +1,6 @@
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Replication
 import Testing

@@ -1,8 +1,9 @@
 import Foundation
 import LocalAPI
 import PeerCrypto
-import Replication
+import Primitives
 import Rendezvous
+import Replication
 import Store
 import Testing
 

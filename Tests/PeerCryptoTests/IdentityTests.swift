@@ -65,53 +65,11 @@ private let rfc8032Test2Seed: [UInt8] = [
 ]
 
 @Suite struct IdentityKeyFileTests {
-    @Test func saveCreatesAFileWithMode0600AndNoLeftovers() throws {
-        try withIdentityTestDirectory { dir in
-            let path = dir + "/identity.key"
-            let identity = Identity.generate()
-            try identity.save(to: path)
-            #expect(permissionBits(path) == 0o600)
-            #expect(try readKeyFile(path).count == Identity.fileLength)
-            #expect(try readKeyFile(path).prefix(8) == ArraySlice("cvpeerK1".utf8))
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["identity.key"])
-        }
-    }
-
-    @Test func saveRefusesToOverwriteAnExistingFile() throws {
-        try withIdentityTestDirectory { dir in
-            let path = dir + "/identity.key"
-            let first = Identity.generate()
-            try first.save(to: path)
-            let before = try readKeyFile(path)
-            let error = keyFileError { try Identity.generate().save(to: path) }
-            #expect(error?.path == path)
-            #expect(error?.reason.contains("already exists") == true)
-            #expect(try readKeyFile(path) == before)
-            #expect(try Identity.load(from: path).publicKey == first.publicKey)
-            // Someone else's file, even an empty one, is not replaced either.
-            let other = dir + "/other"
-            try writeKeyFile([], to: other, mode: 0o644)
-            #expect(keyFileError { try first.save(to: other) } != nil)
-            #expect(try readKeyFile(other).isEmpty)
-            #expect(permissionBits(other) == 0o644)
-        }
-    }
-
-    @Test func saveIntoAMissingDirectoryFailsCleanly() throws {
-        try withIdentityTestDirectory { dir in
-            let path = dir + "/missing/identity.key"
-            let error = keyFileError { try Identity.generate().save(to: path) }
-            #expect(error?.path == path)
-            let entries = try FileManager.default.contentsOfDirectory(atPath: dir)
-            #expect(entries.isEmpty, "nothing was left behind: \(entries)")
-        }
-    }
-
     @Test func loadRoundTripsTheKey() throws {
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
             let identity = Identity.generate()
-            try identity.save(to: path)
+            try writeKeyFile(identity.keyFileContents(), to: path)
             let loaded = try Identity.load(from: path)
             #expect(loaded.publicKey == identity.publicKey)
             let message = Array("same key, same signature".utf8)
@@ -121,21 +79,11 @@ private let rfc8032Test2Seed: [UInt8] = [
         }
     }
 
-    @Test func loadOrCreateCreatesOnceThenLoads() throws {
-        try withIdentityTestDirectory { dir in
-            let path = dir + "/identity.key"
-            let created = try Identity.loadOrCreate(at: path)
-            #expect(permissionBits(path) == 0o600)
-            let again = try Identity.loadOrCreate(at: path)
-            #expect(again.publicKey == created.publicKey)
-        }
-    }
-
     @Test(arguments: [0o644, 0o640, 0o604, 0o660, 0o666, 0o700 | 0o044, 0o610])
     func aKeyFileReadableByOthersIsRefused(mode: Int) throws {
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
-            try Identity.generate().save(to: path)
+            try writeKeyFile(Identity.generate().keyFileContents(), to: path)
             #expect(chmod(path, mode_t(mode)) == 0)
             do {
                 _ = try Identity.load(from: path)
@@ -159,7 +107,7 @@ private let rfc8032Test2Seed: [UInt8] = [
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
             let identity = Identity.generate()
-            try identity.save(to: path)
+            try writeKeyFile(identity.keyFileContents(), to: path)
             #expect(chmod(path, 0o400) == 0)
             #expect(try Identity.load(from: path).publicKey == identity.publicKey)
         }
@@ -168,7 +116,7 @@ private let rfc8032Test2Seed: [UInt8] = [
     @Test func everyTruncatedKeyFileIsRefusedClearly() throws {
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
-            try Identity.generate().save(to: path)
+            try writeKeyFile(Identity.generate().keyFileContents(), to: path)
             let whole = try readKeyFile(path)
             #expect(whole.count == 72)
             for length in 0..<whole.count {
@@ -192,7 +140,7 @@ private let rfc8032Test2Seed: [UInt8] = [
     @Test func aFileWithoutTheMagicIsNotAnIdentityKey() throws {
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
-            try Identity.generate().save(to: path)
+            try writeKeyFile(Identity.generate().keyFileContents(), to: path)
             let whole = try readKeyFile(path)
             for i in 0..<8 {
                 var bad = whole
@@ -209,7 +157,7 @@ private let rfc8032Test2Seed: [UInt8] = [
     @Test func aCorruptedKeyFileIsRefused() throws {
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
-            try Identity.generate().save(to: path)
+            try writeKeyFile(Identity.generate().keyFileContents(), to: path)
             let whole = try readKeyFile(path)
             // Any change to the public key half, or to the seed half, breaks their agreement.
             for i in 8..<72 {
@@ -226,7 +174,7 @@ private let rfc8032Test2Seed: [UInt8] = [
     func aLongerThanExpectedFileIsRefused(extra: Int) throws {
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
-            try Identity.generate().save(to: path)
+            try writeKeyFile(Identity.generate().keyFileContents(), to: path)
             let whole = try readKeyFile(path)
             try writeKeyFile(whole + [UInt8](repeating: 0, count: extra), to: path)
             let error = keyFileError { _ = try Identity.load(from: path) }
@@ -238,7 +186,7 @@ private let rfc8032Test2Seed: [UInt8] = [
         try withIdentityTestDirectory { dir in
             let path = dir + "/identity.key"
             #expect(keyFileError { _ = try Identity.load(from: path) }?.path == path)
-            try Identity.generate().save(to: path)
+            try writeKeyFile(Identity.generate().keyFileContents(), to: path)
             let link = dir + "/link.key"
             #expect(symlink(path, link) == 0)
             #expect(keyFileError { _ = try Identity.load(from: link) }?.path == link)

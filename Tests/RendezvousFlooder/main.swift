@@ -27,6 +27,7 @@ import Foundation
 import PeerCrypto
 import Primitives
 import Rendezvous
+import Sockets
 import Transport
 
 #if canImport(Glibc)

@@ -1,3 +1,5 @@
+import CVPeerTestSupport
+import Primitives
 import Rendezvous
 import Testing
 
@@ -85,7 +87,7 @@ import Testing
         defer { service.stop() }
         let (host, nameplate) = try await Self.startHost(rendezvous)
         // A second joiner looks the code up before the first knocks, so it gets as far as knocking.
-        let socket = try LoopbackClient()
+        let socket = try LoopbackSocket()
         var second = CodeMailboxClient(role: .joiner(nameplate: nameplate))
         let lookup = second.start(now: .now)
         let offered = drive(&second, over: socket, port: rendezvous.port, lookup)
@@ -113,7 +115,7 @@ import Testing
 
     @Test func aRendezvousThatDoesNotAnswerTimesOut() async throws {
         // A bound socket that never replies stands in for a dead rendezvous.
-        let silent = try LoopbackClient()
+        let silent = try LoopbackSocket()
         var configuration = CodeMailboxClient.Configuration()
         configuration.replyTimeout = .milliseconds(600)
         let started = ContinuousClock.now
@@ -135,7 +137,7 @@ import Testing
 /// Runs a machine over a plain loopback socket until it reports something (at most 5 s).
 private func drive(
     _ machine: inout CodeMailboxClient,
-    over socket: LoopbackClient,
+    over socket: LoopbackSocket,
     port: UInt16,
     _ actions: [CodeMailboxClient.Action]
 ) -> [CodeMailboxClient.Event] {
@@ -145,7 +147,7 @@ private func drive(
         var events: [CodeMailboxClient.Event] = []
         for action in pending {
             switch action {
-            case .send(let bytes): socket.send(bytes, toLoopbackPort: port)
+            case .send(let bytes): socket.send(bytes, to: port)
             case .event(let event): events.append(event)
             }
         }

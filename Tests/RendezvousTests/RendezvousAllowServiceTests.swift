@@ -1,4 +1,6 @@
+import CVPeerTestSupport
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Testing
 
@@ -12,14 +14,14 @@ import Testing
 /// registerRefused for the register's nonce and is logged, and a new list is applied while running.
 @Suite(.serialized) struct RendezvousAllowServiceTests {
     /// Registers through the cookie round trip and returns the reply to the register with the cookie.
-    private func register(_ client: LoopbackClient, room n: UInt64, nonce: UInt64, port: UInt16) throws -> RendezvousMessage? {
+    private func register(_ client: LoopbackSocket, room n: UInt64, nonce: UInt64, port: UInt16) throws -> RendezvousMessage? {
         let key = roomKey(n)
         func send(_ cookie: RendezvousCookie) {
             let register = RendezvousMessage.Register(
                 roomTag: tag(n), peerID: peer(n), clientNonce: nonce, cookie: cookie, registrationKey: key.publicKey,
                 candidates: []
             ).signed(by: key)
-            client.send(RendezvousMessage.register(register).encoded(), toLoopbackPort: port)
+            client.send(RendezvousMessage.register(register).encoded(), to: port)
         }
         send(.none)
         guard case .cookieChallenge(let challenge) = try #require(client.receiveMessage()) else {
@@ -38,7 +40,7 @@ import Testing
         let port = try service.start()
         defer { service.stop() }
         #expect(log.contains("info: room creation is limited to the 1 owner on the --allow list"))
-        let client = try LoopbackClient()
+        let client = try LoopbackSocket()
         let reply = try register(client, room: 60, nonce: 0xABCD, port: port)
         #expect(reply == .registerRefused(.init(clientNonce: 0xABCD, reason: .ownerNotAllowed)))
         #expect(log.contains("refused from 127.0.0.1:\(client.endpoint.port): no owner proof"))

@@ -1,5 +1,6 @@
 import CVPeerTestSupport
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Testing
 

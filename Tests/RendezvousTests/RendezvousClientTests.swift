@@ -1,5 +1,6 @@
 import CVPeerTestSupport
 import PeerCrypto
+import Primitives
 import Synchronization
 import Testing
 @testable import Rendezvous

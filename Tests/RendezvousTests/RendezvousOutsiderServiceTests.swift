@@ -1,6 +1,7 @@
 import CVPeerTestSupport
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Testing
 
@@ -12,18 +13,18 @@ import Testing
     /// A member registers through the cookie round trip (a member holds the room key); returns
     /// the register datagram it sent with the cookie, as an observer would capture it.
     private func register(
-        _ client: LoopbackClient, peerID: RendezvousPeerID, room: RoomTag, port: UInt16
+        _ client: LoopbackSocket, peerID: RendezvousPeerID, room: RoomTag, port: UInt16
     ) throws -> [UInt8] {
         let nonce = UInt64(client.endpoint.port)
         let first = RendezvousMessage.register(.init(roomTag: room, peerID: peerID, clientNonce: nonce, candidates: []))
-        client.send(first.encoded(), toLoopbackPort: port)
+        client.send(first.encoded(), to: port)
         guard case .cookieChallenge(let challenge) = try #require(client.receiveMessage()) else {
             throw TestFailure("expected a cookie challenge")
         }
         let second = RendezvousMessage.register(
             .init(roomTag: room, peerID: peerID, clientNonce: nonce, cookie: challenge.cookie, candidates: [])
         ).encoded()
-        client.send(second, toLoopbackPort: port)
+        client.send(second, to: port)
         guard case .registered = try #require(client.receiveMessage()) else { throw TestFailure("expected registered") }
         return second
     }
@@ -36,11 +37,11 @@ import Testing
 
     /// Asks for a cookie with a register (type 0x20) of zeros after the header: the challenge's
     /// bytes 12…27 are the cookie for this address and nonce.
-    private static func cookie(_ outsider: LoopbackClient, nonce: UInt64, tag: [UInt8], key: [UInt8], port: UInt16) throws -> [UInt8] {
+    private static func cookie(_ outsider: LoopbackSocket, nonce: UInt64, tag: [UInt8], key: [UInt8], port: UInt16) throws -> [UInt8] {
         let probe = [0x20, 0, 0, 0] + tag + be(1) + be(nonce) + [UInt8](repeating: 0, count: 16) + key + [0]
             + [UInt8](repeating: 0, count: 64)
-        outsider.send(probe, toLoopbackPort: port)
-        let challenge = try #require(outsider.receive())
+        outsider.send(probe, to: port)
+        let challenge = try #require(outsider.receive(within: 2_000))
         try #require(challenge.count == 28 && challenge[0] == 0x21 && Array(challenge[4..<12]) == be(nonce))
         return Array(challenge[12..<28])
     }
@@ -49,8 +50,8 @@ import Testing
         let service = RendezvousService(listenAddress: HostPort(host: "127.0.0.1", port: 0), log: { _, _ in })
         let port = try service.start()
         defer { service.stop() }
-        let a = try LoopbackClient()
-        let b = try LoopbackClient()
+        let a = try LoopbackSocket()
+        let b = try LoopbackSocket()
         let captured = try register(a, peerID: peer(1), room: tag(7), port: port)
         _ = try register(b, peerID: peer(2), room: tag(7), port: port)
         _ = b.receiveMessage()  // b's introduction of a
@@ -59,7 +60,7 @@ import Testing
         // What the observer read off a's register: the tag at 4, the room's public key at 52.
         let tagBytes = Array(captured[4..<20])
         let roomKey = Array(captured[52..<84])
-        let outsider = try LoopbackClient()
+        let outsider = try LoopbackSocket()
         let nonce: UInt64 = 0x0BAD
         let cookie = try Self.cookie(outsider, nonce: nonce, tag: tagBytes, key: roomKey, port: port)
         let sign = { (label: String, body: [UInt8]) in Self.outsiderKey.sign(Array(label.utf8) + body) }
@@ -70,30 +71,30 @@ import Testing
         }
         // 1. Register with its own key: the tag is not bound to it.
         let ownKey = registerBody(peerID: 9, key: Self.outsiderKey.publicKey.bytes)
-        outsider.send(ownKey + sign("cvpeer/2 register", ownKey), toLoopbackPort: port)
+        outsider.send(ownKey + sign("cvpeer/2 register", ownKey), to: port)
         // 2. Register (and so list the members) with the room's key, signed with its own.
         let roomKeyed = registerBody(peerID: 9, key: roomKey)
-        outsider.send(roomKeyed + sign("cvpeer/2 register", roomKeyed), toLoopbackPort: port)
+        outsider.send(roomKeyed + sign("cvpeer/2 register", roomKeyed), to: port)
         // 3. Refresh or move member 1 to its own address.
         let move = registerBody(peerID: peer(1).rawValue, key: roomKey)
-        outsider.send(move + sign("cvpeer/2 register", move), toLoopbackPort: port)
+        outsider.send(move + sign("cvpeer/2 register", move), to: port)
         // 4. Unregister member 1 (0x26): header, tag, peer id, nonce, cookie, key, signature.
         let unregister = [0x26, 0, 0, 0] + tagBytes + Self.be(peer(1).rawValue) + Self.be(nonce) + cookie + roomKey
-        outsider.send(unregister + sign("cvpeer/2 unregister", unregister), toLoopbackPort: port)
+        outsider.send(unregister + sign("cvpeer/2 unregister", unregister), to: port)
         // 5. Retire the room (0x33): header, tag, key, nonce, cookie, signature; with either key.
         let retire = [0x33, 0, 0, 0] + tagBytes + roomKey + Self.be(nonce) + cookie
-        outsider.send(retire + sign("cvpeer/2 retire", retire), toLoopbackPort: port)
+        outsider.send(retire + sign("cvpeer/2 retire", retire), to: port)
         let retireOwn = [0x33, 0, 0, 0] + tagBytes + Self.outsiderKey.publicKey.bytes + Self.be(nonce) + cookie
-        outsider.send(retireOwn + sign("cvpeer/2 retire", retireOwn), toLoopbackPort: port)
+        outsider.send(retireOwn + sign("cvpeer/2 retire", retireOwn), to: port)
         // 6. Replay a's captured register: its signed cookie is for a's address, so only a challenge.
-        outsider.send(captured, toLoopbackPort: port)
-        let replayed = try #require(outsider.receive())
+        outsider.send(captured, to: port)
+        let replayed = try #require(outsider.receive(within: 2_000))
         #expect(replayed.count == 28 && replayed[0] == 0x21, "only a challenge for a replay")
         // Nothing else came back: no registered, no introductions.
         #expect(outsider.receive(within: 300) == nil)
 
         // The members are untouched: a relay from b still reaches a at a's own address.
-        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: [7])).encoded(), toLoopbackPort: port)
+        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: [7])).encoded(), to: port)
         #expect(a.receiveMessage() == .relayed(.init(source: peer(2), datagram: [7])))
 
         service.stop()
@@ -110,22 +111,22 @@ import Testing
             listenAddress: HostPort(host: "127.0.0.1", port: 0), logLevel: .debug, log: log.handler)
         let port = try service.start()
         defer { service.stop() }
-        let a = try LoopbackClient()
+        let a = try LoopbackSocket()
         _ = try register(a, peerID: peer(1), room: tag(8), port: port)
         // The member retires the old epoch's tag: with no cookie first, then with the challenge's.
-        a.send(RendezvousMessage.retire(.init(roomTag: tag(8), clientNonce: 5, cookie: .none)).encoded(), toLoopbackPort: port)
+        a.send(RendezvousMessage.retire(.init(roomTag: tag(8), clientNonce: 5, cookie: .none)).encoded(), to: port)
         guard case .cookieChallenge(let challenge) = try #require(a.receiveMessage()) else {
             throw TestFailure("expected a challenge to the retire")
         }
         a.send(
             RendezvousMessage.retire(.init(roomTag: tag(8), clientNonce: 5, cookie: challenge.cookie)).encoded(),
-            toLoopbackPort: port)
+            to: port)
         #expect(a.receive(within: 300) == nil, "nothing answers a retire")
         // A removed member holds the old epoch's key: its register with a valid cookie gets nothing.
-        let removed = try LoopbackClient()
+        let removed = try LoopbackSocket()
         removed.send(
             RendezvousMessage.register(.init(roomTag: tag(8), peerID: peer(3), clientNonce: 3, candidates: [])).encoded(),
-            toLoopbackPort: port)
+            to: port)
         guard case .cookieChallenge(let again) = try #require(removed.receiveMessage()) else {
             throw TestFailure("expected a challenge")
         }
@@ -133,7 +134,7 @@ import Testing
             RendezvousMessage.register(
                 .init(roomTag: tag(8), peerID: peer(3), clientNonce: 3, cookie: again.cookie, candidates: [])
             ).encoded(),
-            toLoopbackPort: port)
+            to: port)
         #expect(removed.receive(within: 300) == nil)
         // The new epoch's tag works.
         _ = try register(a, peerID: peer(1), room: tag(9), port: port)

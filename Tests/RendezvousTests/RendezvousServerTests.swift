@@ -1,4 +1,5 @@
 import CVPeerTestSupport
+import Primitives
 import Rendezvous
 import Testing
 

@@ -1,3 +1,5 @@
+import CVPeerTestSupport
+import Primitives
 import Rendezvous
 import Synchronization
 import Testing
@@ -19,7 +21,7 @@ final class LogLines: Sendable {
 @Suite(.serialized) struct RendezvousServiceTests {
     /// Registers `client` through the full cookie round trip; returns the registered reply.
     private func register(
-        _ client: LoopbackClient,
+        _ client: LoopbackSocket,
         peerID: RendezvousPeerID,
         room: RoomTag,
         candidates: [UDPEndpoint],
@@ -31,7 +33,7 @@ final class LogLines: Sendable {
                 .init(roomTag: room, peerID: peerID, clientNonce: nonce, cookie: .none, candidates: candidates)
             )
             .encoded(),
-            toLoopbackPort: port
+            to: port
         )
         guard case .cookieChallenge(let challenge) = try #require(client.receiveMessage()) else {
             throw TestFailure("expected a cookie challenge first")
@@ -47,7 +49,7 @@ final class LogLines: Sendable {
                     candidates: candidates
                 )
             ).encoded(),
-            toLoopbackPort: port
+            to: port
         )
         guard case .registered(let registered) = try #require(client.receiveMessage()) else {
             throw TestFailure("expected registered after the cookie")
@@ -68,8 +70,8 @@ final class LogLines: Sendable {
         #expect(service.localEndpoint == .ipv4(127, 0, 0, 1, port: port))
         #expect(log.contains("info: listening on 127.0.0.1:\(port)"))
 
-        let a = try LoopbackClient()
-        let b = try LoopbackClient()
+        let a = try LoopbackSocket()
+        let b = try LoopbackSocket()
         let room = tag(42)
         let aLocal = [a.endpoint]
         let bLocal = [b.endpoint]
@@ -98,14 +100,14 @@ final class LogLines: Sendable {
 
         // A relay round trip: a → b and back, each forwarded unchanged with the sender's id.
         let ping = Array("ping".utf8)
-        a.send(RendezvousMessage.relay(.init(target: peer(2), datagram: ping)).encoded(), toLoopbackPort: port)
+        a.send(RendezvousMessage.relay(.init(target: peer(2), datagram: ping)).encoded(), to: port)
         #expect(b.receiveMessage() == .relayed(.init(source: peer(1), datagram: ping)))
         let pong = [UInt8](repeating: 0xEE, count: RendezvousWire.maxRelayedDatagramSize)
-        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: pong)).encoded(), toLoopbackPort: port)
+        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: pong)).encoded(), to: port)
         #expect(a.receiveMessage() == .relayed(.init(source: peer(2), datagram: pong)))
 
         // Garbage gets no answer.
-        a.send([0xFF, 0, 0, 0, 1, 2, 3], toLoopbackPort: port)
+        a.send([0xFF, 0, 0, 0, 1, 2, 3], to: port)
         #expect(a.receive(within: 200) == nil)
 
         service.stop()
@@ -137,8 +139,8 @@ final class LogLines: Sendable {
         )
         let port = try service.start()
         defer { service.stop() }
-        let a = try LoopbackClient()
-        let b = try LoopbackClient()
+        let a = try LoopbackSocket()
+        let b = try LoopbackSocket()
         let room = tag(43)
         _ = try register(a, peerID: peer(1), room: room, candidates: [], port: port)
         _ = try register(b, peerID: peer(2), room: room, candidates: [], port: port)
@@ -147,13 +149,13 @@ final class LogLines: Sendable {
 
         let full = [UInt8](repeating: 0x5A, count: RendezvousWire.maxRelayedDatagramSize)
         for _ in 0..<4 {
-            a.send(RendezvousMessage.relay(.init(target: peer(2), datagram: full)).encoded(), toLoopbackPort: port)
+            a.send(RendezvousMessage.relay(.init(target: peer(2), datagram: full)).encoded(), to: port)
         }
         #expect(b.receiveMessage() == .relayed(.init(source: peer(1), datagram: full)))
         #expect(b.receiveMessage() == .relayed(.init(source: peer(1), datagram: full)))
         #expect(b.receive(within: 300) == nil, "the reservation's two datagrams, and no more")
         // b's own reservation is untouched.
-        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: [1])).encoded(), toLoopbackPort: port)
+        b.send(RendezvousMessage.relay(.init(target: peer(1), datagram: [1])).encoded(), to: port)
         #expect(a.receiveMessage() == .relayed(.init(source: peer(2), datagram: [1])))
 
         service.stop()
@@ -177,7 +179,7 @@ final class LogLines: Sendable {
             return
         }
         defer { service.stop() }
-        let client = try LoopbackClient()
+        let client = try LoopbackSocket()
         let registered = try register(client, peerID: peer(1), room: tag(1), candidates: [], port: port)
         // Seen through a dual-stack socket as ::ffff:127.0.0.1, reported as plain IPv4.
         #expect(registered.reflexive == client.endpoint)

@@ -220,72 +220,9 @@ extension Array where Element == RendezvousServer.Action {
     }
 }
 
-/// A real UDP socket on 127.0.0.1 for the service test: plain POSIX, bounded waits only.
-final class LoopbackClient {
-    let descriptor: Int32
-    let endpoint: UDPEndpoint
-
-    init() throws {
-        #if canImport(Glibc)
-            let type = Int32(SOCK_DGRAM.rawValue)
-        #else
-            let type = SOCK_DGRAM
-        #endif
-        let descriptor = socket(AF_INET, type, 0)
-        try #require(descriptor >= 0)
-        self.descriptor = descriptor
-        var address = Self.loopbackAddress(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        try #require(bound == 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        try #require(named == 0)
-        endpoint = .ipv4(127, 0, 0, 1, port: UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit {
-        close(descriptor)
-    }
-
-    static func loopbackAddress(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
-    }
-
-    /// Sends to 127.0.0.1:`port`, the only target these tests use.
-    func send(_ datagram: [UInt8], toLoopbackPort port: UInt16) {
-        var address = Self.loopbackAddress(port: port)
-        let sent = datagram.withUnsafeBytes { bytes in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
-        #expect(sent == datagram.count)
-    }
-
-    /// The next datagram within `milliseconds`, or nil.
-    func receive(within milliseconds: Int32 = 2_000) -> [UInt8]? {
-        var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
-        guard poll(&fds, 1, milliseconds) == 1 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 2_048)
-        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-        guard count >= 0 else { return nil }
-        return Array(buffer[0..<count])
-    }
-
+extension LoopbackSocket {
     /// The next rendezvous message within the time limit, or nil.
-    func receiveMessage(within milliseconds: Int32 = 2_000) -> RendezvousMessage? {
+    func receiveMessage(within milliseconds: Int = 2_000) -> RendezvousMessage? {
         receive(within: milliseconds).flatMap { try? RendezvousMessage.decode($0) }
     }
 }

@@ -37,6 +37,7 @@ import Dispatch
 import PeerCrypto
 import Primitives
 import Rendezvous
+import Sockets
 import Synchronization
 import Transport
 
@@ -66,38 +67,6 @@ func fail(_ message: String) -> Never {
     let bytes = Array("TransportProbe: \(message)\n".utf8)
     _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     exit(2)
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef")
-    var text = ""
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0F)])
-    }
-    return text
-}
-
-func parseHex(_ text: String) -> [UInt8]? {
-    let scalars = Array(text.utf8)
-    guard scalars.count % 2 == 0 else { return nil }
-    var bytes: [UInt8] = []
-    var index = 0
-    while index < scalars.count {
-        guard let high = hexValue(scalars[index]), let low = hexValue(scalars[index + 1]) else { return nil }
-        bytes.append(high << 4 | low)
-        index += 2
-    }
-    return bytes
-}
-
-func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-    default: nil
-    }
 }
 
 func seconds(since start: UInt64) -> String {
@@ -133,8 +102,8 @@ func residentKiB() -> Int {
 }
 
 func resolve(_ text: String) -> UDPEndpoint? {
-    guard let hostPort = HostPort(parsing: text), let (storage, _) = try? UDPSocket.resolve(hostPort) else { return nil }
-    return UDPSocket.endpoint(from: storage)?.unmapped
+    guard let hostPort = HostPort(parsing: text) else { return nil }
+    return try? UDPSocket.resolveEndpoint(hostPort)
 }
 
 // MARK: Messages
@@ -328,12 +297,12 @@ func parseOptions(_ arguments: [String]) -> Options {
             guard let hostPort = HostPort(parsing: value(argument)) else { fail("--listen needs HOST:PORT") }
             options.listen = hostPort
         case "--room-secret":
-            guard let bytes = parseHex(value(argument)), bytes.count == RoomKeys.secretLength else {
+            guard let bytes = Hex.bytes(value(argument)), bytes.count == RoomKeys.secretLength else {
                 fail("--room-secret needs \(RoomKeys.secretLength * 2) hex digits")
             }
             options.roomSecret = bytes
         case "--seed":
-            guard let bytes = parseHex(value(argument)), bytes.count == Identity.seedLength else {
+            guard let bytes = Hex.bytes(value(argument)), bytes.count == Identity.seedLength else {
                 fail("--seed needs \(Identity.seedLength * 2) hex digits")
             }
             options.seed = bytes
@@ -471,7 +440,7 @@ func runProbe(_ options: Options) -> Never {
                 else { return nil }
                 received.reportedAll = true
                 received.reportedAllAt = nowNanoseconds()
-                return "received-all count=\(received.count) bytes=\(received.bytes) hash=\(hex(received.hash)) "
+                return "received-all count=\(received.count) bytes=\(received.bytes) hash=\(Hex.string(received.hash)) "
                     + "seconds=\(seconds(since: received.firstAt ?? start)) markers=\(received.markers)"
             }
             if let line {
@@ -545,8 +514,8 @@ func runProbe(_ options: Options) -> Never {
 
     func report() -> String {
         let received = state.withLock { $0.received }
-        return "report count=\(received.count) bytes=\(received.bytes) hash=\(hex(received.hash)) "
-            + "markers=\(received.markers) unreliable=\(received.unreliable) sent=\(sentCount) sent_hash=\(hex(sentHash))"
+        return "report count=\(received.count) bytes=\(received.bytes) hash=\(Hex.string(received.hash)) "
+            + "markers=\(received.markers) unreliable=\(received.unreliable) sent=\(sentCount) sent_hash=\(Hex.string(sentHash))"
     }
 
     let deadline = start + UInt64(options.maxSeconds * 1e9)
@@ -601,7 +570,7 @@ func runProbe(_ options: Options) -> Never {
                         try? transport.sendUnreliable(datagram, to: peer)
                     }
                 }
-                emit("queued \(words[0]) count=\(count) bytes=\(bytes) sent=\(sentCount) sent_hash=\(hex(sentHash))")
+                emit("queued \(words[0]) count=\(count) bytes=\(bytes) sent=\(sentCount) sent_hash=\(Hex.string(sentHash))")
             case "connect":
                 guard words.count == 2, let endpoint = resolve(words[1]) else {
                     emit("error bad command '\(command)'")
@@ -617,7 +586,7 @@ func runProbe(_ options: Options) -> Never {
         if linkUps > 0, !batchSent, let peer = firstPeer {
             batchSent = true
             if send(count: options.sendCount, bytes: options.sendBytes, to: peer) {
-                emit("sent-all count=\(sentCount) bytes=\(sentCount * options.sendBytes) hash=\(hex(sentHash))")
+                emit("sent-all count=\(sentCount) bytes=\(sentCount * options.sendBytes) hash=\(Hex.string(sentHash))")
             }
         }
         if awaitingAck, deferred.isEmpty, let peer = sendTarget,

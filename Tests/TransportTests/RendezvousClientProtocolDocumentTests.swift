@@ -1,5 +1,6 @@
 import Foundation
 import Rendezvous
+import Sockets
 import Testing
 @testable import Transport
 

@@ -105,75 +105,6 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
 
 // MARK: Sockets
 
-/// A non-blocking UDP socket on 127.0.0.1; peers are named by port only.
-struct LoopbackSocket: Sendable {
-    let descriptor: Int32
-    let port: UInt16
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw E2EFailure("socket failed") }
-        var size: Int32 = 4 << 20
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.address(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw E2EFailure("bind failed") }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        descriptor = fd
-        port = UInt16(bigEndian: address.sin_port)
-    }
-
-    static func address(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
-    }
-
-    func send(_ bytes: [UInt8], to port: UInt16) {
-        var address = Self.address(port: port)
-        _ = bytes.withUnsafeBytes { raw in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(descriptor, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
-    }
-
-    /// One waiting datagram and its source port, or nil.
-    func receive() -> ([UInt8], UInt16)? {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let count = buffer.withUnsafeMutableBytes { raw in
-            withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(descriptor, raw.baseAddress, raw.count, 0, $0, &length)
-                }
-            }
-        }
-        guard count >= 0 else { return nil }
-        return (Array(buffer[0..<count]), UInt16(bigEndian: address.sin_port))
-    }
-
-    func close() {
-        #if canImport(Glibc)
-            _ = Glibc.close(descriptor)
-        #else
-            _ = Darwin.close(descriptor)
-        #endif
-    }
-}
-
 /// A UDP proxy on 127.0.0.1 between clients and one target, like a NAT: each client gets its
 /// own upstream socket, so the target sees each client at a distinct port. It can drop,
 /// duplicate and reorder datagrams (seeded) and record every datagram in both directions.
@@ -200,7 +131,7 @@ final class UDPProxy: Sendable {
         var impairment: Impairment
         var random: SeededRandom
         /// Held for reordering: the datagram, the socket to send it from, its target port.
-        var held: [([UInt8], Int32, UInt16)] = []
+        var held: [([UInt8], LoopbackSocket, UInt16)] = []
         var running = true
     }
 
@@ -260,14 +191,14 @@ final class UDPProxy: Sendable {
             if fds[0].revents != 0 {
                 while let (datagram, client) = front.receive() {
                     guard let upstream = upstream(for: client) else { continue }
-                    forward(datagram, from: upstream.descriptor, to: target)
+                    forward(datagram, from: upstream, to: target)
                 }
             }
             for (index, socket) in upstreams.enumerated() where fds[index + 1].revents != 0 {
                 while let (datagram, source) = socket.receive() {
                     // Like a filtering NAT: only the target's answers come back.
                     guard source == target, let client = state.withLock({ $0.clientOf[socket.port] }) else { continue }
-                    forward(datagram, from: front.descriptor, to: client)
+                    forward(datagram, from: front, to: client)
                 }
             }
         }
@@ -283,9 +214,9 @@ final class UDPProxy: Sendable {
         return socket
     }
 
-    private func forward(_ datagram: [UInt8], from descriptor: Int32, to port: UInt16) {
+    private func forward(_ datagram: [UInt8], from socket: LoopbackSocket, to port: UInt16) {
         enum Fate { case drop, send(copies: Int), hold }
-        let (fate, release) = state.withLock { state -> (Fate, [([UInt8], Int32, UInt16)]) in
+        let (fate, release) = state.withLock { state -> (Fate, [([UInt8], LoopbackSocket, UInt16)]) in
             if record {
                 state.recorded.append(datagram)
                 state.recordedBytes += datagram.count
@@ -298,7 +229,7 @@ final class UDPProxy: Sendable {
             }
             if roll < impairment.loss + impairment.reorder, state.held.count < 4 {
                 state.counts.reordered += 1
-                state.held.append((datagram, descriptor, port))
+                state.held.append((datagram, socket, port))
                 return (.hold, [])
             }
             let copies = roll < impairment.loss + impairment.reorder + impairment.duplicate ? 2 : 1
@@ -312,8 +243,8 @@ final class UDPProxy: Sendable {
         case .drop, .hold:
             break
         case .send(let copies):
-            for _ in 0..<copies { LoopbackSocket(descriptor: descriptor, port: 0).send(datagram, to: port) }
-            for (held, from, to) in release { LoopbackSocket(descriptor: from, port: 0).send(held, to: to) }
+            for _ in 0..<copies { socket.send(datagram, to: port) }
+            for (held, from, to) in release { from.send(held, to: to) }
         }
     }
 
@@ -322,14 +253,6 @@ final class UDPProxy: Sendable {
             defer { state.held = [] }
             return state.held
         }
-        for (held, from, to) in release { LoopbackSocket(descriptor: from, port: 0).send(held, to: to) }
-    }
-}
-
-extension LoopbackSocket {
-    /// Wraps an existing descriptor (to send from the proxy's sockets).
-    init(descriptor: Int32, port: UInt16) {
-        self.descriptor = descriptor
-        self.port = port
+        for (held, from, to) in release { from.send(held, to: to) }
     }
 }

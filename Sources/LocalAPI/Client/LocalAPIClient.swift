@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Sockets
 import Synchronization
 
 /// How a control command talks to the node running with the same data folder.
@@ -335,17 +336,13 @@ public struct LocalAPIClient: Sendable {
                 var buffer = allocator.buffer(capacity: wanted)
                 var failure: Int32 = 0
                 let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
-                    while true {
-                        let result = read(file.fd, space.baseAddress, wanted)
-                        if result >= 0 { return result }
-                        if errno != EINTR {
-                            failure = errno
-                            return 0
-                        }
-                    }
+                    let result = SystemCall.retrying { read(file.fd, space.baseAddress, wanted) }
+                    if result >= 0 { return result }
+                    failure = errno
+                    return 0
                 }
                 if failure != 0 {
-                    throw LocalAPIError.badRequest("cannot read \(file.path): \(String(cString: strerror(failure)))")
+                    throw LocalAPIError.badRequest("cannot read \(file.path): \(SystemCall.errorText(failure))")
                 }
                 // Sending fewer bytes than the Content-Length announced would leave the node waiting.
                 guard got > 0 else { throw LocalAPIError.badRequest("\(file.path) became shorter while it was sent") }

@@ -1,4 +1,5 @@
 import Foundation
+import Sockets
 
 #if canImport(Glibc)
     import Glibc
@@ -48,29 +49,10 @@ package struct LocalAPIFile: Codable, Equatable, Sendable {
         } catch {
             throw .apiFileUnwritable(path: path, reason: "\(error)")
         }
-        let temporary = path + ".\(getpid()).tmp"
-        // A leftover from a crashed process that had the same pid would make O_EXCL fail; O_EXCL
-        // itself refuses to follow a symlink someone planted at the temporary name.
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .apiFileUnwritable(path: path, reason: Self.lastError()) }
-        var failure: String?
-        if fchmod(fd, 0o600) != 0 { failure = Self.lastError() }
-        var written = 0
-        while failure == nil, written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                failure = Self.lastError()
-            } else {
-                written += result
-            }
-        }
-        if close(fd) != 0, failure == nil { failure = Self.lastError() }
-        if failure == nil, rename(temporary, path) != 0 { failure = Self.lastError() }
-        if let failure {
-            unlink(temporary)
-            throw .apiFileUnwritable(path: path, reason: failure)
+        do throws(SocketError) {
+            try PrivateFile.write(bytes, to: path, replacing: true, durable: false)
+        } catch {
+            throw .apiFileUnwritable(path: path, reason: error.reason)
         }
     }
 
@@ -93,6 +75,4 @@ package struct LocalAPIFile: Codable, Equatable, Sendable {
         guard let current = read(from: path), current.token == token else { return }
         unlink(path)
     }
-
-    private static func lastError() -> String { String(cString: strerror(errno)) }
 }

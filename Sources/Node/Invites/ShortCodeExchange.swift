@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Synchronization
 

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Sockets
 
 #if canImport(Glibc)
     import Glibc
@@ -36,7 +37,28 @@ public struct DataFolder: Sendable {
 
     /// Loads this node's identity, creating one (mode 0600) on first use.
     public func identity() throws -> Identity {
-        try Identity.loadOrCreate(at: identityPath)
+        if access(identityPath, F_OK) != 0, errno == ENOENT {
+            let identity = Identity.generate()
+            try Self.save(identity, to: identityPath)
+            return identity
+        }
+        return try Identity.load(from: identityPath)
+    }
+
+    /// Writes `identity` to a new private file at `path`: whole or not at all, flushed to disk,
+    /// an existing file never overwritten.
+    ///
+    /// - Throws: `CryptoError.keyFile` if the file exists or cannot be written.
+    static func save(_ identity: Identity, to path: String) throws {
+        var contents = identity.keyFileContents()
+        defer { Sodium.zero(&contents) }
+        let placed: Bool
+        do throws(SocketError) {
+            placed = try PrivateFile.write(contents, to: path, replacing: false, durable: true)
+        } catch {
+            throw CryptoError.keyFile(path: path, reason: error.reason)
+        }
+        guard placed else { throw CryptoError.keyFile(path: path, reason: "already exists; not overwritten") }
     }
 
     /// The identity's fingerprint, as `cvpeer identity` prints it (creating the identity on first use).

@@ -1,15 +1,11 @@
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
 import Replication
+import Sockets
 import Store
 import Transport
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// How a node is started: `cvpeer host` and `cvpeer join` fill this in from their flags.
 public struct NodeOptions: Sendable {
@@ -58,11 +54,11 @@ public final class NodeRuntime: Sendable {
     let transport: PeerTransport
     let api: LocalAPIServer
     let tasks: [Task<Void, Never>]
-    let lockDescriptor: Int32
+    let lock: FileLock
 
     private init(
         engine: RoomEngine, invite: Invite, transport: PeerTransport, listen: UDPEndpoint, api: LocalAPIServer,
-        endpoint: LocalAPIEndpoint, tasks: [Task<Void, Never>], lock: Int32
+        endpoint: LocalAPIEndpoint, tasks: [Task<Void, Never>], lock: FileLock
     ) {
         self.engine = engine
         self.invite = invite
@@ -72,7 +68,7 @@ public final class NodeRuntime: Sendable {
         viewerURL = endpoint.viewerURL
         apiPort = endpoint.port
         self.tasks = tasks
-        lockDescriptor = lock
+        self.lock = lock
     }
 
     /// Starts a node that hosts a new room (or, with `resume`, the room it hosted last).
@@ -97,7 +93,7 @@ public final class NodeRuntime: Sendable {
             try store.setSetting(lastHostedKey, keys.tag)
             return runtime
         } catch {
-            close(lock)
+            lock.release()
             throw error
         }
     }
@@ -114,7 +110,7 @@ public final class NodeRuntime: Sendable {
                 direct: invite.route == .direct ? invite.address : nil
             ) { _ in invite }
         } catch {
-            close(lock)
+            lock.release()
             throw error
         }
     }
@@ -122,7 +118,7 @@ public final class NodeRuntime: Sendable {
     private static let lastHostedKey = "last-hosted-room"
 
     private static func start(
-        _ options: NodeOptions, store: Store, keys: RoomKeys, laterEpochs: [RoomKeys] = [], lock: Int32, direct: HostPort? = nil,
+        _ options: NodeOptions, store: Store, keys: RoomKeys, laterEpochs: [RoomKeys] = [], lock: FileLock, direct: HostPort? = nil,
         invite makeInvite: (UDPEndpoint) throws -> Invite
     ) async throws -> NodeRuntime {
         let identity = try options.dataFolder.identity()
@@ -150,9 +146,9 @@ public final class NodeRuntime: Sendable {
 
         var directEndpoint: UDPEndpoint?
         if let direct {
-            let (storage, _) = try UDPSocket.resolve(direct)
-            directEndpoint = UDPSocket.endpoint(from: storage)
-            if let directEndpoint { transport.connect(to: [directEndpoint]) }
+            let endpoint = try UDPSocket.resolveEndpoint(direct)
+            directEndpoint = endpoint
+            transport.connect(to: [endpoint])
         }
         let eventTask = Task {
             for await event in events {
@@ -224,51 +220,32 @@ public final class NodeRuntime: Sendable {
         for task in tasks { task.cancel() }
         await engine.detach()
         transport.close()
-        Self.close(lockDescriptor)
+        lock.release()
     }
 
     // MARK: Helpers
 
     /// Takes the data folder's lock, or says another node holds it.
-    private static func lockFolder(_ folder: DataFolder) throws -> Int32 {
-        let path = folder.path + "/node.lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw NodeError.dataFolder(path: folder.path, reason: String(cString: strerror(errno))) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            _ = Glibc.close(fd)
-            throw NodeError.alreadyRunning(path: folder.path)
+    private static func lockFolder(_ folder: DataFolder) throws -> FileLock {
+        let lock: FileLock?
+        do throws(SocketError) {
+            lock = try FileLock.acquire(folder.path + "/node.lock")
+        } catch {
+            throw NodeError.dataFolder(path: folder.path, reason: error.reason)
         }
-        return fd
-    }
-
-    private static func close(_ fd: Int32) {
-        _ = flock(fd, LOCK_UN)
-        _ = Glibc.close(fd)
+        guard let lock else { throw NodeError.alreadyRunning(path: folder.path) }
+        return lock
     }
 
     /// The address a joiner can reach this node at: the bound one, or for a wildcard bind the
     /// first non-loopback IPv4 address of an interface that is up (127.0.0.1 if there is none).
     static func reachableAddress(_ bound: UDPEndpoint) -> HostPort {
-        let text = bound.description
-        let host = text.hasPrefix("[") ? String(text.dropFirst().prefix { $0 != "]" }) : String(text.prefix { $0 != ":" })
-        guard host == "0.0.0.0" || host == "::" else { return HostPort(host: host, port: bound.port) }
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return HostPort(host: "127.0.0.1", port: bound.port) }
-        defer { freeifaddrs(list) }
-        var cursor = list
-        while let entry = cursor {
-            defer { cursor = entry.pointee.ifa_next }
-            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
-                entry.pointee.ifa_flags & UInt32(IFF_UP) != 0, entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0
-            else { continue }
-            var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
-                var addr = inet.pointee.sin_addr
-                _ = inet_ntop(AF_INET, &addr, &buffer, socklen_t(INET_ADDRSTRLEN))
-            }
-            return HostPort(host: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: bound.port)
+        guard bound.isWildcard else { return HostPort(host: bound.host, port: bound.port) }
+        let first = NetworkInterfaces.addresses().first { interface in
+            guard case .v4 = interface.endpoint.address else { return false }
+            return !interface.isLoopback
         }
-        return HostPort(host: "127.0.0.1", port: bound.port)
+        return HostPort(host: first?.endpoint.host ?? "127.0.0.1", port: bound.port)
     }
 }
 

@@ -1,11 +1,12 @@
 import Foundation
+import Primitives
 import Rendezvous
 
 /// The address type of the node's options, invites and the rendezvous: `HOST:PORT` as people type it.
 ///
 /// Named here so the command line, which starts nodes and the rendezvous through this module, needs
 /// no import of the modules beneath it.
-public typealias HostPort = Rendezvous.HostPort
+public typealias HostPort = Primitives.HostPort
 
 /// `cvpeer rendezvous`: the rendezvous service with the command line's settings and allow file.
 public final class RendezvousHost: Sendable {

@@ -1,7 +1,9 @@
 import Dispatch
 import Foundation
 import PeerCrypto
+import Primitives
 import Rendezvous
+import Sockets
 import Synchronization
 
 #if canImport(Glibc)
@@ -119,10 +121,10 @@ public final class PeerTransport: Sendable {
             let loop = TransportLoop(setup: setup, shared: shared)
             loop.run()
             setup.socket.close()
-            closeDescriptor(setup.wakeRead)
+            SystemCall.close(setup.wakeRead)
             // Under the lock, where every write to the pipe happens, so none can follow.
             shared.state.withLock { state in
-                closeDescriptor(setup.wakeWrite)
+                SystemCall.close(setup.wakeWrite)
                 state.phase = .closed
                 state.connected = []
             }
@@ -134,22 +136,22 @@ public final class PeerTransport: Sendable {
     }
 
     private func makeSetup() throws(TransportError) -> TransportLoop.Setup {
-        let socket = try NodeSocket.open(listen: listenAddress, bufferSize: configuration.socketBufferSize)
+        let socket: NodeSocket
+        do throws(SocketError) {
+            socket = try NodeSocket.open(listen: listenAddress, bufferSize: configuration.socketBufferSize)
+        } catch {
+            throw .socket(error.description)
+        }
         do throws(TransportError) {
             let local: UDPEndpoint
-            do {
+            let server: UDPEndpoint?
+            do throws(SocketError) {
                 local = try socket.socket.localEndpoint()
+                server = try rendezvousAddress.map(UDPSocket.resolveEndpoint)
             } catch {
-                throw TransportError.socket(error.description)
+                throw TransportError.socket("\(error)")
             }
-            var server: UDPEndpoint?
             if let rendezvousAddress {
-                do {
-                    let (storage, _) = try UDPSocket.resolve(rendezvousAddress)
-                    server = UDPSocket.endpoint(from: storage)?.unmapped
-                } catch {
-                    throw TransportError.socket(error.description)
-                }
                 guard let server, socket.canReach(server) else {
                     throw TransportError.socket("cannot reach the rendezvous \(rendezvousAddress) from \(listenAddress)")
                 }
@@ -157,14 +159,15 @@ public final class PeerTransport: Sendable {
             let candidates =
                 configuration.directPathsDisabled
                 ? [] : NodeSocket.candidates(for: local, limit: RendezvousWire.maxCandidates)
-            var pipeEnds: [Int32] = [-1, -1]
-            guard pipe(&pipeEnds) == 0 else { throw TransportError.socket("pipe failed: errno \(errno)") }
-            for end in pipeEnds {
-                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            let wake: (read: Int32, write: Int32)
+            do throws(SocketError) {
+                wake = try SystemCall.wakePipe()
+            } catch {
+                guard case .system(_, let code) = error else { throw TransportError.socket("\(error)") }
+                throw TransportError.socket("pipe failed: errno \(code)")
             }
             return TransportLoop.Setup(
-                socket: socket, wakeRead: pipeEnds[0], wakeWrite: pipeEnds[1], local: local, server: server,
+                socket: socket, wakeRead: wake.read, wakeWrite: wake.write, local: local, server: server,
                 candidates: candidates, identity: identity, room: room, configuration: configuration,
                 rendezvousPeerID: configuration.rendezvousPeerID ?? .random())
         } catch {
@@ -218,17 +221,10 @@ public final class PeerTransport: Sendable {
 
     /// The whole status: peers, drops by reason at every layer, rendezvous registration.
     ///
-    /// Asks the loop for a fresh snapshot and waits for it (a few microseconds, at most 250 ms
-    /// if the loop is busy); from an event handler, or once stopped, the last one published (at
-    /// most 50 ms old while traffic flows).
+    /// The loop's last snapshot, read without waiting (so callable from async code): taken at
+    /// once on link and registration events, and within 50 ms of any other change.
     public var status: TransportStatus {
-        if shared.state.withLock({ $0.loopThread }) != TransportShared.currentThreadID {
-            let published = DispatchSemaphore(value: 0)
-            if (try? shared.post(.publishStatus(published), requiring: nil)) != nil {
-                _ = published.wait(timeout: .now() + .milliseconds(250))
-            }
-        }
-        return shared.state.withLock { $0.status }
+        shared.state.withLock { $0.status }
     }
 
     /// True from `start()` until the loop has stopped.
@@ -275,8 +271,6 @@ final class TransportShared: Sendable {
         case send(PublicKey, [UInt8])
         case unreliable(PublicKey, [UInt8])
         case close(drainNanoseconds: UInt64)
-        /// Publish a fresh status snapshot, then signal.
-        case publishStatus(DispatchSemaphore)
         case switchEpoch(RoomKeys, older: [RoomKeys], olderEpochPeers: Set<PublicKey>)
         case disconnect(PublicKey)
     }
@@ -347,13 +341,4 @@ final class TransportShared: Sendable {
         var byte: UInt8 = 1
         _ = write(running.wakeWrite, &byte, 1)
     }
-}
-
-/// `close(2)` under a name the types' own `close` members do not shadow.
-func closeDescriptor(_ descriptor: Int32) {
-    #if canImport(Glibc)
-        _ = Glibc.close(descriptor)
-    #else
-        _ = Darwin.close(descriptor)
-    #endif
 }

@@ -2,6 +2,7 @@ import Dispatch
 import PeerCrypto
 import Primitives
 import Rendezvous
+import Sockets
 
 #if canImport(Glibc)
     import Glibc
@@ -11,7 +12,7 @@ import Rendezvous
 
 // The loop of one PeerTransport, on its own thread. Each pass: run due timers (link, every
 // reliable link, rendezvous client, punches, probes) → build and send what the reliable links
-// may send now (window and pacing permitting) → publish status if it changed → wait in ppoll
+// may send now (window and pacing permitting) → publish status if anything moved → wait in ppoll
 // until the earliest deadline, a datagram, or a command → take commands → read a batch of
 // datagrams. Inbound: rendezvous types only from the rendezvous's address (relayed ones are
 // unwrapped and go to the link layer on the relay path), link types from anywhere else; the
@@ -86,7 +87,8 @@ final class TransportLoop {
     static let sendBatch = 128
     /// The longest wait in ppoll when nothing is due.
     static let maxWait: UInt64 = 1_000_000_000
-    /// Status is published at most this often while anything changes (and at once on link events).
+    /// Status is published at most this often while anything changes (and at once on link events):
+    /// readers take the last snapshot without waiting, so it is at most this old.
     static let statusInterval: UInt64 = 50_000_000
     /// The reason code of the CLOSE frame a clean `close()` sends.
     static let closeReason: UInt64 = 0
@@ -113,8 +115,13 @@ final class TransportLoop {
     var counters = TransportCounters()
     var drainDeadline: UInt64?
     var lastStatusAt: UInt64 = 0
+    /// Publish at the end of this pass (registration or epoch changed).
     var statusDirty = true
+    /// Something the status counts may have moved since the last snapshot: a datagram, a command,
+    /// a send or a timer. Publication follows within `statusInterval`.
     var changed = true
+    /// The earliest timer of the last wait; a pass that reaches it runs timers, which move counters.
+    var nextTimerAt: UInt64?
     /// Receives land here: a coalesced run can be 64 KiB.
     let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
     var now: UInt64 = 0
@@ -154,6 +161,7 @@ final class TransportLoop {
         while true {
             now = MonotonicClock.nanoseconds()
             counters.loopIterations += 1
+            if let nextTimerAt, nextTimerAt <= now { changed = true }
             fireTimers()
             if let drainDeadline, now >= drainDeadline || allDrained {
                 finishClose()
@@ -207,9 +215,6 @@ final class TransportLoop {
                 try? slots[peer]?.reliable.enqueueUnreliable(datagram)
             case .close(let drain):
                 drainDeadline = now + drain
-            case .publishStatus(let published):
-                publishStatus()
-                published.signal()
             case let .switchEpoch(keys, older, olderEpochPeers):
                 switchEpoch(to: keys, older: older, olderEpochPeers: olderEpochPeers)
             case .disconnect(let peer):
@@ -410,14 +415,14 @@ final class TransportLoop {
                 shared.state.withLock { _ = $0.connected.insert(peer) }
                 associate(peer, with: path)
                 if path.isRelayed { startProbing(peer) }
-                statusDirty = true
+                publishStatus()
                 shared.events(.linkUp(peer, path: path))
             case .linkDown(let peer, let reason):
                 linkDown(peer, reason: reason)
             case .pathChanged(let peer, let path, _):
                 associate(peer, with: path)
                 if path.isRelayed { startProbing(peer) } else { probing[peer] = nil }
-                statusDirty = true
+                publishStatus()
                 shared.events(.pathChanged(peer, path: path))
             case .handshakeFailed(let paths):
                 for (id, _) in traversals where paths.contains(.relay(id)) { traversals[id]?.connecting = false }
@@ -467,7 +472,7 @@ final class TransportLoop {
             traversals[id]?.connecting = false
             traversals[id]?.punchUntil = now
         }
-        statusDirty = true
+        publishStatus()
         shared.events(.linkDown(peer, reason: reason))
     }
 
@@ -479,7 +484,7 @@ final class TransportLoop {
             case .send(let datagram):
                 if let server = setup.server { sendRaw(datagram, to: server) }
             case .registered(let reflexive):
-                statusDirty = true
+                publishStatus()
                 shared.events(.registered(reflexive: reflexive))
             case .introduced(let introduction):
                 introduced(introduction)
@@ -490,7 +495,7 @@ final class TransportLoop {
             case .registrationLost:
                 statusDirty = true
             case .refused(let reason):
-                statusDirty = true
+                publishStatus()
                 shared.events(.registrationRefused(reason))
             }
         }
@@ -690,6 +695,7 @@ final class TransportLoop {
         }
         for window in probing.values { consider(window.nextAt) }
         consider(drainDeadline)
+        nextTimerAt = earliest
         if changed || statusDirty { consider(lastStatusAt + Self.statusInterval) }
         return earliest
     }
@@ -719,6 +725,8 @@ final class TransportLoop {
         publishStatus()
     }
 
+    /// Publishes a fresh snapshot for `PeerTransport.status`; before every link or registration
+    /// event, so a handler reading the status sees what the event reports.
     private func publishStatus() {
         var status = TransportStatus()
         status.localEndpoint = setup.local

@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 import Rendezvous
 
 /// A way to reach a peer: straight to a UDP address, or through the rendezvous relay.

@@ -1,3 +1,4 @@
+import Primitives
 import Rendezvous
 
 /// How much a node may send to an address it has never had an authenticated packet from

@@ -3,6 +3,7 @@ import CommandLineKit
 import Foundation
 import LocalAPI
 import Node
+import Sockets
 import Synchronization
 
 struct SaveCommand: AsyncParsableCommand {
@@ -78,76 +79,47 @@ struct SaveCommand: AsyncParsableCommand {
     }
 }
 
-/// The file `save` writes: a private temporary file beside the target, put in place only when whole.
+/// The file `save` writes: a `PrivateFile` beside the target, put in place only when whole, its
+/// failures worded for this command.
 ///
 /// Thread-safe: the download hands it pieces from the client's threads.
 private final class TargetFile: Sendable {
     let path: String
-    let temporaryPath: String
-    private let fd: Int32
-    private let state = Mutex((written: Int64(0), open: true, placed: false))
+    private let file: PrivateFile
 
-    /// Creates the temporary file (0600) in the target's folder, so the final rename stays on one file system.
     init(path: String) throws(ControlFailure) {
         self.path = path
-        let url = URL(fileURLWithPath: path)
-        temporaryPath =
-            url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).cvpeer-\(getpid()).part")
-            .path
-        // O_EXCL also refuses to follow a symlink planted at the temporary name.
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ControlFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
-        fchmod(fd, 0o600)
+        do throws(SocketError) {
+            file = try PrivateFile(writingTo: path)
+        } catch {
+            throw ControlFailure("cannot write \(path): \(error.reason)")
+        }
     }
 
-    var written: Int64 { state.withLock { $0.written } }
+    var written: Int64 { file.written }
 
     /// Appends one piece of the body.
     @Sendable func append(_ bytes: UnsafeRawBufferPointer) throws(LocalAPIError) {
-        var offset = 0
-        while offset < bytes.count {
-            let result = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw .badRequest("cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            offset += result
+        do throws(SocketError) {
+            try file.append(bytes)
+        } catch {
+            throw .badRequest("cannot write \(path): \(error.reason)")
         }
-        state.withLock { $0.written += Int64(bytes.count) }
     }
 
     /// Flushes the file to disk and gives it its final name, replacing an existing file only if `replacing`.
     func commit(replacing: Bool) throws(ControlFailure) {
-        guard fsync(fd) == 0 else { throw ControlFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
-        closeOnce()
-        if replacing {
-            guard rename(temporaryPath, path) == 0 else {
-                throw ControlFailure("cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-        } else if link(temporaryPath, path) != 0 {
-            // link() is the portable "create only if absent"; a file system without hard links gets a
-            // check-then-rename, racy only against someone creating the same file in that instant.
-            let reason = errno
-            guard reason != EEXIST else { throw ControlFailure("\(path) exists; --force replaces it") }
-            guard !FileManager.default.fileExists(atPath: path), rename(temporaryPath, path) == 0 else {
-                throw ControlFailure("cannot write \(path): \(String(cString: strerror(reason)))")
-            }
+        let placed: Bool
+        do throws(SocketError) {
+            placed = try file.commit(replacing: replacing, durable: true)
+        } catch {
+            throw ControlFailure("cannot write \(path): \(error.reason)")
         }
-        state.withLock { $0.placed = true }
-        if !replacing { unlink(temporaryPath) }
+        guard placed else { throw ControlFailure("\(path) exists; --force replaces it") }
     }
 
     /// Removes the temporary file unless it was put in place; safe to call more than once.
     func discard() {
-        closeOnce()
-        if !state.withLock({ $0.placed }) { unlink(temporaryPath) }
-    }
-
-    private func closeOnce() {
-        let wasOpen = state.withLock { state in
-            defer { state.open = false }
-            return state.open
-        }
-        if wasOpen { close(fd) }
+        file.discard()
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Node
+import Sockets
 
 #if canImport(Glibc)
     import Glibc
@@ -59,35 +60,16 @@ struct ReportCommand: ParsableCommand {
     }
 
     private static func warn(_ line: String) {
-        _ = writeAll(STDERR_FILENO, "warning: \(line)\n")
-    }
-
-    /// Writes all of `text` to `fd`; the error's text if a write failed.
-    private static func writeAll(_ fd: Int32, _ text: String) -> String? {
-        Array(text.utf8).withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0, errno == EINTR { continue }
-                guard written > 0 else { return String(cString: strerror(errno)) }
-                offset += written
-            }
-            return nil
-        }
+        Array("warning: \(line)\n".utf8).withUnsafeBytes { try? SystemCall.writeAll(STDERR_FILENO, $0) }
     }
 
     /// Writes beside the target and renames, so a reader never sees half a report; 0600, as it
     /// describes customers.
     private static func save(_ text: String, to path: String) throws {
-        let temporary = path + ".partial"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ReportWriteError(path: path, reason: String(cString: strerror(errno))) }
-        var failure = writeAll(fd, text)
-        if close(fd) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw ReportWriteError(path: path, reason: failure)
+        do throws(SocketError) {
+            try PrivateFile.write(Array(text.utf8), to: path, replacing: true, durable: false)
+        } catch {
+            throw ReportWriteError(path: path, reason: error.reason)
         }
     }
 }

@@ -3,6 +3,7 @@ import CommandLineKit
 import Foundation
 import LocalAPI
 import Node
+import Primitives
 
 #if canImport(Glibc)
     import Glibc

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LocalAPI
 import Node
+import Primitives
 
 /// `cvpeer join` with a short code: meets the agent's node at the rendezvous and takes the invite.
 enum ShortCodeJoin {

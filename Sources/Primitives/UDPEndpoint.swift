@@ -1,6 +1,3 @@
-import PeerCrypto
-import Primitives
-
 /// An IP address and UDP port: a datagram's source, a send target, or a candidate in a message.
 ///
 /// Held as fixed-width integers rather than byte arrays so that the server's tables hash and
@@ -46,27 +43,11 @@ public struct UDPEndpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// The candidate family byte of this address.
-    public var family: RendezvousWire.Family {
-        switch address {
-        case .v4: .ipv4
-        case .v6: .ipv6
-        }
-    }
-
     /// The address in network byte order (4 or 16 bytes).
     public var addressBytes: [UInt8] {
         switch address {
         case .v4(let value): value.bigEndianBytes
         case .v6(let high, let low): high.bigEndianBytes + low.bigEndianBytes
-        }
-    }
-
-    /// The size of this endpoint as a candidate on the wire.
-    public var encodedSize: Int {
-        switch address {
-        case .v4: RendezvousWire.ipv4CandidateSize
-        case .v6: RendezvousWire.ipv6CandidateSize
         }
     }
 
@@ -94,10 +75,24 @@ public struct UDPEndpoint: Hashable, Sendable, CustomStringConvertible {
     /// `a.b.c.d:port` or `[v6]:port`, IPv6 in the RFC 5952 shortened form.
     public var description: String {
         switch address {
-        case .v4(let value):
-            return "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF):\(port)"
-        case .v6(let high, let low):
-            return "[\(Self.formatIPv6(high: high, low: low))]:\(port)"
+        case .v4: "\(host):\(port)"
+        case .v6: "[\(host)]:\(port)"
+        }
+    }
+
+    /// The address alone, as `HostPort` takes it: `a.b.c.d`, or IPv6 without brackets.
+    public var host: String {
+        switch address {
+        case .v4(let value): "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+        case .v6(let high, let low): Self.formatIPv6(high: high, low: low)
+        }
+    }
+
+    /// True for the wildcard address (`0.0.0.0` or `::`): a socket bound to every interface.
+    public var isWildcard: Bool {
+        switch address {
+        case .v4(let value): value == 0
+        case .v6(let high, let low): high == 0 && low == 0
         }
     }
 

@@ -1,10 +1,13 @@
+import Primitives
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
 
-/// A non-blocking POSIX UDP socket: the only I/O the rendezvous service does, reused by the node's transport.
+/// A non-blocking POSIX UDP socket: the only I/O the rendezvous service and the short-code client do,
+/// and the base of the node's `NodeSocket`.
 ///
 /// A value type over a file descriptor: copies share the descriptor, and exactly one owner
 /// (`RendezvousService`, or the transport's loop) closes it once its loop thread has finished with it.
@@ -22,21 +25,21 @@ public struct UDPSocket: Sendable {
 
     /// Opens a socket bound to `hostPort`; an IPv6 wildcard (`::`) also receives IPv4.
     ///
-    /// - Throws: `RendezvousError.cannotResolve` or `.socket`.
-    public static func open(boundTo hostPort: HostPort) throws(RendezvousError) -> UDPSocket {
+    /// - Throws: `SocketError.cannotResolve` or `.system`.
+    public static func open(boundTo hostPort: HostPort) throws(SocketError) -> UDPSocket {
         var (storage, length) = try resolve(hostPort)
         let family = Int32(storage.ss_family)
         let descriptor = socket(family, datagramType, 0)
-        guard descriptor >= 0 else { throw .socket(call: "socket", errno: errno) }
+        guard descriptor >= 0 else { throw .system(call: "socket", errno: errno) }
         let socket = UDPSocket(descriptor: descriptor, isIPv6: family == AF_INET6)
-        do throws(RendezvousError) {
+        do throws(SocketError) {
             try socket.configure(
                 wildcardIPv6: family == AF_INET6 && hostPort.host.allSatisfy { $0 == ":" || $0 == "0" }
             )
             let result = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bindDescriptor(descriptor, $0, length) }
             }
-            guard result == 0 else { throw .socket(call: "bind \(hostPort)", errno: errno) }
+            guard result == 0 else { throw .system(call: "bind \(hostPort)", errno: errno) }
         } catch {
             socket.close()
             throw error
@@ -44,10 +47,10 @@ public struct UDPSocket: Sendable {
         return socket
     }
 
-    private func configure(wildcardIPv6: Bool) throws(RendezvousError) {
+    private func configure(wildcardIPv6: Bool) throws(SocketError) {
         let flags = fcntl(descriptor, F_GETFL)
         guard flags >= 0, fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) == 0 else {
-            throw .socket(call: "fcntl O_NONBLOCK", errno: errno)
+            throw .system(call: "fcntl O_NONBLOCK", errno: errno)
         }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         // A larger receive buffer absorbs bursts between two polls; best effort.
@@ -59,10 +62,21 @@ public struct UDPSocket: Sendable {
         }
     }
 
+    /// The first endpoint `hostPort` resolves to, an IPv4-mapped IPv6 address as plain IPv4.
+    ///
+    /// - Throws: `SocketError.cannotResolve`.
+    public static func resolveEndpoint(_ hostPort: HostPort) throws(SocketError) -> UDPEndpoint {
+        let (storage, _) = try resolve(hostPort)
+        guard let endpoint = endpoint(from: storage) else {
+            throw .cannotResolve(host: hostPort.host, reason: "not an IPv4 or IPv6 address")
+        }
+        return endpoint.unmapped
+    }
+
     /// The first address `hostPort` resolves to, as a socket address and its length.
     ///
-    /// - Throws: `RendezvousError.cannotResolve`.
-    public static func resolve(_ hostPort: HostPort) throws(RendezvousError) -> (sockaddr_storage, socklen_t) {
+    /// - Throws: `SocketError.cannotResolve`.
+    static func resolve(_ hostPort: HostPort) throws(SocketError) -> (sockaddr_storage, socklen_t) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = datagramType
@@ -83,14 +97,14 @@ public struct UDPSocket: Sendable {
     }
 
     /// The address the socket is bound to (with the real port when bound to port 0).
-    public func localEndpoint() throws(RendezvousError) -> UDPEndpoint {
+    public func localEndpoint() throws(SocketError) -> UDPEndpoint {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
         guard result == 0, let endpoint = Self.endpoint(from: storage) else {
-            throw .socket(call: "getsockname", errno: errno)
+            throw .system(call: "getsockname", errno: errno)
         }
         return endpoint
     }
@@ -177,7 +191,7 @@ public struct UDPSocket: Sendable {
 
     /// Closes the descriptor; every copy of this value is unusable afterwards.
     public func close() {
-        closeDescriptor(descriptor)
+        SystemCall.close(descriptor)
     }
 
     /// The endpoint a socket address names; nil for a family other than IPv4 and IPv6.
@@ -202,14 +216,4 @@ public struct UDPSocket: Sendable {
 /// `bind(2)`, under a name the socket type's own members do not shadow.
 private func bindDescriptor(_ descriptor: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
     bind(descriptor, address, length)
-}
-
-/// `close(2)`, under a name the socket type's own members do not shadow.
-func closeDescriptor(_ descriptor: Int32) {
-    _ = close(descriptor)
-}
-
-/// The C library's text for an errno value.
-func errnoDescription(_ code: Int32) -> String {
-    String(cString: strerror(code))
 }

@@ -1,4 +1,4 @@
-import Rendezvous
+import Primitives
 
 #if canImport(Glibc)
     import Glibc
@@ -6,21 +6,19 @@ import Rendezvous
     import Darwin
 #endif
 
-/// The node's one UDP socket: the rendezvous module's `UDPSocket`, with large kernel buffers,
-/// a sub-millisecond wait and the addresses worth announcing.
+/// The node's one UDP socket: a `UDPSocket` with large kernel buffers, a sub-millisecond wait,
+/// segmented sends and coalesced receives, and the addresses worth announcing.
 ///
 /// A value over a file descriptor; the transport's loop owns it and closes it once its thread is done.
-struct NodeSocket: Sendable {
-    let socket: UDPSocket
+public struct NodeSocket: Sendable {
+    /// The socket underneath.
+    public let socket: UDPSocket
 
     /// Binds `listen` and raises both kernel buffers towards `bufferSize` (best effort).
-    static func open(listen: HostPort, bufferSize: Int) throws(TransportError) -> NodeSocket {
-        let socket: UDPSocket
-        do {
-            socket = try UDPSocket.open(boundTo: listen)
-        } catch {
-            throw .socket(error.description)
-        }
+    ///
+    /// - Throws: `SocketError.cannotResolve` or `.system`.
+    public static func open(listen: HostPort, bufferSize: Int) throws(SocketError) -> NodeSocket {
+        let socket = try UDPSocket.open(boundTo: listen)
         var size = Int32(clamping: bufferSize)
         let length = socklen_t(MemoryLayout<Int32>.size)
         for (option, force) in [(SO_RCVBUF, Self.receiveBufferForce), (SO_SNDBUF, Self.sendBufferForce)] {
@@ -40,10 +38,11 @@ struct NodeSocket: Sendable {
         private static let sendBufferForce: Int32? = nil
     #endif
 
-    var descriptor: Int32 { socket.descriptor }
+    /// The file descriptor.
+    public var descriptor: Int32 { socket.descriptor }
 
     /// The kernel's receive and send buffer sizes (Linux reports twice what was set: it counts overhead).
-    var bufferSizes: (receive: Int, send: Int) {
+    public var bufferSizes: (receive: Int, send: Int) {
         func read(_ option: Int32) -> Int {
             var value: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
@@ -53,7 +52,7 @@ struct NodeSocket: Sendable {
     }
 
     /// True if `endpoint` can be reached from this socket's address family.
-    func canReach(_ endpoint: UDPEndpoint) -> Bool {
+    public func canReach(_ endpoint: UDPEndpoint) -> Bool {
         switch endpoint.address {
         case .v4: true
         case .v6: socket.isIPv6
@@ -62,34 +61,18 @@ struct NodeSocket: Sendable {
 
     /// The addresses to announce for a socket bound to `local`: that address itself, or for a
     /// wildcard every non-loopback address of the host's interfaces up (loopback only if there is none).
-    static func candidates(for local: UDPEndpoint, limit: Int) -> [UDPEndpoint] {
-        switch local.address {
-        case .v4(let address) where address != 0:
-            return [local]
-        case .v6(let high, let low) where high != 0 || low != 0:
-            return [local]
-        case .v4, .v6:
-            break
-        }
+    public static func candidates(for local: UDPEndpoint, limit: Int) -> [UDPEndpoint] {
+        guard local.isWildcard else { return [local] }
         var found: [UDPEndpoint] = []
         var loopback: [UDPEndpoint] = []
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return [] }
-        defer { freeifaddrs(list) }
-        var cursor = list
-        while let entry = cursor {
-            defer { cursor = entry.pointee.ifa_next }
-            guard let address = entry.pointee.ifa_addr, entry.pointee.ifa_flags & UInt32(IFF_UP) != 0 else { continue }
-            let family = Int32(address.pointee.sa_family)
-            let wanted = family == AF_INET || (family == AF_INET6 && local.family == .ipv6)
-            guard wanted else { continue }
-            var storage = sockaddr_storage()
-            let size = family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size
-            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: size)) }
-            guard var endpoint = UDPSocket.endpoint(from: storage) else { continue }
+        for interface in NetworkInterfaces.addresses() {
+            var endpoint = interface.endpoint
+            if case .v6(let high, _) = endpoint.address {
+                // An IPv4 socket cannot use it, and fe80::/10 needs a scope id.
+                guard case .v6 = local.address, high >> 54 != 0x3FA else { continue }
+            }
             endpoint.port = local.port
-            if case .v6(let high, _) = endpoint.address, high >> 54 == 0x3FA { continue }  // fe80::/10: needs a scope id
-            if entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) != 0 {
+            if interface.isLoopback {
                 loopback.append(endpoint)
             } else if !found.contains(endpoint) {
                 found.append(endpoint)
@@ -99,7 +82,7 @@ struct NodeSocket: Sendable {
     }
 
     /// Waits until the socket or `wake` is readable, or `nanoseconds` pass; returns (socket, wake) readiness.
-    func wait(wake: Int32, nanoseconds: UInt64) -> (socket: Bool, wake: Bool) {
+    public func wait(wake: Int32, nanoseconds: UInt64) -> (socket: Bool, wake: Bool) {
         var fds = [
             pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
@@ -135,7 +118,7 @@ struct NodeSocket: Sendable {
     }()
 
     /// The outcome of one receive call.
-    enum Received {
+    public enum Received {
         /// `length` bytes from `source`: one datagram, or with `segmentSize` back-to-back
         /// datagrams of that size (the last may be shorter) that the kernel coalesced.
         case datagrams(length: Int, segmentSize: Int?, source: UDPEndpoint)
@@ -152,7 +135,7 @@ struct NodeSocket: Sendable {
     private static let udpGROOption: Int32 = 104
 
     /// Asks the kernel to coalesce datagrams (best effort; false where it cannot).
-    func enableCoalescing() -> Bool {
+    public func enableCoalescing() -> Bool {
         #if os(Linux)
             var on: Int32 = 1
             return setsockopt(
@@ -163,7 +146,7 @@ struct NodeSocket: Sendable {
     }
 
     /// Reads one datagram (or one coalesced run) into `buffer` without blocking.
-    func receive(into buffer: UnsafeMutableRawBufferPointer) -> Received {
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Received {
         var storage = sockaddr_storage()
         var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
         // Room for one cmsghdr and an int, aligned: CMSG_SPACE(4) = 24; 64 leaves slack.
@@ -217,16 +200,16 @@ struct NodeSocket: Sendable {
     }
 
     /// The most datagrams one segmented send carries (the kernel's UDP_MAX_SEGMENTS is 64).
-    static let maxSegments = 48
+    public static let maxSegments = 48
     /// The most bytes one segmented send carries: an IPv4 datagram's 65,535 less IP and UDP headers.
-    static let maxSegmentedBytes = 65_507
+    public static let maxSegmentedBytes = 65_507
 
     /// Sends the `length` bytes at `bytes` to `target`: as one datagram, or with `segmentSize`
     /// as back-to-back datagrams of that size (the last may be shorter) in one system call,
     /// which the kernel splits (UDP generic segmentation offload, Linux ≥ 4.18).
     ///
     /// - Returns: nil on success, else errno (the datagrams are then lost, as UDP may lose them).
-    func send(_ bytes: UnsafeRawBufferPointer, segmentSize: Int?, to target: UDPEndpoint) -> Int32? {
+    public func send(_ bytes: UnsafeRawBufferPointer, segmentSize: Int?, to target: UDPEndpoint) -> Int32? {
         var storage = sockaddr_storage()
         guard let addressLength = UDPSocket.socketAddress(target, ipv6Socket: socket.isIPv6, into: &storage) else {
             return EAFNOSUPPORT
@@ -266,7 +249,7 @@ struct NodeSocket: Sendable {
     private static let udpSegmentOption: Int32 = 103
 
     /// True where segmented sends may be tried at all.
-    static var segmentationAvailable: Bool {
+    public static var segmentationAvailable: Bool {
         #if os(Linux)
             true
         #else
@@ -274,7 +257,8 @@ struct NodeSocket: Sendable {
         #endif
     }
 
-    func close() {
+    /// Closes the descriptor.
+    public func close() {
         socket.close()
     }
 }

@@ -4,6 +4,7 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
@@ -70,6 +71,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             // The viewer (plain HTML, CSS and JavaScript served as they are: no build step, no CDN)
             // and the demo's sample photos.
@@ -92,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "cvpeer-bench",
             dependencies: [
-                "Primitives", "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "Rendezvous", "Sockets",
+                "Primitives", "PeerCrypto", "Replication", "Store", "CBenchRef", "Node", "LocalAPI", "Rendezvous", "Sockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import PeerCrypto
 import Primitives
 import Sockets
 import Synchronization

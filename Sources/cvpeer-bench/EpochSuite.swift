@@ -1,3 +1,4 @@
+import LocalAPI
 import Node
 import PeerCrypto
 import Primitives

@@ -114,7 +114,13 @@ import Testing
         let dev = try Self.read("dev")
         #expect(dev.contains("--explicit-target-dependency-import-check error"))
         let manifest = try Self.read("Package.swift")
-        // Every Swift target of ours takes the shared strict settings (Swift 6 mode, ExistentialAny).
+        // The strict settings make a file import the module of every member it uses, so a module
+        // cannot reach a lower layer through a typealias or a type another import brought in.
+        let strict = try #require(manifest.range(of: "let strict: [SwiftSetting] = ["))
+        let settings = manifest[strict.upperBound...].prefix { $0 != "]" }
+        let lines = settings.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.contains(".enableUpcomingFeature(\"MemberImportVisibility\"),"))
+        // Every Swift target of ours takes the shared strict settings (Swift 6 mode, ExistentialAny, MemberImportVisibility).
         for target in try Self.targets() where target.kind != "systemLibrary" && target.name != "CBenchRef" {
             // Declarations come after `targets: [`; the products above name some targets too.
             let targetList = try #require(manifest.range(of: "\n    targets: ["))

@@ -1,3 +1,4 @@
+import CVPeerTestSupport
 import Foundation
 import Testing
 

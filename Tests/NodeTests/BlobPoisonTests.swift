@@ -5,6 +5,7 @@ import Rendezvous
 import Replication
 import Store
 import Testing
+import Transport
 
 @testable import Node
 

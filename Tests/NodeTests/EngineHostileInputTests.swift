@@ -1,8 +1,9 @@
 import CVPeerTestSupport
 import Foundation
 import PeerCrypto
-import Replication
+import Primitives
 import Rendezvous
+import Replication
 import Store
 import Testing
 import Transport

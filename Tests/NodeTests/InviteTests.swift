@@ -1,6 +1,7 @@
 import Node
 import PeerCrypto
 import Primitives
+import Rendezvous
 import Testing
 
 @Suite struct InviteTests {

@@ -1,5 +1,6 @@
 import PeerCrypto
 import Replication
+import Store
 
 extension RoomEngine {
     /// True if this node owns the room (its identity is the owner's key).

@@ -3,6 +3,7 @@ import PeerCrypto
 import Rendezvous
 import Replication
 import Synchronization
+import Transport
 
 /// A short code an agent gave, as status shows it: never its words.
 public struct GivenCode: Sendable, Equatable {

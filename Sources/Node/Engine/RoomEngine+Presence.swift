@@ -2,6 +2,7 @@ import Foundation
 import LocalAPI
 import PeerCrypto
 import Replication
+import Transport
 
 extension RoomEngine {
     // MARK: Presence

@@ -2,6 +2,7 @@ import Foundation
 import LocalAPI
 import PeerCrypto
 import Primitives
+import Rendezvous
 import Replication
 import Transport
 

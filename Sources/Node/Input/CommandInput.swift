@@ -114,6 +114,11 @@ public enum CommandInput {
 
     // MARK: Colours
 
+    /// A mark's colour as the local API takes it (`#RRGGBBAA`): `text` parsed, or the default when nil.
+    public static func colourHex(_ text: String?) throws(CommandInputError) -> String {
+        try (text.map(colour) ?? defaultColour).hex
+    }
+
     /// Parses `#RRGGBB`, `#RRGGBBAA` (either case) or one of `colourNames` (any case).
     public static func colour(_ text: String) throws(CommandInputError) -> Colour {
         guard text.utf8.count <= maxInputBytes else { throw .invalidColour(text) }

@@ -1,4 +1,5 @@
 import LocalAPI
+import Replication
 
 extension NodeRoutes {
     /// Saying something in the room's chat.

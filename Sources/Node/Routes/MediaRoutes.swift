@@ -1,5 +1,7 @@
 import LocalAPI
 import Primitives
+import Replication
+import Store
 
 #if canImport(Glibc)
     import Glibc

@@ -1,3 +1,5 @@
+import LocalAPI
+
 extension NodeRoutes {
     /// The room's state, the node's status and the document's export, as the engine writes them.
     static func statusRoutes(engine: RoomEngine) -> [LocalAPIRoute] {

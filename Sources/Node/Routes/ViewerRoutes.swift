@@ -1,4 +1,5 @@
 import Foundation
+import LocalAPI
 
 extension NodeRoutes {
     /// The viewer's Content-Security-Policy: only the node's own files, nothing inline, no other host.

@@ -33,6 +33,21 @@ public struct NodeOptions: Sendable {
         self.ui = ui
         self.rendezvous = rendezvous
     }
+
+    /// The seat a command-line session takes: `host` is the room's agent; a joiner asks to be a guest or a customer.
+    public enum Seat: String, Sendable {
+        case host, guest, customer
+    }
+
+    /// Options for a command-line session, whose role follows from its seat.
+    public init(dataFolder: DataFolder, seat: Seat, name: String? = nil, listen: HostPort? = nil, ui: HostPort? = nil, rendezvous: HostPort? = nil) {
+        let role: Role = switch seat {
+        case .host: .agent
+        case .guest: .guest
+        case .customer: .customer
+        }
+        self.init(dataFolder: dataFolder, role: role, name: name, listen: listen, ui: ui, rendezvous: rendezvous)
+    }
 }
 
 /// A running node: the room engine, its UDP transport, its timers and its local API.

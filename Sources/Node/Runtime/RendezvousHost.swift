@@ -11,7 +11,18 @@ public typealias HostPort = Primitives.HostPort
 /// `cvpeer rendezvous`: the rendezvous service with the command line's settings and allow file.
 public final class RendezvousHost: Sendable {
     /// How much the service logs.
-    public typealias LogLevel = RendezvousService.LogLevel
+    public enum LogLevel: Sendable {
+        case debug, info, warning, error
+
+        var service: RendezvousService.LogLevel {
+            switch self {
+            case .debug: .debug
+            case .info: .info
+            case .warning: .warning
+            case .error: .error
+            }
+        }
+    }
 
     /// The command line's defaults, shown in its `--help`.
     public enum Defaults {
@@ -39,7 +50,7 @@ public final class RendezvousHost: Sendable {
         let owners = try allowFile.map(Self.loadAllowFile)
         self.allowFile = allowFile
         service = RendezvousService(
-            listenAddress: listen, configuration: configuration, logLevel: logLevel, allowedOwners: owners,
+            listenAddress: listen, configuration: configuration, logLevel: logLevel.service, allowedOwners: owners,
             unlistedOwnersMayCreate: unlistedOwnersMayCreate)
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Runs what a long-running command (`host`, `join`, `demo`) starts until SIGINT or SIGTERM, on
 /// ServiceLifecycle: the command's work is the group's one service, and either signal triggers its

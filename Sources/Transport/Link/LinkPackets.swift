@@ -1,4 +1,5 @@
 import PeerCrypto
+import Primitives
 
 // The link layer's datagrams on one screen (docs/PROTOCOL.md, "Links"):
 //

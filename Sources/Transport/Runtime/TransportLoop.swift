@@ -3,6 +3,7 @@ import PeerCrypto
 import Primitives
 import Rendezvous
 import Sockets
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

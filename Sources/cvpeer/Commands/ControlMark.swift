@@ -88,8 +88,7 @@ struct MarkCommand: AsyncParsableCommand {
             let anchored = try Control.parse("--text") { try CommandInput.anchoredText(typed) }
             shape = ShapeRequest(type: "text", at: [anchored.at.x, anchored.at.y], text: anchored.text)
         }
-        var colour = CommandInput.defaultColour
-        if let color { colour = try Control.parse("--color") { try CommandInput.colour(color) } }
-        return MarkRequest(item: item, shape: shape, colour: colour.hex)
+        let colour = try Control.parse("--color") { try CommandInput.colourHex(color) }
+        return MarkRequest(item: item, shape: shape, colour: colour)
     }
 }

@@ -36,7 +36,7 @@ struct SessionOptions: ParsableArguments {
     /// The node's options: the agent's for `host` (`joining` nil), else the joining member's.
     func options(joining: JoinRole?, rendezvous: HostPort? = nil) throws -> NodeOptions {
         NodeOptions(
-            dataFolder: try data.folder(), role: joining == nil ? .agent : joining == .guest ? .guest : .customer, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
+            dataFolder: try data.folder(), seat: joining == nil ? .host : joining == .guest ? .guest : .customer, name: name, listen: listen.flatMap(HostPort.init(parsing:)),
             ui: ui.flatMap(HostPort.init(parsing:)), rendezvous: rendezvous)
     }
 }

@@ -8,7 +8,7 @@ func text(_ value: String?) -> String {
 
 /// An item id shortened to its counter and the author's first 8 hex digits: still a prefix that
 /// names the item for the other commands.
-public func shortID(_ id: String?) -> String {
+package func shortID(_ id: String?) -> String {
     guard let id else { return "?" }
     guard let dash = id.firstIndex(of: "-") else { return TerminalText.oneLine(String(id.prefix(16))) }
     return TerminalText.oneLine(String(id[...dash]) + id[id.index(after: dash)...].prefix(8))

@@ -1,5 +1,5 @@
 /// Failures of a running node that the command line reports to the user.
-public enum NodeError: Error, Equatable, CustomStringConvertible {
+package enum NodeError: Error, Equatable, CustomStringConvertible {
     /// The data folder could not be created or used (path, reason).
     case dataFolder(path: String, reason: String)
     /// An invite could not be made or read (what is wrong; never the code itself).

@@ -9,7 +9,7 @@ import PeerCrypto
 /// make a second key that matches a listed one. Immutable and thread-safe.
 public struct AllowedOwners: Equatable, Sendable {
     /// The listed fingerprints, lowercase.
-    public let fingerprints: Set<String>
+    package let fingerprints: Set<String>
 
     /// Why an allow file was refused: the first bad line, 1-based.
     public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -36,7 +36,7 @@ extension CodeMailboxClient {
     }
 
     /// The longest a blocking exchange sleeps before it asks `isCancelled` again.
-    public static let cancellationCheckInterval = Duration.milliseconds(100)
+    package static let cancellationCheckInterval = Duration.milliseconds(100)
 
     /// Runs the host's side: opens a code, reports its nameplate, waits for the knock, and
     /// answers or burns as `decide` says.

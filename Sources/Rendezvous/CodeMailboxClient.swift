@@ -41,7 +41,7 @@ public struct CodeMailboxClient: Sendable {
     /// The joiner's guess as the host receives it.
     public struct Knock: Equatable, Sendable {
         /// The rendezvous's id of the knock.
-        public var knockID: UInt64
+        package var knockID: UInt64
         /// The joiner's PAKE message.
         public var pakeMessage: [UInt8]
         /// The joiner's key confirmation tag, to check before answering.
@@ -98,38 +98,38 @@ public struct CodeMailboxClient: Sendable {
     /// Timers of the exchange; every default is the named constant.
     public struct Configuration: Equatable, Sendable {
         /// The first retry of an unanswered request.
-        public var retryInterval = Self.defaultRetryInterval
+        package var retryInterval = Self.defaultRetryInterval
         /// Retries double up to this.
-        public var maxRetryInterval = Self.defaultMaxRetryInterval
+        package var maxRetryInterval = Self.defaultMaxRetryInterval
         /// A request the rendezvous does not reply to in this long fails with `codeNoReply`.
-        public var replyTimeout = Self.defaultReplyTimeout
+        package var replyTimeout = Self.defaultReplyTimeout
         /// A knock the host does not answer in this long fails with `codeNoAnswer`.
-        public var answerTimeout = Self.defaultAnswerTimeout
+        package var answerTimeout = Self.defaultAnswerTimeout
         /// How often a waiting host refreshes its mailbox.
-        public var keepaliveInterval = Self.defaultKeepaliveInterval
+        package var keepaliveInterval = Self.defaultKeepaliveInterval
 
         /// The defaults.
         public init() {}
 
         /// 0.5 s: a loopback or LAN round trip is far shorter, an intercontinental one about this.
-        public static let defaultRetryInterval = Duration.milliseconds(500)
+        package static let defaultRetryInterval = Duration.milliseconds(500)
         /// 4 s: a person waits for the code; long silences between retries help nobody.
-        public static let defaultMaxRetryInterval = Duration.seconds(4)
+        package static let defaultMaxRetryInterval = Duration.seconds(4)
         /// 10 s: six or seven tries; a rendezvous silent that long is down or unreachable.
-        public static let defaultReplyTimeout = Duration.seconds(10)
+        package static let defaultReplyTimeout = Duration.seconds(10)
         /// 30 s: the host answers within a round trip, unless its knock was lost, which its
         /// next refresh (every 15 s) and the joiner's retries repair.
-        public static let defaultAnswerTimeout = Duration.seconds(30)
+        package static let defaultAnswerTimeout = Duration.seconds(30)
         /// 15 s: the rendezvous's refresh interval; many NATs forget an idle UDP binding after 30 s.
-        public static let defaultKeepaliveInterval = Duration.seconds(15)
+        package static let defaultKeepaliveInterval = Duration.seconds(15)
     }
 
     /// Counters for logs and tests.
     public struct Stats: Equatable, Sendable {
         /// Datagrams sent again because no reply came.
-        public var retransmissions = 0
+        package var retransmissions = 0
         /// Cookie challenges taken.
-        public var challenges = 0
+        package var challenges = 0
         /// Ignored datagrams by reason.
         public var drops: [DropReason: Int] = [:]
 
@@ -169,7 +169,7 @@ public struct CodeMailboxClient: Sendable {
     /// The timers in force.
     public let configuration: Configuration
     /// The exchange's random nonce, bound into the cookie and echoed in every reply.
-    public let clientNonce: UInt64
+    package let clientNonce: UInt64
     /// Counters.
     public private(set) var stats = Stats()
     /// The nameplate: the joiner's from the start, the host's once opened.

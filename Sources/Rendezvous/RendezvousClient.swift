@@ -78,19 +78,19 @@ public struct RendezvousClient: Sendable {
     /// Counters for status displays and tests.
     public struct Stats: Equatable, Sendable {
         /// Registers sent (first attempts, retries and refreshes).
-        public internal(set) var registersSent = 0
+        package internal(set) var registersSent = 0
         /// Retires sent (repeats and the ones answering a challenge included).
-        public internal(set) var retiresSent = 0
+        package internal(set) var retiresSent = 0
         /// Cookie challenges taken.
-        public internal(set) var challengesReceived = 0
+        package internal(set) var challengesReceived = 0
         /// Registered replies taken.
-        public internal(set) var registrations = 0
+        package internal(set) var registrations = 0
         /// Times the client gave up waiting and started over.
-        public internal(set) var restarts = 0
+        package internal(set) var restarts = 0
         /// Introductions reported (new or repeated).
-        public internal(set) var introductions = 0
+        package internal(set) var introductions = 0
         /// Relayed datagrams unwrapped.
-        public internal(set) var relayedReceived = 0
+        package internal(set) var relayedReceived = 0
         /// registerRefused replies taken.
         public internal(set) var refusals = 0
         /// Ignored datagrams by reason.
@@ -327,7 +327,7 @@ public struct RendezvousClient: Sendable {
     }
 
     /// The introduced peers currently remembered.
-    public var knownPeers: [Introduction] {
+    package var knownPeers: [Introduction] {
         known.values.map(\.introduction).sorted { $0.peerID.rawValue < $1.peerID.rawValue }
     }
 

@@ -72,7 +72,7 @@ public struct RendezvousPeerID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The 16-byte stateless cookie that proves a node receives datagrams at its source address.
-public struct RendezvousCookie: Hashable, Sendable, CustomStringConvertible {
+package struct RendezvousCookie: Hashable, Sendable, CustomStringConvertible {
     /// The first 8 bytes, big-endian.
     public let high: UInt64
     /// The last 8 bytes, big-endian.
@@ -98,10 +98,10 @@ public struct RendezvousCookie: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8] { high.bigEndianBytes + low.bigEndianBytes }
 
     /// True for the all-zero "no cookie yet" value.
-    public var isNone: Bool { (high | low) == 0 }
+    package var isNone: Bool { (high | low) == 0 }
 
     /// Compares without an early exit, so response timing does not reveal matching prefixes.
-    public func constantTimeEquals(_ other: RendezvousCookie) -> Bool {
+    package func constantTimeEquals(_ other: RendezvousCookie) -> Bool {
         ((high ^ other.high) | (low ^ other.low)) == 0
     }
 

@@ -10,13 +10,13 @@
 /// it from an off-path forgery.
 extension RendezvousMessage {
     /// Host → rendezvous: open a mailbox, or refresh the one this nonce holds.
-    public struct CodeOpen: Hashable, Sendable {
+    package struct CodeOpen: Hashable, Sendable {
         /// The host's nonce for the whole exchange; the cookie binds it.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The cookie from the last challenge, or `.none`.
         public var cookie: RendezvousCookie
         /// The lifetime asked, in seconds; 0 asks for the rendezvous's default, more is capped.
-        public var requestedLifetimeSeconds: UInt16
+        package var requestedLifetimeSeconds: UInt16
         /// nil to open; the nameplate held to refresh it (a keepalive that never allocates).
         public var nameplate: CodeNameplate?
         /// The host's PAKE message, 1 … `RendezvousWire.maxPakeMessageSize` bytes.
@@ -40,13 +40,13 @@ extension RendezvousMessage {
     }
 
     /// Rendezvous → host: the mailbox is open.
-    public struct CodeOpened: Hashable, Sendable {
+    package struct CodeOpened: Hashable, Sendable {
         /// The host's nonce.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The nameplate allocated.
         public var nameplate: CodeNameplate
         /// Seconds the mailbox has left (all of it on the first reply).
-        public var lifetimeSeconds: UInt16
+        package var lifetimeSeconds: UInt16
 
         /// Creates a codeOpened.
         public init(clientNonce: UInt64, nameplate: CodeNameplate, lifetimeSeconds: UInt16) {
@@ -57,9 +57,9 @@ extension RendezvousMessage {
     }
 
     /// Joiner → rendezvous: the host's PAKE message under this nameplate, please.
-    public struct CodeLookup: Hashable, Sendable {
+    package struct CodeLookup: Hashable, Sendable {
         /// The joiner's nonce for the whole exchange.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The cookie from the last challenge, or `.none`.
         public var cookie: RendezvousCookie
         /// The nameplate typed.
@@ -74,9 +74,9 @@ extension RendezvousMessage {
     }
 
     /// Rendezvous → joiner: the host's PAKE message.
-    public struct CodeOffer: Hashable, Sendable {
+    package struct CodeOffer: Hashable, Sendable {
         /// The joiner's nonce.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The nameplate looked up.
         public var nameplate: CodeNameplate
         /// The host's PAKE message.
@@ -92,9 +92,9 @@ extension RendezvousMessage {
     }
 
     /// Joiner → rendezvous: the one guess. Only the first knock on a nameplate is forwarded.
-    public struct CodeKnock: Hashable, Sendable {
+    package struct CodeKnock: Hashable, Sendable {
         /// The joiner's nonce (the one of its lookup).
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// A valid cookie for the joiner's address and nonce.
         public var cookie: RendezvousCookie
         /// The nameplate knocked on.
@@ -124,13 +124,13 @@ extension RendezvousMessage {
     }
 
     /// Rendezvous → host: a joiner knocked on its nameplate.
-    public struct CodeKnocked: Hashable, Sendable {
+    package struct CodeKnocked: Hashable, Sendable {
         /// The host's nonce (of its codeOpen).
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The host's nameplate.
         public var nameplate: CodeNameplate
         /// The rendezvous's random id of this knock, named again in the answer or burn.
-        public var knockID: UInt64
+        package var knockID: UInt64
         /// The joiner's key confirmation tag.
         public var tag: [UInt8]
         /// The joiner's PAKE message.
@@ -152,13 +152,13 @@ extension RendezvousMessage {
     /// Host → rendezvous: the sealed answer for the knock (the host's confirmation and the invite).
     public struct CodeAnswer: Hashable, Sendable {
         /// The host's nonce (of its codeOpen).
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// A valid cookie for the host's address and nonce.
         public var cookie: RendezvousCookie
         /// The host's nameplate.
         public var nameplate: CodeNameplate
         /// The knock answered.
-        public var knockID: UInt64
+        package var knockID: UInt64
         /// Opaque, 1 … `RendezvousWire.maxCodePayloadSize` bytes.
         public var payload: [UInt8]
 
@@ -180,9 +180,9 @@ extension RendezvousMessage {
     }
 
     /// Rendezvous → joiner: the host's sealed answer.
-    public struct CodeAnswered: Hashable, Sendable {
+    package struct CodeAnswered: Hashable, Sendable {
         /// The joiner's nonce (of its knock).
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The nameplate knocked on.
         public var nameplate: CodeNameplate
         /// The host's payload, unchanged.
@@ -198,15 +198,15 @@ extension RendezvousMessage {
     }
 
     /// Host → rendezvous: the knock's tag was wrong; burn the nameplate and tell the joiner.
-    public struct CodeBurn: Hashable, Sendable {
+    package struct CodeBurn: Hashable, Sendable {
         /// The host's nonce (of its codeOpen).
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// A valid cookie for the host's address and nonce.
         public var cookie: RendezvousCookie
         /// The host's nameplate.
         public var nameplate: CodeNameplate
         /// The knock refused.
-        public var knockID: UInt64
+        package var knockID: UInt64
 
         /// Creates a codeBurn.
         public init(clientNonce: UInt64, cookie: RendezvousCookie, nameplate: CodeNameplate, knockID: UInt64) {
@@ -218,9 +218,9 @@ extension RendezvousMessage {
     }
 
     /// Host → rendezvous: close the mailbox now.
-    public struct CodeClose: Hashable, Sendable {
+    package struct CodeClose: Hashable, Sendable {
         /// The host's nonce (of its codeOpen).
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// A valid cookie for the host's address and nonce.
         public var cookie: RendezvousCookie
         /// The host's nameplate.
@@ -235,9 +235,9 @@ extension RendezvousMessage {
     }
 
     /// Rendezvous → host: the answer, burn or close was carried out.
-    public struct CodeAck: Hashable, Sendable {
+    package struct CodeAck: Hashable, Sendable {
         /// The host's nonce.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The host's nameplate.
         public var nameplate: CodeNameplate
 
@@ -249,9 +249,9 @@ extension RendezvousMessage {
     }
 
     /// Rendezvous → node: the request cannot be carried out.
-    public struct CodeError: Hashable, Sendable {
+    package struct CodeError: Hashable, Sendable {
         /// The nonce of the node it goes to.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The nameplate concerned; nil (0 on the wire) when an open found none free.
         public var nameplate: CodeNameplate?
         /// Why.

@@ -8,7 +8,7 @@ import Primitives
 /// path: overall length, type, reserved bytes, the type's size bounds, then fields, with every
 /// count checked before anything is allocated. Encoding is canonical: a decoded message encodes
 /// back to exactly the bytes it came from.
-public enum RendezvousMessage: Hashable, Sendable {
+package enum RendezvousMessage: Hashable, Sendable {
     /// 0x20, node → rendezvous.
     case register(Register)
     /// 0x21, rendezvous → node.
@@ -60,7 +60,7 @@ public enum RendezvousMessage: Hashable, Sendable {
         /// The node's random id in this room, the same on every refresh.
         public var peerID: RendezvousPeerID
         /// Echoed in the cookie challenge and bound into the cookie.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The cookie from the last challenge, or `.none`.
         public var cookie: RendezvousCookie
         /// The room's registration key in the tag's epoch.
@@ -121,7 +121,7 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// A register's optional owner part: the room owner's key and its signature.
-    public struct OwnerProof: Hashable, Sendable {
+    package struct OwnerProof: Hashable, Sendable {
         /// The owner's Ed25519 identity key (the room's `RoomKeys.owner`).
         public var key: PublicKey
         /// Ed25519 over `registerOwnerSignatureLabel` ‖ the register's bytes up to the end of its
@@ -137,9 +137,9 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// The rendezvous refused to create the room a register asked for; bound to that register's nonce.
-    public struct RegisterRefused: Hashable, Sendable {
+    package struct RegisterRefused: Hashable, Sendable {
         /// The client nonce of the register refused: the node takes only its own.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// Why.
         public var reason: RendezvousWire.RegisterRefusalReason
 
@@ -151,9 +151,9 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// The rendezvous's answer to a register without a valid cookie: send it again with this one.
-    public struct CookieChallenge: Hashable, Sendable {
+    package struct CookieChallenge: Hashable, Sendable {
         /// The nonce of the register this answers.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The cookie to put in the next register (valid for 120 to 240 seconds).
         public var cookie: RendezvousCookie
 
@@ -165,15 +165,15 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// Registration accepted.
-    public struct Registered: Hashable, Sendable {
+    package struct Registered: Hashable, Sendable {
         /// The client nonce of the register accepted: the node takes only its own.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The registered peer id.
         public var peerID: RendezvousPeerID
         /// The node's address as the rendezvous sees it (its public, server-reflexive address).
         public var reflexive: UDPEndpoint
         /// Register again within this many seconds to stay registered.
-        public var refreshIntervalSeconds: UInt16
+        package var refreshIntervalSeconds: UInt16
 
         /// Creates a registered reply.
         public init(clientNonce: UInt64, peerID: RendezvousPeerID, reflexive: UDPEndpoint, refreshIntervalSeconds: UInt16) {
@@ -185,9 +185,9 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// Another member of the room, with every address worth trying to reach it.
-    public struct Introduce: Hashable, Sendable {
+    package struct Introduce: Hashable, Sendable {
         /// The client nonce of the recipient's last register in this room: the node takes only its own.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// The room both nodes registered in.
         public var roomTag: RoomTag
         /// The other node's peer id (the target of relays to it).
@@ -212,7 +212,7 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// Ask the rendezvous to forward an opaque datagram to another member of the room.
-    public struct Relay: Hashable, Sendable {
+    package struct Relay: Hashable, Sendable {
         /// The member to forward to.
         public var target: RendezvousPeerID
         /// The node's own datagram, at most `RendezvousWire.maxRelayedDatagramSize` bytes.
@@ -227,7 +227,7 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// A datagram forwarded by the rendezvous from another member of the room.
-    public struct Relayed: Hashable, Sendable {
+    package struct Relayed: Hashable, Sendable {
         /// The member that sent it.
         public var source: RendezvousPeerID
         /// The sender's datagram, unchanged.
@@ -243,13 +243,13 @@ public enum RendezvousMessage: Hashable, Sendable {
 
     /// Leave a room now instead of letting the registration expire; signed with the room's
     /// registration key.
-    public struct Unregister: Hashable, Sendable {
+    package struct Unregister: Hashable, Sendable {
         /// The room to leave.
         public var roomTag: RoomTag
         /// The node's peer id in that room.
         public var peerID: RendezvousPeerID
         /// The nonce the cookie was issued for.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// A valid cookie for the sending address: proves the request comes from the registered node's address.
         public var cookie: RendezvousCookie
         /// The room's registration key in the tag's epoch.
@@ -283,13 +283,13 @@ public enum RendezvousMessage: Hashable, Sendable {
     /// under the tag for `retiredRoomLifetime`. A node sends it for the previous epoch's tag once
     /// the overlap after an epoch change ends. Signed with that epoch's registration key; nothing
     /// answers it (but a cookie challenge when the cookie is not valid).
-    public struct Retire: Hashable, Sendable {
+    package struct Retire: Hashable, Sendable {
         /// The tag to retire.
         public var roomTag: RoomTag
         /// The registration key the tag is bound to.
         public var registrationKey: PublicKey
         /// The nonce the cookie was issued for.
-        public var clientNonce: UInt64
+        package var clientNonce: UInt64
         /// A valid cookie for the sending address, or `.none` to ask for one.
         public var cookie: RendezvousCookie
         /// Ed25519 over `retireSignatureLabel` ‖ every byte before it; zeros until `signed(by:)`.
@@ -317,10 +317,10 @@ public enum RendezvousMessage: Hashable, Sendable {
     }
 
     /// The all-zero signature of a message not signed yet.
-    public static let unsigned = [UInt8](repeating: 0, count: RendezvousWire.signatureSize)
+    package static let unsigned = [UInt8](repeating: 0, count: RendezvousWire.signatureSize)
 
     /// The label signed before the bytes of a message of `type`, or nil for an unsigned type.
-    public static func signatureLabel(of type: RendezvousWire.MessageType) -> [UInt8]? {
+    package static func signatureLabel(of type: RendezvousWire.MessageType) -> [UInt8]? {
         switch type {
         case .register: RendezvousWire.registerSignatureLabel
         case .unregister: RendezvousWire.unregisterSignatureLabel
@@ -343,7 +343,7 @@ public enum RendezvousMessage: Hashable, Sendable {
 
     /// True if `datagram`, a register carrying an owner part, holds a valid owner signature by
     /// that part's key; false for anything else.
-    public static func hasValidOwnerSignature(_ datagram: [UInt8], by key: PublicKey) -> Bool {
+    package static func hasValidOwnerSignature(_ datagram: [UInt8], by key: PublicKey) -> Bool {
         guard datagram.first == RendezvousWire.MessageType.register.rawValue,
             datagram.count >= RendezvousWire.registerWithOwnerMinSize,
             datagram[RendezvousWire.registerFlagsOffset] & RendezvousWire.registerOwnerFlag != 0
@@ -358,7 +358,7 @@ public enum RendezvousMessage: Hashable, Sendable {
 
     /// True if the last `signatureSize` bytes of `datagram` are `key`'s signature of the label of
     /// its type and every byte before them; false for an unsigned type or a short datagram.
-    public static func hasValidSignature(_ datagram: [UInt8], by key: PublicKey) -> Bool {
+    package static func hasValidSignature(_ datagram: [UInt8], by key: PublicKey) -> Bool {
         guard let type = datagram.first.flatMap(RendezvousWire.MessageType.init(rawValue:)),
             let label = signatureLabel(of: type), datagram.count > RendezvousWire.signatureSize
         else { return false }
@@ -527,7 +527,7 @@ public enum RendezvousMessage: Hashable, Sendable {
     ///
     /// - Throws: `RendezvousError` for a short, oversized, unknown-type, non-zero-reserved or
     ///   wrongly sized datagram.
-    public static func checkHeader(_ datagram: [UInt8]) throws(RendezvousError) -> RendezvousWire.MessageType {
+    package static func checkHeader(_ datagram: [UInt8]) throws(RendezvousError) -> RendezvousWire.MessageType {
         guard datagram.count >= RendezvousWire.headerSize else { throw .truncatedHeader(size: datagram.count) }
         guard datagram.count <= RendezvousWire.maxDatagramSize else { throw .datagramTooLarge(size: datagram.count) }
         guard let type = RendezvousWire.MessageType(rawValue: datagram[0]) else { throw .unknownType(datagram[0]) }
@@ -717,7 +717,7 @@ public enum RendezvousMessage: Hashable, Sendable {
     /// without copying the inner datagram out and back; nil if the datagram is too short.
     ///
     /// Checks only the length: call `checkHeader` first to know it is a relay at all.
-    public static func relayPeerID(in datagram: [UInt8]) -> RendezvousPeerID? {
+    package static func relayPeerID(in datagram: [UInt8]) -> RendezvousPeerID? {
         let start = RendezvousWire.relayPeerIDOffset
         let end = start + RendezvousWire.peerIDSize
         guard datagram.count >= end else { return nil }

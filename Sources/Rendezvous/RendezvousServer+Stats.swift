@@ -128,57 +128,57 @@ extension RendezvousServer {
         /// Registrations that exist now.
         public var peers = 0
         /// Rate-limit buckets tracked now.
-        public var trackedSources = 0
+        package var trackedSources = 0
         /// Registers accepted (new and refreshes).
-        public var registrations = 0
+        package var registrations = 0
         /// Cookie challenges sent.
-        public var challengesSent = 0
+        package var challengesSent = 0
         /// Introduce messages sent.
-        public var introductionsSent = 0
+        package var introductionsSent = 0
         /// Datagrams relayed.
-        public var relayedPackets = 0
+        package var relayedPackets = 0
         /// Bytes relayed (whole datagrams).
-        public var relayedBytes = 0
+        package var relayedBytes = 0
         /// Relay reservations opened (one with each new registration; every registration holds one).
-        public var relayReservationsOpened = 0
+        package var relayReservationsOpened = 0
         /// Relay reservation windows renewed by a refresh.
-        public var relayReservationsRenewed = 0
+        package var relayReservationsRenewed = 0
         /// Reservation windows that ended by time with relays refused (counted once per window).
-        public var relayReservationsExpired = 0
+        package var relayReservationsExpired = 0
         /// Reservation windows whose byte budget ran out (counted once per window).
-        public var relayReservationsExhausted = 0
+        package var relayReservationsExhausted = 0
         /// Registrations removed for lack of refresh.
-        public var expiredPeers = 0
+        package var expiredPeers = 0
         /// Registrations removed by unregister.
-        public var unregisteredPeers = 0
+        package var unregisteredPeers = 0
         /// Retires accepted (tags newly retired).
-        public var roomsRetired = 0
+        package var roomsRetired = 0
         /// Retired tags remembered now.
-        public var retiredRooms = 0
+        package var retiredRooms = 0
         /// Signatures checked (register, unregister, retire).
-        public var signatureChecks = 0
+        package var signatureChecks = 0
         /// Times the cookie secret was replaced.
-        public var secretRotations = 0
+        package var secretRotations = 0
         /// Short-code nameplates held now (open, knocked, or finished and not yet released).
-        public var nameplates = 0
+        package var nameplates = 0
         /// Mailboxes opened.
-        public var codesOpened = 0
+        package var codesOpened = 0
         /// First knocks accepted and forwarded to a host.
-        public var codeKnocks = 0
+        package var codeKnocks = 0
         /// Mailboxes answered (the payload forwarded to the joiner).
-        public var codesAnswered = 0
+        package var codesAnswered = 0
         /// Mailboxes burnt by their host after a wrong guess.
-        public var codesBurnt = 0
+        package var codesBurnt = 0
         /// Mailboxes closed by their host.
-        public var codesClosed = 0
+        package var codesClosed = 0
         /// Mailboxes that expired unfinished.
-        public var codesExpired = 0
+        package var codesExpired = 0
         /// codeError datagrams sent.
-        public var codeErrorsSent = 0
+        package var codeErrorsSent = 0
         /// registerRefused datagrams sent (room creation refused to an owner not on the allow list).
-        public var refusalsSent = 0
+        package var refusalsSent = 0
         /// Rooms of owners not on the allow list removed to make room for an allowed owner's.
-        public var roomsEvicted = 0
+        package var roomsEvicted = 0
         /// Datagrams dropped, by reason.
         public var drops = DropCounts()
 

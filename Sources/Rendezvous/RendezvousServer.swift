@@ -234,7 +234,7 @@ public struct RendezvousServer: Sendable {
     }
 
     /// When the caller should next call `timerFired(now:)`.
-    public var nextTimerDeadline: Instant {
+    package var nextTimerDeadline: Instant {
         min(nextSweep, secretCreated + configuration.secretRotationInterval)
     }
 
@@ -831,7 +831,7 @@ public struct RendezvousServer: Sendable {
     }
 
     /// The cookie secret's length: 32 bytes, a full-strength BLAKE2b key.
-    public static let secretSize = 32
+    package static let secretSize = 32
 
     /// Returns true when it rotated.
     @discardableResult

@@ -51,13 +51,13 @@ public final class RendezvousService: Sendable {
     /// `0.0.0.0:7700`, the address the design's `cvpeer rendezvous` listens on by default.
     public static let defaultListenAddress = HostPort(host: "0.0.0.0", port: 7700)
     /// Larger than any valid datagram, so an oversized one arrives long enough to be recognised and dropped.
-    public static let receiveBufferSize = 2048
+    package static let receiveBufferSize = 2048
     /// Datagrams handled per poll wake-up before timers are checked again, so a flood cannot starve them.
     public static let receiveBatch = 256
     /// The longest poll wait: the loop re-reads the clock at least this often.
-    public static let maxPollMilliseconds: Int32 = 1000
+    package static let maxPollMilliseconds: Int32 = 1000
     /// Drop lines logged per second at debug level; the rest are counted in one summary line.
-    public static let dropLogLinesPerSecond = 20
+    package static let dropLogLinesPerSecond = 20
 
     private struct Running: Sendable {
         let socket: UDPSocket

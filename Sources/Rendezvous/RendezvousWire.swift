@@ -108,256 +108,256 @@ public enum RendezvousWire {
     /// for flags without a new type.
     public static let headerSize = 4
     /// Offset of the first reserved byte.
-    public static let reservedOffset = 1
+    package static let reservedOffset = 1
     /// Number of reserved bytes after the type.
-    public static let reservedSize = 3
+    package static let reservedSize = 3
 
     /// The public room tag (`RoomKeys.tagLength`).
-    public static let roomTagSize = 16
+    package static let roomTagSize = 16
     /// A node's random per-room peer id: 64 bits make collisions in a 16-peer room negligible.
-    public static let peerIDSize = 8
+    package static let peerIDSize = 8
     /// The node's nonce that the cookie binds, so a node can match a challenge to its request.
-    public static let clientNonceSize = 8
+    package static let clientNonceSize = 8
     /// BLAKE2b-128: forging one means guessing 128 bits.
-    public static let cookieSize = 16
+    package static let cookieSize = 16
     /// An Ed25519 public key: the room's registration key (`RoomKeys.registrationKey`) for the
     /// epoch whose tag a register, unregister or retire names.
-    public static let registrationKeySize = 32
+    package static let registrationKeySize = 32
     /// An Ed25519 signature, the last field of register, unregister and retire.
-    public static let signatureSize = 64
+    package static let signatureSize = 64
     /// Signed before the bytes of a register (everything before its signature): a signature made
     /// for one message type never verifies as another.
-    public static let registerSignatureLabel = Array("cvpeer/2 register".utf8)
+    package static let registerSignatureLabel = Array("cvpeer/2 register".utf8)
     /// Signed by the room's owner before the bytes of a register up to the end of its candidates
     /// (the owner part and both signatures excluded): proves the owner asked for the room.
-    public static let registerOwnerSignatureLabel = Array("cvpeer/2 register owner".utf8)
+    package static let registerOwnerSignatureLabel = Array("cvpeer/2 register owner".utf8)
     /// Signed before the bytes of an unregister.
-    public static let unregisterSignatureLabel = Array("cvpeer/2 unregister".utf8)
+    package static let unregisterSignatureLabel = Array("cvpeer/2 unregister".utf8)
     /// Signed before the bytes of a retire.
-    public static let retireSignatureLabel = Array("cvpeer/2 retire".utf8)
+    package static let retireSignatureLabel = Array("cvpeer/2 retire".utf8)
     /// Candidate count byte in register and introduce.
-    public static let candidateCountSize = 1
+    package static let candidateCountSize = 1
     /// The refresh interval field of registered, in whole seconds.
-    public static let refreshIntervalSize = 2
+    package static let refreshIntervalSize = 2
     /// The most local candidates a node may list: enough for a few interfaces of both families,
     /// small enough that an introduce stays tiny.
     public static let maxCandidates = 8
     /// Family byte, IPv4 address, port.
-    public static let ipv4CandidateSize = 1 + 4 + 2
+    package static let ipv4CandidateSize = 1 + 4 + 2
     /// Family byte, IPv6 address, port.
-    public static let ipv6CandidateSize = 1 + 16 + 2
+    package static let ipv6CandidateSize = 1 + 16 + 2
     /// The largest candidate encoding.
-    public static let maxCandidateSize = ipv6CandidateSize
+    package static let maxCandidateSize = ipv6CandidateSize
 
     /// Register offsets: header, tag, peer id, client nonce, cookie, registration key, count,
     /// candidates, signature.
-    public static let registerRoomTagOffset = headerSize
+    package static let registerRoomTagOffset = headerSize
     /// Offset of the peer id in register.
-    public static let registerPeerIDOffset = registerRoomTagOffset + roomTagSize
+    package static let registerPeerIDOffset = registerRoomTagOffset + roomTagSize
     /// Offset of the client nonce in register.
-    public static let registerClientNonceOffset = registerPeerIDOffset + peerIDSize
+    package static let registerClientNonceOffset = registerPeerIDOffset + peerIDSize
     /// Offset of the cookie in register.
-    public static let registerCookieOffset = registerClientNonceOffset + clientNonceSize
+    package static let registerCookieOffset = registerClientNonceOffset + clientNonceSize
     /// Offset of the registration key in register.
-    public static let registerKeyOffset = registerCookieOffset + cookieSize
+    package static let registerKeyOffset = registerCookieOffset + cookieSize
     /// Offset of the candidate count in register.
-    public static let registerCandidateCountOffset = registerKeyOffset + registrationKeySize
+    package static let registerCandidateCountOffset = registerKeyOffset + registrationKeySize
     /// Offset of the first candidate in register; the signature follows the last candidate.
-    public static let registerCandidatesOffset = registerCandidateCountOffset + candidateCountSize
+    package static let registerCandidatesOffset = registerCandidateCountOffset + candidateCountSize
     /// The byte of a register's header that carries its flags (the first reserved byte); every
     /// other bit and reserved byte stays zero.
-    public static let registerFlagsOffset = reservedOffset
+    package static let registerFlagsOffset = reservedOffset
     /// Flag bit: the register carries an owner part (owner key and owner signature) between its
     /// candidates and its signature. The room signature covers the flag, so nobody can strip it.
-    public static let registerOwnerFlag: UInt8 = 0x01
+    package static let registerOwnerFlag: UInt8 = 0x01
     /// The owner's Ed25519 public key in a register's owner part.
-    public static let ownerKeySize = 32
+    package static let ownerKeySize = 32
     /// Owner key and owner signature: 96 bytes.
-    public static let registerOwnerPartSize = ownerKeySize + signatureSize
+    package static let registerOwnerPartSize = ownerKeySize + signatureSize
     /// The smallest register (no candidates, no owner part): 149 bytes.
-    public static let registerMinSize = registerCandidatesOffset + signatureSize
+    package static let registerMinSize = registerCandidatesOffset + signatureSize
     /// The smallest register with an owner part: 245 bytes.
-    public static let registerWithOwnerMinSize = registerMinSize + registerOwnerPartSize
+    package static let registerWithOwnerMinSize = registerMinSize + registerOwnerPartSize
     /// The largest register (8 IPv6 candidates and an owner part): 397 bytes.
-    public static let registerMaxSize = registerWithOwnerMinSize + maxCandidates * maxCandidateSize
+    package static let registerMaxSize = registerWithOwnerMinSize + maxCandidates * maxCandidateSize
 
     /// registerRefused: header, the register's client nonce, reason; 13 bytes, smaller than any
     /// register, and sent only to a cookie-proven address after the room key verified.
-    public static let registerRefusedSize = headerSize + clientNonceSize + 1
+    package static let registerRefusedSize = headerSize + clientNonceSize + 1
 
     /// Cookie challenge: header, client nonce, cookie; 28 bytes, well under `registerMinSize` and
     /// `retireSize`, so the only reply to an unverified source is smaller than what it sent.
-    public static let cookieChallengeSize = headerSize + clientNonceSize + cookieSize
+    package static let cookieChallengeSize = headerSize + clientNonceSize + cookieSize
 
     /// Offset of the client nonce in registered and introduce: the nonce of the recipient's own
     /// register, so an off-path sender who does not see that register cannot forge either.
-    public static let replyClientNonceOffset = headerSize
+    package static let replyClientNonceOffset = headerSize
     /// Offset of the peer id in registered.
-    public static let registeredPeerIDOffset = replyClientNonceOffset + clientNonceSize
+    package static let registeredPeerIDOffset = replyClientNonceOffset + clientNonceSize
     /// Offset of the reflexive candidate in registered; the refresh interval follows it.
-    public static let registeredReflexiveOffset = registeredPeerIDOffset + peerIDSize
+    package static let registeredReflexiveOffset = registeredPeerIDOffset + peerIDSize
     /// Registered: header, client nonce, peer id, reflexive candidate, refresh interval; 29 bytes
     /// with IPv4.
-    public static let registeredMinSize = registeredReflexiveOffset + ipv4CandidateSize + refreshIntervalSize
+    package static let registeredMinSize = registeredReflexiveOffset + ipv4CandidateSize + refreshIntervalSize
     /// Registered with an IPv6 reflexive candidate: 41 bytes.
-    public static let registeredMaxSize = registeredReflexiveOffset + ipv6CandidateSize + refreshIntervalSize
+    package static let registeredMaxSize = registeredReflexiveOffset + ipv6CandidateSize + refreshIntervalSize
 
     /// Offset of the room tag in introduce.
-    public static let introduceRoomTagOffset = replyClientNonceOffset + clientNonceSize
+    package static let introduceRoomTagOffset = replyClientNonceOffset + clientNonceSize
     /// Offset of the introduced peer's id in introduce.
-    public static let introducePeerIDOffset = introduceRoomTagOffset + roomTagSize
+    package static let introducePeerIDOffset = introduceRoomTagOffset + roomTagSize
     /// Offset of the introduced peer's reflexive candidate; its count and local candidates follow.
-    public static let introduceReflexiveOffset = introducePeerIDOffset + peerIDSize
+    package static let introduceReflexiveOffset = introducePeerIDOffset + peerIDSize
     /// Introduce: header, client nonce, tag, peer id, reflexive candidate, count, local
     /// candidates; 44 bytes with an IPv4 reflexive candidate and no local ones.
-    public static let introduceMinSize = introduceReflexiveOffset + ipv4CandidateSize + candidateCountSize
+    package static let introduceMinSize = introduceReflexiveOffset + ipv4CandidateSize + candidateCountSize
     /// The largest introduce: 208 bytes.
-    public static let introduceMaxSize =
+    package static let introduceMaxSize =
         introduceReflexiveOffset + maxCandidateSize + candidateCountSize + maxCandidates * maxCandidateSize
 
     /// Offset of the peer id in relay (target) and relayed (source).
-    public static let relayPeerIDOffset = headerSize
+    package static let relayPeerIDOffset = headerSize
     /// Offset of the inner datagram in relay and relayed.
-    public static let relayPayloadOffset = relayPeerIDOffset + peerIDSize
+    package static let relayPayloadOffset = relayPeerIDOffset + peerIDSize
     /// Relay and relayed headers are both 12 bytes, so forwarding never changes a datagram's size.
     public static let relayHeaderSize = relayPayloadOffset
     /// The largest inner datagram: a node's own datagrams stay this small so the relay header fits.
-    public static let maxRelayedDatagramSize = maxDatagramSize - relayHeaderSize
+    package static let maxRelayedDatagramSize = maxDatagramSize - relayHeaderSize
 
     /// Offset of the room tag in unregister.
-    public static let unregisterRoomTagOffset = headerSize
+    package static let unregisterRoomTagOffset = headerSize
     /// Offset of the peer id in unregister.
-    public static let unregisterPeerIDOffset = unregisterRoomTagOffset + roomTagSize
+    package static let unregisterPeerIDOffset = unregisterRoomTagOffset + roomTagSize
     /// Offset of the client nonce in unregister.
-    public static let unregisterClientNonceOffset = unregisterPeerIDOffset + peerIDSize
+    package static let unregisterClientNonceOffset = unregisterPeerIDOffset + peerIDSize
     /// Offset of the cookie in unregister.
-    public static let unregisterCookieOffset = unregisterClientNonceOffset + clientNonceSize
+    package static let unregisterCookieOffset = unregisterClientNonceOffset + clientNonceSize
     /// Offset of the registration key in unregister.
-    public static let unregisterKeyOffset = unregisterCookieOffset + cookieSize
+    package static let unregisterKeyOffset = unregisterCookieOffset + cookieSize
     /// Offset of the signature in unregister.
-    public static let unregisterSignatureOffset = unregisterKeyOffset + registrationKeySize
+    package static let unregisterSignatureOffset = unregisterKeyOffset + registrationKeySize
     /// Unregister: header, tag, peer id, client nonce, cookie, registration key, signature; 148 bytes.
-    public static let unregisterSize = unregisterSignatureOffset + signatureSize
+    package static let unregisterSize = unregisterSignatureOffset + signatureSize
 
     /// Offset of the room tag in retire.
-    public static let retireRoomTagOffset = headerSize
+    package static let retireRoomTagOffset = headerSize
     /// Offset of the registration key in retire.
-    public static let retireKeyOffset = retireRoomTagOffset + roomTagSize
+    package static let retireKeyOffset = retireRoomTagOffset + roomTagSize
     /// Offset of the client nonce in retire.
-    public static let retireClientNonceOffset = retireKeyOffset + registrationKeySize
+    package static let retireClientNonceOffset = retireKeyOffset + registrationKeySize
     /// Offset of the cookie in retire.
-    public static let retireCookieOffset = retireClientNonceOffset + clientNonceSize
+    package static let retireCookieOffset = retireClientNonceOffset + clientNonceSize
     /// Offset of the signature in retire.
-    public static let retireSignatureOffset = retireCookieOffset + cookieSize
+    package static let retireSignatureOffset = retireCookieOffset + cookieSize
     /// Retire: header, tag, registration key, client nonce, cookie, signature; 140 bytes. Nothing
     /// answers it but a cookie challenge (28 bytes) when its cookie is not valid.
-    public static let retireSize = retireSignatureOffset + signatureSize
+    package static let retireSize = retireSignatureOffset + signatureSize
 
     // MARK: Short-code mailbox
 
     /// A nameplate on the wire: 2 bytes, 1 … `maxNameplate`.
-    public static let nameplateSize = 2
+    package static let nameplateSize = 2
     /// The highest nameplate: at most three digits to read out on the phone.
-    public static let maxNameplate: UInt16 = 999
+    package static let maxNameplate: UInt16 = 999
     /// The lifetime fields of codeOpen (asked) and codeOpened (granted), in whole seconds.
-    public static let codeLifetimeSize = 2
+    package static let codeLifetimeSize = 2
     /// A PAKE message is opaque to the rendezvous but never empty.
-    public static let minPakeMessageSize = 1
+    package static let minPakeMessageSize = 1
     /// Room for a CPace share (32 bytes) with associated data, and little else: the mailbox is
     /// not a general store.
-    public static let maxPakeMessageSize = 96
+    package static let maxPakeMessageSize = 96
     /// The length byte in front of the joiner's PAKE message in a knock.
-    public static let pakeMessageLengthSize = 1
+    package static let pakeMessageLengthSize = 1
     /// The joiner's key confirmation tag: a 256-bit MAC.
-    public static let codeTagSize = 32
+    package static let codeTagSize = 32
     /// The rendezvous's random id of the knock: the host's answer or burn names it.
-    public static let knockIDSize = 8
+    package static let knockIDSize = 8
     /// The reason byte of codeError.
-    public static let codeReasonSize = 1
+    package static let codeReasonSize = 1
     /// The largest sealed answer: the host's confirmation and a sealed `cvp2` invite (at most
     /// about 700 bytes) with room to spare.
-    public static let maxCodePayloadSize = 1024
+    package static let maxCodePayloadSize = 1024
 
     /// Offset of the lifetime asked in codeOpen (after header, nonce, cookie).
-    public static let codeOpenLifetimeOffset = headerSize + clientNonceSize + cookieSize
+    package static let codeOpenLifetimeOffset = headerSize + clientNonceSize + cookieSize
     /// Offset of the nameplate held (0 to open a new one) in codeOpen.
-    public static let codeOpenNameplateOffset = codeOpenLifetimeOffset + codeLifetimeSize
+    package static let codeOpenNameplateOffset = codeOpenLifetimeOffset + codeLifetimeSize
     /// Offset of the host's PAKE message in codeOpen; it runs to the end.
-    public static let codeOpenPakeMessageOffset = codeOpenNameplateOffset + nameplateSize
+    package static let codeOpenPakeMessageOffset = codeOpenNameplateOffset + nameplateSize
     /// The smallest codeOpen: 33 bytes.
-    public static let codeOpenMinSize = codeOpenPakeMessageOffset + minPakeMessageSize
+    package static let codeOpenMinSize = codeOpenPakeMessageOffset + minPakeMessageSize
     /// The largest codeOpen: 128 bytes.
-    public static let codeOpenMaxSize = codeOpenPakeMessageOffset + maxPakeMessageSize
+    package static let codeOpenMaxSize = codeOpenPakeMessageOffset + maxPakeMessageSize
 
     /// codeOpened: header, nonce, nameplate, lifetime granted; 16 bytes.
-    public static let codeOpenedSize = headerSize + clientNonceSize + nameplateSize + codeLifetimeSize
+    package static let codeOpenedSize = headerSize + clientNonceSize + nameplateSize + codeLifetimeSize
 
     /// Offset of the host's PAKE message in codeOffer (after header, nonce, nameplate).
-    public static let codeOfferPakeMessageOffset = headerSize + clientNonceSize + nameplateSize
+    package static let codeOfferPakeMessageOffset = headerSize + clientNonceSize + nameplateSize
     /// The smallest codeOffer: 15 bytes.
-    public static let codeOfferMinSize = codeOfferPakeMessageOffset + minPakeMessageSize
+    package static let codeOfferMinSize = codeOfferPakeMessageOffset + minPakeMessageSize
     /// The largest codeOffer: 110 bytes.
-    public static let codeOfferMaxSize = codeOfferPakeMessageOffset + maxPakeMessageSize
+    package static let codeOfferMaxSize = codeOfferPakeMessageOffset + maxPakeMessageSize
 
     /// Offset of the nameplate in codeLookup, codeKnock, codeAnswer, codeBurn and codeClose
     /// (after header, nonce, cookie).
-    public static let codeRequestNameplateOffset = headerSize + clientNonceSize + cookieSize
+    package static let codeRequestNameplateOffset = headerSize + clientNonceSize + cookieSize
     /// Offset of the zero padding in codeLookup.
-    public static let codeLookupPaddingOffset = codeRequestNameplateOffset + nameplateSize
+    package static let codeLookupPaddingOffset = codeRequestNameplateOffset + nameplateSize
     /// codeLookup is padded with zeros to the largest codeOffer, 110 bytes, so the offer is never
     /// larger than the lookup that asked for it.
-    public static let codeLookupSize = codeOfferMaxSize
+    package static let codeLookupSize = codeOfferMaxSize
 
     /// Offset of the joiner's confirmation tag in codeKnock.
-    public static let codeKnockTagOffset = codeRequestNameplateOffset + nameplateSize
+    package static let codeKnockTagOffset = codeRequestNameplateOffset + nameplateSize
     /// Offset of the length byte of the joiner's PAKE message in codeKnock.
-    public static let codeKnockPakeMessageLengthOffset = codeKnockTagOffset + codeTagSize
+    package static let codeKnockPakeMessageLengthOffset = codeKnockTagOffset + codeTagSize
     /// Offset of the joiner's PAKE message in codeKnock; zero padding follows it.
-    public static let codeKnockPakeMessageOffset = codeKnockPakeMessageLengthOffset + pakeMessageLengthSize
+    package static let codeKnockPakeMessageOffset = codeKnockPakeMessageLengthOffset + pakeMessageLengthSize
 
     /// Offset of the knock id in codeKnocked (after header, the host's nonce, nameplate).
-    public static let codeKnockedKnockIDOffset = headerSize + clientNonceSize + nameplateSize
+    package static let codeKnockedKnockIDOffset = headerSize + clientNonceSize + nameplateSize
     /// Offset of the joiner's tag in codeKnocked.
-    public static let codeKnockedTagOffset = codeKnockedKnockIDOffset + knockIDSize
+    package static let codeKnockedTagOffset = codeKnockedKnockIDOffset + knockIDSize
     /// Offset of the joiner's PAKE message in codeKnocked; it runs to the end.
-    public static let codeKnockedPakeMessageOffset = codeKnockedTagOffset + codeTagSize
+    package static let codeKnockedPakeMessageOffset = codeKnockedTagOffset + codeTagSize
     /// The smallest codeKnocked: 55 bytes.
-    public static let codeKnockedMinSize = codeKnockedPakeMessageOffset + minPakeMessageSize
+    package static let codeKnockedMinSize = codeKnockedPakeMessageOffset + minPakeMessageSize
     /// The largest codeKnocked: 150 bytes.
-    public static let codeKnockedMaxSize = codeKnockedPakeMessageOffset + maxPakeMessageSize
+    package static let codeKnockedMaxSize = codeKnockedPakeMessageOffset + maxPakeMessageSize
 
     /// Offset of the knock id in codeAnswer and codeBurn.
-    public static let codeAnswerKnockIDOffset = codeRequestNameplateOffset + nameplateSize
+    package static let codeAnswerKnockIDOffset = codeRequestNameplateOffset + nameplateSize
     /// Offset of the sealed payload in codeAnswer; it runs to the end.
-    public static let codeAnswerPayloadOffset = codeAnswerKnockIDOffset + knockIDSize
+    package static let codeAnswerPayloadOffset = codeAnswerKnockIDOffset + knockIDSize
     /// The smallest codeAnswer: 39 bytes.
-    public static let codeAnswerMinSize = codeAnswerPayloadOffset + 1
+    package static let codeAnswerMinSize = codeAnswerPayloadOffset + 1
     /// The largest codeAnswer: 1062 bytes.
-    public static let codeAnswerMaxSize = codeAnswerPayloadOffset + maxCodePayloadSize
+    package static let codeAnswerMaxSize = codeAnswerPayloadOffset + maxCodePayloadSize
 
     /// Offset of the sealed payload in codeAnswered (after header, the joiner's nonce, nameplate).
-    public static let codeAnsweredPayloadOffset = headerSize + clientNonceSize + nameplateSize
+    package static let codeAnsweredPayloadOffset = headerSize + clientNonceSize + nameplateSize
     /// The smallest codeAnswered: 15 bytes.
-    public static let codeAnsweredMinSize = codeAnsweredPayloadOffset + 1
+    package static let codeAnsweredMinSize = codeAnsweredPayloadOffset + 1
     /// The largest codeAnswered: 1038 bytes.
-    public static let codeAnsweredMaxSize = codeAnsweredPayloadOffset + maxCodePayloadSize
+    package static let codeAnsweredMaxSize = codeAnsweredPayloadOffset + maxCodePayloadSize
 
     /// codeKnock is padded with zeros to the largest codeAnswered, 1038 bytes, so that the answer
     /// re-sent to a repeated knock (its first copy was lost) is never larger than the knock.
-    public static let codeKnockSize = codeAnsweredMaxSize
+    package static let codeKnockSize = codeAnsweredMaxSize
 
     /// codeBurn: header, nonce, cookie, nameplate, knock id; 38 bytes.
-    public static let codeBurnSize = codeAnswerPayloadOffset
+    package static let codeBurnSize = codeAnswerPayloadOffset
     /// codeClose: header, nonce, cookie, nameplate; 30 bytes.
-    public static let codeCloseSize = codeRequestNameplateOffset + nameplateSize
+    package static let codeCloseSize = codeRequestNameplateOffset + nameplateSize
     /// codeAck: header, nonce, nameplate; 14 bytes.
-    public static let codeAckSize = headerSize + clientNonceSize + nameplateSize
+    package static let codeAckSize = headerSize + clientNonceSize + nameplateSize
     /// codeError: header, nonce, nameplate (0 when none was allocated), reason; 15 bytes, smaller
     /// than any request it answers.
-    public static let codeErrorSize = codeAckSize + codeReasonSize
+    package static let codeErrorSize = codeAckSize + codeReasonSize
 
     /// The sizes a datagram of `type` may have; anything else is dropped before decoding.
-    public static func sizeRange(of type: MessageType) -> ClosedRange<Int> {
+    package static func sizeRange(of type: MessageType) -> ClosedRange<Int> {
         switch type {
         case .register: registerMinSize...registerMaxSize
         case .cookieChallenge: cookieChallengeSize...cookieChallengeSize

@@ -11,7 +11,7 @@ extension UDPEndpoint {
     }
 
     /// The size of this endpoint as a candidate on the wire.
-    public var encodedSize: Int {
+    package var encodedSize: Int {
         switch address {
         case .v4: RendezvousWire.ipv4CandidateSize
         case .v6: RendezvousWire.ipv6CandidateSize

@@ -14,7 +14,7 @@ public final class PrivateFile: Sendable {
     /// Where the file goes.
     public let path: String
     /// The temporary file beside it, removed unless the file is put in place.
-    public let temporaryPath: String
+    package let temporaryPath: String
     private let descriptor: Int32
     private let state = Mutex((written: Int64(0), open: true, placed: false))
     /// Tells apart the temporary files of several writers in one process.

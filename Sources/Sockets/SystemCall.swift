@@ -66,7 +66,7 @@ public enum SystemCall {
     }
 
     /// The C library's text for an errno value.
-    public static func errorText(_ code: Int32) -> String {
+    package static func errorText(_ code: Int32) -> String {
         String(cString: strerror(code))
     }
 

@@ -15,7 +15,7 @@ public struct UDPSocket: Sendable {
     /// The file descriptor, for `poll(2)` and socket options.
     public let descriptor: Int32
     /// True for an IPv6 socket: IPv4 targets are then sent as IPv4-mapped addresses.
-    public let isIPv6: Bool
+    package let isIPv6: Bool
 
     #if canImport(Glibc)
         private static let datagramType = Int32(SOCK_DGRAM.rawValue)
@@ -161,7 +161,7 @@ public struct UDPSocket: Sendable {
 
     /// Fills `storage` with `target` (IPv4-mapped on an IPv6 socket); returns its length, or nil
     /// for an IPv6 target on an IPv4 socket.
-    public static func socketAddress(_ target: UDPEndpoint, ipv6Socket: Bool, into storage: inout sockaddr_storage)
+    package static func socketAddress(_ target: UDPEndpoint, ipv6Socket: Bool, into storage: inout sockaddr_storage)
         -> socklen_t?
     {
         switch (target.address, ipv6Socket) {

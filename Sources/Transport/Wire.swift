@@ -3,7 +3,7 @@ import Rendezvous
 /// Sizes and constants of the datagram format, named so that no bare number stands in the code.
 ///
 /// The full format is written down in docs/PROTOCOL.md once the transport exists.
-public enum Wire {
+package enum Wire {
     /// The largest UDP payload cvpeer sends: fits the IPv6 minimum MTU (1280) less headers, so no
     /// datagram is ever fragmented on any path. One socket carries links and rendezvous messages,
     /// so the rendezvous's bound is the one source of truth.
@@ -17,18 +17,18 @@ public enum Wire {
 extension Wire {
     /// The largest datagram a node sends on a link: 1200 − the rendezvous's 12-byte relay header,
     /// so a relayed packet still fits `maxDatagramSize`.
-    public static let maxLinkDatagramSize = maxDatagramSize - RendezvousWire.relayHeaderSize
+    package static let maxLinkDatagramSize = maxDatagramSize - RendezvousWire.relayHeaderSize
     /// A data packet's cleartext header (type, reserved, receiver index, 64-bit counter), which
     /// the frames' budget must leave room for.
-    public static let dataHeaderSize = 16
+    package static let dataHeaderSize = 16
     /// The Poly1305 tag every data packet's ciphertext ends with.
-    public static let aeadTagSize = 16
+    package static let aeadTagSize = 16
     /// The plaintext budget of one data packet: what is left of `maxLinkDatagramSize` after the
     /// header and the tag (1156 bytes), so a full packet never exceeds 1188 bytes on the wire.
-    public static let maxFramesSize = maxLinkDatagramSize - dataHeaderSize - aeadTagSize
+    package static let maxFramesSize = maxLinkDatagramSize - dataHeaderSize - aeadTagSize
 
     /// The first byte of each frame inside a data packet's plaintext.
-    public enum LinkFrameType: UInt8, Sendable, CaseIterable {
+    package enum LinkFrameType: UInt8, Sendable, CaseIterable {
         /// Zero bytes that carry nothing; a run of them decodes as one frame.
         case padding = 0x00
         /// Asks for an acknowledgement and nothing else (keepalive, RTT probe, PTO probe).
@@ -51,14 +51,14 @@ extension Wire {
     /// Message bytes a receiver buffers per link (and the credit each side assumes before any
     /// MAX_DATA arrives): twice `maxMessageSize`, so the next message always fits even when the
     /// one after it is half received.
-    public static let linkReceiveWindow: UInt64 = 32 << 20
+    package static let linkReceiveWindow: UInt64 = 32 << 20
     /// Message ids a receiver accepts ahead of the next one it delivers (and the initial credit):
     /// bounds the number of partly received messages a peer can make a receiver hold.
-    public static let linkMessageWindow: UInt64 = 4096
+    package static let linkMessageWindow: UInt64 = 4096
     /// The most ranges one ACK frame may carry: older gaps are long since declared lost by the
     /// sender, so more would only cost bytes.
-    public static let maxAckRanges = 256
+    package static let maxAckRanges = 256
     /// The largest unreliable datagram: it must fit one packet with its frame type and a
     /// two-byte length, since it is never fragmented.
-    public static let maxUnreliableSize = maxFramesSize - 3
+    package static let maxUnreliableSize = maxFramesSize - 3
 }

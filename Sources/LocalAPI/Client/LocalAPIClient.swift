@@ -52,7 +52,7 @@ public struct LocalAPIClient: Sendable {
     /// How long one request may take, connection included.
     public let timeout: Duration
     /// The largest answer accepted.
-    public let maxResponseSize: Int
+    package let maxResponseSize: Int
 
     /// Makes a client for the node of a data folder; nothing is read or connected until a request.
     public init(dataFolderPath: String, timeout: Duration = .seconds(30), maxResponseSize: Int = defaultMaxResponseSize)

@@ -143,17 +143,17 @@ struct AuthorQuota: Sendable {
 }
 
 /// A local edit refused by this node's own quota: what ran out, its limit, and when it fits again.
-public struct QuotaExceeded: Error, Equatable, Sendable, CustomStringConvertible {
+package struct QuotaExceeded: Error, Equatable, Sendable, CustomStringConvertible {
     /// What ran out.
-    public enum Resource: String, Sendable {
+    package enum Resource: String, Sendable {
         case operations, bytes
     }
     /// What ran out.
-    public let resource: Resource
+    package let resource: Resource
     /// Its sustained limit a minute (operations, or bytes).
-    public let perMinute: Int
+    package let perMinute: Int
     /// Whole seconds until the same edit would fit; nil if it is larger than the burst and never will.
-    public let retryAfterSeconds: Int?
+    package let retryAfterSeconds: Int?
 
     init(_ refusal: AuthorQuota.Refusal, limits: AuthorQuota.Limits) {
         switch refusal {

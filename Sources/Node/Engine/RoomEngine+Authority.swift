@@ -4,7 +4,7 @@ import Store
 
 extension RoomEngine {
     /// True if this node owns the room (its identity is the owner's key).
-    public nonisolated var isOwner: Bool { identity.publicKey == room.owner }
+    package nonisolated var isOwner: Bool { identity.publicKey == room.owner }
 
     /// On the owner's node, admits a peer whose link just completed: completing the handshake
     /// proved it holds the room secret and its key, which is what an invite gives. It starts as
@@ -25,7 +25,7 @@ extension RoomEngine {
     }
 
     /// Turns `host --approve` on or off.
-    public func setApprovesMembers(_ on: Bool) {
+    package func setApprovesMembers(_ on: Bool) {
         approvesMembers = on
     }
 
@@ -100,7 +100,7 @@ extension RoomEngine {
     /// exact display name, among those the document knows (members and anyone with a profile).
     ///
     /// - Throws: `NodeError.notFound` or `.ambiguous`.
-    public func resolveParticipant(_ reference: String) throws -> ReplicaID {
+    package func resolveParticipant(_ reference: String) throws -> ReplicaID {
         let document = replica.document
         var known = Set(document.members.map(\.id))
         for participant in document.participants { known.insert(participant.id) }
@@ -120,5 +120,5 @@ extension RoomEngine {
     }
 
     /// This node's role in the room now; nil until the owner admits it.
-    public var myRole: Role? { replica.document.role(of: me) }
+    package var myRole: Role? { replica.document.role(of: me) }
 }

@@ -22,7 +22,7 @@ extension RoomEngine {
     public static let maxBlobSize = 2 << 30
 
     /// A blob being shared from this node: its reference, and how much of it is sealed and stored.
-    public struct ShareResult: Sendable {
+    package struct ShareResult: Sendable {
         /// The new item.
         public let item: OpID
         /// The blob as the item references it.
@@ -38,7 +38,7 @@ extension RoomEngine {
     ///   - title: the item's title (a product card's name), if any.
     ///   - price: makes the item a product card.
     /// - Returns: the new item and its blob.
-    public nonisolated func share(bytes: [UInt8], mime: String, title: String?, price: Price?) async throws -> ShareResult {
+    package nonisolated func share(bytes: [UInt8], mime: String, title: String?, price: Price?) async throws -> ShareResult {
         let id = BlobSealer.blobID(for: bytes, contentKey: contentKey)
         let (epoch, sealingKey) = await chunkSealing
         let commitment = try storeBlob(id: id, size: bytes.count, sealingKey: sealingKey) { index, range in Array(bytes[range]) }
@@ -50,7 +50,7 @@ extension RoomEngine {
     /// read, sealed and stored one chunk at a time, so memory stays at a chunk whatever its size.
     ///
     /// - Parameter id: the blob's id (`BlobHasher` over the whole file, computed while it was written).
-    public nonisolated func share(file path: String, size: Int, id: BlobID, mime: String, title: String?, price: Price?) async throws
+    package nonisolated func share(file path: String, size: Int, id: BlobID, mime: String, title: String?, price: Price?) async throws
         -> ShareResult
     {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -498,7 +498,7 @@ extension RoomEngine {
 
     /// True once this node holds the blob whole and has checked it against its id; cheap, unlike
     /// `blob(hex:)`, which decrypts the whole file (benchmarks wait on this).
-    public func holdsWhole(blobHex: String) -> Bool {
+    package func holdsWhole(blobHex: String) -> Bool {
         Hex.bytes(blobHex).map { completeBlobs.contains($0) } ?? false
     }
 

@@ -26,7 +26,7 @@ public struct GivenCode: Sendable, Equatable {
     /// Its public number at the rendezvous.
     public let nameplate: Int
     /// When it stops working (ms since 1970).
-    public let expiresMillis: UInt64
+    package let expiresMillis: UInt64
     /// Where it stands.
     public var state: State
 }

@@ -7,7 +7,7 @@ extension RoomEngine {
     /// The visible item a person means: an exact id, a unique id prefix (4 characters or more) or an exact title.
     ///
     /// - Throws: `NodeError.notFound` or `.ambiguous`.
-    public func resolveItem(_ reference: String) throws -> OpID {
+    package func resolveItem(_ reference: String) throws -> OpID {
         let panel = replica.document.panel
         switch CommandInput.matchItem(reference, in: Self.candidates(panel)) {
         case .found(let id):
@@ -20,7 +20,7 @@ extension RoomEngine {
 
     /// What `POST /api/lookup` answers: the panel items `reference` matches (as `resolveItem` matches
     /// them) and, when it names one, its kind and media, for `cvpeer save`.
-    public func lookupItem(_ reference: String) -> ItemLookupAnswer {
+    package func lookupItem(_ reference: String) -> ItemLookupAnswer {
         let panel = replica.document.panel
         switch CommandInput.matchItem(reference, in: Self.candidates(panel)) {
         case .none: return ItemLookupAnswer(matches: [])
@@ -44,7 +44,7 @@ extension RoomEngine {
     }
 
     /// Removes a mark this node drew; others' marks are theirs to remove.
-    public func removeOwnMark(_ reference: String) throws {
+    package func removeOwnMark(_ reference: String) throws {
         guard let id = try? OpID(canonical: reference), let mark = replica.document.visibleMarks.first(where: { $0.id == id }) else {
             throw NodeError.notFound("mark \(reference.prefix(80))")
         }

@@ -121,7 +121,7 @@ extension RoomEngine {
 
     /// The secrets of every later epoch held, 1 up to the newest, for an invite to the room as
     /// it is now; nil if one is missing (this node was offline during a change it cannot open).
-    public var laterEpochSecrets: [SecretBytes]? {
+    package var laterEpochSecrets: [SecretBytes]? {
         let newest = sealingEpoch
         guard newest > 0 else { return [] }
         var secrets: [SecretBytes] = []
@@ -136,7 +136,7 @@ extension RoomEngine {
     /// epoch's secret (an invite from before a change admits nobody after it).
     ///
     /// - Throws: `NodeError.badRequest` when this node has no invite to give or lacks an epoch.
-    public func currentInvite() throws -> Invite {
+    package func currentInvite() throws -> Invite {
         guard let base = inviteBase else { throw NodeError.badRequest("this node has no invite to give") }
         guard let secrets = laterEpochSecrets else {
             throw NodeError.badRequest("this node has not learnt every epoch of the room yet; try again once it has synced")
@@ -177,17 +177,17 @@ extension RoomEngine {
     }
 
     /// The keys of the epoch this node's links run in (a transport starts with them).
-    public var linkKeys: RoomKeys { epochKeys[linkEpoch] ?? room }
+    package var linkKeys: RoomKeys { epochKeys[linkEpoch] ?? room }
 
     /// The room's current epoch (as the merged document says) and the one this node's links run in.
-    public var epochs: (room: UInt32, links: UInt32) { (replica.document.currentEpoch, linkEpoch) }
+    package var epochs: (room: UInt32, links: UInt32) { (replica.document.currentEpoch, linkEpoch) }
 
     /// The epoch of each linked peer's current session (benchmarks and tests).
-    public func linkSessionEpochs() -> [UInt32] {
+    package func linkSessionEpochs() -> [UInt32] {
         let status = transport?.status
         return peers.keys.map { peer in status?.peers.first { $0.peer == peer }?.link.epoch ?? 0 }
     }
 
     /// True if the owner removed this node from the room.
-    public var isRemovedFromRoom: Bool { replica.document.isRemoved(me) }
+    package var isRemovedFromRoom: Bool { replica.document.isRemoved(me) }
 }

@@ -8,7 +8,7 @@ extension RoomEngine {
     // MARK: Presence
 
     /// Sends this node's pointer, signed, to every peer, unreliably; never stored.
-    public func setPointer(item: OpID?, x: Double, y: Double) {
+    package func setPointer(item: OpID?, x: Double, y: Double) {
         guard let transport else { return }
         let point = UnitPoint(fractionX: x, fractionY: y)
         let position = item.map { PeerMessage.Pointer(counter: $0.counter, replica: $0.replica.bytes, x: point.x, y: point.y) }
@@ -62,7 +62,7 @@ extension RoomEngine {
     }
 
     /// Pointers refused since start, for status: forged, replayed (or overtaken), from unknown authors.
-    public var refusedPointers: (forged: Int, replayed: Int, unknownAuthor: Int) {
+    package var refusedPointers: (forged: Int, replayed: Int, unknownAuthor: Int) {
         let refusals = presence.refusals
         return (refusals.forged, refusals.replayed, refusals.unknownAuthor)
     }

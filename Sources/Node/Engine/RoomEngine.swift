@@ -94,15 +94,15 @@ public actor RoomEngine {
     /// What the engine dropped or did, by reason.
     public struct Counters: Sendable, Equatable {
         /// Peer messages that did not decode.
-        public var malformedMessages = 0
+        package var malformedMessages = 0
         /// Batches rejected as not authentic for this room.
-        public var rejectedBatches = 0
+        package var rejectedBatches = 0
         /// Chunks that did not open (forged, moved, corrupted).
-        public var rejectedChunks = 0
+        package var rejectedChunks = 0
         /// Chunks received that were not wanted (duplicates, or never asked).
-        public var unwantedChunks = 0
+        package var unwantedChunks = 0
         /// Chunks served to peers.
-        public var chunksServed = 0
+        package var chunksServed = 0
         /// Chunks that opened under the room key but did not match the author's chunk hash (a
         /// member's poisoning, or a damaged store): discarded and fetched from another peer.
         public var poisonedChunks = 0
@@ -111,15 +111,15 @@ public actor RoomEngine {
         /// Stored chunks found not to match their hash and deleted, to be fetched again.
         public var repairedChunks = 0
         /// Equivocation proofs that were new here (an author signed two versions of its history).
-        public var equivocations = 0
+        package var equivocations = 0
         /// Authentic batches refused for now because an operation was stamped too far ahead of our clock.
-        public var futureBatches = 0
+        package var futureBatches = 0
         /// Authentic batches of authors the owner had not admitted (held until it does).
-        public var unadmittedBatches = 0
+        package var unadmittedBatches = 0
         /// Links of removed members closed (when their removal arrived, or when they linked again).
         public var removedPeerLinks = 0
         /// Batches of removed members written after their removal, refused.
-        public var removedBatches = 0
+        package var removedBatches = 0
     }
 
     /// A linked peer.
@@ -220,7 +220,7 @@ public actor RoomEngine {
     public var vector: VersionVector { replica.vector }
 
     /// Sets a callback run after every change of the document.
-    public func setChangeHandler(_ handler: (@Sendable (VersionVector) -> Void)?) {
+    package func setChangeHandler(_ handler: (@Sendable (VersionVector) -> Void)?) {
         onChange = handler
     }
 
@@ -483,7 +483,7 @@ public actor RoomEngine {
 
     /// The live feed (a viewer's WebSocket, `host`'s and `join`'s terminal): state and status at
     /// once, then every change, as typed events whose `text` is what the WebSocket sends.
-    public func subscribe() -> (id: UInt64, stream: AsyncStream<LiveEvent>) {
+    package func subscribe() -> (id: UInt64, stream: AsyncStream<LiveEvent>) {
         nextSubscriber += 1
         let id = nextSubscriber
         let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingNewest(64))
@@ -495,7 +495,7 @@ public actor RoomEngine {
     }
 
     /// Ends a subscription.
-    public func unsubscribe(_ id: UInt64) {
+    package func unsubscribe(_ id: UInt64) {
         subscribers.removeValue(forKey: id)?.finish()
     }
 

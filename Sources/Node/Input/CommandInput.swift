@@ -14,14 +14,14 @@ import Replication
 public enum CommandInput {
     /// The longest number, point list or price text looked at: far above any real one, so a pasted
     /// megabyte is refused before it is scanned.
-    public static let maxInputBytes = 256
+    package static let maxInputBytes = 256
 
     /// The colour of a mark when none is given: red, the colour people draw attention with.
-    public static let defaultColour = Colour(rgba: 0xFF00_00FF)
+    package static let defaultColour = Colour(rgba: 0xFF00_00FF)
 
     /// The colour names `colour(_:)` accepts, with their values (0xRRGGBBAA): CSS's colours of the
     /// same names, so they mean what they mean in every other tool.
-    public static let colourNames: [(name: String, rgba: UInt32)] = [
+    package static let colourNames: [(name: String, rgba: UInt32)] = [
         ("red", 0xFF00_00FF), ("green", 0x0080_00FF), ("blue", 0x0000_FFFF), ("yellow", 0xFFFF_00FF),
         ("orange", 0xFFA5_00FF), ("purple", 0x8000_80FF), ("black", 0x0000_00FF), ("white", 0xFFFF_FFFF),
         ("grey", 0x8080_80FF), ("gray", 0x8080_80FF),
@@ -30,7 +30,7 @@ public enum CommandInput {
     // MARK: Numbers and points
 
     /// Parses a plain decimal number (`0.5`, `.5`, `2`), refusing signs, exponents, `nan` and `inf`.
-    public static func decimal(_ text: String) throws(CommandInputError) -> Double {
+    package static func decimal(_ text: String) throws(CommandInputError) -> Double {
         let trimmed = trimmedSpaces(text)
         guard trimmed.utf8.count <= 40, isPlainDecimal(trimmed), let value = Double(trimmed), value.isFinite else {
             throw .invalidNumber(text)
@@ -239,7 +239,7 @@ public enum CommandInput {
     ///   - reference: What was typed.
     ///   - items: The candidates: id and title (nil when untitled), e.g. the document's panel.
     /// - Returns: the one match, or why there is not exactly one.
-    public static func matchItem(_ reference: String, in items: [(id: String, title: String?)]) -> ItemMatch {
+    package static func matchItem(_ reference: String, in items: [(id: String, title: String?)]) -> ItemMatch {
         guard !reference.isEmpty else { return .none }
         if items.contains(where: { $0.id == reference }) { return .found(reference) }
         let prefixLongEnough = reference.count >= minItemPrefixLength
@@ -254,7 +254,7 @@ public enum CommandInput {
     }
 
     /// The shortest id prefix that names an item: shorter ones match too much to be meant.
-    public static let minItemPrefixLength = 4
+    package static let minItemPrefixLength = 4
 
     // MARK: Helpers
 
@@ -320,7 +320,7 @@ public struct FractionPoint: Hashable, Sendable, Codable {
     }
 
     /// The document's form: millionths, rounded.
-    public var unitPoint: UnitPoint { UnitPoint(fractionX: x, fractionY: y) }
+    package var unitPoint: UnitPoint { UnitPoint(fractionX: x, fractionY: y) }
 }
 
 /// The kinds of free text a command or API request carries, each with the document's rules.
@@ -345,7 +345,7 @@ public enum TextField: String, Sendable, CaseIterable {
     }
 
     /// Whether newlines and tabs are allowed.
-    public var isMultiline: Bool {
+    package var isMultiline: Bool {
         switch self {
         case .title, .label: false
         case .markText, .note, .message: true
@@ -354,7 +354,7 @@ public enum TextField: String, Sendable, CaseIterable {
 }
 
 /// Which item a reference names (`CommandInput.matchItem(_:in:)`).
-public enum ItemMatch: Equatable, Sendable {
+package enum ItemMatch: Equatable, Sendable {
     /// Exactly one item: its id.
     case found(String)
     /// No item: the API answers 404.
@@ -431,7 +431,7 @@ public enum CoordinateForm: String, Sendable, CaseIterable {
     }
 
     /// A valid example, for error messages.
-    public var example: String {
+    package var example: String {
         switch self {
         case .point: "0.5,0.25"
         case .arrow: "0.1,0.1,0.6,0.5"

@@ -53,14 +53,14 @@ public struct Invite: Sendable, Equatable {
     /// The format version carried in the first byte.
     public static let formatVersion: UInt8 = 2
     /// The longest display name in UTF-8 bytes: enough for a first name and a shop, short enough to keep codes short.
-    public static let maxDisplayNameLength = 48
+    package static let maxDisplayNameLength = 48
     /// The most later epochs an invite carries (about 850 characters of text at most), and so the
     /// most key changes a room goes through (`RoomEngine.startEpoch` refuses a 17th).
-    public static let maxEpochs = 16
+    package static let maxEpochs = 16
     /// The longest DNS name (RFC 1035's 253 characters in text form).
-    public static let maxDNSNameLength = 253
+    package static let maxDNSNameLength = 253
     /// The longest code this format can produce: a 253-character DNS name and a 48-byte name.
-    public static let maxCodeLength = prefix.utf8.count + (maxPayloadLength + checksumLength) * 8 / 5 + 1
+    package static let maxCodeLength = prefix.utf8.count + (maxPayloadLength + checksumLength) * 8 / 5 + 1
     /// The most text `init(code:)` looks at: twice the longest code leaves room for stray spaces,
     /// and anything longer is refused before any decoding.
     public static let maxInputLength = 2 * maxCodeLength
@@ -83,11 +83,11 @@ public struct Invite: Sendable, Equatable {
     }
 
     /// Whether `address` is a rendezvous server or the host itself.
-    public let route: Route
+    package let route: Route
     /// Where the joiner sends its first packet.
     public let address: HostPort
     /// The 32-byte room secret from which, with the owner's key, every room key is derived.
-    public let roomSecret: SecretBytes
+    package let roomSecret: SecretBytes
     /// The room's owner (the host's identity key): whose signed grants a joiner obeys. Another
     /// owner with the same secret is another room, so a forged owner finds nobody.
     public let owner: PublicKey
@@ -95,7 +95,7 @@ public struct Invite: Sendable, Equatable {
     public let displayName: String?
     /// The secrets of the room's later epochs, 1 up to the newest, in order (none before the
     /// first removal or rotation).
-    public let epochSecrets: [SecretBytes]
+    package let epochSecrets: [SecretBytes]
 
     /// Makes an invite for a room.
     ///
@@ -149,7 +149,7 @@ public struct Invite: Sendable, Equatable {
     }
 
     /// The keys of every later epoch the invite carries, oldest first.
-    public var laterEpochKeys: [RoomKeys] {
+    package var laterEpochKeys: [RoomKeys] {
         let root = roomKeys
         // inEpoch throws only for epoch 0 or a secret that is not 32 bytes; neither gets in here.
         return epochSecrets.enumerated().map { try! root.inEpoch(UInt32($0.offset + 1), secret: $0.element) }
@@ -164,7 +164,7 @@ public struct Invite: Sendable, Equatable {
 
     /// The bytes the text spells (payload and checksum), for a short-code exchange to seal:
     /// shorter than the text, so a room with many epochs still fits.
-    public var binary: [UInt8] {
+    package var binary: [UInt8] {
         var payload = payloadBytes()
         defer { Sodium.zero(&payload) }
         return Self.framed(payload)
@@ -353,7 +353,7 @@ public struct Invite: Sendable, Equatable {
     private func port16(_ port: UInt16) -> [UInt8] { [UInt8(port >> 8), UInt8(port & 0xff)] }
 
     /// Base32 text of `payload` and its checksum, behind the prefix; exposed for format tests only.
-    public static func _frame(payload: [UInt8]) -> String { frame(payload) }
+    package static func _frame(payload: [UInt8]) -> String { frame(payload) }
 
     private static func frame(_ payload: [UInt8]) -> String {
         var bytes = framed(payload)
@@ -446,7 +446,7 @@ extension Invite: CustomStringConvertible, CustomDebugStringConvertible, CustomR
 }
 
 /// Why an invite could not be made or read; no case carries the code or the secret.
-public enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum InviteError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Nothing but spaces was given.
     case empty
     /// The text is longer than any invite (its length in bytes, the longest invite); refused before decoding.

@@ -13,9 +13,9 @@
 /// Parsing is total: any input gives a result or a `NodeError.unreadableMedia`; no input traps,
 /// loops without consuming bytes, or makes the stripper allocate much more than the input's size.
 /// Stateless and thread-safe.
-public enum MetadataStripper {
+package enum MetadataStripper {
     /// The `reason` given for files whose format the stripper does not understand.
-    public static let unsupportedFormatReason = "unsupported format"
+    package static let unsupportedFormatReason = "unsupported format"
 
     /// The format `bytes` claim by their first bytes, or nil if neither JPEG nor PNG.
     public static func format(of bytes: [UInt8]) -> MediaFormat? {
@@ -29,7 +29,7 @@ public enum MetadataStripper {
     /// - Parameter bytes: a whole file.
     /// - Returns: the cleaned file; for unsupported formats the input unchanged with `stripped == false`.
     /// - Throws: `NodeError.unreadableMedia` if a JPEG or PNG is truncated or malformed.
-    public static func strip(_ bytes: [UInt8]) throws -> StrippedMedia {
+    package static func strip(_ bytes: [UInt8]) throws -> StrippedMedia {
         guard let format = format(of: bytes) else {
             return StrippedMedia(
                 bytes: bytes, format: nil, stripped: false, reason: unsupportedFormatReason, removed: [], orientation: nil)
@@ -54,7 +54,7 @@ public enum MetadataStripper {
 }
 
 /// The image formats whose metadata the stripper removes.
-public enum MediaFormat: String, Sendable, Equatable {
+package enum MediaFormat: String, Sendable, Equatable {
     /// JPEG/JFIF/EXIF files.
     case jpeg = "JPEG"
     /// PNG files (including APNG).
@@ -62,19 +62,19 @@ public enum MediaFormat: String, Sendable, Equatable {
 }
 
 /// A file as it may be shared, and what was taken out of it.
-public struct StrippedMedia: Sendable, Equatable {
+package struct StrippedMedia: Sendable, Equatable {
     /// The file to share: cleaned if `stripped`, else the input unchanged.
     public let bytes: [UInt8]
     /// The format recognised, or nil if unsupported.
     public let format: MediaFormat?
     /// True if the file was checked and its metadata removed; false means it still carries whatever it had.
-    public let stripped: Bool
+    package let stripped: Bool
     /// Why the file was not stripped (`MetadataStripper.unsupportedFormatReason`), or nil.
     public let reason: String?
     /// What was removed, each kind once, in file order (for example "EXIF", "GPS location", "comment", "tEXt").
     public let removed: [String]
     /// The EXIF orientation (2…8) kept in a minimal EXIF block so the photo is not shown rotated, or nil.
-    public let orientation: UInt16?
+    package let orientation: UInt16?
 }
 
 /// Why a file could not be parsed: where, and what was found there.

@@ -80,7 +80,7 @@ public enum ShopReport {
 }
 
 /// What stops a report, said in one line.
-public enum ShopReportError: Error, CustomStringConvertible {
+package enum ShopReportError: Error, CustomStringConvertible {
     /// The data folder has no store yet.
     case noStore(path: String)
     /// No room's tag starts with the prefix.

@@ -30,10 +30,10 @@ public struct DataFolder: Sendable {
     }
 
     /// Where the identity key lives.
-    public var identityPath: String { path + "/identity.key" }
+    package var identityPath: String { path + "/identity.key" }
 
     /// Where the store (SQLite, 0600) lives.
-    public var storePath: String { path + "/store.sqlite" }
+    package var storePath: String { path + "/store.sqlite" }
 
     /// Loads this node's identity, creating one (mode 0600) on first use.
     public func identity() throws -> Identity {
@@ -62,7 +62,7 @@ public struct DataFolder: Sendable {
     }
 
     /// The identity's fingerprint, as `cvpeer identity` prints it (creating the identity on first use).
-    public func identityFingerprint() throws -> String {
+    package func identityFingerprint() throws -> String {
         try identity().publicKey.fingerprint
     }
 

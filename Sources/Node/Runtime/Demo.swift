@@ -13,7 +13,7 @@ public final class Demo: Sendable {
     /// The customer's node.
     public let customer: NodeRuntime
     /// The rendezvous both use.
-    public let rendezvousPort: UInt16
+    package let rendezvousPort: UInt16
     let rendezvous: RendezvousService
 
     private init(agent: NodeRuntime, customer: NodeRuntime, rendezvous: RendezvousService, port: UInt16) {

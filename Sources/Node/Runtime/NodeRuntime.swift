@@ -61,11 +61,11 @@ public final class NodeRuntime: Sendable {
     /// The invite that brings others into the room (it holds the room secret: show it only to the user).
     public let invite: Invite
     /// The viewer's URL, token included (show it only to the user).
-    public let viewerURL: String
+    package let viewerURL: String
     /// The local API's port.
-    public let apiPort: Int
+    package let apiPort: Int
     /// Where the UDP socket is bound.
-    public let listenEndpoint: UDPEndpoint
+    package let listenEndpoint: UDPEndpoint
     let transport: PeerTransport
     let api: LocalAPIServer
     let tasks: [Task<Void, Never>]

@@ -11,12 +11,12 @@ import NIOCore
 /// whatever the order of registration, and its percent-decoded text appears in
 /// `LocalAPIRequest.parameters`. Access control (token, Host, Origin) has already happened when a
 /// handler runs.
-public struct LocalAPIRoute: Sendable {
+package struct LocalAPIRoute: Sendable {
     /// The HTTP methods a route can answer (the contract's, which the client sends).
-    public typealias Method = LocalAPIMethod
+    package typealias Method = LocalAPIMethod
 
     /// How the request body reaches the handler.
-    public enum Body: Sendable {
+    package enum Body: Sendable {
         /// Read whole into `LocalAPIRequest.body` before the handler runs; a larger body is answered 413.
         case buffered(limit: Int)
         /// Handed to the handler as `LocalAPIRequest.bodyStream`, chunk by chunk, for uploads; the stream
@@ -25,7 +25,7 @@ public struct LocalAPIRoute: Sendable {
     }
 
     /// The body limit of a JSON endpoint: far above any command's JSON, far below what would hurt memory.
-    public static let jsonBodyLimit = 1 << 20
+    package static let jsonBodyLimit = 1 << 20
 
     /// The method.
     public let method: Method
@@ -35,7 +35,7 @@ public struct LocalAPIRoute: Sendable {
     public let body: Body
     /// Answers a request; may throw `LocalAPIError.badRequest`, `.notFound` or `.payloadTooLarge`,
     /// and any other error is answered 500 without detail.
-    public let handler: @Sendable (LocalAPIRequest) async throws -> LocalAPIResponse
+    package let handler: @Sendable (LocalAPIRequest) async throws -> LocalAPIResponse
 
     /// Makes a route; a pattern not starting with `/` is a programming error.
     ///
@@ -67,7 +67,7 @@ public struct LocalAPIRoute: Sendable {
 }
 
 /// A request as a route handler sees it: no token, no cookie, no HTTP library types.
-public struct LocalAPIRequest: Sendable {
+package struct LocalAPIRequest: Sendable {
     /// The method.
     public let method: LocalAPIRoute.Method
     /// The path as sent, without the query.
@@ -82,7 +82,7 @@ public struct LocalAPIRequest: Sendable {
     /// The body of a `.buffered` route; empty for `.streamed` routes.
     public let body: [UInt8]
     /// The body of a `.streamed` route, readable once; nil for `.buffered` routes.
-    public let bodyStream: LocalAPIBodyStream?
+    package let bodyStream: LocalAPIBodyStream?
 
     /// Makes a request by hand, for tests of handlers that need no server.
     public init(
@@ -124,15 +124,15 @@ public struct LocalAPIRequest: Sendable {
 ///
 /// Can be iterated once. Back-pressure is end to end: the next chunk is read from the socket only
 /// when the handler asks for it.
-public struct LocalAPIBodyStream: AsyncSequence, Sendable {
+package struct LocalAPIBodyStream: AsyncSequence, Sendable {
     /// A chunk of the body.
-    public typealias Element = [UInt8]
+    package typealias Element = [UInt8]
 
     let base: RequestBody
     let limit: Int
 
     /// Reads the next chunk.
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         var base: RequestBody.AsyncIterator
         let limit: Int
         var received = 0
@@ -147,13 +147,13 @@ public struct LocalAPIBodyStream: AsyncSequence, Sendable {
     }
 
     /// Starts reading the body.
-    public func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(base: base.makeAsyncIterator(), limit: limit)
     }
 }
 
 /// What a route handler answers.
-public struct LocalAPIResponse: Sendable {
+package struct LocalAPIResponse: Sendable {
     /// The HTTP status.
     public var status: Int
     /// Extra headers, e.g. `content-type`.
@@ -191,7 +191,7 @@ public struct LocalAPIResponse: Sendable {
     }
 
     /// 204: done, nothing to say.
-    public static let noContent = LocalAPIResponse(status: 204)
+    package static let noContent = LocalAPIResponse(status: 204)
 }
 
 /// The live channel of the viewer: one WebSocket path and the node's callbacks for its sessions.
@@ -200,20 +200,20 @@ public struct LocalAPIResponse: Sendable {
 /// the node yields is sent as a text frame, and finishing the stream closes the socket. Inbound text
 /// frames go to `onMessage` one at a time, in order; binary frames are ignored. `onDisconnect` runs
 /// once when the socket is gone, whoever closed it; the outbound stream is cancelled by then.
-public struct LocalAPIWebSocketRoute: Sendable {
+package struct LocalAPIWebSocketRoute: Sendable {
     /// The largest inbound message: viewer messages are small JSON, a pointer move or a chat line.
-    public static let defaultMaxMessageSize = 64 << 10
+    package static let defaultMaxMessageSize = 64 << 10
 
     /// The path, e.g. `/ws`.
     public let path: String
     /// The largest inbound message in bytes; a larger one closes the socket.
     public let maxMessageSize: Int
     /// A session opened; returns the text frames to send it.
-    public let onConnect: @Sendable (LocalAPIWebSocketSession) async -> AsyncStream<String>
+    package let onConnect: @Sendable (LocalAPIWebSocketSession) async -> AsyncStream<String>
     /// A session sent a text message.
-    public let onMessage: @Sendable (LocalAPIWebSocketSession, String) async -> Void
+    package let onMessage: @Sendable (LocalAPIWebSocketSession, String) async -> Void
     /// A session ended.
-    public let onDisconnect: @Sendable (LocalAPIWebSocketSession) async -> Void
+    package let onDisconnect: @Sendable (LocalAPIWebSocketSession) async -> Void
 
     /// Makes the WebSocket endpoint; see the type's documentation for the callbacks' contract.
     public init(
@@ -232,7 +232,7 @@ public struct LocalAPIWebSocketRoute: Sendable {
 }
 
 /// One connected WebSocket: an id unique within the server's run, and the handshake's query.
-public struct LocalAPIWebSocketSession: Sendable, Hashable {
+package struct LocalAPIWebSocketSession: Sendable, Hashable {
     /// Unique among the sessions of one server run, counting from 1.
     public let id: UInt64
     /// The handshake URL's query parameters, percent-decoded; `token` is never among them.

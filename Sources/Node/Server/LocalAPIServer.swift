@@ -25,7 +25,7 @@ import ServiceLifecycle
 /// file, lets requests in flight finish (closing WebSockets with "normal closure") for up to
 /// `Configuration.shutdownGracePeriod`, then cancels what remains. A server can be started again
 /// after `stop()`, with a new token. Thread-safe (an actor).
-public actor LocalAPIServer {
+package actor LocalAPIServer {
     /// How and where the server listens.
     public struct Configuration: Sendable {
         /// The address to listen on; only `127.0.0.1` (or `localhost`, which means it) is accepted.
@@ -35,9 +35,9 @@ public actor LocalAPIServer {
         /// The data folder to write `api.json` into; nil writes none (tests, or a viewer-only embedding).
         public var dataFolderPath: String?
         /// How long `stop()` lets requests and sockets finish before cancelling them.
-        public var shutdownGracePeriod: Duration
+        package var shutdownGracePeriod: Duration
         /// Where the server logs; nil uses a `cvpeer.api` logger at warning level, quiet unless something is wrong.
-        public var logger: Logger?
+        package var logger: Logger?
 
         /// Makes a configuration; the defaults listen on an ephemeral loopback port and write no `api.json`.
         public init(
@@ -200,17 +200,17 @@ public actor LocalAPIServer {
 }
 
 /// Where a running local API is reached. `description` hides the token; `viewerURL` contains it.
-public struct LocalAPIEndpoint: Sendable, CustomStringConvertible {
+package struct LocalAPIEndpoint: Sendable, CustomStringConvertible {
     /// The port on 127.0.0.1.
     public let port: Int
     /// The token of this run.
     public let token: LocalAPIToken
 
     /// `http://127.0.0.1:PORT`, the base of every request.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    package var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// The URL to print for the user: the viewer's page with the token, which the browser trades for a cookie.
-    public var viewerURL: String { baseURL + "/?" + LocalAPIAccessPolicy.queryTokenName + "=" + token.text }
+    package var viewerURL: String { baseURL + "/?" + LocalAPIAccessPolicy.queryTokenName + "=" + token.text }
 
     public var description: String { "LocalAPIEndpoint(\(baseURL), token redacted)" }
 }

@@ -23,13 +23,13 @@ import PeerCrypto
 /// No I/O, no clock: every event takes `now`, monotonic nanoseconds; randomness for indices,
 /// jitter and punches comes from the injected generator (ephemeral keys come from libsodium).
 /// Not thread-safe; owned by the node's transport shell.
-public struct LinkEndpoint<Path: LinkPath>: Sendable {
+package struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// Choices the shell makes per endpoint.
     public struct Configuration: Equatable, Sendable {
         /// Send a keepalive after `Wire.linkKeepaliveInterval` without sending even when nothing
         /// arrives, so idle links and their NAT bindings stay up; otherwise keepalives only answer
         /// received packets (and an idle link dies after `Wire.linkDeadAfter`).
-        public var persistentKeepalive: Bool
+        package var persistentKeepalive: Bool
 
         /// The default answers received packets only, as WireGuard's passive keepalive does.
         public init(persistentKeepalive: Bool = false) {
@@ -44,7 +44,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// shell injects the system clock (`TransportLoop`); tests and simulations use
     /// `followingMonotonic`, or an offset from it to model a skewed clock, so runs stay
     /// deterministic. Called with the event's `now`; must be cheap.
-    public struct WallClock: Sendable {
+    package struct WallClock: Sendable {
         /// Milliseconds since 1970 (UTC) at the given monotonic `now`.
         public let milliseconds: @Sendable (_ now: UInt64) -> UInt64
 
@@ -56,13 +56,13 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
         /// The monotonic time itself, in milliseconds, plus `offsetMilliseconds` (which may be
         /// negative): deterministic, for tests and simulations; every endpoint of one simulated
         /// network that shares `now` agrees on it.
-        public static func followingMonotonic(offsetMilliseconds: Int64 = 0) -> WallClock {
+        package static func followingMonotonic(offsetMilliseconds: Int64 = 0) -> WallClock {
             WallClock { now in UInt64(clamping: Int64(clamping: now / 1_000_000) &+ offsetMilliseconds) }
         }
     }
 
     /// This node's identity, as peers see it.
-    public let localKey: PublicKey
+    package let localKey: PublicKey
     /// The configuration given at creation.
     public let configuration: Configuration
     let identity: Identity
@@ -78,7 +78,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     let wallClock: WallClock
     /// Random per endpoint, sent in handshake messages 2 and 3: a peer that sees a new one knows this
     /// side restarted and drops the old link's state instead of resuming it.
-    public let incarnation: [UInt8]
+    package let incarnation: [UInt8]
 
     var links: [PublicKey: LinkRecord<Path>] = [:]
     var sessions: [UInt32: LinkSession] = [:]
@@ -101,7 +101,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// True if the last datagram given to `received` authenticated (data, a completed handshake,
     /// a cookie reply): only a sender at its address could have made it, so the shell may trust
     /// that the address receives, without comparing stats around every datagram.
-    public internal(set) var lastDatagramAuthenticated = false
+    package internal(set) var lastDatagramAuthenticated = false
 
     /// An endpoint for `identity` in `room`, with no links yet.
     ///
@@ -165,7 +165,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     }
 
     /// The most earlier epochs still answered.
-    public static var maxOlderEpochs: Int { Wire.linkMaxOlderEpochs }
+    package static var maxOlderEpochs: Int { Wire.linkMaxOlderEpochs }
 
     /// Moves to a new epoch: handshakes start with `keys` from now on, and every link is
     /// rekeyed under them (the peer answers once it holds them too; until then the link keeps
@@ -208,7 +208,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// A relayed link uses it to test a candidate direct path: if it arrives, the peer switches to
     /// the direct path and answers on it, and the answer moves this side too.
     /// - Throws: `LinkError.noLink` or `.exhausted`, as `send`.
-    public mutating func probe(_ peer: PublicKey, on path: Path, now: UInt64) throws(LinkError) -> [LinkAction<Path>] {
+    package mutating func probe(_ peer: PublicKey, on path: Path, now: UInt64) throws(LinkError) -> [LinkAction<Path>] {
         guard let link = links[peer] else { throw .noLink }
         guard link.nextPacketNumber < Wire.linkRejectAfterMessages else { throw .exhausted }
         if path.isRelayed { links[peer]?.relayPath = path }
@@ -218,7 +218,7 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     }
 
     /// A punch packet towards `path`: opens this side's NAT mapping before the peer's handshake arrives.
-    public mutating func punch(on path: Path) -> [LinkAction<Path>] {
+    package mutating func punch(on path: Path) -> [LinkAction<Path>] {
         var bytes = [UInt8](repeating: 0, count: Wire.punchRandomSize)
         for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: random.next()) }
         return [.send(LinkPacket.punch(.init(random: bytes)).encoded(macKey: room.macKey), to: path)]
@@ -239,17 +239,17 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     }
 
     /// The packet number the next packet to `peer` will carry, for the reliability layer.
-    public func nextPacketNumber(for peer: PublicKey) -> UInt64? {
+    package func nextPacketNumber(for peer: PublicKey) -> UInt64? {
         links[peer]?.nextPacketNumber
     }
 
     /// Peers with an established link.
-    public var connectedPeers: [PublicKey] {
+    package var connectedPeers: [PublicKey] {
         links.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     /// The state of the link to `peer`, or nil if there is none.
-    public func linkInfo(for peer: PublicKey) -> LinkInfo<Path>? {
+    package func linkInfo(for peer: PublicKey) -> LinkInfo<Path>? {
         guard let link = links[peer], let session = sessions[link.current] else { return nil }
         return LinkInfo(
             peer: peer, path: link.path, isDirect: !link.path.isRelayed, establishedAt: link.establishedAt,
@@ -259,16 +259,16 @@ public struct LinkEndpoint<Path: LinkPath>: Sendable {
     }
 
     /// Handshakes in progress as initiator (connects and rekeys).
-    public var pendingHandshakes: Int { attempts.count }
+    package var pendingHandshakes: Int { attempts.count }
 
     /// Responder states waiting for message 3.
-    public var halfOpenCount: Int { halfOpen.count }
+    package var halfOpenCount: Int { halfOpen.count }
 
     /// True while direct paths' initiations need a cookie first.
-    public func isUnderLoad(now: UInt64) -> Bool { now < underLoadUntil }
+    package func isUnderLoad(now: UInt64) -> Bool { now < underLoadUntil }
 
     /// Sessions held, confirmed or not, across all links.
-    public var sessionCount: Int { sessions.count }
+    package var sessionCount: Int { sessions.count }
 }
 
 // MARK: Shared helpers

@@ -20,7 +20,7 @@ import Primitives
 // AEAD are checked by the endpoint, in that order, before any Diffie-Hellman.
 
 /// Why bytes are not a link packet; every case is dropped and counted as malformed.
-public enum LinkPacketError: Error, Equatable, Sendable {
+package enum LinkPacketError: Error, Equatable, Sendable {
     /// Not even a type byte.
     case empty
     /// A first byte the link layer does not define (rendezvous types go elsewhere).
@@ -32,7 +32,7 @@ public enum LinkPacketError: Error, Equatable, Sendable {
 }
 
 /// One datagram of the link layer, decoded but not yet verified.
-public enum LinkPacket: Equatable, Sendable {
+package enum LinkPacket: Equatable, Sendable {
     /// Noise message 1.
     case initiation(Initiation)
     /// Noise message 2.
@@ -48,7 +48,7 @@ public enum LinkPacket: Equatable, Sendable {
 
     /// Message 1, the initiator's index, which the responder addresses its answer to, and when
     /// it was made, which the responder checks against its window and replay cache.
-    public struct Initiation: Equatable, Sendable {
+    package struct Initiation: Equatable, Sendable {
         /// The initiator's index for this attempt.
         public var senderIndex: UInt32
         /// The initiator's wall clock when the attempt started: milliseconds since 1970 (UTC).
@@ -59,7 +59,7 @@ public enum LinkPacket: Equatable, Sendable {
         public var mac: [UInt8]
         /// The cookie mac (mac2) as received: zero unless the sender holds a cookie for the path
         /// (`encoded` writes zero; `LinkCookie.withMac2` fills it in per path).
-        public var mac2: [UInt8]
+        package var mac2: [UInt8]
 
         /// A packet to encode; the macs are filled in by `encoded(macKey:)`.
         public init(senderIndex: UInt32, timestamp: UInt64, message: [UInt8], mac: [UInt8] = [], mac2: [UInt8] = []) {
@@ -76,7 +76,7 @@ public enum LinkPacket: Equatable, Sendable {
         /// The responder's index for this session.
         public var senderIndex: UInt32
         /// The initiator's index from message 1.
-        public var receiverIndex: UInt32
+        package var receiverIndex: UInt32
         /// Noise message 2 (exactly 128 bytes).
         public var message: [UInt8]
         /// The room mac as received (recomputed by `encoded`).
@@ -92,9 +92,9 @@ public enum LinkPacket: Equatable, Sendable {
     }
 
     /// Message 3, addressed to the responder's index.
-    public struct Finish: Equatable, Sendable {
+    package struct Finish: Equatable, Sendable {
         /// The responder's index from message 2.
-        public var receiverIndex: UInt32
+        package var receiverIndex: UInt32
         /// Noise message 3 (exactly 96 bytes).
         public var message: [UInt8]
         /// The room mac as received (recomputed by `encoded`).
@@ -109,9 +109,9 @@ public enum LinkPacket: Equatable, Sendable {
     }
 
     /// A session's encrypted packet; the header is the associated data.
-    public struct DataPacket: Equatable, Sendable {
+    package struct DataPacket: Equatable, Sendable {
         /// The receiving side's session index.
-        public var receiverIndex: UInt32
+        package var receiverIndex: UInt32
         /// The packet number: the AEAD nonce, never reused under one key.
         public var counter: UInt64
         /// ChaCha20-Poly1305 output: plaintext length + 16.
@@ -138,7 +138,7 @@ public enum LinkPacket: Equatable, Sendable {
     }
 
     /// Random filler sent towards a candidate address so NATs open a mapping.
-    public struct Punch: Equatable, Sendable {
+    package struct Punch: Equatable, Sendable {
         /// `Wire.punchRandomSize` random bytes.
         public var random: [UInt8]
 
@@ -150,14 +150,14 @@ public enum LinkPacket: Equatable, Sendable {
     }
 
     /// A cookie for the address an initiation came from, sealed so only the initiator can read it.
-    public struct CookieReply: Equatable, Sendable {
+    package struct CookieReply: Equatable, Sendable {
         /// The initiator's index from the initiation it answers.
-        public var receiverIndex: UInt32
+        package var receiverIndex: UInt32
         /// XChaCha20-Poly1305 nonce (24 random bytes).
         public var nonce: [UInt8]
         /// The cookie sealed under the room's cookie key with the initiation's mac1 as associated
         /// data (32 bytes: cookie and tag).
-        public var sealedCookie: [UInt8]
+        package var sealedCookie: [UInt8]
 
         /// Wraps the fields.
         public init(receiverIndex: UInt32, nonce: [UInt8], sealedCookie: [UInt8]) {
@@ -284,9 +284,9 @@ public enum LinkPacket: Equatable, Sendable {
 
 /// The room mac on handshake packets: one keyed hash that keeps non-members away from any
 /// Diffie-Hellman.
-public enum LinkMac {
+package enum LinkMac {
     /// BLAKE2b-128 of `bytes` keyed with the room's mac key.
-    public static func compute(over bytes: ArraySlice<UInt8>, key: SecretBytes) -> [UInt8] {
+    package static func compute(over bytes: ArraySlice<UInt8>, key: SecretBytes) -> [UInt8] {
         bytes.withUnsafeBytes { data in
             key.withUnsafeBytes { k in Blake2b.hash(data, key: k, outputLength: Wire.linkMacSize) }
         }
@@ -295,7 +295,7 @@ public enum LinkMac {
     /// True if a handshake packet's room mac (its last 16 bytes; an initiation's mac1, 16 bytes
     /// before its end) is the mac of every byte before it, compared in constant time so a
     /// non-member cannot forge a mac byte by byte.
-    public static func isValid(_ packet: [UInt8], key: SecretBytes) -> Bool {
+    package static func isValid(_ packet: [UInt8], key: SecretBytes) -> Bool {
         guard packet.count >= Wire.linkMacSize else { return false }
         let macStart =
             packet.first == Wire.LinkPacketType.handshakeInitiation.rawValue && packet.count == Wire.handshakeInitiationSize

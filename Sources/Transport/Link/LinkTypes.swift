@@ -11,7 +11,7 @@ public protocol LinkPath: Hashable, Sendable {
 }
 
 /// What the shell must do after an event: the link layer itself never does I/O.
-public enum LinkAction<Path: LinkPath>: Equatable, Sendable {
+package enum LinkAction<Path: LinkPath>: Equatable, Sendable {
     /// Send these bytes as one datagram on `to`.
     case send([UInt8], to: Path)
     /// Hand an authenticated plaintext (the reliability layer's frames) to the link's owner; the
@@ -44,7 +44,7 @@ public enum LinkDownReason: Equatable, Sendable {
 }
 
 /// A local request the link layer refuses; network input never throws, it is dropped.
-public enum LinkError: Error, Equatable, Sendable {
+package enum LinkError: Error, Equatable, Sendable {
     /// There is no established link to this peer.
     case noLink
     /// The plaintext exceeds `Wire.maxFramesSize`.
@@ -62,19 +62,19 @@ public struct LinkInfo<Path: LinkPath>: Equatable, Sendable {
     /// Where packets to the peer go now.
     public var path: Path
     /// False when the path goes through the relay.
-    public var isDirect: Bool
+    package var isDirect: Bool
     /// When the link came up.
-    public var establishedAt: UInt64
+    package var establishedAt: UInt64
     /// When the session now used for sending completed its handshake (moves on each rekey).
-    public var sessionStartedAt: UInt64
+    package var sessionStartedAt: UInt64
     /// When the last authenticated packet arrived.
-    public var lastReceivedAt: UInt64
+    package var lastReceivedAt: UInt64
     /// Whether this side initiated the session now used for sending.
-    public var initiatedLocally: Bool
+    package var initiatedLocally: Bool
     /// Confirmed sessions held (current and older ones still accepted for receiving).
-    public var sessionCount: Int
+    package var sessionCount: Int
     /// The packet number the next packet sent will carry.
-    public var nextPacketNumber: UInt64
+    package var nextPacketNumber: UInt64
     /// The room epoch whose keys made the session now used for sending.
     public var epoch: UInt32 = 0
 }
@@ -124,37 +124,37 @@ public struct LinkStats: Equatable, Sendable {
     /// Dropped datagrams by reason.
     public internal(set) var drops: [LinkDropReason: Int] = [:]
     /// Handshake attempts started (connects and rekeys).
-    public internal(set) var handshakesInitiated = 0
+    package internal(set) var handshakesInitiated = 0
     /// Sessions created by a completed handshake, either role.
-    public internal(set) var sessionsEstablished = 0
+    package internal(set) var sessionsEstablished = 0
     /// Links replaced because the peer came back with a new incarnation (it restarted).
-    public internal(set) var peerRestarts = 0
+    package internal(set) var peerRestarts = 0
     /// Rekeys started by this side.
-    public internal(set) var rekeysStarted = 0
+    package internal(set) var rekeysStarted = 0
     /// Handshake attempts that gave up.
-    public internal(set) var handshakesFailed = 0
+    package internal(set) var handshakesFailed = 0
     /// Duplicates of message 1 answered with the cached message 2 (no Diffie-Hellman).
-    public internal(set) var duplicateInitiationsAnswered = 0
+    package internal(set) var duplicateInitiationsAnswered = 0
     /// Duplicates of message 3 answered with a fresh confirmation.
-    public internal(set) var duplicateFinishesAnswered = 0
+    package internal(set) var duplicateFinishesAnswered = 0
     /// Half-open responder states evicted because `Wire.linkMaxHalfOpen` were pending.
-    public internal(set) var halfOpenEvicted = 0
+    package internal(set) var halfOpenEvicted = 0
     /// Data packets sent (keepalives, probes and close notices included).
-    public internal(set) var dataPacketsSent = 0
+    package internal(set) var dataPacketsSent = 0
     /// Data packets that authenticated.
-    public internal(set) var dataPacketsReceived = 0
+    package internal(set) var dataPacketsReceived = 0
     /// Empty data packets sent to keep a link or a NAT mapping alive.
-    public internal(set) var keepalivesSent = 0
+    package internal(set) var keepalivesSent = 0
     /// Empty data packets sent on candidate paths.
-    public internal(set) var probesSent = 0
+    package internal(set) var probesSent = 0
     /// Punch packets received (and ignored).
-    public internal(set) var punchesReceived = 0
+    package internal(set) var punchesReceived = 0
     /// Initiations answered with a cookie reply instead of message 2 (under load, no valid mac2).
-    public internal(set) var cookieRepliesSent = 0
+    package internal(set) var cookieRepliesSent = 0
     /// Cookie replies that opened: message 1 went out again with mac2.
-    public internal(set) var cookieRepliesReceived = 0
+    package internal(set) var cookieRepliesReceived = 0
     /// Times a link moved to another path.
-    public internal(set) var pathChanges = 0
+    package internal(set) var pathChanges = 0
 
     /// Drops for one reason.
     public func dropped(_ reason: LinkDropReason) -> Int { drops[reason, default: 0] }

@@ -6,16 +6,16 @@
 /// forger cannot move the window.
 ///
 /// Not thread-safe; owned by one link's receive path.
-public struct ReplayWindow: Sendable {
+package struct ReplayWindow: Sendable {
     /// Counters this far behind the newest are still accepted: the 2,048 the design asks for, so
     /// that heavy reordering on a fast path (pacing bursts, several paths) is not taken for replay.
     /// A multiple of 64 by construction.
-    public static let windowSize: UInt64 = UInt64(wordCount - 1) * 64
+    package static let windowSize: UInt64 = UInt64(wordCount - 1) * 64
     /// 33 words: 32 whole words of history plus one being filled.
     private static let wordCount = 33
     /// Counters at or above this are never accepted: the sender must rekey first (2^64 − 2^13,
     /// like WireGuard's RejectAfterMessages, leaves the top range unused).
-    public static let rejectAfter: UInt64 = UInt64.max - (1 << 13)
+    package static let rejectAfter: UInt64 = UInt64.max - (1 << 13)
 
     private var highest: UInt64 = 0
     private var seenAny = false

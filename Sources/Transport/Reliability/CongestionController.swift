@@ -6,33 +6,33 @@
 /// they are the same congestion event. Not thread-safe; owned by one `ReliableLink`.
 public struct CongestionController: Equatable, Sendable {
     /// Bytes that may be in flight.
-    public private(set) var window = Reliability.initialWindowPackets * Reliability.maxDatagramSize
+    package private(set) var window = Reliability.initialWindowPackets * Reliability.maxDatagramSize
     /// Above this the window grows linearly; `Int.max` until the first loss.
-    public private(set) var slowStartThreshold = Int.max
+    package private(set) var slowStartThreshold = Int.max
     /// Bytes of ack-eliciting packets sent and neither acknowledged nor declared lost.
-    public private(set) var bytesInFlight = 0
+    package private(set) var bytesInFlight = 0
     /// Send time of the packet whose loss started the current recovery period.
-    public private(set) var recoveryStartTime: UInt64?
+    package private(set) var recoveryStartTime: UInt64?
     /// Losses that shrank the window.
-    public private(set) var congestionEvents = 0
+    package private(set) var congestionEvents = 0
 
     private var pacerTokens = Double(Reliability.pacingBurstPackets * Reliability.maxDatagramSize)
     private var pacerUpdated: UInt64?
 
     /// The smallest the window gets.
-    public static let minimumWindow = Reliability.minimumWindowPackets * Reliability.maxDatagramSize
+    package static let minimumWindow = Reliability.minimumWindowPackets * Reliability.maxDatagramSize
 
     /// Starts in slow start with the initial window and a full pacing burst.
     public init() {}
 
     /// True if one more full datagram fits in the window.
-    public var windowAllowsSending: Bool { bytesInFlight + Reliability.maxDatagramSize <= window }
+    package var windowAllowsSending: Bool { bytesInFlight + Reliability.maxDatagramSize <= window }
 
     /// True while no loss has happened yet, or the window is below the threshold.
-    public var inSlowStart: Bool { window < slowStartThreshold }
+    package var inSlowStart: Bool { window < slowStartThreshold }
 
     /// Records an ack-eliciting packet of `bytes` sent at `now`.
-    public mutating func packetSent(bytes: Int, now: UInt64, smoothedRTT: UInt64) {
+    package mutating func packetSent(bytes: Int, now: UInt64, smoothedRTT: UInt64) {
         bytesInFlight += bytes
         refillPacer(now: now, smoothedRTT: smoothedRTT)
         pacerTokens -= Double(bytes)
@@ -40,7 +40,7 @@ public struct CongestionController: Equatable, Sendable {
 
     /// Records an in-flight packet acknowledged; grows the window unless in recovery or the
     /// sender was not using it (`appLimited`), so idle links do not build a window they never tested.
-    public mutating func packetAcked(bytes: Int, timeSent: UInt64, appLimited: Bool) {
+    package mutating func packetAcked(bytes: Int, timeSent: UInt64, appLimited: Bool) {
         bytesInFlight -= bytes
         if let recoveryStartTime, timeSent <= recoveryStartTime { return }
         if appLimited { return }
@@ -52,12 +52,12 @@ public struct CongestionController: Equatable, Sendable {
     }
 
     /// Takes a packet out of flight without an acknowledgement (declared lost).
-    public mutating func removeFromFlight(bytes: Int) {
+    package mutating func removeFromFlight(bytes: Int) {
         bytesInFlight -= bytes
     }
 
     /// A congestion event: packets were lost, the newest of them sent at `largestLostTimeSent`.
-    public mutating func packetsLost(largestLostTimeSent: UInt64, now: UInt64) {
+    package mutating func packetsLost(largestLostTimeSent: UInt64, now: UInt64) {
         if let recoveryStartTime, largestLostTimeSent <= recoveryStartTime { return }
         recoveryStartTime = now
         congestionEvents += 1
@@ -67,7 +67,7 @@ public struct CongestionController: Equatable, Sendable {
 
     /// The earliest time pacing lets the next full datagram leave: tokens refill at
     /// 5/4 × window / smoothed RTT up to a burst of `Reliability.pacingBurstPackets` datagrams.
-    public func pacingReadyTime(smoothedRTT: UInt64) -> UInt64 {
+    package func pacingReadyTime(smoothedRTT: UInt64) -> UInt64 {
         guard let pacerUpdated else { return 0 }
         let needed = Double(Reliability.maxDatagramSize)
         if pacerTokens >= needed { return pacerUpdated }

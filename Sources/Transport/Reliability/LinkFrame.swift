@@ -3,7 +3,7 @@
 /// Integers are unsigned LEB128 varints that must be minimal, so each frame has exactly one
 /// encoding. `decode` is total: any bytes give frames or a thrown error, never a trap, and
 /// every length is checked against a `Wire` bound before anything is allocated.
-public enum LinkFrame: Equatable, Sendable {
+package enum LinkFrame: Equatable, Sendable {
     /// `length` zero bytes (at least one); consecutive padding decodes as one frame.
     case padding(length: Int)
     /// Asks for an acknowledgement.
@@ -22,7 +22,7 @@ public enum LinkFrame: Equatable, Sendable {
 
     /// True for frames the receiver must acknowledge; ACK, PADDING and CLOSE are not, so two
     /// idle links never ack each other's acks.
-    public var isAckEliciting: Bool {
+    package var isAckEliciting: Bool {
         switch self {
         case .padding, .ack, .close: false
         case .ping, .message, .unreliable, .maxData: true
@@ -34,14 +34,14 @@ public enum LinkFrame: Equatable, Sendable {
 ///
 /// `ranges` are disjoint, descending and separated by at least one missing packet number, so
 /// they encode as "first range length" and then (gap, length) pairs.
-public struct AckFrame: Equatable, Sendable {
+package struct AckFrame: Equatable, Sendable {
     /// Acknowledged packet numbers, highest range first.
-    public let ranges: [ClosedRange<UInt64>]
+    package let ranges: [ClosedRange<UInt64>]
     /// How long the receiver held the ACK after receiving the largest packet, in microseconds.
-    public let ackDelayMicros: UInt64
+    package let ackDelayMicros: UInt64
 
     /// The largest acknowledged packet number.
-    public var largest: UInt64 { ranges[0].upperBound }
+    package var largest: UInt64 { ranges[0].upperBound }
 
     /// Builds an ACK frame; `ranges` must be non-empty, descending and non-adjacent.
     public init(ranges: [ClosedRange<UInt64>], ackDelayMicros: UInt64) {
@@ -58,11 +58,11 @@ public struct AckFrame: Equatable, Sendable {
 
 /// A piece of reliable message `messageID`: `bytes` belong at `offset` of a message of
 /// `totalLength` bytes.
-public struct MessageFragment: Equatable, Sendable {
+package struct MessageFragment: Equatable, Sendable {
     /// The message's sequence number on this link (0, 1, 2, …); delivery follows it.
-    public let messageID: UInt64
+    package let messageID: UInt64
     /// The whole message's length, repeated in every fragment so any one can start reassembly.
-    public let totalLength: Int
+    package let totalLength: Int
     /// Where `bytes` start inside the message.
     public let offset: Int
     /// The fragment's data (may be empty only for an empty message).

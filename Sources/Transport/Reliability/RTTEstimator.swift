@@ -5,13 +5,13 @@ public struct RTTEstimator: Equatable, Sendable {
     /// The most recent sample, before the ack delay is taken off.
     public private(set) var latest: UInt64 = 0
     /// The smallest sample seen: a floor the ack-delay correction may not go below.
-    public private(set) var minimum: UInt64 = 0
+    package private(set) var minimum: UInt64 = 0
     /// The exponentially weighted mean (7/8 old, 1/8 new).
-    public private(set) var smoothed: UInt64 = Reliability.initialRTT
+    package private(set) var smoothed: UInt64 = Reliability.initialRTT
     /// The mean deviation (3/4 old, 1/4 new).
-    public private(set) var variance: UInt64 = Reliability.initialRTT / 2
+    package private(set) var variance: UInt64 = Reliability.initialRTT / 2
     /// False until the first sample; until then `smoothed` is `Reliability.initialRTT`.
-    public private(set) var hasSample = false
+    package private(set) var hasSample = false
 
     /// Starts with no sample.
     public init() {}
@@ -21,7 +21,7 @@ public struct RTTEstimator: Equatable, Sendable {
     /// - Parameters:
     ///   - latest: Nanoseconds from sending the largest newly acknowledged packet to its ACK.
     ///   - ackDelay: The peer's reported delay, already capped at `Reliability.maxAckDelay`.
-    public mutating func addSample(latest: UInt64, ackDelay: UInt64) {
+    package mutating func addSample(latest: UInt64, ackDelay: UInt64) {
         self.latest = latest
         guard hasSample else {
             hasSample = true
@@ -41,13 +41,13 @@ public struct RTTEstimator: Equatable, Sendable {
 
     /// How long after a later packet's ACK an unacked packet is declared lost:
     /// 9/8 × max(smoothed, latest), at least `Reliability.granularity`.
-    public var lossDelay: UInt64 {
+    package var lossDelay: UInt64 {
         max(max(smoothed, latest) / Reliability.timeThresholdDenominator * Reliability.timeThresholdNumerator,
             Reliability.granularity)
     }
 
     /// The base probe timeout: smoothed + max(4 × variance, granularity) + max ack delay.
-    public var probeTimeout: UInt64 {
+    package var probeTimeout: UInt64 {
         smoothed + max(4 * variance, Reliability.granularity) + Reliability.maxAckDelay
     }
 }

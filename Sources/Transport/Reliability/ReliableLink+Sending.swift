@@ -17,7 +17,7 @@ extension ReliableLink {
     ///   - maxSize: The plaintext budget; `Wire.maxFramesSize` (the most allowed) unless the shell
     ///     needs room for something else.
     ///   - now: Monotonic nanoseconds.
-    public mutating func nextPacket(packetNumber: UInt64, maxSize: Int = Wire.maxFramesSize, now: UInt64) -> [UInt8]? {
+    package mutating func nextPacket(packetNumber: UInt64, maxSize: Int = Wire.maxFramesSize, now: UInt64) -> [UInt8]? {
         if let largestSent { precondition(packetNumber > largestSent, "packet numbers must increase") }
         let budget = min(maxSize, Wire.maxFramesSize)
         switch state {
@@ -79,7 +79,7 @@ extension ReliableLink {
 
     /// The earliest time `nextPacket` will return a packet if nothing else happens, or nil when
     /// it waits for an ACK (window full), for new messages, or for nothing (closed).
-    public var nextSendTime: UInt64? {
+    package var nextSendTime: UInt64? {
         switch state {
         case .closed: return nil
         case .closing(_, let requestedAt): return requestedAt

@@ -28,55 +28,55 @@ public struct ReliableLink: Sendable {
         /// Smoothed round-trip time in nanoseconds (`Reliability.initialRTT` before a sample).
         public internal(set) var smoothedRTT: UInt64 = 0
         /// Round-trip variance in nanoseconds.
-        public internal(set) var rttVariance: UInt64 = 0
+        package internal(set) var rttVariance: UInt64 = 0
         /// Smallest round-trip sample in nanoseconds (0 before a sample).
-        public internal(set) var minRTT: UInt64 = 0
+        package internal(set) var minRTT: UInt64 = 0
         /// Latest round-trip sample in nanoseconds (0 before a sample).
-        public internal(set) var latestRTT: UInt64 = 0
+        package internal(set) var latestRTT: UInt64 = 0
         /// Congestion window in bytes.
-        public internal(set) var congestionWindow = 0
+        package internal(set) var congestionWindow = 0
         /// Slow-start threshold in bytes (`Int.max` until the first loss).
-        public internal(set) var slowStartThreshold = 0
+        package internal(set) var slowStartThreshold = 0
         /// Bytes of ack-eliciting packets neither acknowledged nor declared lost.
-        public internal(set) var bytesInFlight = 0
+        package internal(set) var bytesInFlight = 0
         /// Losses that shrank the congestion window.
-        public internal(set) var congestionEvents = 0
+        package internal(set) var congestionEvents = 0
         /// Packets built by `nextPacket`.
-        public internal(set) var packetsSent = 0
+        package internal(set) var packetsSent = 0
         /// Of those, packets that count in flight (everything but ACK-only and CLOSE packets).
-        public internal(set) var ackElicitingPacketsSent = 0
+        package internal(set) var ackElicitingPacketsSent = 0
         /// Packets taken in by `received`.
-        public internal(set) var packetsReceived = 0
+        package internal(set) var packetsReceived = 0
         /// Packets dropped because their number was already seen (or too old to tell).
-        public internal(set) var duplicatePackets = 0
+        package internal(set) var duplicatePackets = 0
         /// Packets left unacknowledged because a fragment in them exceeded a receive bound.
-        public internal(set) var refusedPackets = 0
+        package internal(set) var refusedPackets = 0
         /// ACK frames ignored because they acknowledged a packet never sent.
-        public internal(set) var invalidAcks = 0
+        package internal(set) var invalidAcks = 0
         /// Sent packets declared lost.
-        public internal(set) var packetsLost = 0
+        package internal(set) var packetsLost = 0
         /// Probe timeouts that fired.
-        public internal(set) var probeTimeouts = 0
+        package internal(set) var probeTimeouts = 0
         /// Message fragments sent again after a loss or as a probe.
-        public internal(set) var retransmittedFragments = 0
+        package internal(set) var retransmittedFragments = 0
         /// Message bytes sent again after a loss or as a probe.
-        public internal(set) var retransmittedBytes = 0
+        package internal(set) var retransmittedBytes = 0
         /// Reliable messages delivered to the application.
-        public internal(set) var messagesDelivered = 0
+        package internal(set) var messagesDelivered = 0
         /// Unreliable datagrams sent (each exactly once).
-        public internal(set) var unreliableSent = 0
+        package internal(set) var unreliableSent = 0
         /// Unreliable datagrams delivered to the application.
-        public internal(set) var unreliableDelivered = 0
+        package internal(set) var unreliableDelivered = 0
         /// Unreliable datagrams dropped before sending (queue full or larger than the packet).
-        public internal(set) var unreliableDropped = 0
+        package internal(set) var unreliableDropped = 0
         /// Reliable messages queued or in flight and not yet fully acknowledged.
-        public internal(set) var queuedMessages = 0
+        package internal(set) var queuedMessages = 0
         /// Partly received (or received but not yet deliverable) messages held.
-        public internal(set) var reassemblyMessages = 0
+        package internal(set) var reassemblyMessages = 0
         /// Bytes reserved for those messages.
-        public internal(set) var reassemblyBytes = 0
+        package internal(set) var reassemblyBytes = 0
         /// Disjoint received ranges across those messages.
-        public internal(set) var reassemblyRanges = 0
+        package internal(set) var reassemblyRanges = 0
 
         init() {}
     }
@@ -166,7 +166,7 @@ public struct ReliableLink: Sendable {
     /// The round-trip estimate.
     public internal(set) var rtt = RTTEstimator()
     /// The congestion window, bytes in flight and pacer.
-    public internal(set) var congestion = CongestionController()
+    package internal(set) var congestion = CongestionController()
 
     // Receiving side.
     var receivedPackets = PacketNumberSet()
@@ -190,7 +190,7 @@ public struct ReliableLink: Sendable {
     /// - Returns: The message id (0, 1, 2, … in call order).
     /// - Throws: `ReliabilityError.messageTooLarge` or `.linkClosed`.
     @discardableResult
-    public mutating func enqueue(message: [UInt8]) throws(ReliabilityError) -> UInt64 {
+    package mutating func enqueue(message: [UInt8]) throws(ReliabilityError) -> UInt64 {
         guard case .open = state else { throw .linkClosed }
         guard message.count <= Wire.maxMessageSize else { throw .messageTooLarge(message.count) }
         let id = nextMessageID
@@ -205,7 +205,7 @@ public struct ReliableLink: Sendable {
     /// If `Reliability.maxQueuedUnreliable` are already waiting, the oldest is dropped, since
     /// presence is latest-wins.
     /// - Throws: `ReliabilityError.datagramTooLarge` above `Wire.maxUnreliableSize`, or `.linkClosed`.
-    public mutating func enqueueUnreliable(_ datagram: [UInt8]) throws(ReliabilityError) {
+    package mutating func enqueueUnreliable(_ datagram: [UInt8]) throws(ReliabilityError) {
         guard case .open = state else { throw .linkClosed }
         guard datagram.count <= Wire.maxUnreliableSize else { throw .datagramTooLarge(datagram.count) }
         if unreliableQueue.count >= Reliability.maxQueuedUnreliable {
@@ -216,7 +216,7 @@ public struct ReliableLink: Sendable {
     }
 
     /// Asks for a PING in the next packet: a keepalive that also refreshes the RTT estimate.
-    public mutating func ping() {
+    package mutating func ping() {
         guard case .open = state else { return }
         pingPending = true
     }
@@ -228,7 +228,7 @@ public struct ReliableLink: Sendable {
     }
 
     /// True once a CLOSE was sent or received.
-    public var isClosed: Bool {
+    package var isClosed: Bool {
         switch state {
         case .closed: true
         case .open, .closing: false

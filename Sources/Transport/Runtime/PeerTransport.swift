@@ -35,15 +35,15 @@ public final class PeerTransport: Sendable {
     /// Choices made per transport.
     public struct Configuration: Sendable {
         /// Keepalives every `Wire.linkKeepaliveInterval` even on idle links, so NAT bindings stay open.
-        public var persistentKeepalive = true
+        package var persistentKeepalive = true
         /// Kernel socket buffer sizes asked for (rmem_max / wmem_max cap them for unprivileged processes).
-        public var socketBufferSize = PeerTransport.defaultSocketBufferSize
+        package var socketBufferSize = PeerTransport.defaultSocketBufferSize
         /// Test switch: announce no local candidates, ignore the peers' direct candidates, and
         /// drop every datagram that does not come from the rendezvous, as if no direct path
         /// existed (a symmetric NAT on both sides).
-        public var directPathsDisabled = false
+        package var directPathsDisabled = false
         /// The node's peer id at the rendezvous; nil picks a random one, kept for the transport's life.
-        public var rendezvousPeerID: RendezvousPeerID?
+        package var rendezvousPeerID: RendezvousPeerID?
 
         /// The defaults: persistent keepalives, 4 MiB buffers, direct paths on.
         public init() {}
@@ -51,13 +51,13 @@ public final class PeerTransport: Sendable {
 
     /// 4 MiB per direction: a full congestion window of a fast loopback or LAN transfer
     /// arrives between two loop passes without the kernel dropping it.
-    public static let defaultSocketBufferSize = 4 << 20
+    package static let defaultSocketBufferSize = 4 << 20
 
     /// Receives every event on the loop thread.
     public typealias EventHandler = @Sendable (TransportEvent) -> Void
 
     /// This node's identity, as peers see it after a handshake.
-    public let localKey: PublicKey
+    package let localKey: PublicKey
     /// The address and port given to bind.
     public let listenAddress: HostPort
     /// The rendezvous used to find peers and relay, if any.

@@ -102,38 +102,38 @@ public struct PeerStatus: Equatable, Sendable {
 /// Counters of the I/O shell itself (the link and rendezvous layers count their own drops).
 public struct TransportCounters: Equatable, Sendable {
     /// Datagrams read from the socket.
-    public internal(set) var datagramsReceived = 0
+    package internal(set) var datagramsReceived = 0
     /// Bytes read from the socket.
-    public internal(set) var bytesReceived = 0
+    package internal(set) var bytesReceived = 0
     /// Datagrams written to the socket.
-    public internal(set) var datagramsSent = 0
+    package internal(set) var datagramsSent = 0
     /// Bytes written to the socket.
-    public internal(set) var bytesSent = 0
+    package internal(set) var bytesSent = 0
     /// Datagrams the socket refused (buffer full, unreachable, wrong family); UDP may lose them anyway.
     public internal(set) var sendFailures = 0
     /// Datagrams larger than `Wire.maxDatagramSize`, dropped unread.
-    public internal(set) var oversizedDrops = 0
+    package internal(set) var oversizedDrops = 0
     /// Rendezvous-type datagrams from an address other than the rendezvous's, dropped.
-    public internal(set) var strayRendezvousDrops = 0
+    package internal(set) var strayRendezvousDrops = 0
     /// Link datagrams from the rendezvous's own address (it only ever sends rendezvous types), dropped.
-    public internal(set) var strayLinkDrops = 0
+    package internal(set) var strayLinkDrops = 0
     /// Direct datagrams dropped because direct paths are disabled (`Configuration.directPathsDisabled`).
-    public internal(set) var directDisabledDrops = 0
+    package internal(set) var directDisabledDrops = 0
     /// Authenticated plaintexts the reliability layer refused to decode (a member's bad frames).
-    public internal(set) var reliabilityDecodeDrops = 0
+    package internal(set) var reliabilityDecodeDrops = 0
     /// Punch packets sent.
-    public internal(set) var punchesSent = 0
+    package internal(set) var punchesSent = 0
     /// Probe rounds run on relayed links.
-    public internal(set) var probeRounds = 0
+    package internal(set) var probeRounds = 0
     /// Introductions ignored because `Wire.natMaxPendingTraversals` traversals were in progress.
-    public internal(set) var traversalsRefused = 0
+    package internal(set) var traversalsRefused = 0
     /// Datagrams not sent to an address nothing authenticated came from, over its budget
     /// (`Wire.natUnverifiedBudgetBytes`).
-    public internal(set) var unverifiedSendsRefused = 0
+    package internal(set) var unverifiedSendsRefused = 0
     /// Loop passes, for profiling.
-    public internal(set) var loopIterations = 0
+    package internal(set) var loopIterations = 0
     /// Time the loop spent waiting in ppoll, in nanoseconds, for profiling (busy = wall − this).
-    public internal(set) var waitNanoseconds: UInt64 = 0
+    package internal(set) var waitNanoseconds: UInt64 = 0
 
     /// Dropped datagrams of all kinds counted here.
     public var totalDrops: Int {
@@ -146,13 +146,13 @@ public struct TransportStatus: Equatable, Sendable {
     /// The bound address (its real port when bound to port 0), nil before `start()`.
     public var localEndpoint: UDPEndpoint?
     /// The addresses this node announces as its direct candidates.
-    public var localCandidates: [UDPEndpoint] = []
+    package var localCandidates: [UDPEndpoint] = []
     /// Whether a rendezvous registration is in force.
     public var registered = false
     /// The node's address as the rendezvous sees it.
     public var reflexive: UDPEndpoint?
     /// This node's random peer id at the rendezvous, if one is used.
-    public var rendezvousPeerID: RendezvousPeerID?
+    package var rendezvousPeerID: RendezvousPeerID?
     /// Connected peers, in key order.
     public var peers: [PeerStatus] = []
     /// The link layer's counters, drops by reason included.
@@ -162,15 +162,15 @@ public struct TransportStatus: Equatable, Sendable {
     /// The I/O shell's counters.
     public var counters = TransportCounters()
     /// Handshakes in progress as initiator.
-    public var pendingHandshakes = 0
+    package var pendingHandshakes = 0
     /// Responder states waiting for message 3.
-    public var halfOpenHandshakes = 0
+    package var halfOpenHandshakes = 0
     /// The socket's receive buffer size as the kernel reports it.
-    public var socketReceiveBuffer = 0
+    package var socketReceiveBuffer = 0
     /// The socket's send buffer size as the kernel reports it.
-    public var socketSendBuffer = 0
+    package var socketSendBuffer = 0
     /// True while datagrams to one target leave in segmented sends (UDP GSO).
-    public var sendOffload = false
+    package var sendOffload = false
     /// True if the kernel may hand over coalesced runs of received datagrams (UDP GRO).
-    public var receiveOffload = false
+    package var receiveOffload = false
 }

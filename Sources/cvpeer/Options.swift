@@ -18,16 +18,4 @@ enum GrantedRole: String, CaseIterable, ExpressibleByArgument {
 }
 
 /// `--log-level`: how much the rendezvous logs.
-enum LogLevelOption: String, CaseIterable, ExpressibleByArgument {
-    case debug, info, warning, error
-
-    /// The service's level.
-    var level: RendezvousHost.LogLevel {
-        switch self {
-        case .debug: .debug
-        case .info: .info
-        case .warning: .warning
-        case .error: .error
-        }
-    }
-}
+extension RendezvousHost.LogLevel: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import Primitives
 import Testing
 
 @testable import PeerCrypto
@@ -6,32 +7,11 @@ import Testing
 // from the source named above its table, never computed by the code under test.
 
 /// Decodes hex written the way the specifications print it: spaces, line breaks and colons between
-/// the digits are skipped; anything else that is not a hex digit is a mistake in this file.
+/// the digits are skipped; anything else is a mistake in this file.
 private func katHex(_ text: String) -> [UInt8] {
-    var out: [UInt8] = []
-    var high: UInt8?
-    for c in text.utf8 {
-        let nibble: UInt8
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = c - UInt8(ascii: "A") + 10
-        case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: ":"): continue
-        default: preconditionFailure("not hex in a test vector: \(Character(Unicode.Scalar(c)))")
-        }
-        if let h = high {
-            out.append(h << 4 | nibble)
-            high = nil
-        } else {
-            high = nibble
-        }
-    }
-    precondition(high == nil, "odd number of hex digits in a test vector")
-    return out
-}
-
-private func katHexString(_ bytes: [UInt8]) -> String {
-    bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    let digits = text.filter { $0 != " " && $0 != "\n" && $0 != ":" }
+    guard let bytes = Hex.bytes(digits) else { preconditionFailure("not hex in a test vector: \(text)") }
+    return bytes
 }
 
 /// The plaintext of RFC 8439 section 2.8.2 and of draft-irtf-cfrg-xchacha A.1/A.3.1.
@@ -133,7 +113,7 @@ private let aeadVectors: [KATAEADVector] = [
         #expect(plaintext == Array(sunscreen.utf8), "the vector's plaintext is the sunscreen sentence")
         #expect(key.count == aeadKeyLength)
         let sealed = try v.seal(plaintext, ad: katHex(v.aad), nonce: katHex(v.nonce), key: key)
-        #expect(katHexString(sealed) == katHexString(katHex(v.ciphertext) + katHex(v.tag)))
+        #expect(Hex.string(sealed) == Hex.string(katHex(v.ciphertext) + katHex(v.tag)))
     }
 
     @Test(arguments: aeadVectors)
@@ -294,7 +274,7 @@ private enum RFC7748DH {
     @Test(arguments: x25519Vectors)
     func scalarMultiplicationMatchesRFC7748(_ v: KATX25519Vector) throws {
         let out = try X25519.sharedSecret(secretKey: SecretBytes(copying: katHex(v.scalar)), publicKey: katHex(v.u))
-        #expect(katHexString(out.unsafeCopy()) == v.output)
+        #expect(Hex.string(out.unsafeCopy()) == v.output)
     }
 
     @Test func iteratedScalarMultiplicationMatchesRFC7748() throws {
@@ -304,21 +284,21 @@ private enum RFC7748DH {
             let next = try X25519.sharedSecret(secretKey: SecretBytes(copying: k), publicKey: u).unsafeCopy()
             u = k
             k = next
-            if iteration == 1 { #expect(katHexString(k) == x25519AfterOneIteration) }
+            if iteration == 1 { #expect(Hex.string(k) == x25519AfterOneIteration) }
         }
-        #expect(katHexString(k) == x25519AfterOneThousandIterations)
+        #expect(Hex.string(k) == x25519AfterOneThousandIterations)
     }
 
     @Test func diffieHellmanMatchesRFC7748Section6_1() throws {
         let alice = X25519.KeyPair(secretKey: SecretBytes(copying: katHex(RFC7748DH.alicePrivate)))
         let bob = X25519.KeyPair(secretKey: SecretBytes(copying: katHex(RFC7748DH.bobPrivate)))
-        #expect(katHexString(alice.publicKey) == RFC7748DH.alicePublic)
-        #expect(katHexString(bob.publicKey) == RFC7748DH.bobPublic)
-        #expect(katHexString(X25519.publicKey(for: alice.secretKey)) == RFC7748DH.alicePublic)
+        #expect(Hex.string(alice.publicKey) == RFC7748DH.alicePublic)
+        #expect(Hex.string(bob.publicKey) == RFC7748DH.bobPublic)
+        #expect(Hex.string(X25519.publicKey(for: alice.secretKey)) == RFC7748DH.alicePublic)
         let k1 = try X25519.sharedSecret(secretKey: alice.secretKey, publicKey: katHex(RFC7748DH.bobPublic))
         let k2 = try X25519.sharedSecret(secretKey: bob.secretKey, publicKey: katHex(RFC7748DH.alicePublic))
-        #expect(katHexString(k1.unsafeCopy()) == RFC7748DH.shared)
-        #expect(katHexString(k2.unsafeCopy()) == RFC7748DH.shared)
+        #expect(Hex.string(k1.unsafeCopy()) == RFC7748DH.shared)
+        #expect(Hex.string(k2.unsafeCopy()) == RFC7748DH.shared)
         #expect(k1 == k2)
     }
 
@@ -419,14 +399,14 @@ private enum LibsodiumEd25519Convert {
     @Test(arguments: ed25519Vectors)
     func seedGivesThePublishedPublicKey(_ v: KATEd25519Vector) throws {
         let identity = try Identity(seed: SecretBytes(copying: katHex(v.secretKey)))
-        #expect(katHexString(identity.publicKey.bytes) == v.publicKey)
+        #expect(Hex.string(identity.publicKey.bytes) == v.publicKey)
     }
 
     @Test(arguments: ed25519Vectors)
     func signingGivesThePublishedSignature(_ v: KATEd25519Vector) throws {
         let identity = try Identity(seed: SecretBytes(copying: katHex(v.secretKey)))
         let signature = identity.sign(katHex(v.message))
-        #expect(katHexString(signature) == katHexString(katHex(v.signature)))
+        #expect(Hex.string(signature) == Hex.string(katHex(v.signature)))
     }
 
     @Test(arguments: ed25519Vectors)
@@ -442,11 +422,11 @@ private enum LibsodiumEd25519Convert {
     @Test func ed25519ToX25519ConversionMatchesLibsodium() throws {
         let v = LibsodiumEd25519Convert.self
         let identity = try Identity(seed: SecretBytes(copying: katHex(v.seed)))
-        #expect(katHexString(identity.publicKey.bytes) == v.ed25519Public)
-        #expect(katHexString(try identity.publicKey.x25519PublicKey()) == v.curve25519Public)
+        #expect(Hex.string(identity.publicKey.bytes) == v.ed25519Public)
+        #expect(Hex.string(try identity.publicKey.x25519PublicKey()) == v.curve25519Public)
         let pair = identity.x25519KeyPair()
-        #expect(katHexString(pair.secretKey.unsafeCopy()) == v.curve25519Secret)
-        #expect(katHexString(pair.publicKey) == v.curve25519Public)
+        #expect(Hex.string(pair.secretKey.unsafeCopy()) == v.curve25519Secret)
+        #expect(Hex.string(pair.publicKey) == v.curve25519Public)
     }
 }
 
@@ -545,12 +525,12 @@ private let blake2bKatKey = (0..<64).map { UInt8($0) }
 
 @Suite struct Blake2bKnownAnswerTests {
     @Test func abcMatchesRFC7693AppendixA() {
-        let expected = katHexString(katHex(blake2bAbc))
-        #expect(katHexString(Blake2b.hash(Array("abc".utf8), outputLength: 64)) == expected)
+        let expected = Hex.string(katHex(blake2bAbc))
+        #expect(Hex.string(Blake2b.hash(Array("abc".utf8), outputLength: 64)) == expected)
         // The incremental hasher, fed one byte at a time.
         let hasher = Blake2b.Hasher(outputLength: 64)
         for byte in "abc".utf8 { hasher.update([byte]) }
-        #expect(katHexString(hasher.finalize()) == expected)
+        #expect(Hex.string(hasher.finalize()) == expected)
     }
 
     @Test(arguments: blake2bKeyedVectors)
@@ -558,8 +538,8 @@ private let blake2bKatKey = (0..<64).map { UInt8($0) }
         #expect(katHex(v.hash).count == 64)
         let input = (0..<v.n).map { UInt8($0) }
         #expect(
-            katHexString(Blake2b.hash(input, publicKey: blake2bKatKey, outputLength: 64))
-                == katHexString(katHex(v.hash)))
+            Hex.string(Blake2b.hash(input, publicKey: blake2bKatKey, outputLength: 64))
+                == Hex.string(katHex(v.hash)))
     }
 
     @Test(arguments: blake2bKeyedVectors)
@@ -575,7 +555,7 @@ private let blake2bKatKey = (0..<64).map { UInt8($0) }
             start = end
             piece = piece * 2 + 1
         }
-        #expect(katHexString(hasher.finalize()) == katHexString(katHex(v.hash)))
+        #expect(Hex.string(hasher.finalize()) == Hex.string(katHex(v.hash)))
     }
 
     /// libsodium refuses keys over 64 bytes and leaves the output untouched; the wrappers must stop
@@ -597,6 +577,6 @@ private let blake2bKatKey = (0..<64).map { UInt8($0) }
     func secretKeyedDerivationMatchesTheReferenceKAT(_ v: KATBlake2bKeyedVector) {
         let input = (0..<v.n).map { UInt8($0) }
         let derived = Blake2b.derive(key: SecretBytes(copying: blake2bKatKey), label: input, outputLength: 64)
-        #expect(katHexString(derived.unsafeCopy()) == katHexString(katHex(v.hash)))
+        #expect(Hex.string(derived.unsafeCopy()) == Hex.string(katHex(v.hash)))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Testing
 
 @testable import PeerCrypto
@@ -68,15 +69,8 @@ private let noiseExpectedVectorCount = 59
 private let noiseMessagesPerVector = 6
 
 func noiseHex(_ text: String) -> [UInt8] {
-    precondition(text.count.isMultiple(of: 2), "odd-length hex in a fixture")
-    var out: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        out.append(UInt8(text[index..<next], radix: 16)!)
-        index = next
-    }
-    return out
+    guard let bytes = Hex.bytes(text) else { preconditionFailure("bad hex in a fixture: \(text)") }
+    return bytes
 }
 
 private func noiseKeyPair(_ secretHex: String) -> X25519.KeyPair {

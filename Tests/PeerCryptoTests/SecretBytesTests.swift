@@ -236,23 +236,22 @@ private func dumped<T>(_ value: T) -> String {
     /// accidental change.
     @Test func derivationMatchesKeyedBlake2bOfTheLabels() throws {
         let room = try RoomKeys(secret: SecretBytes(copying: (0..<32).map { UInt8($0) }), owner: testRoomOwner)
-        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-        #expect(hex(room.tag) == "ee7f1821a3af9a33b703498c98264d90")
+        #expect(Hex.string(room.tag) == "ee7f1821a3af9a33b703498c98264d90")
         #expect(
-            hex(room.handshakePSK.unsafeCopy()) == "99f67f56a4549e0da5c2d4a91b5fc9c99b1c79e0d41c4249b647d7b9e1f7d028")
-        #expect(hex(room.macKey.unsafeCopy()) == "d2148270fda1f06f55f32c1870689a1436b3f571a13b76478ffa5059fd8daa68")
+            Hex.string(room.handshakePSK.unsafeCopy()) == "99f67f56a4549e0da5c2d4a91b5fc9c99b1c79e0d41c4249b647d7b9e1f7d028")
+        #expect(Hex.string(room.macKey.unsafeCopy()) == "d2148270fda1f06f55f32c1870689a1436b3f571a13b76478ffa5059fd8daa68")
         #expect(
-            hex(room.contentKey(epoch: 0).unsafeCopy())
+            Hex.string(room.contentKey(epoch: 0).unsafeCopy())
                 == "949e423a8cd29fba9e898381302cef038697312ae7d1681efaffb158b83ade04")
         // A later epoch: keyed with its secret (20 21 … 3f) over the label, the owner's key, the
         // room id and the big-endian epoch (same Python check).
         let one = try room.inEpoch(1, secret: SecretBytes(copying: (0x20..<0x40).map { UInt8($0) }))
-        #expect(hex(one.tag) == "a8673b7f90bfdc17a95e6b4ea8fc0520")
-        #expect(hex(one.handshakePSK.unsafeCopy()) == "af81ba717ee9d88b82b34f74a979d9a9f3669efa9658a0a7f82282efeae5671a")
-        #expect(hex(one.macKey.unsafeCopy()) == "44b39059b7be5fb74251df4d5e643dba7507f1d85e69cf665d1f85f57a8cbf9e")
-        #expect(hex(one.contentKey(epoch: 1).unsafeCopy()) == "4cd80352ff256f979fec075c59503ab4dce7ede79566f961c735d15412f4d7a2")
-        #expect(hex(room.roomID) == "f54edec90076bce4ec1642164211397dd6fc78e1481c4d7c377544a129f71346")
-        #expect(hex(room.owner.bytes) == "0beef5a9e679e6a3e134fe27837bff32c7cb5f5d44ea09bcb0e542bad6a4c0cc")
+        #expect(Hex.string(one.tag) == "a8673b7f90bfdc17a95e6b4ea8fc0520")
+        #expect(Hex.string(one.handshakePSK.unsafeCopy()) == "af81ba717ee9d88b82b34f74a979d9a9f3669efa9658a0a7f82282efeae5671a")
+        #expect(Hex.string(one.macKey.unsafeCopy()) == "44b39059b7be5fb74251df4d5e643dba7507f1d85e69cf665d1f85f57a8cbf9e")
+        #expect(Hex.string(one.contentKey(epoch: 1).unsafeCopy()) == "4cd80352ff256f979fec075c59503ab4dce7ede79566f961c735d15412f4d7a2")
+        #expect(Hex.string(room.roomID) == "f54edec90076bce4ec1642164211397dd6fc78e1481c4d7c377544a129f71346")
+        #expect(Hex.string(room.owner.bytes) == "0beef5a9e679e6a3e134fe27837bff32c7cb5f5d44ea09bcb0e542bad6a4c0cc")
     }
 
     /// The invite binds the owner: the same secret with another owner is another room.

@@ -11,7 +11,7 @@ public typealias HostPort = Primitives.HostPort
 /// `cvpeer rendezvous`: the rendezvous service with the command line's settings and allow file.
 public final class RendezvousHost: Sendable {
     /// How much the service logs.
-    public enum LogLevel: Sendable {
+    public enum LogLevel: String, CaseIterable, Sendable {
         case debug, info, warning, error
 
         var service: RendezvousService.LogLevel {

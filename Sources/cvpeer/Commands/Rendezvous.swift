@@ -34,7 +34,7 @@ struct RendezvousCommand: ParsableCommand {
     var open = false
 
     @Option(help: "Log level: debug, info, warning or error.")
-    var logLevel: LogLevelOption = .info
+    var logLevel: RendezvousHost.LogLevel = .info
 
     @Option(help: "The most rooms held at once.")
     var maxRooms: Int = RendezvousHost.Defaults.maxRooms
@@ -59,7 +59,7 @@ struct RendezvousCommand: ParsableCommand {
     func run() throws {
         let rendezvous = try RendezvousHost(
             listen: HostPort(parsing: listen)!, maxRooms: maxRooms, maxPeersPerRoom: maxPeersPerRoom,
-            relayBytesPerSecond: relayBytesPerSecond, logLevel: logLevel.level, allowFile: allow,
+            relayBytesPerSecond: relayBytesPerSecond, logLevel: logLevel, allowFile: allow,
             unlistedOwnersMayCreate: open)
         TerminationSignals.block()
         // SIGHUP reloads the allow file: blocked before the loop thread starts and taken with sigwait.

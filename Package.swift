@@ -133,7 +133,14 @@ let package = Package(
         .executableTarget(
             name: "RendezvousFlooder", dependencies: ["Primitives", "Transport", "Rendezvous", "PeerCrypto", "Sockets"],
             path: "Tests/RendezvousFlooder", swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Primitives", "Node", "LocalAPI", "Transport", "Rendezvous", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Primitives", "Node", "LocalAPI", "Transport", "Rendezvous", "PeerCrypto", "Replication", "Store", "CVPeerTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // The local API's contract pinned by fixtures (read by path, so the viewer's scripts can be scanned too).
         .testTarget(name: "LocalAPITests", dependencies: ["LocalAPI"], exclude: ["Fixtures"], swiftSettings: strict),
         // The command line's rendering and parsing, on LocalAPITests' fixtures (read by path).

@@ -32,7 +32,7 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
 public enum SystemCall {
     /// Runs `call` again for as long as it fails with EINTR (a signal arrived first), and returns
     /// its first other result; errno is then the call's own.
-    public static func retrying<Result: BinaryInteger>(_ call: () -> Result) -> Result {
+    public static func retrying<Result: SignedInteger>(_ call: () -> Result) -> Result {
         while true {
             let result = call()
             if result != -1 || errno != EINTR { return result }

@@ -14,8 +14,9 @@ public struct NodeSummary: Sendable, Equatable {
     public struct Transfer: Sendable, Equatable {
         /// The item's title, or its id.
         public var item: String
-        /// Chunks held and in all.
+        /// Chunks held.
         public var have: Int
+        /// Chunks in all.
         public var total: Int
         /// Creates the entry.
         public init(item: String, have: Int, total: Int) { (self.item, self.have, self.total) = (item, have, total) }

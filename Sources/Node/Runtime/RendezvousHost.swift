@@ -26,9 +26,13 @@ public final class RendezvousHost: Sendable {
 
     /// The command line's defaults, shown in its `--help`.
     public enum Defaults {
+        /// Where the service listens.
         public static let listen = RendezvousService.defaultListenAddress.description
+        /// How many rooms it holds at once.
         public static let maxRooms = RendezvousServer.Configuration.defaultMaxRooms
+        /// How many members a room may have.
         public static let maxPeersPerRoom = RendezvousServer.Configuration.defaultMaxPeersPerRoom
+        /// How many bytes a second it relays for one room.
         public static let relayBytesPerSecond = RendezvousServer.Configuration.defaultRoomRelayBytesPerSecond
     }
 

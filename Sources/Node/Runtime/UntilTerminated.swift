@@ -14,7 +14,11 @@ public enum UntilTerminated {
     public static func run(_ work: @escaping @Sendable () async throws -> Void) async throws {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [ServiceGroupConfiguration.ServiceConfiguration(service: Work(body: work))],
+                services: [
+                    // The work returns only after a shutdown was asked for; returning is then no failure.
+                    ServiceGroupConfiguration.ServiceConfiguration(
+                        service: Work(body: work), successTerminationBehavior: .gracefullyShutdownGroup)
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 // The group's own lines would mix with the command's output, which tests and scripts read.
                 logger: Logger(label: "cvpeer", factory: { _ in SwiftLogNoOpLogHandler() })))

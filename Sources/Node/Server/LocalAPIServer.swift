@@ -132,7 +132,10 @@ package actor LocalAPIServer {
             logger: runtime.logger)
         let group = ServiceGroup(services: [application], logger: runtime.logger)
         let requestedPort = configuration.port
-        let task = Task {
+        // Detached: a plain Task would inherit the command's ServiceLifecycle shutdown (a task-local),
+        // and the server would close the moment a signal arrived, even mid-start, instead of when
+        // the node's orderly `stop()` says so.
+        let task = Task.detached {
             do {
                 try await group.run()
                 boundContinuation.yield(

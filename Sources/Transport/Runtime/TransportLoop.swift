@@ -724,6 +724,7 @@ final class TransportLoop {
     private func publishStatusIfDue() {
         guard statusDirty || (changed && now >= lastStatusAt + Self.statusInterval) else { return }
         publishStatus()
+        changed = false
     }
 
     /// Publishes a fresh snapshot for `PeerTransport.status`; before every link or registration
@@ -751,6 +752,7 @@ final class TransportLoop {
         shared.state.withLock { $0.status = status }
         lastStatusAt = now
         statusDirty = false
-        changed = false
+        // `changed` stays: an event published mid-pass may be followed, in the same pass, by counters
+        // that moved after it, which the end of the pass (or the next one within the interval) publishes.
     }
 }

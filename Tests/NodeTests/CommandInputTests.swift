@@ -1,5 +1,6 @@
 import Foundation
 import LocalAPI
+import Primitives
 import Replication
 import Synchronization
 import Testing
@@ -211,10 +212,10 @@ import Testing
     }
 
     @Test func oneLineMakesControlsVisible() {
-        #expect(CommandInput.oneLine("plain, ünïcode ✓") == "plain, ünïcode ✓")
-        #expect(CommandInput.oneLine("a\nb\u{1B}[31mc") == "a\\u{000A}b\\u{001B}[31mc")
-        #expect(CommandInput.oneLine("x\u{202E}y\u{7F}") == "x\\u{202E}y\\u{007F}")
-        let escaped = CommandInput.oneLine("\r\n\t")
+        #expect(TerminalText.oneLine("plain, ünïcode ✓") == "plain, ünïcode ✓")
+        #expect(TerminalText.oneLine("a\nb\u{1B}[31mc") == "a\\u{000A}b\\u{001B}[31mc")
+        #expect(TerminalText.oneLine("x\u{202E}y\u{7F}") == "x\\u{202E}y\\u{007F}")
+        let escaped = TerminalText.oneLine("\r\n\t")
         #expect(!escaped.contains { $0.isNewline })
     }
 

@@ -226,9 +226,6 @@ public enum CommandInput {
         return text
     }
 
-    /// `text` made safe to print on one terminal line (`TerminalText.oneLine`).
-    public static func oneLine(_ text: String) -> String { TerminalText.oneLine(text) }
-
     // MARK: Items
 
     /// Finds the item a person means by `reference`, the way the local API does: an exact id, else
@@ -387,24 +384,24 @@ public enum CommandInputError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String {
         switch self {
         case .invalidNumber(let text):
-            "'\(CommandInput.oneLine(text))' is not a plain decimal number such as 0.5"
+            "'\(TerminalText.oneLine(text))' is not a plain decimal number such as 0.5"
         case .invalidCoordinates(let text, let form):
-            "'\(CommandInput.oneLine(text))' is not \(form.rawValue), such as \(form.example) "
+            "'\(TerminalText.oneLine(text))' is not \(form.rawValue), such as \(form.example) "
                 + "(coordinates are fractions of the item's width and height, from 0 to 1)"
         case .coordinateOutOfRange(let text):
-            "'\(CommandInput.oneLine(text))' goes beyond the item: coordinates are fractions from 0 to 1"
+            "'\(TerminalText.oneLine(text))' goes beyond the item: coordinates are fractions from 0 to 1"
         case .emptyShape(let text, let shape):
             shape == "arrow"
-                ? "'\(CommandInput.oneLine(text))' is an arrow that starts where it ends"
-                : "'\(CommandInput.oneLine(text))' is a rectangle without width or height"
+                ? "'\(TerminalText.oneLine(text))' is an arrow that starts where it ends"
+                : "'\(TerminalText.oneLine(text))' is a rectangle without width or height"
         case .zoomOutOfRange(let text):
-            "zoom '\(CommandInput.oneLine(text))' is outside 0.01…100 (1 shows the whole item)"
+            "zoom '\(TerminalText.oneLine(text))' is outside 0.01…100 (1 shows the whole item)"
         case .quantityOutOfRange(let value): "quantity \(value) is outside 1…\(Limits.maxQuantity)"
         case .invalidColour(let text):
-            "'\(CommandInput.oneLine(text))' is not a colour: use #RRGGBB, #RRGGBBAA or one of "
+            "'\(TerminalText.oneLine(text))' is not a colour: use #RRGGBB, #RRGGBBAA or one of "
                 + CommandInput.colourNames.map(\.name).joined(separator: ", ")
         case .invalidPrice(let text, let reason):
-            "'\(CommandInput.oneLine(text))' is not a price: \(reason)"
+            "'\(TerminalText.oneLine(text))' is not a price: \(reason)"
         case .invalidText(let what, let reason): "the \(what) \(reason)"
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LocalAPI
 import Node
+import Primitives
 import Synchronization
 
 /// What every control command (`share`, `mark`, `view`, `status`, …) shares: finding the node,
@@ -76,7 +77,7 @@ enum Control {
         default:
             (message, status) = ("\(error)", .failure)
         }
-        note("error: \(CommandInput.oneLine(message))\n")
+        note("error: \(TerminalText.oneLine(message))\n")
         return status
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import LocalAPI
 import Node
+import Primitives
 
 struct ViewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,7 +77,7 @@ struct RecommendCommand: AsyncParsableCommand {
     func run() async throws {
         try await Control.run {
             let answer: EventAnswer = try await Control.client(options).send(.post, "/api/recommend", json: try body())
-            print(CommandInput.oneLine(answer.event))
+            print(TerminalText.oneLine(answer.event))
         }
     }
 
@@ -142,7 +143,7 @@ struct OrderArguments: ParsableArguments {
         try await Control.run {
             let body = ItemRequest(item: item, quantity: quantity)
             let answer: EventAnswer = try await Control.client(options).send(.post, path, json: body)
-            print(CommandInput.oneLine(answer.event))
+            print(TerminalText.oneLine(answer.event))
         }
     }
 }
@@ -172,7 +173,7 @@ struct SayCommand: AsyncParsableCommand {
         try await Control.run {
             let answer: MessageAnswer = try await Control.client(options).send(
                 .post, "/api/say", json: SayRequest(text: text))
-            print(CommandInput.oneLine(answer.message))
+            print(TerminalText.oneLine(answer.message))
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import LocalAPI
 import Node
+import Primitives
 
 struct MarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,7 +52,7 @@ struct MarkCommand: AsyncParsableCommand {
         try await Control.run {
             let answer = try await Control.client(options).send(
                 .post, "/api/mark", json: try body(), as: MarkAnswer.self)
-            print(CommandInput.oneLine(answer.mark))
+            print(TerminalText.oneLine(answer.mark))
         }
     }
 

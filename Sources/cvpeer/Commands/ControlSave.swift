@@ -3,6 +3,7 @@ import CommandLineKit
 import Foundation
 import LocalAPI
 import Node
+import Primitives
 import Sockets
 import Synchronization
 
@@ -51,7 +52,7 @@ struct SaveCommand: AsyncParsableCommand {
             defer { target.discard() }
             let progress =
                 Control.standardErrorIsTerminal && Int64(clamping: media.size) >= ShareCommand.progressThreshold
-                ? ProgressLine("receiving \(CommandInput.oneLine(URL(fileURLWithPath: out).lastPathComponent))") : nil
+                ? ProgressLine("receiving \(TerminalText.oneLine(URL(fileURLWithPath: out).lastPathComponent))") : nil
             let response: LocalAPIClient.Response
             do {
                 response = try await client.download("/api/blobs/\(media.id)", to: target.append) { received, total in

@@ -3,6 +3,7 @@ import CommandLineKit
 import Foundation
 import LocalAPI
 import Node
+import Primitives
 
 struct ShareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,7 +55,7 @@ struct ShareCommand: AsyncParsableCommand {
                     ("keepMetadata", keepMetadata ? "1" : nil),
                 ])
             let showsProgress = Control.standardErrorIsTerminal && size >= Self.progressThreshold
-            let progress = showsProgress ? ProgressLine("sending \(CommandInput.oneLine(name))") : nil
+            let progress = showsProgress ? ProgressLine("sending \(TerminalText.oneLine(name))") : nil
             // The node answers once the item is stored: hashing and sealing a large video can keep it
             // silent for a while after the last byte.
             let client = Control.client(options, timeout: .seconds(120))
@@ -74,10 +75,10 @@ struct ShareCommand: AsyncParsableCommand {
             } else if answer.metadataRemoved == true {
                 Control.note("metadata removed (EXIF/GPS)\n")
             } else {
-                let kind = CommandInput.oneLine(answer.kind)
+                let kind = TerminalText.oneLine(answer.kind)
                 Control.note("no metadata removed: the node found none it removes in this \(kind)\n")
             }
-            print(CommandInput.oneLine(answer.item))
+            print(TerminalText.oneLine(answer.item))
         }
     }
 

@@ -53,9 +53,6 @@ public struct SimulatedNetwork<Message: Sendable>: Sendable {
     /// True if nothing is in flight.
     public var isIdle: Bool { inFlight.isEmpty }
 
-    /// Messages in flight.
-    public var pendingCount: Int { inFlight.count }
-
     /// True if `from` can currently reach `to`.
     public func canReach(from: Int, to: Int) -> Bool { group[from] == group[to] }
 

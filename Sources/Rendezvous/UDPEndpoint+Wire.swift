@@ -9,12 +9,4 @@ extension UDPEndpoint {
         case .v6: .ipv6
         }
     }
-
-    /// The size of this endpoint as a candidate on the wire.
-    package var encodedSize: Int {
-        switch address {
-        case .v4: RendezvousWire.ipv4CandidateSize
-        case .v6: RendezvousWire.ipv6CandidateSize
-        }
-    }
 }

@@ -8,38 +8,45 @@ extension RoomEngine {
     ///
     /// - Throws: `NodeError.notFound` or `.ambiguous`.
     package func resolveItem(_ reference: String) throws -> OpID {
-        let panel = replica.document.panel
-        switch CommandInput.matchItem(reference, in: Self.candidates(panel)) {
-        case .found(let id):
-            guard let item = panel.first(where: { $0.id.canonicalString == id }) else { throw NodeError.notFound("item \(reference.prefix(80))") }
-            return item.id
+        switch matchItem(reference) {
+        case .one(let item): return item.id
         case .none: throw NodeError.notFound("item \(reference.prefix(80))")
-        case .ambiguous(let ids): throw NodeError.ambiguous(String(reference.prefix(80)), count: ids.count)
+        case .several(let ids): throw NodeError.ambiguous(String(reference.prefix(80)), count: ids.count)
         }
     }
 
     /// What `POST /api/lookup` answers: the panel items `reference` matches (as `resolveItem` matches
     /// them) and, when it names one, its kind and media, for `cvpeer save`.
     package func lookupItem(_ reference: String) -> ItemLookupAnswer {
-        let panel = replica.document.panel
-        switch CommandInput.matchItem(reference, in: Self.candidates(panel)) {
+        switch matchItem(reference) {
         case .none: return ItemLookupAnswer(matches: [])
-        case .ambiguous(let ids): return ItemLookupAnswer(matches: ids)
-        case .found(let id):
-            guard let item = panel.first(where: { $0.id.canonicalString == id }) else { return ItemLookupAnswer(matches: []) }
+        case .several(let ids): return ItemLookupAnswer(matches: ids)
+        case .one(let item):
             var media: ItemLookupAnswer.Media?
             if case .media(let blob)? = item.fields[.media] {
                 media = ItemLookupAnswer.Media(id: Hex.string(blob.id), size: blob.size, mime: blob.mime)
             }
-            return ItemLookupAnswer(matches: [id], kind: item.kind.name, media: media)
+            return ItemLookupAnswer(matches: [item.id.canonicalString], kind: item.kind.name, media: media)
         }
     }
 
-    /// The panel's items as `CommandInput.matchItem` takes them: id and title.
-    private static func candidates(_ panel: [ItemView]) -> [(id: String, title: String?)] {
-        panel.map { item in
-            if case .title(let title)? = item.fields[.title] { return (item.id.canonicalString, title) }
-            return (item.id.canonicalString, nil)
+    /// The panel items `reference` names, by `CommandInput.matchItem`'s rules.
+    private enum PanelMatch {
+        case none
+        case one(ItemView)
+        case several([String])
+    }
+
+    private func matchItem(_ reference: String) -> PanelMatch {
+        let panel = replica.document.panel
+        let candidates = panel.map { item in
+            if case .title(let title)? = item.fields[.title] { return (id: item.id.canonicalString, title: Optional(title)) }
+            return (id: item.id.canonicalString, title: nil)
+        }
+        switch CommandInput.matchItem(reference, in: candidates) {
+        case .none: return .none
+        case .ambiguous(let ids): return .several(ids)
+        case .found(let id): return panel.first(where: { $0.id.canonicalString == id }).map(PanelMatch.one) ?? .none
         }
     }
 

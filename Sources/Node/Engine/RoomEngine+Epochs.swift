@@ -187,7 +187,4 @@ extension RoomEngine {
         let status = transport?.status
         return peers.keys.map { peer in status?.peers.first { $0.peer == peer }?.link.epoch ?? 0 }
     }
-
-    /// True if the owner removed this node from the room.
-    package var isRemovedFromRoom: Bool { replica.document.isRemoved(me) }
 }

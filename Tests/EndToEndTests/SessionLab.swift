@@ -159,10 +159,13 @@ final class SessionLab: @unchecked Sendable {
         return jpeg
     }
 
-    /// Random bytes behind an MP4 `ftyp` header: a "video" of `size` bytes.
+    /// Random bytes in the `mdat` box of an MP4 that has only `ftyp` and `mdat`: a "video" of
+    /// `size` bytes whose boxes the node's metadata removal reads (and finds nothing to remove in).
     func fakeVideo(size: Int, name: String) -> String {
         let path = folder + "/" + name
-        var bytes: [UInt8] = [0, 0, 0, 0x18] + Array("ftypisom".utf8)
+        let mdat = UInt32(size - 24)
+        var bytes: [UInt8] = [0, 0, 0, 0x18] + Array("ftypisom".utf8) + [0, 0, 2, 0] + Array("isomiso2".utf8)
+        bytes += [UInt8(mdat >> 24), UInt8(mdat >> 16 & 0xff), UInt8(mdat >> 8 & 0xff), UInt8(mdat & 0xff)] + Array("mdat".utf8)
         var state: UInt64 = 42
         while bytes.count < size {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407

@@ -81,6 +81,8 @@ package struct StrippedMedia: Sendable, Equatable {
 struct MediaDefect: Error {
     let offset: Int
     let reason: String
+    /// True when the file may be sound but holds a part the node cannot clean (an unknown box).
+    var unsupported = false
 }
 
 /// The names of removed parts, each once, in the order first met.

@@ -39,17 +39,26 @@ extension NodeRoutes {
         guard let stream = request.bodyStream else { throw NodeError.badRequest("\(name.prefix(80)) is empty") }
         var body = stream.makeAsyncIterator()
         var head: [UInt8] = []
-        while head.count < 64, let chunk = try await body.next() { head += chunk }
+        // Enough of the start to read an ftyp box's brands.
+        while head.count < 4096, let chunk = try await body.next() { head += chunk }
         let result: RoomEngine.ShareResult
         let prepared: MediaUpload.Prepared
         if let mime = MediaUpload.mimeType(of: head), mime.hasPrefix("video/") {
-            // Videos are shared as they are: streamed to a file and hashed on the way, never held whole.
-            let upload = try await VideoUpload.receive(head: head, rest: &body, beside: engine.store.path, contentKey: engine.contentKey)
+            // Videos are streamed to a file and hashed on the way, never held whole; their metadata
+            // is removed in place (same-length patches) and the file hashed again.
+            var upload = try await VideoUpload.receive(head: head, rest: &body, beside: engine.store.path, contentKey: engine.contentKey)
             defer { unlink(upload.path) }
+            var removed: [String] = []
+            if !keepMetadata {
+                let received = upload
+                (upload, removed) = try await Task.detached {
+                    try VideoUpload.clean(received, mime: mime, contentKey: engine.contentKey)
+                }.value
+            }
             result = try await engine.share(file: upload.path, size: upload.size, id: upload.id, mime: mime, title: title, price: price)
-            prepared = MediaUpload.Prepared(bytes: [], mime: mime, metadataRemoved: false, removed: [])
+            prepared = MediaUpload.Prepared(bytes: [], mime: mime, metadataRemoved: !keepMetadata, removed: removed)
         } else {
-            // Photos are small and their metadata is removed from the whole file.
+            // Photos are small and cleaned whole in memory.
             while let chunk = try await body.next() { head += chunk }
             prepared = try MediaUpload.prepare(head, name: name, keepMetadata: keepMetadata)
             result = try await engine.share(bytes: prepared.bytes, mime: prepared.mime, title: title, price: price)

@@ -61,9 +61,10 @@ export function setupUploads(store, { open }) {
       row.row.dataset.metadataRemoved = answer.metadataRemoved ? 'true' : 'false';
       const removed = Array.isArray(answer.removed) ? answer.removed.filter((r) => typeof r === 'string') : [];
       let note;
-      if (answer.metadataRemoved) note = removed.length ? `shared; metadata removed (${removed.join(', ')})` : 'shared; photo metadata removed';
-      else if (keepMetadata) note = 'shared; metadata kept, as asked';
-      else note = 'shared; no metadata to remove';
+      if (answer.metadataRemoved) {
+        note = removed.length ? `shared; metadata removed: ${removed.join(', ')}` : 'shared; checked, nothing identifying found';
+      } else if (keepMetadata) note = 'shared; metadata kept, as asked';
+      else note = 'shared; metadata kept (the node did not clean this file)';
       row.state.textContent = note;
       if (typeof answer.item === 'string') {
         pendingOpen = answer.item;

@@ -10,7 +10,7 @@ struct ShareCommand: AsyncParsableCommand {
         commandName: "share",
         abstract: "Share a photo or video with everyone in the room.",
         discussion: """
-            Streams FILE to the node running with the same data folder, which stores it, adds it to the shared panel and sends it, end-to-end encrypted, to every peer. A photo's EXIF, GPS and other metadata are removed before it leaves the node unless --keep-metadata is given. Prints the new item's id on standard output once it is stored; what happened to the metadata, and progress for large files, go to standard error.
+            Streams FILE to the node running with the same data folder, which stores it, adds it to the shared panel and sends it, end-to-end encrypted, to every peer. A photo's or video's location, camera, title, dates and other metadata (EXIF, XMP, tags) are removed before it leaves the node unless --keep-metadata is given; a file the node cannot clean is refused. Prints the new item's id on standard output once it is stored; what happened to the metadata, and progress for large files, go to standard error.
 
             Examples:
               cvpeer share sofa.jpg --title "Sofa, left arm" --price "129.90 EUR"
@@ -70,16 +70,21 @@ struct ShareCommand: AsyncParsableCommand {
                 throw error
             }
             let answer = try response.successful().decode(ShareAnswer.self)
-            if keepMetadata {
-                Control.note("kept metadata (--keep-metadata)\n")
-            } else if answer.metadataRemoved == true {
-                Control.note("metadata removed (EXIF/GPS)\n")
-            } else {
-                let kind = TerminalText.oneLine(answer.kind)
-                Control.note("no metadata removed: the node found none it removes in this \(kind)\n")
-            }
+            Control.note(Self.metadataNote(answer, keptOnPurpose: keepMetadata) + "\n")
             print(TerminalText.oneLine(answer.item))
         }
+    }
+
+    /// What the node did to the file's metadata, as the node's answer says it.
+    static func metadataNote(_ answer: ShareAnswer, keptOnPurpose: Bool) -> String {
+        let kind = TerminalText.oneLine(answer.kind)
+        guard answer.metadataRemoved else {
+            return keptOnPurpose ? "kept metadata (--keep-metadata)" : "metadata kept: the node did not clean this \(kind)"
+        }
+        let removed = answer.removed.map { TerminalText.oneLine($0) }
+        return removed.isEmpty
+            ? "metadata checked: the node found nothing identifying in this \(TerminalText.oneLine(answer.mime)) file"
+            : "metadata removed: " + removed.joined(separator: ", ")
     }
 
     /// The price as the node reads it most plainly (`129.90 EUR`), or nil without `--price`.

@@ -1,6 +1,7 @@
 import CVPeerTestSupport
 import Foundation
 import Node
+import Primitives
 import Testing
 
 #if canImport(Glibc)
@@ -112,6 +113,44 @@ struct ContainerMetadataTests {
             "\(error)".hasPrefix("cannot remove metadata from this video: unknown element 0x1A112233 at offset \(idAt)")
         }
     }
+
+    @Test("a Matroska Info element with a CRC-32 gets its checksum recomputed after the title is voided")
+    func matroskaChecksumFollows() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/crc.mkv"
+        let made = try MediaSamples.run(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-t", "1", "-c:v", "libvpx",
+                "-metadata", "title=Secret Title", "-f", "matroska", path,
+            ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        /// The Info element's stored CRC-32 and the one its data has now.
+        func checksums(_ bytes: [UInt8]) throws -> (stored: UInt32, actual: UInt32) {
+            // The last Info id is the element (the SeekHead points at it first).
+            let at = try #require(Self.find([0x15, 0x49, 0xA9, 0x66], in: bytes, last: true))
+            let sizeLength = bytes[at + 4].leadingZeroBitCount + 1
+            var size = Int(bytes[at + 4] & (0xFF >> sizeLength))
+            for k in 1..<sizeLength { size = size << 8 | Int(bytes[at + 4 + k]) }
+            let data = at + 4 + sizeLength
+            #expect(bytes[data] == 0xBF && bytes[data + 1] == 0x84, "ffmpeg wrote no CRC-32 in Info")
+            let stored = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[data + 2 + $1]) << (8 * $1) }
+            return (stored, CRC32.checksum(bytes[(data + 6)..<(data + size)]))
+        }
+        let before = try checksums(original)
+        #expect(before.stored == before.actual)
+        let prepared = try MediaUpload.prepare(original, name: "crc.mkv", keepMetadata: false)
+        #expect(prepared.removed.contains("title"))
+        #expect(!Self.contains(prepared.bytes, Array("Secret Title".utf8)))
+        let after = try checksums(prepared.bytes)
+        #expect(after.stored == after.actual)
+        #expect(after.stored != before.stored)
+        let cleaned = write(prepared.bytes, "cleaned.mkv")
+        #expect(try MediaSamples.decodeErrors(cleaned, .webm) == "")
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool { find(needle, in: haystack) != nil }
 
     static func find(_ needle: [UInt8], in haystack: [UInt8], last: Bool = false) -> Int? {
         guard haystack.count >= needle.count else { return nil }

@@ -10,9 +10,9 @@ public struct ShareAnswer: Codable, Sendable, Equatable {
     public var mime: String
     /// The item kind's name.
     public var kind: String
-    /// True when metadata was stripped from the photo.
+    /// True when the node checked the file and removed its metadata (false only when kept on purpose).
     public var metadataRemoved: Bool
-    /// What was removed (e.g. `GPS`), empty when nothing was.
+    /// What was removed (`GPS location`, `make and model`, `title`, `creation dates`, `Exif`, `XMP`, …), each once.
     public var removed: [String]
 
     /// Creates the answer.

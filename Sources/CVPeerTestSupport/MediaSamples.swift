@@ -6,7 +6,7 @@ import Foundation
 public enum MediaSamples {
     /// The formats made.
     public enum Format: String, CaseIterable, Sendable {
-        case mp4, mov, heic, avif, webm
+        case mp4, mov, heic, avif, webm, webp
     }
 
     /// What the samples carry; none of it may appear in exiftool's report on a cleaned copy.
@@ -88,6 +88,9 @@ public enum MediaSamples {
             try check("exiftool", quickTime + [path])
         case .webm:
             try check("ffmpeg", source + ["-c:v", "libvpx", "-c:a", "libopus"] + tags + [path])
+        case .webp:
+            try check("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64", "-frames:v", "1", "-c:v", "libwebp", path])
+            try check("exiftool", exif + [path])
         case .heic, .avif:
             let png = folder + "/" + name + "-source.png"
             try check("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64", "-frames:v", "1", png])
@@ -120,7 +123,7 @@ public enum MediaSamples {
             let output = try run("heif-convert", [path, png])
             let decoded = FileManager.default.fileExists(atPath: png)
             return output.status == 0 && decoded ? "" : "heif-convert failed (\(output.status)): \(output.stdout) \(output.stderr)"
-        case .mp4, .mov, .webm:
+        case .mp4, .mov, .webm, .webp:
             let output = try run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"])
             return output.status == 0 && output.stderr.isEmpty ? "" : "ffmpeg (\(output.status)): \(output.stderr)"
         }

@@ -9,7 +9,7 @@ import Testing
     .enabled(if: MediaSamples.available, "ffmpeg, exiftool and libheif-examples are needed; ./dev test installs them"))
 struct MediaMetadataEndToEndTests {
     @Test(
-        "MP4, QuickTime, HEIC, AVIF and WebM shared by A: B's saved copy holds no location, camera, title or date and decodes; the CLI names what was removed; an unknown box is refused by name"
+        "MP4, QuickTime, HEIC, AVIF, WebM and WebP shared by A: B's saved copy holds no location, camera, title or date and decodes; the CLI names what was removed; an unknown box is refused by name"
     )
     func sharedFilesLoseTheirMetadata() throws {
         let lab = try SessionLab()

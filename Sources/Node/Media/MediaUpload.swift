@@ -11,7 +11,7 @@ import Primitives
 ///
 /// JPEG and PNG photos are rewritten without their metadata; HEIC/AVIF photos and MP4, QuickTime
 /// and WebM videos are cleaned in place by same-length patches (`BMFFMetadata`, `MatroskaMetadata`).
-/// What cannot be cleaned (GIF, WebP, an unknown box) is refused unless the user keeps the
+/// WebP photos lose their EXIF and XMP chunks. What cannot be cleaned (GIF, an unknown box or chunk) is refused unless the user keeps the
 /// metadata knowingly. The answer names what was removed.
 package enum MediaUpload {
     /// A file ready to seal.
@@ -44,9 +44,19 @@ package enum MediaUpload {
             var cleaned = bytes
             cleaning.apply(to: &cleaned)
             return Prepared(bytes: cleaned, mime: mime, metadataRemoved: true, removed: cleaning.removed.names)
+        case "image/webp":
+            do throws(MediaDefect) {
+                let stripped = try WebPMetadata.strip(bytes)
+                return Prepared(bytes: stripped.bytes, mime: mime, metadataRemoved: true, removed: stripped.removed.names)
+            } catch where error.unsupported {
+                throw NodeError.badRequest(
+                    "cannot remove metadata from this photo: \(error.reason) at offset \(error.offset); pass --keep-metadata to share it unchanged")
+            } catch {
+                throw NodeError.unreadableMedia(format: "WebP", offset: error.offset, reason: error.reason)
+            }
         default:
             throw NodeError.badRequest(
-                "cannot remove metadata from \(mime) files; share a JPEG, PNG, HEIC or AVIF, or pass --keep-metadata to share it unchanged")
+                "cannot remove metadata from \(mime) files; share a JPEG, PNG, WebP, HEIC or AVIF, or pass --keep-metadata to share it unchanged")
         }
     }
 

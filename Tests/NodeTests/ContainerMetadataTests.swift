@@ -154,6 +154,44 @@ struct ContainerMetadataTests {
         #expect(try MediaSamples.decodeErrors(cleaned, .webm) == "")
     }
 
+    /// A box with a 32-bit size, or a 64-bit one (`size` field 1).
+    static func box(_ type: String, _ payload: [UInt8], large: Bool = false) -> [UInt8] {
+        func be(_ value: Int, _ count: Int) -> [UInt8] { (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        return large
+            ? [0, 0, 0, 1] + Array(type.utf8) + be(16 + payload.count, 8) + payload
+            : be(8 + payload.count, 4) + Array(type.utf8) + payload
+    }
+
+    static let ftypMP4 = box("ftyp", Array("isom".utf8) + [0, 0, 2, 0] + Array("isomiso2".utf8))
+
+    @Test("hand-built boxes: a 64-bit XMP uuid box becomes free with its size kept, a size-0 box runs to the end, impossible sizes are damage")
+    func boxSizes() throws {
+        let xmpUUID: [UInt8] = [0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC]
+        let xmp = Self.box("uuid", xmpUUID + Array("<x:xmpmeta>Secret</x:xmpmeta>".utf8), large: true)
+        let mdat: [UInt8] = [0, 0, 0, 0] + Array("mdat".utf8) + [1, 2, 3, 4]
+        let file = Self.ftypMP4 + xmp + mdat
+        let prepared = try MediaUpload.prepare(file, name: "x.mp4", keepMetadata: false)
+        #expect(prepared.removed == ["XMP"])
+        let at = Self.ftypMP4.count
+        #expect(Array(prepared.bytes[at..<(at + 16)]) == [0, 0, 0, 1] + Array("free".utf8) + Array(xmp[8..<16]))
+        #expect(prepared.bytes[(at + 16)..<(at + xmp.count)].allSatisfy { $0 == 0 })
+        #expect(Array(prepared.bytes.suffix(mdat.count)) == mdat)
+
+        for damaged in [
+            Self.ftypMP4 + [0, 0, 0, 1] + Array("mdat".utf8) + [0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],  // 64-bit size past the end
+            Self.ftypMP4 + [0, 0, 0, 4] + Array("mdat".utf8),  // smaller than its header
+            Self.ftypMP4 + [0, 0, 0, 1] + Array("mdat".utf8),  // 64-bit size cut off
+            Self.ftypMP4 + [0xFF, 0xFF, 0xFF, 0xFF] + Array("moov".utf8),  // past the end
+            Self.ftypMP4 + Self.box("moov", Self.box("mvhd", [0, 0, 0])),  // a short mvhd
+        ] {
+            #expect {
+                _ = try MediaUpload.prepare(damaged, name: "x.mp4", keepMetadata: false)
+            } throws: { error in
+                "\(error)".hasPrefix("cannot remove metadata from this MP4 file, it is damaged at byte")
+            }
+        }
+    }
+
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool { find(needle, in: haystack) != nil }
 
     static func find(_ needle: [UInt8], in haystack: [UInt8], last: Bool = false) -> Int? {

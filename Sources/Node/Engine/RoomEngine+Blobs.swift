@@ -133,6 +133,8 @@ extension RoomEngine {
         if let price { fields.append(.price(price)) }
         let position = PanelPosition.between(replica.document.panel.last?.position, nil) ?? .middle
         let ids = try commit([.createItem(kind: kind, position: position, fields: fields)])
+        // The viewer learns from the status that the new item's blob is here.
+        pushStatus()
         return ShareResult(item: ids[0], blob: blob, kind: kind)
     }
 

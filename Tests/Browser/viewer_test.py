@@ -590,17 +590,24 @@ def hostile_main(argv):
             base = args.viewer_url.split("/?")[0].rstrip("/")
             shown = []
             for blob, name in present + absent:
+                if blob in status_lines():
+                    # Only when (k1) failed: let it arrive, so the tab shows what it would do.
+                    try:
+                        wait_until(lambda: (status_lines().get(blob) or {}).get("state") == "complete", args.timeout, "")
+                    except CheckFailed:
+                        pass
+                fetched = answer(blob)
                 page.driver.switch_to.new_window("tab")
                 page.driver.get(f"{base}/api/blobs/{blob}")
                 time.sleep(1.5)  # what a script in it would need to act
                 trace = page.js("return {title: document.title, pwned: window.cvpeerPwned || null, type: document.contentType,"
-                                " origin: String(window.origin)}")
+                                " origin: String(window.origin), href: location.href, text: (document.documentElement && document.documentElement.textContent || '').slice(0, 120)}")
                 logs = [entry.get("message", "")[:160] for entry in page.driver.get_log("browser")]
                 page.driver.close()
                 page.driver.switch_to.window(main)
                 if trace["title"] == "PWNED" or trace["pwned"]:
                     raise CheckFailed(f"{name}: script ran in its tab ({trace})")
-                shown.append(f"{name}: {trace['type']}, origin {trace['origin']}" + (f", console: {' | '.join(logs)}" if logs else ""))
+                shown.append(f"{name}: {trace['type']}, origin {trace['origin']} at {trace['href'][:40]} ({trace['text'][:80]!r}) {fetched}, status {(status_lines().get(blob) or {}).get('state', 'absent')}" + (f", console: {' | '.join(logs)}" if logs else ""))
             time.sleep(1.0)
             after = page.state()
             if page.js("return window.cvpeerPwned || localStorage.getItem('pwned')"):

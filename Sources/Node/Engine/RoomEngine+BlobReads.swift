@@ -196,4 +196,41 @@ extension RoomEngine {
         }
         return list
     }
+
+    /// Moves chunks of a blob being received to the front of its fetch (a player asked for them).
+    package func prioritize(blobHex: String, chunks: ClosedRange<Int>) {
+        guard let id = Hex.bytes(blobHex), let key = transfers.transfers.keys.first(where: { $0.id == id }) else { return }
+        transfers.prioritize(key, indices: Array(chunks.prefix(256)))
+        pumpTransfers()
+    }
+
+    /// Walks a video's top-level box headers as the chunks holding them arrive, asking for each
+    /// next header's chunk first, then for the `moov` box's chunks: a player needs the index
+    /// before any frame, and files often keep it at the end.
+    func locateVideoIndex(_ key: BlobKey, arrived: (index: Int, plaintext: [UInt8])? = nil) {
+        guard var locator = videoIndexes[key], let id = BlobID(bytes: key.id) else { return }
+        for _ in 0..<VideoIndexLocator.maxBoxes {
+            guard case .needHeader(_, let chunks) = locator.step else { break }
+            var bytes: [UInt8] = []
+            for index in chunks {
+                if let arrived, arrived.index == index {
+                    bytes += arrived.plaintext
+                } else if transfers.transfers[key]?.have[index] == true,
+                    let sealed = chunkBuffer.last(where: { $0.key == key && $0.index == UInt32(index) })?.sealed
+                        ?? (try? store.chunk(room: room.tag, blob: key.id, index: index)),
+                    let opened = openChunk(index: index, of: Int(key.count), blobID: id, sealed: sealed)
+                {
+                    bytes += opened
+                } else {
+                    // Not here yet: asked for first, read when it comes.
+                    videoIndexes[key] = locator
+                    transfers.prioritize(key, indices: Array(chunks))
+                    return
+                }
+            }
+            locator.read(bytes[...], at: chunks.lowerBound * BlobSealer.chunkSize)
+        }
+        if case .found(let chunks) = locator.step { transfers.prioritize(key, indices: Array(chunks)) }
+        videoIndexes[key] = nil
+    }
 }

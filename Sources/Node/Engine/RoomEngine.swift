@@ -64,6 +64,8 @@ public actor RoomEngine {
     var corruptBlobs: Set<[UInt8]> = []
     /// Who sent chunks or hash lists that did not match a blob's commitment, and the last list served.
     var blobChecks = BlobCheckState()
+    /// Videos being received whose index box (`moov`) is still being looked for.
+    var videoIndexes: [BlobKey: VideoIndexLocator] = [:]
     /// Participants proven to have signed two versions of their history: every replica leaves
     /// their batches from the fork on out, and status names them.
     public internal(set) var equivocators: Set<ReplicaID> = []

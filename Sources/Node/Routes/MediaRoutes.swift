@@ -17,10 +17,16 @@ extension NodeRoutes {
             LocalAPIRoute(.get, "/api/blobs/:id") { request in
                 await guarded {
                     let hex = request.parameters["id"] ?? ""
-                    let plan = try await engine.blobReadPlan(hex: hex)
+                    var plan = try await engine.blobReadPlan(hex: hex)
+                    var range = request.headers["range"]
+                    if !plan.whole, case .partial(let asked) = rangeAnswer(range, count: plan.size),
+                        let ready = try await arriving(asked, openEnded: range?.hasSuffix("-") == true, plan: plan, hex: hex, engine: engine)
+                    {
+                        (plan, range) = (ready.plan, "bytes=\(ready.range.lowerBound)-\(ready.range.upperBound)")
+                    }
                     let reads = engine.blobReads
                     do {
-                        return try await blobResponse(plan, reads: reads, range: request.headers["range"]) { id in
+                        return try await blobResponse(plan, reads: reads, range: range) { id in
                             Task { await engine.blobDamaged(id) }
                         }
                     } catch BlobReadError.noList where plan.whole {
@@ -35,6 +41,38 @@ extension NodeRoutes {
                 await guarded { try await share(request, engine: engine) }
             },
         ]
+    }
+
+    /// Chunks a player waits for while a blob arrives: asked for first, then waited for.
+    static let arrivingWindow = 16
+    /// The most chunks one answer of an arriving blob carries (16 MiB), so a player asks again.
+    static let arrivingMaxChunks = 256
+    /// How long a range of an arriving blob waits for its chunks (50 ms steps, 20 s).
+    static let arrivingWaitSteps = 400
+
+    /// A range of a blob still arriving, made answerable: its chunks (for an open-ended range,
+    /// `bytes=A-` as players ask, the first `arrivingWindow` of them) move to the front of the
+    /// fetch and the answer waits for them, boundedly. An open-ended range is answered with the
+    /// run of chunks held from its start (a 206 shorter than asked, which players follow with
+    /// another request). Nil when they did not come in time (the answer is then 409).
+    static func arriving(_ asked: ClosedRange<Int>, openEnded: Bool, plan first: BlobReadPlan, hex: String, engine: RoomEngine)
+        async throws -> (plan: BlobReadPlan, range: ClosedRange<Int>)?
+    {
+        let chunks = first.chunks(covering: asked)
+        let needed = openEnded ? chunks.lowerBound...min(chunks.upperBound, chunks.lowerBound + arrivingWindow - 1) : chunks
+        guard needed.count <= arrivingMaxChunks else { return nil }
+        var plan = first
+        if !plan.holds(needed) { await engine.prioritize(blobHex: hex, chunks: needed) }
+        for _ in 0..<arrivingWaitSteps {
+            if plan.whole || plan.holds(openEnded ? chunks.lowerBound...chunks.lowerBound : needed) { break }
+            try await Task.sleep(for: .milliseconds(50))
+            plan = try await engine.blobReadPlan(hex: hex)
+        }
+        guard plan.whole || plan.holds(openEnded ? chunks.lowerBound...chunks.lowerBound : needed) else { return nil }
+        guard openEnded, !plan.whole else { return (plan, asked) }
+        var last = chunks.lowerBound
+        while last < chunks.upperBound, last - chunks.lowerBound + 1 < arrivingMaxChunks, plan.holds((last + 1)...(last + 1)) { last += 1 }
+        return (plan, asked.lowerBound...min(asked.upperBound, (last + 1) * BlobSealer.chunkSize - 1))
     }
 
     private static func share(_ request: LocalAPIRequest, engine: RoomEngine) async throws -> LocalAPIResponse {

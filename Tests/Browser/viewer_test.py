@@ -633,7 +633,67 @@ def hostile_main(argv):
     return 0 if results and all(results) else 1
 
 
+def progressive_main(argv):
+    """--progressive VIEWER_URL BLOB|any: the page of a node receiving a video (`any`: the first blob
+    the status lists; prints "ok   (setup)" once the page is live, before the video is shared). (p1) the panel's <video>
+    has a frame (readyState >= 2) while the node still says the blob is arriving (from /api/status,
+    asked at each poll); prints the time from the item's appearing to the first frame and to the
+    blob's completion."""
+    parser = argparse.ArgumentParser(description=progressive_main.__doc__)
+    parser.add_argument("viewer_url")
+    parser.add_argument("blob")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    blob = args.blob.lower()
+    page = Page("customer", args.viewer_url, args.timeout)
+    ok = False
+    try:
+        page.open()
+        print("ok   (setup) the page is live", flush=True)
+        if blob == "any":
+            blob = wait_until(lambda: page.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/api/status', {cache: 'no-store'}).then(r => r.json()).then(s => done((s.blobs || []).length ? s.blobs[0].blob : null))"
+                ".catch(() => done(null));"), args.timeout, "no blob appeared")
+        probe = ("const done = arguments[arguments.length - 1];"
+                 "const v = [...document.querySelectorAll('.panel-item video')].find(v => (v.currentSrc || v.src || '').includes(arguments[0]));"
+                 "fetch('/api/status', {cache: 'no-store'}).then(r => r.json()).then(s => {"
+                 " const line = (s.blobs || []).find(b => b.blob === arguments[0]);"
+                 " done({ready: v ? v.readyState : -1, state: line ? line.state : 'absent', have: line ? line.have : 0, total: line ? line.total : 0}); })"
+                 ".catch(e => done({error: String(e)}));")
+        wait_until(lambda: page.driver.execute_async_script(probe, blob).get("state") != "absent", args.timeout,
+                   "the video's item did not appear")
+        start = time.monotonic()
+        first_frame = None
+        complete = None
+        deadline = start + args.timeout
+        while time.monotonic() < deadline and (first_frame is None or complete is None):
+            seen = page.driver.execute_async_script(probe, blob)
+            now = time.monotonic() - start
+            if first_frame is None and seen.get("ready", -1) >= 2:
+                first_frame = (now, seen.get("state"), seen.get("have"), seen.get("total"))
+            if complete is None and seen.get("state") == "complete":
+                complete = now
+            time.sleep(0.05)
+        if first_frame is None:
+            print(f"FAIL (p1) no frame within {args.timeout:g} s (complete after {complete})", flush=True)
+        elif first_frame[1] != "arriving":
+            print(f"FAIL (p1) the first frame came only once the blob was {first_frame[1]} ({first_frame[0]:.2f} s)", flush=True)
+        else:
+            ok = True
+            print(f"ok   (p1) first frame {first_frame[0]:.2f} s after the item appeared, with {first_frame[2]} of "
+                  f"{first_frame[3]} chunks here; the blob was complete after "
+                  f"{'%.2f s' % complete if complete is not None else 'more than the timeout'}", flush=True)
+    except Exception as error:
+        print(f"FAIL (setup) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+    finally:
+        page.quit()
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--hostile-blobs":
         sys.exit(hostile_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--progressive":
+        sys.exit(progressive_main(sys.argv[2:]))
     sys.exit(main())

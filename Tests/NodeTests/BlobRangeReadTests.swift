@@ -112,6 +112,19 @@ struct BlobRangeReadTests {
         #expect(line.state == "arriving" && line.have == 3 && line.total == count)
     }
 
+    @Test("a member's item naming an empty blob is answered empty, whatever the range, and nothing traps")
+    func emptyBlob() async throws {
+        let setup = try OwnedEngine()
+        defer { setup.remove() }
+        let blob = BlobRef(
+            id: [UInt8](repeating: 9, count: BlobID.length), size: 0, mime: "image/png", commitment: [UInt8](repeating: 1, count: BlobCommitment.length))
+        try await setup.engine.commit([.createItem(kind: .image, position: .middle, fields: [.media(blob)])])
+        for range in [nil, "bytes=0-", "bytes=-5", "bytes=0-0"] {
+            let response = try await Self.get(setup.engine, Hex.string(blob.id), range: range)
+            #expect([200, 416].contains(response.status) && response.body.isEmpty && response.streamed == nil, "\(range ?? "whole")")
+        }
+    }
+
     @Test("status lists a blob held whole as complete")
     func statusComplete() async throws {
         let setup = try OwnedEngine()

@@ -193,6 +193,8 @@ extension NodeRoutes {
             return .error(415, "the blob's media type is not one cvpeer serves")
         }
         var response = LocalAPIResponse(status: 200, headers: blobHeaders(mime: plan.mime))
+        // An empty blob (a member may name one) has no byte to range over.
+        guard plan.size > 0 else { return response }
         let range: ClosedRange<Int>
         switch rangeAnswer(header, count: plan.size) {
         case .whole:

@@ -14,6 +14,7 @@ struct Suite: Sendable {
         TransportSuite.suite,
         NodeSuite.suite,
         EpochSuite.suite,
+        BlobReadSuite.suite,
     ]
 }
 

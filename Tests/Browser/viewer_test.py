@@ -504,5 +504,196 @@ def main():
     return 0 if all(results) else 1
 
 
+MEDIA_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/avif",
+               "video/mp4", "video/quicktime", "video/webm"}
+
+
+def hostile_main(argv):
+    """--hostile-blobs VIEWER_URL ARTEFACT_DIR HEX=NAME… [absent:HEX=NAME…]: opens each blob URL in a tab
+    of the viewer's origin. (k1) blobs marked absent are in neither the document nor the status, and
+    their URL answers 404; (k2) every other blob is complete in the status and answered with its listed
+    type, a sandboxing CSP, nosniff and a fixed inline disposition; (k3) after each was opened in a tab,
+    no script ran: the tabs and the page hold no trace of it, and the document (state hash, chat,
+    commerce) is unchanged."""
+    parser = argparse.ArgumentParser(description=hostile_main.__doc__)
+    parser.add_argument("viewer_url")
+    parser.add_argument("artefacts")
+    parser.add_argument("blobs", nargs="+")
+    parser.add_argument("--timeout", type=float, default=15.0)
+    args = parser.parse_args(argv)
+    os.makedirs(args.artefacts, exist_ok=True)
+    present, absent = [], []
+    for spec in args.blobs:
+        hex_and_name = spec[len("absent:"):] if spec.startswith("absent:") else spec
+        blob, _, name = hex_and_name.partition("=")
+        (absent if spec.startswith("absent:") else present).append((blob.lower(), name))
+    results = []
+
+    def run(name, function):
+        try:
+            print(f"ok   ({name}) {function()}", flush=True)
+            results.append(True)
+        except Exception as error:
+            results.append(False)
+            print(f"FAIL ({name}) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+            if not isinstance(error, CheckFailed):
+                traceback.print_exc(file=sys.stderr)
+
+    page = Page("agent", args.viewer_url, args.timeout)
+    try:
+        page.open()
+
+        def media_ids():
+            items = page.state()["document"].get("items", {})
+            return {((item.get("fields") or {}).get("media") or {}).get("id", "").lower() for item in items.values()}
+
+        def status_lines():
+            status = page.state().get("status") or {}
+            return {line["blob"].lower(): line for line in status.get("blobs", [])}
+
+        def answer(blob):
+            return page.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/api/blobs/' + arguments[0], {cache: 'no-store'}).then(r => done({status: r.status,"
+                " type: r.headers.get('content-type'), csp: r.headers.get('content-security-policy'),"
+                " nosniff: r.headers.get('x-content-type-options'), disposition: r.headers.get('content-disposition')}))"
+                ".catch(e => done({error: String(e)}));", blob)
+
+        def k1():
+            wait_until(lambda: page.state().get("status"), args.timeout, "no status reached the page")
+            for blob, name in absent:
+                if blob in media_ids() or blob in status_lines():
+                    raise CheckFailed(f"{name} ({blob[:12]}) is in the agent's document or status")
+                got = answer(blob)
+                if got.get("status") != 404:
+                    raise CheckFailed(f"{name}: GET answered {got}")
+            return f"{', '.join(name for _, name in absent)}: in neither document nor status; its URL answers 404"
+
+        def k2():
+            seen = []
+            for blob, name in present:
+                wait_until(lambda: (status_lines().get(blob) or {}).get("state") == "complete", args.timeout,
+                           f"{name} is not complete in the agent's status")
+                got = answer(blob)
+                csp = (got.get("csp") or "").replace(" ", "")
+                if (got.get("status") != 200 or got.get("type") not in MEDIA_TYPES or "sandbox" not in csp
+                        or "default-src'none'" not in csp or got.get("nosniff") != "nosniff"
+                        or got.get("disposition") != 'inline; filename="blob"'):
+                    raise CheckFailed(f"{name}: {got}")
+                seen.append(f"{name} as {got['type']}")
+            return "answered with CSP sandbox, nosniff and a fixed disposition: " + ", ".join(seen)
+
+        def k3():
+            before = page.state()
+            chat = lambda state: [m.get("text", "") for m in state["document"].get("chat", [])]
+            main = page.driver.current_window_handle
+            base = args.viewer_url.split("/?")[0].rstrip("/")
+            shown = []
+            for blob, name in present + absent:
+                if blob in status_lines():
+                    # Only when (k1) failed: let it arrive, so the tab shows what it would do.
+                    try:
+                        wait_until(lambda: (status_lines().get(blob) or {}).get("state") == "complete", args.timeout, "")
+                    except CheckFailed:
+                        pass
+                fetched = answer(blob)
+                page.driver.switch_to.new_window("tab")
+                page.driver.get(f"{base}/api/blobs/{blob}")
+                time.sleep(1.5)  # what a script in it would need to act
+                trace = page.js("return {title: document.title, pwned: window.cvpeerPwned || null, type: document.contentType,"
+                                " origin: String(window.origin), href: location.href, text: (document.documentElement && document.documentElement.textContent || '').slice(0, 120)}")
+                logs = [entry.get("message", "")[:160] for entry in page.driver.get_log("browser")]
+                page.driver.close()
+                page.driver.switch_to.window(main)
+                if trace["title"] == "PWNED" or trace["pwned"]:
+                    raise CheckFailed(f"{name}: script ran in its tab ({trace})")
+                shown.append(f"{name}: {trace['type']}, origin {trace['origin']} at {trace['href'][:40]} ({trace['text'][:80]!r}) {fetched}, status {(status_lines().get(blob) or {}).get('state', 'absent')}" + (f", console: {' | '.join(logs)}" if logs else ""))
+            time.sleep(1.0)
+            after = page.state()
+            if page.js("return window.cvpeerPwned || localStorage.getItem('pwned')"):
+                raise CheckFailed("the viewer's origin holds a script's trace")
+            if any(text.startswith("PWNED") for text in chat(after)):
+                raise CheckFailed(f"a chat message was posted: {chat(after)}")
+            if after["document"].get("commerce", []) != before["document"].get("commerce", []):
+                raise CheckFailed("the commerce log changed")
+            if after["stateHash"] != before["stateHash"]:
+                raise CheckFailed("the document changed while the blobs were open")
+            return "no script ran; " + "; ".join(shown)
+
+        run("k1", k1)
+        run("k2", k2)
+        run("k3", k3)
+        page.screenshot(os.path.join(args.artefacts, "viewer-hostile-blobs.png"))
+    except Exception as error:
+        results.append(False)
+        print(f"FAIL (setup) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+    finally:
+        page.quit()
+    print(f"{'ok  ' if results and all(results) else 'FAIL'} hostile blobs: {sum(results)} of {len(results)} checks passed", flush=True)
+    return 0 if results and all(results) else 1
+
+
+def progressive_main(argv):
+    """--progressive VIEWER_URL BLOB|any: the page of a node receiving a video (`any`: the first blob
+    the status lists; prints "ok   (setup)" once the page is live, before the video is shared). (p1) the panel's <video>
+    has a frame (readyState >= 2) while the node still says the blob is arriving (from /api/status,
+    asked at each poll); prints the time from the item's appearing to the first frame and to the
+    blob's completion."""
+    parser = argparse.ArgumentParser(description=progressive_main.__doc__)
+    parser.add_argument("viewer_url")
+    parser.add_argument("blob")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    blob = args.blob.lower()
+    page = Page("customer", args.viewer_url, args.timeout)
+    ok = False
+    try:
+        page.open()
+        print("ok   (setup) the page is live", flush=True)
+        if blob == "any":
+            blob = wait_until(lambda: page.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/api/status', {cache: 'no-store'}).then(r => r.json()).then(s => done((s.blobs || []).length ? s.blobs[0].blob : null))"
+                ".catch(() => done(null));"), args.timeout, "no blob appeared")
+        probe = ("const done = arguments[arguments.length - 1];"
+                 "const v = [...document.querySelectorAll('.panel-item video')].find(v => (v.currentSrc || v.src || '').includes(arguments[0]));"
+                 "fetch('/api/status', {cache: 'no-store'}).then(r => r.json()).then(s => {"
+                 " const line = (s.blobs || []).find(b => b.blob === arguments[0]);"
+                 " done({ready: v ? v.readyState : -1, state: line ? line.state : 'absent', have: line ? line.have : 0, total: line ? line.total : 0}); })"
+                 ".catch(e => done({error: String(e)}));")
+        wait_until(lambda: page.driver.execute_async_script(probe, blob).get("state") != "absent", args.timeout,
+                   "the video's item did not appear")
+        start = time.monotonic()
+        first_frame = None
+        complete = None
+        deadline = start + args.timeout
+        while time.monotonic() < deadline and (first_frame is None or complete is None):
+            seen = page.driver.execute_async_script(probe, blob)
+            now = time.monotonic() - start
+            if first_frame is None and seen.get("ready", -1) >= 2:
+                first_frame = (now, seen.get("state"), seen.get("have"), seen.get("total"))
+            if complete is None and seen.get("state") == "complete":
+                complete = now
+            time.sleep(0.05)
+        if first_frame is None:
+            print(f"FAIL (p1) no frame within {args.timeout:g} s (complete after {complete})", flush=True)
+        elif first_frame[1] != "arriving":
+            print(f"FAIL (p1) the first frame came only once the blob was {first_frame[1]} ({first_frame[0]:.2f} s)", flush=True)
+        else:
+            ok = True
+            print(f"ok   (p1) first frame {first_frame[0]:.2f} s after the item appeared, with {first_frame[2]} of "
+                  f"{first_frame[3]} chunks here; the blob was complete after "
+                  f"{'%.2f s' % complete if complete is not None else 'more than the timeout'}", flush=True)
+    except Exception as error:
+        print(f"FAIL (setup) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+    finally:
+        page.quit()
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--hostile-blobs":
+        sys.exit(hostile_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--progressive":
+        sys.exit(progressive_main(sys.argv[2:]))
     sys.exit(main())

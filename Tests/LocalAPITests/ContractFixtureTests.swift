@@ -32,7 +32,11 @@ import Testing
         codes: [NodeStatus.Code(nameplate: 42, state: "waiting", expires: 1_700_000_600_000)],
         linkDrops: ["olderEpochRefused": 1, "badMAC": 0],
         pointersRefused: NodeStatus.PointersRefused(forged: 0, replayed: 1, unknownAuthor: 0),
-        quotaDrops: [NodeStatus.QuotaDrop(id: "c3d4", name: "Bo", batches: 5)])
+        quotaDrops: [NodeStatus.QuotaDrop(id: "c3d4", name: "Bo", batches: 5)],
+        blobs: [
+            NodeStatus.Blob(blob: "aabb", item: "5@a1b2", state: "complete", have: 1, total: 1, bytes: 1234, size: 1234),
+            NodeStatus.Blob(blob: "ffee", item: "3@c3d4", state: "arriving", have: 3, total: 8, bytes: 196_608, size: 500_000),
+        ])
 
     static let values: [(fixture: String, text: String)] = [
         ("status", APIJSON.text(status)),
@@ -98,7 +102,7 @@ import Testing
         let checks: [(String, [String]?, Set<String>)] = [
             ("status", nil, Set(status.keys)),
             ("message", ["presence.js"], Set(pointer.keys)),
-            ("transfer", ["blobs.js"], Set(Self.firstElement(status, "transfers").keys)),
+            ("line", ["blobs.js"], Set(Self.firstElement(status, "blobs").keys)),
             ("t", ["side.js"], Set(Self.firstElement(status, "transfers").keys)),
             ("p", ["side.js"], Set(Self.firstElement(status, "peers").keys)),
             ("m", ["side.js"], Set(Self.firstElement(status, "members").keys)),

@@ -98,6 +98,12 @@ import Testing
         .setItemField(
             item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)),
             .media(BlobRef(id: [UInt8](repeating: 1, count: 32), size: 1, mime: "image", commitment: [UInt8](repeating: 1, count: 32)))),
+        .setItemField(
+            item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)),
+            .media(BlobRef(id: [UInt8](repeating: 1, count: 32), size: 1, mime: "image/svg+xml", commitment: [UInt8](repeating: 1, count: 32)))),
+        .setItemField(
+            item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)),
+            .media(BlobRef(id: [UInt8](repeating: 1, count: 32), size: 1, mime: "text/html", commitment: [UInt8](repeating: 1, count: 32)))),
         .setItemField(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), .title(String(repeating: "t", count: 257))),
         .addMark(item: OpID(counter: 1, replica: ReplicaID(Fixtures.identities(1)[0].publicKey)), Mark(shape: .stroke([Fixtures.point(0, 0)]), colour: Colour(rgba: 0))),
         .addMark(

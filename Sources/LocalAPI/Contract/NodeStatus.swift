@@ -11,6 +11,9 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var peers: [Peer]
     /// Blob transfers in progress.
     public var transfers: [Transfer]
+    /// Every visible item's photo or video: held whole, or arriving and how far, so the viewer
+    /// knows when it can show one without asking for the blob.
+    public var blobs: [Blob]
     /// The merged document's hash.
     public var stateHash: String
     /// Sealed batches held.
@@ -56,8 +59,10 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         listen: String, rendezvous: String?, registered: Bool, blobChecks: BlobChecks, equivocators: [Equivocator],
         joinRequests: [JoinRequest], members: [Member], rejectedOperations: [RejectedOperations],
         refusedBatches: RefusedBatches, epoch: Epoch, removals: [Removal], removedPeerLinks: Int, limits: Limits,
-        codes: [Code], linkDrops: [String: Int], pointersRefused: PointersRefused, quotaDrops: [QuotaDrop]
+        codes: [Code], linkDrops: [String: Int], pointersRefused: PointersRefused, quotaDrops: [QuotaDrop],
+        blobs: [Blob] = []
     ) {
+        self.blobs = blobs
         self.type = type
         self.me = me
         self.room = room
@@ -155,6 +160,28 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public init(item: String, blob: String, have: Int, total: Int, bytes: UInt64, size: UInt64, percent: Double) {
             (self.item, self.blob, self.have, self.total) = (item, blob, have, total)
             (self.bytes, self.size, self.percent) = (bytes, size, percent)
+        }
+    }
+
+    /// A visible item's blob and how much of it this node holds.
+    public struct Blob: Codable, Sendable, Equatable {
+        /// The blob id in hex.
+        public var blob: String
+        /// The (first) item showing it.
+        public var item: String
+        /// `complete` (held whole and checked: every range can be read), `arriving` (ranges whose
+        /// chunks are here can be read) or `failed` (its chunks do not make up its id, or it is
+        /// larger than a node fetches).
+        public var state: String
+        /// Chunks held and in all.
+        public var have: Int
+        public var total: Int
+        /// Bytes held (at most `size`) and the blob's size.
+        public var bytes: UInt64
+        public var size: UInt64
+        /// Creates a blob's line.
+        public init(blob: String, item: String, state: String, have: Int, total: Int, bytes: UInt64, size: UInt64) {
+            (self.blob, self.item, self.state, self.have, self.total, self.bytes, self.size) = (blob, item, state, have, total, bytes, size)
         }
     }
 

@@ -199,6 +199,17 @@ struct BlobTransfers: Sendable {
         return result
     }
 
+    /// Moves chunks to the front of the fetch (a player waits for them: a seek, a video's index),
+    /// the first given asked first. Chunks held or already asked for are left as they are.
+    mutating func prioritize(_ key: BlobKey, indices: [Int]) {
+        guard var transfer = transfers[key] else { return }
+        let wanted = indices.filter { $0 >= 0 && $0 < transfer.have.count && !transfer.have[$0] && transfer.outstanding[UInt32($0)] == nil }
+        guard !wanted.isEmpty else { return }
+        // `retry` is taken from its end.
+        transfer.retry.append(contentsOf: wanted.reversed().map { UInt32($0) })
+        transfers[key] = transfer
+    }
+
     /// A peer said it lacks these chunks.
     mutating func refused(_ key: BlobKey, indices: [UInt32], by peer: PublicKey) {
         guard var transfer = transfers[key] else { return }

@@ -133,6 +133,8 @@ extension RoomEngine {
         if let price { fields.append(.price(price)) }
         let position = PanelPosition.between(replica.document.panel.last?.position, nil) ?? .middle
         let ids = try commit([.createItem(kind: kind, position: position, fields: fields)])
+        // The viewer learns from the status that the new item's blob is here.
+        pushStatus()
         return ShareResult(item: ids[0], blob: blob, kind: kind)
     }
 
@@ -168,6 +170,10 @@ extension RoomEngine {
             // (without a list yet, once it arrives): a store holding a bad chunk repairs itself.
             if let hashes { held = keepMatching(key, indices: held, hashes: hashes) }
             transfers.want(key, size: blob.size, commitment: blob.commitment, hashes: hashes, held: held)
+            if blob.mime == "video/mp4" || blob.mime == "video/quicktime" {
+                videoIndexes[key] = VideoIndexLocator(size: Int(blob.size))
+                locateVideoIndex(key)
+            }
             if transfers.transfers[key]?.isComplete == true { finish(key) }
         }
         pumpTransfers()
@@ -234,6 +240,7 @@ extension RoomEngine {
         chunkBuffer.append((key, index, data))
         let complete = transfers.received(key, index: index)
         hashInOrder(key, index: index, plaintext: plaintext)
+        if videoIndexes[key] != nil { locateVideoIndex(key, arrived: (Int(index), plaintext)) }
         if chunkBuffer.count >= Self.chunkFlushCount { flushChunks() }
         if complete { finish(key) }
         pumpTransfers()
@@ -260,6 +267,7 @@ extension RoomEngine {
     /// is the blob given up as corrupt.
     private func finish(_ key: BlobKey) {
         flushChunks()
+        videoIndexes[key] = nil
         let running = runningHashes.removeValue(forKey: key)
         let matches: Bool
         if let running, running.next == Int(key.count) {

@@ -127,7 +127,8 @@ extension RoomEngine {
                 forged: refused.forged, replayed: refused.replayed, unknownAuthor: refused.unknownAuthor),
             quotaDrops: remoteQuota.dropped.sorted(by: { $0.key < $1.key }).map { author, count in
                 NodeStatus.QuotaDrop(id: author.hex, name: name(author), batches: Int(count))
-            })
+            },
+            blobs: blobList)
     }
 
     /// How a peer's last announced vector compares with ours.

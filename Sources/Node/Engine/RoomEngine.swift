@@ -23,6 +23,8 @@ public actor RoomEngine {
     public nonisolated let room: RoomKeys
     let identity: Identity
     let store: Store
+    /// Blob reads off the actor, through a second store connection.
+    package nonisolated let blobReads: BlobReads
     /// Epoch 0's content key, which seals blobs in every epoch (a blob's key is not yet per epoch).
     let contentKey: SecretBytes
     /// The room's keys by epoch: 0 from the invite, later ones from the invite or from this
@@ -62,6 +64,8 @@ public actor RoomEngine {
     var corruptBlobs: Set<[UInt8]> = []
     /// Who sent chunks or hash lists that did not match a blob's commitment, and the last list served.
     var blobChecks = BlobCheckState()
+    /// Videos being received whose index box (`moov`) is still being looked for.
+    var videoIndexes: [BlobKey: VideoIndexLocator] = [:]
     /// Participants proven to have signed two versions of their history: every replica leaves
     /// their batches from the fork on out, and status names them.
     public internal(set) var equivocators: Set<ReplicaID> = []
@@ -161,6 +165,7 @@ public actor RoomEngine {
         me = ReplicaID(identity.publicKey)
         self.room = room
         self.store = store
+        blobReads = BlobReads(storePath: store.path)
         contentKey = room.contentKey(epoch: 0)
         for keys in [room] + laterEpochs where keys.roomID == room.roomID {
             epochKeys[keys.epoch] = keys

@@ -160,6 +160,8 @@ package struct LocalAPIResponse: Sendable {
     public var headers: [String: String]
     /// The body.
     public var body: [UInt8]
+    /// A body written piece by piece instead of `body` (a large blob), never held whole.
+    package var streamed: LocalAPIStreamedBody?
 
     /// Makes a response from its parts.
     public init(status: Int = 200, headers: [String: String] = [:], body: [UInt8] = []) {
@@ -192,6 +194,23 @@ package struct LocalAPIResponse: Sendable {
 
     /// 204: done, nothing to say.
     package static let noContent = LocalAPIResponse(status: 204)
+}
+
+/// A response body sent in pieces after the head, so a large one is never held whole: `length`
+/// bytes in all, in `pieces` pieces asked for in order. A piece that throws ends the connection
+/// (the head, with its length, has gone), which the client sees as a cut-short body.
+package struct LocalAPIStreamedBody: Sendable {
+    /// The body's length in bytes: the sum of the pieces' lengths.
+    package var length: Int
+    /// How many pieces.
+    package var pieces: Int
+    /// Piece `index` (0 ..< `pieces`).
+    package var piece: @Sendable (_ index: Int) async throws -> [UInt8]
+
+    /// Makes a streamed body from its parts.
+    package init(length: Int, pieces: Int, piece: @escaping @Sendable (_ index: Int) async throws -> [UInt8]) {
+        (self.length, self.pieces, self.piece) = (length, pieces, piece)
+    }
 }
 
 /// The live channel of the viewer: one WebSocket path and the node's callbacks for its sessions.

@@ -236,6 +236,20 @@ enum LocalAPIHTTP {
             headers[fieldName] = value
         }
         let status = (100...599).contains(answer.status) ? answer.status : 500
+        if let streamed = answer.streamed {
+            let body = ResponseBody(contentLength: streamed.length) { writer in
+                var written = 0
+                for index in 0..<streamed.pieces {
+                    let piece = try await streamed.piece(index)
+                    written += piece.count
+                    try await writer.write(ByteBuffer(bytes: piece))
+                }
+                // Fewer or more bytes than the head said would leave the client waiting or misread.
+                guard written == streamed.length else { throw LocalAPIError.malformedResponse("a streamed body of \(written) bytes, not \(streamed.length)") }
+                try await writer.finish(nil)
+            }
+            return Response(status: HTTPResponse.Status(code: status), headers: headers, body: body)
+        }
         return Response(
             status: HTTPResponse.Status(code: status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))

@@ -121,27 +121,6 @@ export function share(file, { keepMetadata = false, onProgress = () => {} } = {}
 /** GET /api/blobs/HEX, as an element's `src`. */
 export const blobURL = (hex) => `/api/blobs/${hex}`;
 
-/**
- * GET /api/blobs/HEX cut off as soon as the answer's head arrives (the element loads the body
- * itself). Resolves to `{ok: true}` when the blob is here, else `{ok: false, status, body}` (409
- * with `{have, total}` while its chunks arrive); rejects when the node does not answer.
- */
-export async function probeBlob(hex) {
-  const controller = new AbortController();
-  const response = await fetch(blobURL(hex), { signal: controller.signal, cache: 'no-store', credentials: 'same-origin' });
-  if (response.ok) {
-    controller.abort();
-    return { ok: true };
-  }
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  return { ok: false, status: response.status, body };
-}
-
 // ---- live feed ----------------------------------------------------------------------------
 
 /**

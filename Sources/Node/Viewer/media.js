@@ -59,7 +59,8 @@ export function mediaView(item, { mode = 'thumb', onSize = () => {} } = {}) {
     bar.hidden = true;
   } else {
     stop = blobs.watch(media.id, (info) => {
-      if (info.state === 'ready') {
+      // A video plays while it arrives: the node answers the ranges it asks for as they come.
+      if (info.state === 'ready' || (video && info.state === 'arriving' && info.have > 0)) {
         if (!loadedSource) {
           loadedSource = true;
           node.dataset.state = 'loading';

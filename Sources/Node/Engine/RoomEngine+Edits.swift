@@ -59,6 +59,15 @@ extension RoomEngine {
         try commit([.removeMark(id)])
     }
 
+    /// Sets the shared playback of a visible video; every replica shows it on videos only, so
+    /// anything else is refused here before it is sealed.
+    ///
+    /// - Returns: the operation's id.
+    package func setPlayback(item: OpID, _ playback: Playback) throws -> OpID {
+        guard replica.document.item(item)?.kind == .video else { throw NodeError.badRequest("only a video plays; that item is not one") }
+        return try commit([.setPlayback(item: item, playback)])[0]
+    }
+
     /// Sets this node's viewport on an item and opens it, in one batch.
     public func view(item: OpID, viewport: Viewport) throws {
         var edits: [Edit] = [.setViewport(participant: me, item: item, viewport)]

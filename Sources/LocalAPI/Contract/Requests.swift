@@ -19,7 +19,9 @@ public struct MarkRequest: Codable, Sendable, Equatable {
 
 /// A mark's time range on a video, in milliseconds from the start (`start == end` for a point in time).
 public struct MarkSpanRequest: Codable, Sendable, Equatable {
+    /// The first millisecond.
     public var startMillis: Int
+    /// The last millisecond, at or after `startMillis`.
     public var endMillis: Int
     /// Creates the range.
     public init(startMillis: Int, endMillis: Int) { (self.startMillis, self.endMillis) = (startMillis, endMillis) }

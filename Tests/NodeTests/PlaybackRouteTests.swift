@@ -23,6 +23,27 @@ import Testing
         #expect(await engine.replica.vector == before, "nothing sealed for a note")
     }
 
+    /// A clock that observed a fast peer stamps ahead of the wall clock: the position written is
+    /// moved on by as much, so a viewer extrapolating from the stamp finds the true position.
+    @Test func aClockAheadOfTheWallMovesThePositionOnByAsMuch() async throws {
+        let owned = try OwnedEngine()
+        defer { owned.remove() }
+        let engine = owned.engine
+        let video = try await engine.commit([.createItem(kind: .video, position: .middle, fields: [])])[0]
+        let wall = RoomEngine.wallMillis()
+        await engine.observeForTest(HLC(millis: wall + 10_000, logical: 0), wallMillis: wall)
+        try await engine.setPlayback(item: video, Playback(playing: true, positionMillis: 1_000, rate: 2000))
+        let shown = try #require(await engine.replica.document.item(video)?.playback)
+        let now = RoomEngine.wallMillis()
+        #expect(shown.updated.millis >= wall + 10_000)
+        // What a viewer computes at `now`: position + (now − stamp) × rate.
+        let seen = Double(shown.playback.positionMillis) + (Double(now) - Double(shown.updated.millis)) * 2
+        #expect(abs(seen - 1_000) < 200, "a viewer would see \(seen) ms, not about 1000")
+        // Paused: the position is where it is, whatever the stamp.
+        try await engine.setPlayback(item: video, Playback(playing: false, positionMillis: 1_000, rate: 2000))
+        #expect(await engine.replica.document.item(video)?.playback?.playback.positionMillis == 1_000)
+    }
+
     @Test func outOfRangeRequestsAreRefused() throws {
         let bad = [
             PlaybackRequest(playing: true, positionMillis: -1), PlaybackRequest(playing: true, positionMillis: Int(Limits.maxMediaMillis) + 1),
@@ -36,5 +57,11 @@ import Testing
             #expect(throws: NodeError.self, "\(span)") { try span.markSpan() }
         }
         #expect(try MarkSpanRequest(startMillis: 4, endMillis: 4).markSpan() == MarkSpan(startMillis: 4, endMillis: 4))
+    }
+}
+
+extension RoomEngine {
+    fileprivate func observeForTest(_ remote: HLC, wallMillis: UInt64) {
+        clock.observe(remote, wallMillis: wallMillis)
     }
 }

@@ -65,6 +65,15 @@ extension RoomEngine {
     /// - Returns: the operation's id.
     package func setPlayback(item: OpID, _ playback: Playback) throws -> OpID {
         guard replica.document.item(item)?.kind == .video else { throw NodeError.badRequest("only a video plays; that item is not one") }
+        var playback = playback
+        // The operation's timestamp is the reference time; once this clock has observed a fast
+        // peer it stamps ahead of the wall clock, so the position is moved on by as much, and
+        // viewers (who extrapolate from the stamp with their wall clocks) see the true position.
+        let wall = Self.wallMillis()
+        if playback.playing, clock.latest.millis > wall {
+            let ahead = (clock.latest.millis - wall) * UInt64(playback.rate) / 1000
+            playback.positionMillis = min(playback.positionMillis + ahead, Limits.maxMediaMillis)
+        }
         return try commit([.setPlayback(item: item, playback)])[0]
     }
 

@@ -25,10 +25,13 @@ export function sharedPlayback(item) {
   return { id: typeof p.id === 'string' ? p.id : '', playing: p.playing === true, positionMillis: position, rate, at };
 }
 
-/** Where the shared playback is at wall time `now` (ms), in seconds; never before its position. */
+/**
+ * Where the shared playback is at wall time `now` (ms), in seconds, never before 0. A stamp
+ * ahead of this clock extrapolates backwards: its author moved the position on by as much.
+ */
 export function sharedPosition(shared, now) {
-  const elapsed = shared.playing ? Math.max(0, now - shared.at) * shared.rate : 0;
-  return (shared.positionMillis + elapsed) / 1000;
+  const elapsed = shared.playing ? (now - shared.at) * shared.rate : 0;
+  return Math.max(0, shared.positionMillis + elapsed) / 1000;
 }
 
 export class Watch {

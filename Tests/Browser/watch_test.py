@@ -116,10 +116,14 @@ def differences(a_samples, b_samples):
 
 
 def check_follow(a, b, bound_ms, timeout):
+    started = time.monotonic()
     a.js(f"{VIDEO}.play();")
     wait_until(lambda: (player(b) or {}).get("paused") is False, timeout, "B's player did not start when A played")
+    playing_after = time.monotonic() - started
     wait_until(lambda: ((player(b) or {}).get("shared") or {}).get("playing") is True, timeout, "B's document has no shared playback playing")
-    time.sleep(3)  # settling: B seeks to A, then closes what is left of the drift
+    wait_until(lambda: gap_ms(a, b) <= bound_ms, timeout, f"B did not come within {bound_ms} ms of A")
+    within_after = time.monotonic() - started
+    time.sleep(max(0, 3 - within_after))  # settling: B closes what is left of the drift
     a_samples, b_samples = record([a, b], 6)
     diffs = differences(a_samples, b_samples)
     if len(diffs) < 100:
@@ -129,7 +133,7 @@ def check_follow(a, b, bound_ms, timeout):
     summary = f"{len(diffs)} samples over 6 s: max |B − A| {worst:.0f} ms, mean {mean:.0f} ms (bound {bound_ms} ms)"
     if worst > bound_ms:
         raise CheckFailed(summary)
-    return "B followed A's play; " + summary
+    return f"B played {playing_after * 1000:.0f} ms after A's play(), within the bound after {within_after * 1000:.0f} ms; " + summary
 
 
 def gap_ms(a, b):

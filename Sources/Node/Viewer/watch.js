@@ -131,7 +131,9 @@ export class Watch {
       return;
     }
     if (target >= duration) {
-      if (!v.paused && v.ended) return;
+      // The shared playback ran past the end: stay on the last frame (play() would restart it).
+      if (!v.ended && duration - v.currentTime > 0.05) this.seek(duration);
+      return;
     }
     const drift = v.currentTime - target;
     if (v.paused) {

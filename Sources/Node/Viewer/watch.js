@@ -44,6 +44,8 @@ export class Watch {
     this.detached = false;
     this.want = { paused: null, seekTo: null, rate: null }; // what this module last asked of the player
     this.pending = null; // {until, id} while an own edit has not come back
+    this.sending = false; // an edit is on its way
+    this.again = false; // the person acted again meanwhile: send once more
     this.lastSharedId = null;
     this.seekLead = 0.05; // seconds a seek takes, learnt, so a seek while playing lands on time
     this.seekStarted = 0;
@@ -220,9 +222,29 @@ export class Watch {
     this.send();
   }
 
-  /** Sends the player's state as the shared playback (not while watching alone). */
+  /**
+   * Sends the player's state as the shared playback (not while watching alone). One edit at a
+   * time: events while one is on its way (a scrubber dragged) become one more, with the latest state.
+   */
   async send() {
     if (this.detached) return;
+    this.pending = { until: Date.now() + PENDING_MS, id: null };
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = true;
+    try {
+      do {
+        this.again = false;
+        await this.sendNow();
+      } while (this.again && !this.detached);
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  async sendNow() {
     const v = this.video;
     const shared = this.shared();
     // A nudged rate is not the person's: keep the shared rate unless they picked another.

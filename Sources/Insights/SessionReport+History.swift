@@ -160,7 +160,8 @@ struct ItemHistory {
                 let moment = Moment(operation)
                 if let earlier = records[item]?.removed, earlier < moment { continue }
                 records[item, default: Record()].removed = moment
-            case .setProfile, .moveItem, .addMark, .removeMark, .setViewport, .setFocus, .say, .commerce, .grantRole, .startEpoch:
+            case .setProfile, .moveItem, .addMark, .removeMark, .setViewport, .setFocus, .setPlayback, .say, .commerce, .grantRole,
+                .startEpoch:
                 continue
             }
         }

@@ -5,7 +5,7 @@ import Primitives
 ///
 /// Layout (varints are unsigned LEB128, minimal; strings are a varint byte length then UTF-8):
 ///
-///     u8      format version (2)
+///     u8      format version (3; 2 is still read: it has no shared playback and no mark time ranges)
 ///     varint  Lamport counter of the first operation; the i-th has counter start + i
 ///     varint  k = number of other participants' keys referenced, then k × 32-byte keys
 ///     varint  n = number of operations, 1…maxOperationsPerBatch, then n operations:
@@ -21,12 +21,15 @@ import Primitives
 /// by the input's length.
 package enum BatchCodec {
     /// The version byte of this layout; an incompatible change gets a new one.
-    public static let formatVersion: UInt8 = 2
+    public static let formatVersion: UInt8 = 3
+    /// The versions `decode` reads: 2 is 3 without `setPlayback` and without a mark's time-range
+    /// byte, so batches stored or sent by a node of format 2 still count.
+    public static let readableVersions: ClosedRange<UInt8> = 2...3
 
     /// Operation tags on the wire.
     enum Tag: UInt8 {
         case setProfile = 1, createItem, setItemField, removeItem, moveItem, addMark, removeMark, setViewport,
-            setFocus, say, recommend, addToCart, purchase, grantRole, startEpoch
+            setFocus, say, recommend, addToCart, purchase, grantRole, startEpoch, setPlayback
     }
 
     /// Mark shape tags on the wire.
@@ -88,7 +91,7 @@ package enum BatchCodec {
         }
         var reader = ByteReader(payload)
         let version = try reader.byte("format version")
-        guard version == formatVersion else { throw .unsupportedFormat(version) }
+        guard readableVersions.contains(version) else { throw .unsupportedFormat(version) }
         let start = try reader.varint("Lamport counter", in: 1...Limits.maxCounter)
         let keyCount = try reader.count("key count", max: Limits.maxKeysPerBatch)
         var keys = [author]
@@ -107,7 +110,7 @@ package enum BatchCodec {
         for index in 0..<count {
             let millis = try reader.varint("timestamp", in: 0...HLC.maxMillis)
             let logical = try reader.varint("timestamp", in: 0...UInt64(UInt32.max))
-            let edit = try decodeEdit(&reader, keys: keys)
+            let edit = try decodeEdit(&reader, keys: keys, version: version)
             try edit.validate()
             operations.append(
                 Operation(
@@ -200,6 +203,19 @@ package enum BatchCodec {
                 encode(point, into: &w)
                 w.string(label)
             }
+            if let span = mark.span {
+                w.byte(1)
+                w.varint(span.startMillis)
+                w.varint(span.endMillis)
+            } else {
+                w.byte(0)
+            }
+        case let .setPlayback(item, playback):
+            w.byte(Tag.setPlayback.rawValue)
+            try ref(item)
+            w.byte(playback.playing ? 1 : 0)
+            w.varint(playback.positionMillis)
+            w.varint(UInt64(playback.rate))
         case let .removeMark(mark):
             w.byte(Tag.removeMark.rawValue)
             try ref(mark)
@@ -278,7 +294,7 @@ package enum BatchCodec {
 
     // MARK: Decoding
 
-    private static func decodeEdit(_ r: inout ByteReader, keys: [ReplicaID]) throws(ReplicationError) -> Edit {
+    private static func decodeEdit(_ r: inout ByteReader, keys: [ReplicaID], version: UInt8) throws(ReplicationError) -> Edit {
         func key() throws(ReplicationError) -> ReplicaID {
             keys[try r.count("participant index", max: keys.count - 1)]
         }
@@ -331,7 +347,29 @@ package enum BatchCodec {
                 let point = try decodePoint(&r)
                 shape = .labelledPin(point, try r.string("pin label", maxBytes: Limits.maxTitleBytes))
             }
-            return .addMark(item: item, Mark(shape: shape, colour: colour))
+            var span: MarkSpan?
+            if version >= 3 {
+                switch try r.byte("mark time range presence") {
+                case 0: break
+                case 1:
+                    let media = 0...Limits.maxMediaMillis
+                    span = MarkSpan(startMillis: try r.varint("mark time range", in: media), endMillis: try r.varint("mark time range", in: media))
+                default: throw .invalidValue("mark time range presence")
+                }
+            }
+            return .addMark(item: item, Mark(shape: shape, colour: colour, span: span))
+        case .setPlayback:
+            guard version >= 3 else { throw .invalidValue("operation tag") }
+            let item = try ref()
+            let playing: Bool
+            switch try r.byte("playing") {
+            case 0: playing = false
+            case 1: playing = true
+            default: throw .invalidValue("playing")
+            }
+            let position = try r.varint("playback position", in: 0...Limits.maxMediaMillis)
+            let rate = try r.varint("playback rate", in: UInt64(Playback.rateRange.lowerBound)...UInt64(Playback.rateRange.upperBound))
+            return .setPlayback(item: item, Playback(playing: playing, positionMillis: position, rate: UInt32(rate)))
         case .removeMark:
             return .removeMark(try ref())
         case .setViewport:

@@ -15,6 +15,7 @@ import PeerCrypto
 /// | --- | --- |
 /// | profile, viewport, focus | only the participant they belong to |
 /// | create an item, add a mark, chat, add to cart, buy | any member but the archive |
+/// | play, pause, seek or set the rate of a video (shared playback) | any member but the archive |
 /// | edit, move or remove an item | the item's author, or an agent |
 /// | remove a mark | the mark's author, or an agent |
 /// | recommend | agents only |
@@ -64,7 +65,7 @@ public struct RoomAuthority: Hashable, Sendable {
         switch op.edit {
         case let .setProfile(participant, _), let .setViewport(participant, _, _), let .setFocus(participant, _):
             return participant == author
-        case .createItem, .addMark, .say, .commerce(.addToCart), .commerce(.purchase):
+        case .createItem, .addMark, .setPlayback, .say, .commerce(.addToCart), .commerce(.purchase):
             return writer
         case let .setItemField(item, _), let .removeItem(item), let .moveItem(item, _):
             return writer && (agent || item.replica == author)

@@ -7,7 +7,7 @@ import Primitives
 /// panel order with their visible marks, viewports on visible items, focus, chat and commerce.
 /// Ids are `counter-authorhex` strings, participants their key in hex, times
 /// `{"logical":…,"millis":…}`, coordinates millionths of the item's size, zoom thousandths,
-/// prices minor units: integers throughout. Tombstones and writes to items not (yet) created do not appear,
+/// prices minor units, a video's playback and marks' time ranges milliseconds: integers throughout. Tombstones and writes to items not (yet) created do not appear,
 /// and neither does the version vector: two nodes that show the same thing hash the same.
 extension Document {
     /// The canonical JSON of the merged document.
@@ -243,6 +243,13 @@ extension Document {
                 w.hex32(entry.mark.colour.rgba)
                 w.raw(#"","created":"#)
                 w.time(entry.time)
+                if let span = entry.mark.span {
+                    w.raw(#","during":{"endMillis":"#)
+                    w.integer(span.endMillis)
+                    w.raw(#","startMillis":"#)
+                    w.integer(span.startMillis)
+                    w.byte(UInt8(ascii: "}"))
+                }
                 w.raw(#","id":"#)
                 w.id(counter: entry.counter, hex: hex)
                 w.raw(#","shape":{"#)
@@ -286,7 +293,19 @@ extension Document {
                 w.byte(UInt8(ascii: "}"))
                 w.flushIfLarge()
             }
-            w.raw(#"],"position":""#)
+            w.raw(#"],"#)
+            if let playback = item.playback {
+                w.raw(#""playback":{"id":"#)
+                w.id(playback.id)
+                w.raw(playback.playback.playing ? #","playing":true,"positionMillis":"# : #","playing":false,"positionMillis":"#)
+                w.integer(playback.playback.positionMillis)
+                w.raw(#","rateThousandths":"#)
+                w.integer(UInt64(playback.playback.rate))
+                w.raw(#","updated":"#)
+                w.time(playback.updated)
+                w.raw("},")
+            }
+            w.raw(#""position":""#)
             w.hex(item.position.bytes)
             w.raw(#""}"#)
             w.flushIfLarge()
@@ -316,14 +335,24 @@ extension Document {
                 ])
             }
         }
-        return .object([
+        var object: [String: CanonicalJSON] = [
             "kind": .string(item.kind.name),
             "author": .string(item.author.hex),
             "created": json(item.created),
             "position": .string(item.position.description),
             "fields": .object(fields),
             "marks": .array(marks.map(json)),
-        ])
+        ]
+        if let playback = item.playback {
+            object["playback"] = .object([
+                "id": .string(playback.id.canonicalString),
+                "playing": .bool(playback.playback.playing),
+                "positionMillis": .integer(playback.playback.positionMillis),
+                "rateThousandths": .integer(UInt64(playback.playback.rate)),
+                "updated": json(playback.updated),
+            ])
+        }
+        return .object(object)
     }
 
     private func json(_ mark: MarkView) -> CanonicalJSON {
@@ -344,13 +373,17 @@ extension Document {
             shape["at"] = json(point)
             shape["label"] = .string(label)
         }
-        return .object([
+        var object: [String: CanonicalJSON] = [
             "id": .string(mark.id.canonicalString),
             "author": .string(mark.author.hex),
             "created": json(mark.created),
             "colour": .string(mark.mark.colour.hex),
             "shape": .object(shape),
-        ])
+        ]
+        if let span = mark.mark.span {
+            object["during"] = .object(["startMillis": .integer(span.startMillis), "endMillis": .integer(span.endMillis)])
+        }
+        return .object(object)
     }
 
     private func json(_ viewport: ViewportView) -> CanonicalJSON {

@@ -10,6 +10,8 @@ public struct ItemView: Hashable, Sendable {
     public let position: PanelPosition
     /// Its fields, only those its kind shows.
     public let fields: [ItemFieldKey: ItemField]
+    /// Its shared playback, once someone played, paused or sought it; only on a video.
+    public let playback: PlaybackView?
 
     /// Who shared it.
     public var author: ReplicaID { id.replica }
@@ -154,7 +156,8 @@ extension Document {
         let shown = creation.kind.fields
         var fields: [ItemFieldKey: ItemField] = [:]
         for (key, register) in record.fields where shown.contains(key) { fields[key] = register.value }
-        return ItemView(id: id, kind: creation.kind, created: creation.time, position: position, fields: fields)
+        let playback = creation.kind == .video ? record.playback.map { PlaybackView(playback: $0.value, id: $0.stamp, updated: $0.time) } : nil
+        return ItemView(id: id, kind: creation.kind, created: creation.time, position: position, fields: fields, playback: playback)
     }
 }
 

@@ -28,6 +28,7 @@ import PeerCrypto
 /// | grants | the room owner's role grants per member, each from one of the member's batches on |
 /// | items | per item: creation (kind), LWW register per field, LWW panel position, removal |
 /// | marks | add/remove set of immutable marks; hidden while their item is not visible |
+/// | playback | LWW register per item (playing, position, rate); shown only on a visible video |
 /// | viewports | LWW register per (participant, item); written only by its owner |
 /// | focus | LWW register per participant; written only by its owner |
 /// | chat | append-only list ordered by operation id |
@@ -271,6 +272,10 @@ public struct Document: Sendable {
             marks.add(op.id, item: item, mark: mark, time: op.timestamp)
         case let .removeMark(mark):
             marks.remove(mark)
+        case let .setPlayback(item, playback):
+            // Kept whatever the item turns out to be (its creation may come later); the views
+            // show it on a visible video only, so every replica shows the same.
+            Register.write(&items[item, default: ItemRecord()].playback, playback, by: op)
         case let .setViewport(participant, item, viewport):
             Register.write(&viewportRegisters[ViewportKey(participant: participant, item: item)], viewport, by: op)
         case let .setFocus(participant, item):
@@ -365,6 +370,7 @@ struct ItemRecord: Hashable, Sendable {
     var removed = false
     var position: Register<PanelPosition>?
     var fields: [ItemFieldKey: Register<ItemField>] = [:]
+    var playback: Register<Playback>?
 
     var isVisible: Bool { creation != nil && !removed }
 }

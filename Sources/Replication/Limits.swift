@@ -56,6 +56,9 @@ public enum Limits {
     public static let maxFutureMillis: UInt64 = 5 * 60_000
     /// Members in a page of a sync summary: 1,024 × 72 bytes keeps a page near 72 KiB.
     package static let summaryPageEntries = 1024
+    /// Positions in a video (shared playback, marks' time ranges): 7 days in milliseconds, above
+    /// any video someone shares in a session, exact in a JSON double.
+    public static let maxMediaMillis: UInt64 = 7 * 24 * 3_600_000
     /// Quantities in cart adds and purchases.
     public static let maxQuantity: UInt32 = 10_000
     /// Prices in minor units (cents): 10^15 is beyond any price, and exact in a JSON double.

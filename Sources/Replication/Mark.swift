@@ -94,11 +94,19 @@ public struct Mark: Hashable, Sendable {
     public var shape: MarkShape
     /// The colour.
     public var colour: Colour
+    /// On a video, the time range it is about (shown around it); nil for a mark at all times.
+    public var span: MarkSpan?
 
     /// Creates a mark.
-    public init(shape: MarkShape, colour: Colour) {
+    public init(shape: MarkShape, colour: Colour, span: MarkSpan? = nil) {
         self.shape = shape
         self.colour = colour
+        self.span = span
+    }
+
+    func validate() throws(ReplicationError) {
+        try shape.validate()
+        try span?.validate()
     }
 }
 

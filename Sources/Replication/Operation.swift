@@ -42,6 +42,8 @@ public enum Edit: Hashable, Sendable {
     case setViewport(participant: ReplicaID, item: OpID, Viewport)
     /// Sets which item a participant has open, or none (LWW). Only the participant itself may.
     case setFocus(participant: ReplicaID, item: OpID?)
+    /// Sets an item's shared playback (LWW per item); shown only on a visible video.
+    case setPlayback(item: OpID, Playback)
     /// Appends a chat message.
     case say(String)
     /// Appends a commerce event.
@@ -69,7 +71,8 @@ public enum Edit: Hashable, Sendable {
             }
         case let .setItemField(_, field): try field.validate()
         case .removeItem, .moveItem, .removeMark, .setFocus: return
-        case let .addMark(_, mark): try mark.shape.validate()
+        case let .addMark(_, mark): try mark.validate()
+        case let .setPlayback(_, playback): try playback.validate()
         case let .setViewport(_, _, viewport): try viewport.validate()
         case let .say(text): try TextRule.multiline.check(text, "chat message", minBytes: 1, maxBytes: Limits.maxTextBytes)
         case let .commerce(action): try action.validate()

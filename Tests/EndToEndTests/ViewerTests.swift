@@ -55,6 +55,35 @@ struct ViewerTests {
         #expect(FileManager.default.fileExists(atPath: Self.artefacts + "/viewer-customer.png"))
     }
 
+    @Test(
+        "watching together in two viewers of cvpeer demo: B's player follows A's play within 150 ms, a seek in A moves B, B detaches, seeks alone and rejoins, A's pause pauses B; a mark at a moment of the video shows only around it",
+        .enabled(
+            if: browserAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"),
+            "chromium, chromium-driver, python3-selenium and ffmpeg are needed; ./dev test installs them"))
+    func watchingTogether() throws {
+        let demo = try ChildProcess(BuiltBinary.url("cvpeer"), ["demo"], name: "demo")
+        defer { demo.stop() }
+        guard let agent = demo.line("  Agent's viewer:", timeout: 60)?.split(separator: " ").last,
+            let customer = demo.line("  Customer's viewer:", timeout: 10)?.split(separator: " ").last
+        else {
+            Issue.record("the demo did not print its viewers:\n\(demo.output.joined(separator: "\n"))")
+            return
+        }
+        try FileManager.default.createDirectory(atPath: Self.artefacts, withIntermediateDirectories: true)
+        var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        script.appendPathComponent("Browser/watch_test.py")
+        let browser = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/python3"), [script.path, String(agent), String(customer), Self.artefacts], name: "watch_test.py")
+        defer { browser.stop() }
+        let status = browser.waitForExit(timeout: 240)
+        let transcript = browser.output.joined(separator: "\n")
+        #expect(status == 0, "the watching-together checks failed:\n\(transcript)\n--- demo\n\(demo.output.joined(separator: "\n"))")
+        for check in ["(setup)", "(w1)", "(w2)", "(w3)", "(w4)", "(w5)", "(w6)"] {
+            #expect(browser.output.contains { $0.hasPrefix("ok   \(check)") }, "check \(check) did not pass:\n\(transcript)")
+        }
+        print(transcript)
+    }
+
     @Test("the running node's API refuses requests without the token, with a foreign Origin or Host, on HTTP and WebSocket alike, and is not reachable off loopback")
     func apiGuard() throws {
         let lab = try SessionLab()

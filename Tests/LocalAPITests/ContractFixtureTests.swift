@@ -47,6 +47,10 @@ import Testing
             item: "5@a1b2", blob: "aabb", size: 1234, mime: "image/jpeg", kind: "photo", metadataRemoved: true,
             removed: ["GPS"]))),
         ("still-arriving", APIJSON.text(StillArrivingAnswer(have: 3, total: 8))),
+        ("playback-request", APIJSON.text(PlaybackRequest(playing: true, positionMillis: 12_500, rate: 1.5))),
+        ("mark-request", APIJSON.text(MarkRequest(
+            item: "5@a1b2", shape: ShapeRequest(type: "pin", at: [0.25, 0.5]), colour: "#ff0000",
+            during: MarkSpanRequest(startMillis: 4_000, endMillis: 4_000)))),
     ]
 
     static var fixtures: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures") }

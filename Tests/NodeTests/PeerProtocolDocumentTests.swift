@@ -63,6 +63,20 @@ import Testing
         #expect(section.contains("b = batches, 0 … \(Limits.maxBatchesPerSyncMessage),"))
     }
 
+    @Test func theBatchPayloadSectionHasTheCodecsVersionsTagsAndBounds() throws {
+        let section = try Self.section("### Batch payload (format \(BatchCodec.formatVersion))")
+        #expect(BatchCodec.formatVersion == 3)
+        #expect(BatchCodec.readableVersions == 2...3)
+        #expect(section.contains("`BatchCodec.formatVersion` (\(BatchCodec.formatVersion))"))
+        #expect(section.contains("14 `grantRole`, 15 `startEpoch` and 16 `setPlayback`."))
+        #expect(section.contains("`Limits.maxMediaMillis`,\n\(Self.grouped(Int(Limits.maxMediaMillis))): 7 days"))
+        let rates = "thousandths, \(Playback.rateRange.lowerBound) … \(Playback.rateRange.upperBound), `Playback.rateRange`"
+        #expect(section.contains("| 16 | `setPlayback` | `item:ref` `playing:u8` (0 or 1) `position_ms:vi` (≤ `Limits.maxMediaMillis`) `rate:vi` (\(rates))"))
+        #expect(section.contains("A payload that does not decode, is in a version other than 2 and 3,"))
+        let intro = try Self.document().prefix(1200)
+        #expect(intro.contains("batch payloads start with format version \(BatchCodec.formatVersion) (2 is still read)"))
+    }
+
     @Test func theSealedBatchLayoutIsTheSealers() throws {
         let section = try Self.section("### Sealed batch (`BatchSealer`, magic `cvb2`)")
         #expect(String(decoding: BatchSealer.magic, as: UTF8.self) == "cvb2")

@@ -149,17 +149,18 @@ import Testing
         try draft.append(.say("hi"), at: HLC(millis: 5, logical: 0))
         let payload = try BatchCodec.encode(draft.operations, author: author)
         // version, counter, keys, count, millis, logical, tag, length, "hi"
-        #expect(payload == [2, 1, 0, 1, 5, 0, 10, 2, 0x68, 0x69])
+        #expect(payload == [3, 1, 0, 1, 5, 0, 10, 2, 0x68, 0x69])
         let cases: [([UInt8], ReplicationError)] = [
             ([1] + payload.dropFirst(), .unsupportedFormat(1)),
-            ([2, 0x81, 0x00] + payload.dropFirst(2), .invalidValue("Lamport counter (varint not minimal)")),
-            ([2, 0] + payload.dropFirst(2), .invalidValue("Lamport counter")),
-            ([2, 1, 0, 0] + payload.dropFirst(4), .invalidValue("operation count")),
-            ([2, 1, 65] + payload.dropFirst(3), .limitExceeded("key count", limit: Limits.maxKeysPerBatch)),
-            ([2, 1, 1] + author.bytes + payload.dropFirst(3), .invalidValue("key table (repeated key)")),
+            ([4] + payload.dropFirst(), .unsupportedFormat(4)),
+            ([3, 0x81, 0x00] + payload.dropFirst(2), .invalidValue("Lamport counter (varint not minimal)")),
+            ([3, 0] + payload.dropFirst(2), .invalidValue("Lamport counter")),
+            ([3, 1, 0, 0] + payload.dropFirst(4), .invalidValue("operation count")),
+            ([3, 1, 65] + payload.dropFirst(3), .limitExceeded("key count", limit: Limits.maxKeysPerBatch)),
+            ([3, 1, 1] + author.bytes + payload.dropFirst(3), .invalidValue("key table (repeated key)")),
             (Array(payload[..<6]) + [99] + payload[7...], .invalidValue("operation tag")),
             (Array(payload[..<8]) + [0xFF, 0xFE], .invalidValue("chat message (not UTF-8)")),
-            ([2, 1, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02] + payload[5...], .invalidValue("timestamp (varint overflows 64 bits)")),
+            ([3, 1, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02] + payload[5...], .invalidValue("timestamp (varint overflows 64 bits)")),
         ]
         for (bytes, error) in cases {
             #expect(throws: error) { try BatchCodec.decode(bytes, author: author) }

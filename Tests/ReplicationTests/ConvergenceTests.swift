@@ -46,6 +46,15 @@ import Testing
         Self.expectExercised(coverage)
     }
 
+    @Test func sharedPlaybackAndTimedMarksConverge() {
+        let coverage = forEachHistory(count: 200, baseSeed: 0xC0_FFEE_0005, name: "watching") { seed, coverage in
+            try Self.run(seed: seed, Scenario(mix: .watching), coverage: &coverage)
+        }
+        Self.expectExercised(coverage)
+        #expect(coverage.playbacks > 0, "\(coverage)")
+        #expect(coverage.timedMarks > 0, "\(coverage)")
+    }
+
     @Test func batchesForwardedAlongALineConverge() {
         let coverage = forEachHistory(count: 250, baseSeed: 0xC0_FFEE_0003, name: "line") { seed, coverage in
             try Self.run(seed: seed, Scenario(topology: .line, pushProbability: 0.5), coverage: &coverage)
@@ -172,6 +181,8 @@ import Testing
         }
         coverage.batches += reference.vector.authors.reduce(0) { $0 + Int(reference.vector[$1]) }
         coverage.visibleMarks += reference.visibleMarks.count
+        coverage.playbacks += reference.panel.filter { $0.playback != nil }.count
+        coverage.timedMarks += reference.visibleMarks.filter { $0.mark.span != nil }.count
         coverage.chatMessages += reference.chat.count
         coverage.removedItemsWithMarks += Set(
             reference.knownMarkIDs.compactMap { id in peers[0].markTarget(id) }.filter { reference.isRemoved(item: $0) }

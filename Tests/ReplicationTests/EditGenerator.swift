@@ -22,9 +22,17 @@ struct EditGenerator {
                 (.profile, 4), (.create, 6), (.setField, 25), (.remove, 8), (.move, 10), (.mark, 20), (.removeMark, 6),
                 (.viewport, 8), (.focus, 5), (.say, 4), (.commerce, 4),
             ], hotItemBias: 0.8, forgeryRate: 0.1)
+
+        /// Watching together: videos, shared playback racing removals, marks with time ranges.
+        /// (A mix of its own: adding weights to the others would change their pinned histories.)
+        static let watching = Mix(
+            weights: [
+                (.profile, 3), (.create, 10), (.setField, 6), (.remove, 5), (.move, 4), (.mark, 6), (.timedMark, 12),
+                (.removeMark, 4), (.playback, 30), (.viewport, 4), (.focus, 4), (.say, 6), (.commerce, 4),
+            ], hotItemBias: 0.7, forgeryRate: 0.05)
     }
 
-    enum Kind { case profile, create, setField, remove, move, mark, removeMark, viewport, focus, say, commerce }
+    enum Kind { case profile, create, setField, remove, move, mark, removeMark, viewport, focus, say, commerce, timedMark, playback }
 
     static func edits(
         count: Int, by author: ReplicaID, in document: Document, participants: [ReplicaID], mix: Mix,
@@ -76,6 +84,15 @@ struct EditGenerator {
         case .mark:
             guard let item = item() else { return create(in: document, &random) }
             return .addMark(item: item, Mark(shape: shape(&random), colour: Colour(rgba: UInt32.random(in: 0...UInt32.max, using: &random))))
+        case .timedMark:
+            guard let item = item() else { return create(in: document, &random) }
+            let start = UInt64.random(in: 0...60_000, using: &random)
+            let span = MarkSpan(startMillis: start, endMillis: start + UInt64.random(in: 0...5_000, using: &random))
+            return .addMark(item: item, Mark(shape: shape(&random), colour: Colour(rgba: UInt32.random(in: 0...UInt32.max, using: &random)), span: span))
+        case .playback:
+            // Often an item that is not a video: kept, shown on none, the same on every replica.
+            guard let item = item() else { return create(in: document, &random) }
+            return .setPlayback(item: item, playback(&random))
         case .removeMark:
             guard let mark = document.knownMarkIDs.randomElement(using: &random) else { return .say("no marks yet") }
             return .removeMark(mark)
@@ -96,6 +113,12 @@ struct EditGenerator {
             default: return .commerce(.purchase(item: item, quantity: 1))
             }
         }
+    }
+
+    static func playback(_ random: inout SeededRandom) -> Playback {
+        Playback(
+            playing: Bool.random(using: &random), positionMillis: UInt64.random(in: 0...Limits.maxMediaMillis, using: &random),
+            rate: UInt32.random(in: Playback.rateRange, using: &random))
     }
 
     static func create(in document: Document, _ random: inout SeededRandom) -> Edit {

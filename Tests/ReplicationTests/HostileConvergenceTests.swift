@@ -100,7 +100,7 @@ import Testing
 
         func attack(_ attacker: Int, _ random: inout SeededRandom) throws {
             let me = ids[attacker]
-            switch Int.random(in: 0..<7, using: &random) {
+            switch Int.random(in: 0..<8, using: &random) {
             case 0:  // forbidden edits and a role claim, in one batch with an allowed one
                 let sealed = try room.peers[attacker].commit([
                     .setItemField(item: canary, .price(Price(currency: "EUR", minorUnits: 100))), .removeItem(canary),
@@ -144,6 +144,26 @@ import Testing
             case 5:  // batches of a throw-away key nobody admitted
                 var stranger = TestPeer(identity: Identity.generate(), authority: Fixtures.authority)
                 let sealed = try stranger.commit([.commerce(.recommend(item: canary, note: "sybil")), .say("sybil")])
+                push(sealed.sealed, from: attacker)
+            case 6:  // shared playback: on the owner's product card (kept, shown nowhere), then a
+                // hand-sealed batch whose playback has a rate of 0 (ignored everywhere, its chat too)
+                var sealed = try room.peers[attacker].commit([
+                    .setPlayback(item: canary, Playback(playing: true, positionMillis: 1, rate: 4000))
+                ])
+                push(sealed.sealed, from: attacker)
+                let draft = room.peers[attacker].replica.draft(author: me)
+                // Key index 1 is the owner, whose product card the reference names.
+                let badPlayback = [16] + PlaybackTests.varint(canary.counter) + [1, 1, 5, 0]
+                let say = [10, 13] + Array("bad playback!".utf8)
+                var payload: [UInt8] = [BatchCodec.formatVersion] + PlaybackTests.varint(draft.startCounter) + [1] + ids[0].bytes + [2]
+                for op in [badPlayback, say] { payload += PlaybackTests.varint(Fixtures.t0.millis) + [0] + op }
+                let raw = BatchSealer.seal(
+                    payload: payload, sequence: draft.sequence, epoch: 0, previous: draft.previous, room: Fixtures.authority.roomID,
+                    identity: room.peers[attacker].identity, contentKey: Fixtures.contentKey
+                ).sealed
+                room.peers[attacker].receive(sealed: raw)
+                push(raw, from: attacker)
+                sealed = try room.peers[attacker].commit([.say("after bad playback")])
                 push(sealed.sealed, from: attacker)
             default:  // removing an honest member's mark, or their item
                 let document = room.peers[attacker].document
@@ -234,6 +254,9 @@ import Testing
             }
             guard document.participants.first(where: { $0.id == ids[0] })?.profile.name != "Owner?" else {
                 return "someone else's profile was written"
+            }
+            guard lamp.playback == nil, !document.chat.contains(where: { $0.text == "bad playback!" }) else {
+                return "a playback on a product card, or a batch with a malformed playback, took effect"
             }
             guard !document.chat.contains(where: { $0.text == "sybil" || $0.text == "freeze" }) else {
                 return "an unadmitted key or a huge counter took effect"

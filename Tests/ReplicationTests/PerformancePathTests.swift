@@ -18,6 +18,7 @@ import Testing
         var documents = 0
         let runs: [(EditGenerator.Mix, ClosedRange<UInt64>, Int, Int)] = [
             (.balanced, 1_001...1_012, 30, 4), (.conflicts, 2_001...2_012, 30, 4), (StateHashRegressionTests.bulk, 3_001...3_004, 40, 60),
+            (.watching, 4_001...4_012, 30, 4),
         ]
         for (mix, seeds, steps, maxEdits) in runs {
             for seed in seeds {

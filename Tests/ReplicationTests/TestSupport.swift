@@ -154,6 +154,9 @@ struct Coverage {
     var chatMessages = 0
     var refused = 0
     var proofs = 0
+    /// Videos whose shared playback the final document shows, and timed marks it shows.
+    var playbacks = 0
+    var timedMarks = 0
 
     static func + (a: Coverage, b: Coverage) -> Coverage {
         Coverage(
@@ -162,7 +165,8 @@ struct Coverage {
             holdBackDrops: a.holdBackDrops + b.holdBackDrops, rejected: a.rejected + b.rejected,
             rejectedOperations: a.rejectedOperations + b.rejectedOperations,
             removedItemsWithMarks: a.removedItemsWithMarks + b.removedItemsWithMarks, visibleMarks: a.visibleMarks + b.visibleMarks,
-            chatMessages: a.chatMessages + b.chatMessages, refused: a.refused + b.refused, proofs: a.proofs + b.proofs)
+            chatMessages: a.chatMessages + b.chatMessages, refused: a.refused + b.refused, proofs: a.proofs + b.proofs,
+            playbacks: a.playbacks + b.playbacks, timedMarks: a.timedMarks + b.timedMarks)
     }
 }
 

@@ -9,9 +9,35 @@ public struct MarkRequest: Codable, Sendable, Equatable {
     public var shape: ShapeRequest
     /// `#rrggbb`; the node's default when absent.
     public var colour: String?
+    /// On a video, the time range the mark is about; absent for a mark at all times.
+    public var during: MarkSpanRequest?
     /// Creates the body.
-    public init(item: String, shape: ShapeRequest, colour: String? = nil) {
-        (self.item, self.shape, self.colour) = (item, shape, colour)
+    public init(item: String, shape: ShapeRequest, colour: String? = nil, during: MarkSpanRequest? = nil) {
+        (self.item, self.shape, self.colour, self.during) = (item, shape, colour, during)
+    }
+}
+
+/// A mark's time range on a video, in milliseconds from the start (`start == end` for a point in time).
+public struct MarkSpanRequest: Codable, Sendable, Equatable {
+    /// The first millisecond.
+    public var startMillis: Int
+    /// The last millisecond, at or after `startMillis`.
+    public var endMillis: Int
+    /// Creates the range.
+    public init(startMillis: Int, endMillis: Int) { (self.startMillis, self.endMillis) = (startMillis, endMillis) }
+}
+
+/// `POST /api/items/ITEM/playback`: the shared playback of a video, as this node's person sets it.
+public struct PlaybackRequest: Codable, Sendable, Equatable {
+    /// True to play, false to pause.
+    public var playing: Bool
+    /// The position in milliseconds from the start.
+    public var positionMillis: Int
+    /// The speed, 0.25 … 4 (1 when absent).
+    public var rate: Double?
+    /// Creates the body.
+    public init(playing: Bool, positionMillis: Int, rate: Double? = nil) {
+        (self.playing, self.positionMillis, self.rate) = (playing, positionMillis, rate)
     }
 }
 

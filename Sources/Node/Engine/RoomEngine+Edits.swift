@@ -59,6 +59,24 @@ extension RoomEngine {
         try commit([.removeMark(id)])
     }
 
+    /// Sets the shared playback of a visible video; every replica shows it on videos only, so
+    /// anything else is refused here before it is sealed.
+    ///
+    /// - Returns: the operation's id.
+    package func setPlayback(item: OpID, _ playback: Playback) throws -> OpID {
+        guard replica.document.item(item)?.kind == .video else { throw NodeError.badRequest("only a video plays; that item is not one") }
+        var playback = playback
+        // The operation's timestamp is the reference time; once this clock has observed a fast
+        // peer it stamps ahead of the wall clock, so the position is moved on by as much, and
+        // viewers (who extrapolate from the stamp with their wall clocks) see the true position.
+        let wall = Self.wallMillis()
+        if playback.playing, clock.latest.millis > wall {
+            let ahead = (clock.latest.millis - wall) * UInt64(playback.rate) / 1000
+            playback.positionMillis = min(playback.positionMillis + ahead, Limits.maxMediaMillis)
+        }
+        return try commit([.setPlayback(item: item, playback)])[0]
+    }
+
     /// Sets this node's viewport on an item and opens it, in one batch.
     public func view(item: OpID, viewport: Viewport) throws {
         var edits: [Edit] = [.setViewport(participant: me, item: item, viewport)]

@@ -9,7 +9,9 @@ extension NodeRoutes {
                 await guarded {
                     let body = try request.decode(MarkRequest.self)
                     let item = try await engine.resolveItem(body.item)
-                    let mark = Mark(shape: try body.shape.markShape(), colour: try CommandInput.colour(body.colour ?? "#ff0000"))
+                    let mark = Mark(
+                        shape: try body.shape.markShape(), colour: try CommandInput.colour(body.colour ?? "#ff0000"),
+                        span: try body.during.map { try $0.markSpan() })
                     let id = try await engine.commit([.addMark(item: item, mark)])[0]
                     return try .json(MarkAnswer(mark: id.canonicalString))
                 }
@@ -51,6 +53,16 @@ extension ShapeRequest {
         default:
             throw NodeError.badRequest("unknown shape type \(type.prefix(32)); use pin, arrow, rectangle, stroke or text")
         }
+    }
+}
+
+extension MarkSpanRequest {
+    func markSpan() throws -> MarkSpan {
+        let bound = Int(clamping: Limits.maxMediaMillis)
+        guard (0...bound).contains(startMillis), (startMillis...bound).contains(endMillis) else {
+            throw NodeError.badRequest("during: startMillis and endMillis are milliseconds, 0 ≤ start ≤ end ≤ \(bound)")
+        }
+        return MarkSpan(startMillis: UInt64(startMillis), endMillis: UInt64(endMillis))
     }
 }
 

@@ -11,7 +11,7 @@ enum NodeRoutes {
     /// Every route of the node's local API.
     static func routes(engine: RoomEngine) -> [LocalAPIRoute] {
         viewerRoutes() + statusRoutes(engine: engine) + mediaRoutes(engine: engine) + markRoutes(engine: engine)
-            + itemRoutes(engine: engine) + chatRoutes(engine: engine) + memberRoutes(engine: engine)
+            + itemRoutes(engine: engine) + playbackRoutes(engine: engine) + chatRoutes(engine: engine) + memberRoutes(engine: engine)
     }
 
     /// A JSON answer the engine has already written.

@@ -58,7 +58,9 @@ export const status = () => request('GET', '/api/status');
 // ---- edits --------------------------------------------------------------------------------
 
 /** POST /api/mark: `shape` as the API takes it (fractions); resolves to `{mark}`. */
-export const mark = (item, shape, colour) => post('/api/mark', { item, shape, colour });
+export const mark = (item, shape, colour, during) => post('/api/mark', during ? { item, shape, colour, during } : { item, shape, colour });
+/** POST /api/items/ITEM/playback: the shared playback `{playing, positionMillis, rate}`; resolves to `{event}`. */
+export const playback = (item, body) => post(`/api/items/${encodeURIComponent(item)}/playback`, body);
 /** POST /api/unmark: removes one's own mark. */
 export const unmark = (markId) => post('/api/unmark', { mark: markId });
 /** POST /api/view: one's viewport on `item` (and focus on it). */

@@ -7,12 +7,31 @@ import { ask, orToast, safeColour, svg, toast } from './dom.js';
 import { limit, nameOf } from './model.js';
 import { shapeForRequest, shapeFromDocument, simplify } from './shapes.js';
 
+/** How long around its moment a mark made at one point of a video stays, in ms, at least. */
+const MARK_MOMENT_MS = 4000;
+
+/**
+ * Whether a mark with time range `during` (`{startMillis, endMillis}`, or absent for always) shows
+ * at video time `seconds`: over its range, widened to 4 s around its middle when shorter.
+ */
+export function shownAt(during, seconds) {
+  if (!during || typeof during !== 'object') return true;
+  const start = Number(during.startMillis);
+  const end = Number(during.endMillis);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return true;
+  const pad = Math.max(0, (MARK_MOMENT_MS - (end - start)) / 2);
+  const now = seconds * 1000;
+  return now >= start - pad && now <= end + pad;
+}
+
 export class Marks {
   /** `schedule()` asks the stage for a redraw on the next frame. */
-  constructor(store, camera, { schedule }) {
+  /** `videoTime()` is the stage video's position in seconds, null when a photo or card is shown. */
+  constructor(store, camera, { schedule, videoTime = () => null }) {
     this.store = store;
     this.camera = camera;
     this.schedule = schedule;
+    this.videoTime = videoTime;
     const layer = document.getElementById('marks');
     this.docLayer = svg('g', { class: 'doc-marks' });
     this.draftLayer = svg('g', { class: 'draft-marks' });
@@ -124,7 +143,11 @@ export class Marks {
     const pending = { item, shape, colour, markId: null, expires: Date.now() + 30000 };
     this.pending.push(pending);
     this.schedule();
-    const answer = await orToast(api.mark(item, shapeForRequest(shape), colour));
+    // A mark on a video is about the moment it was drawn at (PROTOCOL.md: a mark's time range).
+    const time = this.videoTime();
+    const at = Number.isFinite(time) ? Math.max(0, Math.round(time * 1000)) : null;
+    const during = at === null ? undefined : { startMillis: at, endMillis: at };
+    const answer = await orToast(api.mark(item, shapeForRequest(shape), colour, during));
     if (!answer || typeof answer.mark !== 'string') this.pending = this.pending.filter((p) => p !== pending);
     else {
       pending.markId = answer.mark;
@@ -218,9 +241,11 @@ export class Marks {
     this.pending = this.pending.filter((p) => !(p.markId && ids.has(p.markId)) && p.expires > now);
     if (this.selected && (!ids.has(this.selected) || this.removing.has(this.selected))) this.selected = null;
     const nodes = [];
+    const time = this.videoTime();
     if (id && this.camera.ready) {
       for (const mark of marks) {
         if (!mark || typeof mark.id !== 'string' || this.removing.has(mark.id)) continue;
+        if (Number.isFinite(time) && !shownAt(mark.during, time)) continue;
         const shape = shapeFromDocument(mark.shape);
         if (!shape) continue;
         const node = this.node(shape, safeColour(mark.colour), { id: mark.id, author: typeof mark.author === 'string' ? mark.author : '' });

@@ -7,6 +7,7 @@ import { el, orToast, safeHttpURL } from './dom.js';
 import { mediaOf, mediaView } from './media.js';
 import { itemTitle, nameOf, permits, priceText } from './model.js';
 import { productActions } from './panel.js';
+import { Watch } from './watch.js';
 
 /** What decides the drawn content: a new signature means the content is built again. */
 export function contentSignature(item) {
@@ -27,10 +28,18 @@ export class StageItem {
     this.infoSignature = null;
     this.kind = null; // 'media' | 'card'
     this.media = null; // mediaView of the item
+    this.watch = null; // watching together, for a video
+  }
+
+  /** The stage video's position in seconds, or null when no video is on the stage. */
+  videoTime() {
+    return this.watch ? this.watch.video.currentTime : null;
   }
 
   /** Lets go of the drawn item (its video stops). */
   destroy() {
+    if (this.watch) this.watch.destroy();
+    this.watch = null;
     if (this.media) this.media.destroy();
     this.media = null;
     this.signature = null;
@@ -52,6 +61,8 @@ export class StageItem {
     this.signature = contentSignature(item);
     this.camera.natural = { ...CARD };
     this.root.dataset.ready = '0';
+    if (this.watch) this.watch.destroy();
+    this.watch = null;
     if (this.media) this.media.destroy();
     this.media = null;
     if (media) {
@@ -68,6 +79,7 @@ export class StageItem {
         },
       });
       this.content.replaceChildren(this.media.node);
+      if (this.media.media instanceof HTMLVideoElement) this.watch = new Watch(this.store, id, this.media.media, { schedule: this.schedule });
     } else {
       this.kind = 'card';
       this.camera.ready = true;

@@ -29,7 +29,7 @@ export class Stage {
     const schedule = (all) => this.schedule(all);
     this.camera = new Camera();
     this.shown = new StageItem(store, this.camera, { schedule });
-    this.marks = new Marks(store, this.camera, { schedule });
+    this.marks = new Marks(store, this.camera, { schedule, videoTime: () => this.shown.videoTime() });
     this.presence = new Presence(store, this.camera, { schedule });
     this.pointer = new OwnPointer(store, this.camera, { send });
     this.ownView = new OwnView(store, this.camera, { schedule, gesturing: () => Boolean(this.input.gesture) });
@@ -187,6 +187,7 @@ export class Stage {
     return {
       item: this.item, ready: this.camera.ready, tool: this.input.tool, following: this.store.get().following,
       view: { zoom: view.zoom, centre: [view.cx, view.cy] },
+      watch: this.shown.watch ? this.shown.watch.snapshot() : null,
     };
   }
 }

@@ -10,6 +10,8 @@ import Testing
 /// with `debootstrap --variant=minbase` (no libsodium, no SQLite, no Swift) and run there with chroot.
 ///
 /// chroot keeps the network namespace, so the processes inside and the test outside meet on 127.0.0.1.
+/// Each command gets a mount namespace of its own (unshare) with /proc mounted in the root, as on any
+/// real machine (the Swift runtime reads the arguments from /proc/self/cmdline); the mount ends with it.
 /// Heavy (a release build, ~10 minutes the first time): `./dev test` runs it; CI short of time may set
 /// CVPEER_SKIP_RELEASE_TEST=1 and the test prints why it skipped; `./dev release-test` runs it alone.
 @Suite("The release binary alone in a minimal Debian root", .serialized)
@@ -19,12 +21,19 @@ struct ReleaseBinaryTests {
     /// What the processes inside the root see: nothing of the host's environment (its TMPDIR, HOME).
     static let rootEnvironment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"]
 
+    /// The executable and arguments that run `command` inside the root (see the type's comment).
+    static func inRoot(_ command: [String]) -> (URL, [String]) {
+        let script = "mount -t proc proc \"$0/proc\" && exec /usr/sbin/chroot \"$0\" \"$@\""
+        return (URL(fileURLWithPath: "/usr/bin/unshare"), ["--mount", "--propagation", "private", "/bin/sh", "-c", script, debianRoot] + command)
+    }
+
     /// Why the test cannot run here, or nil.
     static func unavailableReason() -> String? {
         if ProcessInfo.processInfo.environment["CVPEER_SKIP_RELEASE_TEST"] != nil {
             return "CVPEER_SKIP_RELEASE_TEST is set; `./dev release-test` runs this test"
         }
-        guard getuid() == 0 else { return "not root: chroot needs CAP_SYS_CHROOT" }
+        guard getuid() == 0 else { return "not root: chroot and mounting /proc in the root need CAP_SYS_CHROOT and CAP_SYS_ADMIN" }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return "unshare (util-linux) is not installed" }
         guard FileManager.default.isExecutableFile(atPath: debianRoot + "/bin/sh") else {
             return "no Debian root at .build-debootstrap/bookworm (`./dev test` and `./dev release-test` make it with debootstrap)"
         }
@@ -63,9 +72,8 @@ struct ReleaseBinaryTests {
     /// `cvpeer demo` from inside the root: both printed viewers serve the viewer's page.
     static func demo(binary: String, folder: String) throws {
         let started = Date()
-        let demo = try ChildProcess(
-            URL(fileURLWithPath: "/usr/sbin/chroot"), [debianRoot, "/bin/sh", "-c", "cd \(folder) && exec ./cvpeer demo"],
-            name: "demo in the Debian root", environment: rootEnvironment)
+        let (executable, arguments) = inRoot(["/bin/sh", "-c", "cd \(folder) && exec ./cvpeer demo"])
+        let demo = try ChildProcess(executable, arguments, name: "demo in the Debian root", environment: rootEnvironment)
         defer { demo.stop() }
         let agent = demo.line("  Agent's viewer:", timeout: 90)
         let startup = Date().timeIntervalSince(started)
@@ -92,10 +100,8 @@ struct ReleaseBinaryTests {
         try lab.cli("agent", ["share", photo, "--title", "Armchair", "--price", "499 EUR"])
 
         let data = folder + "/data"
-        let joiner = try ChildProcess(
-            URL(fileURLWithPath: "/usr/sbin/chroot"),
-            [debianRoot, binary, "join", "--data", data, "--name", "Ben", "--listen", "127.0.0.1:0"],
-            name: "join in the Debian root", environment: rootEnvironment)
+        let (executable, arguments) = inRoot([binary, "join", "--data", data, "--name", "Ben", "--listen", "127.0.0.1:0"])
+        let joiner = try ChildProcess(executable, arguments, name: "join in the Debian root", environment: rootEnvironment)
         defer { joiner.stop() }
         joiner.send(invite)
         try #require(joiner.line("Your viewer", timeout: 60) != nil, "the joiner did not start:\n\(joiner.output.joined(separator: "\n"))")
@@ -169,7 +175,8 @@ struct ReleaseBinaryTests {
 
     /// Runs a command inside the root with chroot and waits for it (at most a minute).
     static func runInRoot(_ arguments: [String]) throws -> CLIProcess.Output {
-        try run(URL(fileURLWithPath: "/usr/sbin/chroot"), [debianRoot] + arguments, timeout: 60, environment: rootEnvironment)
+        let (executable, command) = inRoot(arguments)
+        return try run(executable, command, timeout: 60, environment: rootEnvironment)
     }
 
     /// Runs `executable` to its end (killed after `timeout` seconds); its status and what it printed.

@@ -74,9 +74,11 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             // The viewer (plain HTML, CSS and JavaScript served as they are: no build step, no CDN)
-            // and the demo's sample photos.
-            resources: [.copy("Viewer"), .copy("Samples")],
-            swiftSettings: strict
+            // and the demo's sample photos, compiled into the binary by the plugin (no resources
+            // folder to ship beside it).
+            exclude: ["Viewer", "Samples"],
+            swiftSettings: strict,
+            plugins: ["EmbedNodeFiles"]
         ),
         // The command line's text and parsing: renders the local API's answers for people and reads
         // what people type; no Node, Replication or Store, so its tests need no running node.
@@ -87,8 +89,13 @@ let package = Package(
                 "Node", "LocalAPI", "CommandLineKit", "Primitives", "Sockets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["BuildCommit"]
         ),
+        // Build steps that run a shell script on every build: the viewer's and samples' files as a
+        // generated Swift file, and the commit the binary is built from.
+        .plugin(name: "EmbedNodeFiles", capability: .buildTool()),
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         // The C reference for benchmarks: the same libsodium calls made from C, measured in the same run.
         .target(name: "CBenchRef", dependencies: ["CSodium"]),
         .executableTarget(

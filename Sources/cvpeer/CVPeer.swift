@@ -2,10 +2,13 @@ import ArgumentParser
 import Node
 
 struct CVPeer: AsyncParsableCommand {
+    /// The release's version; `buildCommit` comes from the BuildCommit plugin.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "cvpeer",
         abstract: "A peer-to-peer coviewing node: share products, photos and videos, end-to-end encrypted.",
-        version: "0.1.0",
+        version: "cvpeer \(version) (\(buildCommit))",
         subcommands: [
             DemoCommand.self,
             HostCommand.self, JoinCommand.self, RendezvousCommand.self, IdentityCommand.self,

@@ -20,9 +20,7 @@ extension NodeRoutes {
         guard name.range(of: #"^[A-Za-z0-9_-]+\.[a-z]+$"#, options: .regularExpression) != nil,
             let type = types[String(name.split(separator: ".").last ?? "")]
         else { return .error(404, "no such file") }
-        guard let data = NodeResources.contents("Viewer/" + name) else {
-            return NodeResources.folder == nil ? .error(500, NodeResources.missingHint) : .error(404, "no such file")
-        }
+        guard let data = NodeResources.contents("Viewer/" + name) else { return .error(404, "no such file") }
         var response = LocalAPIResponse.bytes(Array(data), contentType: type)
         response.headers["Content-Security-Policy"] = contentSecurityPolicy
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -59,7 +59,7 @@ public final class Demo: Sendable {
             do {
                 for sample in samples {
                     guard let data = NodeResources.contents("Samples/" + sample.file) else {
-                        throw NodeError.badRequest(NodeResources.missingHint)
+                        throw NodeError.badRequest("the demo's sample \(sample.file) was not built into this binary")
                     }
                     let prepared = try MediaUpload.prepare(Array(data), name: sample.file, keepMetadata: false)
                     _ = try await agent.engine.share(

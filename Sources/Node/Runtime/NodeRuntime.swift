@@ -224,11 +224,6 @@ public final class NodeRuntime: Sendable {
         FileHandle.standardError.write(Data((refusalLine(reason, identity: identity, owner: owner) + "\n").utf8))
     }
 
-    /// Why the viewer cannot be served (its files are not installed beside the binary), or nil.
-    public var viewerProblem: String? {
-        NodeResources.folder == nil ? NodeResources.missingHint : nil
-    }
-
     /// Stops cleanly: the API first (no new edits), then buffered chunks written, then the links drained and closed.
     public func stop() async {
         await api.stop()

@@ -262,7 +262,6 @@ enum CommandLineScrub {
 enum SessionConsole {
     static func announce(_ node: NodeRuntime) {
         print("Your viewer (this machine only; keep the link private): \(node.viewerURL)")
-        if let problem = node.viewerProblem { FileHandleOutput.stderr("warning: \(problem)\n") }
         print("Listening on UDP \(node.listenEndpoint). Stop with Ctrl-C.")
         fflush(nil)
     }

@@ -135,7 +135,7 @@ enum JPEGMetadata {
                     sawExif = true
                 } else if payload.starts(with: Identifier.xmp) || payload.starts(with: Identifier.xmpExtension) {
                     removed.add("XMP")
-                    if contains(payload, Identifier.xmpGPS) { removed.add("GPS location") }
+                    if MediaBytes.contains(payload, Identifier.xmpGPS) { removed.add("GPS location") }
                 } else {
                     removed.add("APP1")
                 }
@@ -239,16 +239,5 @@ enum JPEGMetadata {
         ]
         let length = 2 + exifIdentifier.count + tiff.count
         return [0xFF, Marker.app1, UInt8(length >> 8), UInt8(length & 0xff)] + exifIdentifier + tiff
-    }
-
-    private static func contains(_ haystack: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, haystack.count >= needle.count else { return false }
-        var i = haystack.startIndex
-        let last = haystack.endIndex - needle.count
-        while i <= last {
-            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
     }
 }

@@ -633,16 +633,52 @@ def hostile_main(argv):
     return 0 if results and all(results) else 1
 
 
+def seek_ahead(page, blob, probe, deadline):
+    """(p2): seeks the blob's <video> to 80% and plays it; true once it plays there while the blob
+    is still arriving."""
+    locate = "const v = [...document.querySelectorAll('.panel-item video')].find(v => (v.currentSrc || v.src || '').includes(arguments[0]));"
+    target = page.driver.execute_script(
+        locate + "if (!v || !isFinite(v.duration)) return null;"
+        "v.muted = true; const t = v.duration * 0.8; v.currentTime = t; v.play().catch(() => {}); return t;", blob)
+    if target is None:
+        print("FAIL (p2) the video has no duration to seek in", flush=True)
+        return False
+    start = time.monotonic()
+    previous = None
+    while time.monotonic() < deadline:
+        seen = page.driver.execute_script(
+            locate + "return v ? {t: v.currentTime, ready: v.readyState, paused: v.paused, seeking: v.seeking} : null;", blob)
+        state = page.driver.execute_async_script(probe, blob)
+        now = time.monotonic() - start
+        if seen and not seen["seeking"] and seen["ready"] >= 3 and seen["t"] >= target and not seen["paused"]:
+            if previous is not None and seen["t"] > previous:
+                if state.get("state") != "arriving":
+                    print(f"FAIL (p2) the seek to {target:.1f} s played only once the blob was {state.get('state')} "
+                          f"({now:.2f} s after the seek)", flush=True)
+                    return False
+                print(f"ok   (p2) seeking to 80% ({target:.1f} s) played there {now:.2f} s after the seek, with "
+                      f"{state.get('have')} of {state.get('total')} chunks here", flush=True)
+                return True
+            previous = seen["t"]
+        time.sleep(0.02)
+    print(f"FAIL (p2) the seek to {target:.1f} s did not play before the timeout", flush=True)
+    return False
+
+
 def progressive_main(argv):
     """--progressive VIEWER_URL BLOB|any: the page of a node receiving a video (`any`: the first blob
     the status lists; prints "ok   (setup)" once the page is live, before the video is shared). (p1) the panel's <video>
     has a frame (readyState >= 2) while the node still says the blob is arriving (from /api/status,
     asked at each poll); prints the time from the item's appearing to the first frame and to the
-    blob's completion."""
+    blob's completion. With --seek: (p2) right after the first frame the page seeks to 80% of the
+    video and plays; it must be playing there (a frame at or past the target, time advancing) while
+    the blob is still arriving, so the part sought was fetched ahead of the rest; prints the time
+    from the seek to playing."""
     parser = argparse.ArgumentParser(description=progressive_main.__doc__)
     parser.add_argument("viewer_url")
     parser.add_argument("blob")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--seek", action="store_true")
     args = parser.parse_args(argv)
     blob = args.blob.lower()
     page = Page("customer", args.viewer_url, args.timeout)
@@ -667,6 +703,7 @@ def progressive_main(argv):
         first_frame = None
         complete = None
         deadline = start + args.timeout
+        seek = None
         while time.monotonic() < deadline and (first_frame is None or complete is None):
             seen = page.driver.execute_async_script(probe, blob)
             now = time.monotonic() - start
@@ -674,6 +711,9 @@ def progressive_main(argv):
                 first_frame = (now, seen.get("state"), seen.get("have"), seen.get("total"))
             if complete is None and seen.get("state") == "complete":
                 complete = now
+            if args.seek and seek is None and first_frame is not None and complete is None:
+                seek = seek_ahead(page, blob, probe, deadline)
+                continue
             time.sleep(0.05)
         if first_frame is None:
             print(f"FAIL (p1) no frame within {args.timeout:g} s (complete after {complete})", flush=True)
@@ -684,6 +724,10 @@ def progressive_main(argv):
             print(f"ok   (p1) first frame {first_frame[0]:.2f} s after the item appeared, with {first_frame[2]} of "
                   f"{first_frame[3]} chunks here; the blob was complete after "
                   f"{'%.2f s' % complete if complete is not None else 'more than the timeout'}", flush=True)
+        if args.seek and first_frame is not None:
+            if seek is None:
+                print("FAIL (p2) the blob was complete before the page could seek; nothing to measure", flush=True)
+            ok = ok and seek is True
     except Exception as error:
         print(f"FAIL (setup) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
     finally:

@@ -52,7 +52,9 @@ extension NodeRoutes {
 
     /// A range of a blob still arriving, made answerable: its chunks (for an open-ended range,
     /// `bytes=A-` as players ask, the first `arrivingWindow` of them) move to the front of the
-    /// fetch and the answer waits for them, boundedly. An open-ended range is answered with the
+    /// fetch and the answer waits for them, boundedly. An open-ended range also moves the
+    /// `arrivingMaxChunks` after its start to the front, unwaited: a player that sought there reads
+    /// on from there, and without this each of its next requests would wait for a fetch of its own. An open-ended range is answered with the
     /// run of chunks held from its start (a 206 shorter than asked, which players follow with
     /// another request). Nil when they did not come in time (the answer is then 409).
     static func arriving(_ asked: ClosedRange<Int>, openEnded: Bool, plan first: BlobReadPlan, hex: String, engine: RoomEngine)
@@ -62,7 +64,8 @@ extension NodeRoutes {
         let needed = openEnded ? chunks.lowerBound...min(chunks.upperBound, chunks.lowerBound + arrivingWindow - 1) : chunks
         guard needed.count <= arrivingMaxChunks else { return nil }
         var plan = first
-        if !plan.holds(needed) { await engine.prioritize(blobHex: hex, chunks: needed) }
+        let ahead = openEnded ? chunks.lowerBound...min(chunks.upperBound, chunks.lowerBound + arrivingMaxChunks - 1) : needed
+        if !plan.holds(ahead) { await engine.prioritize(blobHex: hex, chunks: ahead) }
         for _ in 0..<arrivingWaitSteps {
             if plan.whole || plan.holds(openEnded ? chunks.lowerBound...chunks.lowerBound : needed) { break }
             try await Task.sleep(for: .milliseconds(50))

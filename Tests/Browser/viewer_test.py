@@ -423,6 +423,34 @@ def check_sources():
     return f"{len(modules)} modules, the largest {largest} at {sizes[largest]} lines (at most {MAX_MODULE_LINES}); no markup sinks, no inline script"
 
 
+class Checks:
+    """Named checks run in turn: each prints "ok   (name) detail [time]" or "FAIL (name) why", and
+    the results are kept for the summary line."""
+
+    def __init__(self):
+        self.results = []
+
+    def run(self, name, function, *arguments):
+        started = time.monotonic()
+        try:
+            detail = function(*arguments)
+            self.results.append(True)
+            print(f"ok   ({name}) {detail} [{time.monotonic() - started:.1f} s]", flush=True)
+        except CheckFailed as error:
+            self.results.append(False)
+            print(f"FAIL ({name}) {error}", flush=True)
+        except Exception as error:
+            self.results.append(False)
+            print(f"FAIL ({name}) unexpected {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
+            traceback.print_exc(file=sys.stderr)
+
+    def summary(self, what):
+        """Prints the summary line; the exit status: 0 only if there were checks and all passed."""
+        passed = all(self.results) and bool(self.results)
+        print(f"{'ok  ' if passed else 'FAIL'} {what}: {sum(self.results)} of {len(self.results)} checks passed", flush=True)
+        return 0 if passed else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("agent_url")
@@ -436,21 +464,8 @@ def main():
         print(f"FAIL setup: no file {args.jpeg}")
         return 1
 
-    results = []
-
-    def run(name, function, *arguments):
-        started = time.monotonic()
-        try:
-            detail = function(*arguments)
-            results.append(True)
-            print(f"ok   ({name}) {detail} [{time.monotonic() - started:.1f} s]", flush=True)
-        except CheckFailed as error:
-            results.append(False)
-            print(f"FAIL ({name}) {error}", flush=True)
-        except Exception as error:
-            results.append(False)
-            print(f"FAIL ({name}) unexpected {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
-            traceback.print_exc(file=sys.stderr)
+    checks = Checks()
+    run = checks.run
 
     run("j", check_sources)
     pages = []
@@ -499,9 +514,7 @@ def main():
     finally:
         for page in pages:
             page.quit()
-    passed = sum(results)
-    print(f"{'ok  ' if all(results) else 'FAIL'} viewer: {passed} of {len(results)} checks passed", flush=True)
-    return 0 if all(results) else 1
+    return checks.summary("viewer")
 
 
 MEDIA_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/avif",
@@ -527,17 +540,8 @@ def hostile_main(argv):
         hex_and_name = spec[len("absent:"):] if spec.startswith("absent:") else spec
         blob, _, name = hex_and_name.partition("=")
         (absent if spec.startswith("absent:") else present).append((blob.lower(), name))
-    results = []
-
-    def run(name, function):
-        try:
-            print(f"ok   ({name}) {function()}", flush=True)
-            results.append(True)
-        except Exception as error:
-            results.append(False)
-            print(f"FAIL ({name}) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
-            if not isinstance(error, CheckFailed):
-                traceback.print_exc(file=sys.stderr)
+    checks = Checks()
+    run = checks.run
 
     page = Page("agent", args.viewer_url, args.timeout)
     try:
@@ -625,12 +629,11 @@ def hostile_main(argv):
         run("k3", k3)
         page.screenshot(os.path.join(args.artefacts, "viewer-hostile-blobs.png"))
     except Exception as error:
-        results.append(False)
+        checks.results.append(False)
         print(f"FAIL (setup) {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
     finally:
         page.quit()
-    print(f"{'ok  ' if results and all(results) else 'FAIL'} hostile blobs: {sum(results)} of {len(results)} checks passed", flush=True)
-    return 0 if results and all(results) else 1
+    return checks.summary("hostile blobs")
 
 
 def seek_ahead(page, blob, probe, deadline):

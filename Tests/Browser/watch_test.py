@@ -32,7 +32,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import viewer_test  # noqa: E402  (re-executes under /usr/bin/python3 if selenium is missing)
-from viewer_test import CheckFailed, Page, check_console, wait_until  # noqa: E402
+from viewer_test import CheckFailed, Checks, Page, check_console, wait_until  # noqa: E402
 
 
 def make_driver():
@@ -205,20 +205,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=20)
     parser.add_argument("--bound-ms", type=float, default=150)
     args = parser.parse_args()
-    results = []
-
-    def run(name, check, *check_args):
-        try:
-            message = check(*check_args)
-            results.append(True)
-            print(f"ok   ({name}) {message}", flush=True)
-        except CheckFailed as error:
-            results.append(False)
-            print(f"FAIL ({name}) {error}", flush=True)
-        except Exception as error:
-            results.append(False)
-            print(f"FAIL ({name}) unexpected {error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}", flush=True)
-            traceback.print_exc(file=sys.stderr)
+    checks = Checks()
+    run = checks.run
 
     pages = []
     with tempfile.TemporaryDirectory(prefix="cvpeer-watch-") as folder:
@@ -257,9 +245,7 @@ def main():
         finally:
             for page in pages:
                 page.quit()
-    passed = sum(results)
-    print(f"{'ok  ' if all(results) else 'FAIL'} watch: {passed} of {len(results)} checks passed", flush=True)
-    return 0 if all(results) else 1
+    return checks.summary("watch")
 
 
 if __name__ == "__main__":

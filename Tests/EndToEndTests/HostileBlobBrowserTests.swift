@@ -80,8 +80,7 @@ struct HostileBlobBrowserTests {
             return
         }
         try FileManager.default.createDirectory(atPath: ViewerTests.artefacts, withIntermediateDirectories: true)
-        var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        script.appendPathComponent("Browser/viewer_test.py")
+        let script = ViewerTests.browserScript("viewer_test.py")
         let arguments = [script.path, "--hostile-blobs", String(url), ViewerTests.artefacts]
             + zip(polyglots, blobs).map { "\($1)=\($0.name)" } + ["absent:\(forged)=forged.svg"]
         let browser = try ChildProcess(URL(fileURLWithPath: "/usr/bin/python3"), arguments, name: "viewer_test.py --hostile-blobs")

@@ -55,8 +55,7 @@ struct ProgressivePlaybackBrowserTests {
             Issue.record("no viewer URL")
             return
         }
-        var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        script.appendPathComponent("Browser/viewer_test.py")
+        let script = ViewerTests.browserScript("viewer_test.py")
         let browser = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/python3"), [script.path, "--progressive", String(url), "any", "--seek", "--timeout", "120"],
             name: "viewer_test.py --progressive")

@@ -23,26 +23,36 @@ struct ViewerTests {
         return url.appendingPathComponent("artefacts").path
     }
 
+    /// The two viewer URLs `cvpeer demo` prints, with the artefact folder made; nil (recorded) if it printed none.
+    static func viewers(of demo: ChildProcess) throws -> (agent: String, customer: String)? {
+        guard let agent = demo.line("  Agent's viewer:", timeout: 60)?.split(separator: " ").last,
+            let customer = demo.line("  Customer's viewer:", timeout: 10)?.split(separator: " ").last
+        else {
+            Issue.record("the demo did not print its viewers:\n\(demo.output.joined(separator: "\n"))")
+            return nil
+        }
+        try FileManager.default.createDirectory(atPath: artefacts, withIntermediateDirectories: true)
+        return (String(agent), String(customer))
+    }
+
+    /// A script of Tests/Browser.
+    static func browserScript(_ name: String, file: String = #filePath) -> URL {
+        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Browser/" + name)
+    }
+
     @Test(
         "two viewers of cvpeer demo in headless Chromium: marks, separate zooms with outlines, pointers and an upload cross between them; each offers only what its role may do",
         .enabled(if: browserAvailable, "chromium, chromium-driver and python3-selenium are needed; ./dev test installs them"))
     func browser() throws {
         let demo = try ChildProcess(BuiltBinary.url("cvpeer"), ["demo"], name: "demo")
         defer { demo.stop() }
-        guard let agent = demo.line("  Agent's viewer:", timeout: 60)?.split(separator: " ").last,
-            let customer = demo.line("  Customer's viewer:", timeout: 10)?.split(separator: " ").last
-        else {
-            Issue.record("the demo did not print its viewers:\n\(demo.output.joined(separator: "\n"))")
-            return
-        }
-        try FileManager.default.createDirectory(atPath: Self.artefacts, withIntermediateDirectories: true)
-        var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        script.appendPathComponent("Browser/viewer_test.py")
+        guard let (agent, customer) = try Self.viewers(of: demo) else { return }
+        let script = Self.browserScript("viewer_test.py")
         var photo = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { photo.deleteLastPathComponent() }
         photo.appendPathComponent("Sources/Node/Samples/armchair.jpg")
         let browser = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/python3"), [script.path, String(agent), String(customer), Self.artefacts, photo.path],
+            URL(fileURLWithPath: "/usr/bin/python3"), [script.path, agent, customer, Self.artefacts, photo.path],
             name: "viewer_test.py")
         defer { browser.stop() }
         let status = browser.waitForExit(timeout: 180)
@@ -63,17 +73,10 @@ struct ViewerTests {
     func watchingTogether() throws {
         let demo = try ChildProcess(BuiltBinary.url("cvpeer"), ["demo"], name: "demo")
         defer { demo.stop() }
-        guard let agent = demo.line("  Agent's viewer:", timeout: 60)?.split(separator: " ").last,
-            let customer = demo.line("  Customer's viewer:", timeout: 10)?.split(separator: " ").last
-        else {
-            Issue.record("the demo did not print its viewers:\n\(demo.output.joined(separator: "\n"))")
-            return
-        }
-        try FileManager.default.createDirectory(atPath: Self.artefacts, withIntermediateDirectories: true)
-        var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        script.appendPathComponent("Browser/watch_test.py")
+        guard let (agent, customer) = try Self.viewers(of: demo) else { return }
+        let script = Self.browserScript("watch_test.py")
         let browser = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/python3"), [script.path, String(agent), String(customer), Self.artefacts], name: "watch_test.py")
+            URL(fileURLWithPath: "/usr/bin/python3"), [script.path, agent, customer, Self.artefacts], name: "watch_test.py")
         defer { browser.stop() }
         let status = browser.waitForExit(timeout: 240)
         let transcript = browser.output.joined(separator: "\n")

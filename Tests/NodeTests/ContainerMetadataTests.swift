@@ -32,7 +32,7 @@ struct ContainerMetadataTests {
 
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = folder + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 

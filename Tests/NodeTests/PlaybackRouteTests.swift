@@ -32,7 +32,7 @@ import Testing
         let video = try await engine.commit([.createItem(kind: .video, position: .middle, fields: [])])[0]
         let wall = RoomEngine.wallMillis()
         await engine.observeForTest(HLC(millis: wall + 10_000, logical: 0), wallMillis: wall)
-        try await engine.setPlayback(item: video, Playback(playing: true, positionMillis: 1_000, rate: 2000))
+        _ = try await engine.setPlayback(item: video, Playback(playing: true, positionMillis: 1_000, rate: 2000))
         let shown = try #require(await engine.replica.document.item(video)?.playback)
         let now = RoomEngine.wallMillis()
         #expect(shown.updated.millis >= wall + 10_000)
@@ -40,7 +40,7 @@ import Testing
         let seen = Double(shown.playback.positionMillis) + (Double(now) - Double(shown.updated.millis)) * 2
         #expect(abs(seen - 1_000) < 200, "a viewer would see \(seen) ms, not about 1000")
         // Paused: the position is where it is, whatever the stamp.
-        try await engine.setPlayback(item: video, Playback(playing: false, positionMillis: 1_000, rate: 2000))
+        _ = try await engine.setPlayback(item: video, Playback(playing: false, positionMillis: 1_000, rate: 2000))
         #expect(await engine.replica.document.item(video)?.playback?.playback.positionMillis == 1_000)
     }
 

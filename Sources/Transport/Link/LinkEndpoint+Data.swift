@@ -38,58 +38,43 @@ extension LinkEndpoint {
             ciphertext: UnsafeRawBufferPointer(rebasing: bytes[Wire.dataHeaderSize...]), from: path, now: now)
     }
 
-    /// The receive path of a data packet. Records are read and changed in place through dictionary
-    /// indices: a copy of a link record would make the next change to its tables copy them whole.
+    /// The receive path of a data packet. Records are read and changed in place (through the
+    /// dictionaries' modify accessors): a copy of a session or link record costs a retain and
+    /// release of each of its tables and keys, and a copied table is copied whole when changed.
     mutating func receivedData(
         receiverIndex index: UInt32, counter: UInt64, header: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer,
         from path: Path, now: UInt64
     ) -> [LinkAction<Path>] {
-        guard let position = sessions.index(forKey: index) else {
-            stats.drop(.unknownIndex)
+        var plaintext: [UInt8] = []
+        let opened = Self.open(
+            &sessions[index], counter: counter, header: header, ciphertext: ciphertext, now: now, into: &plaintext)
+        let peer: PublicKey
+        let confirmed: Bool
+        switch opened {
+        case .dropped(let reason):
+            stats.drop(reason)
             return []
-        }
-        guard Self.elapsed(from: sessions.values[position].createdAt, to: now) < Wire.linkRejectAfterTime else {
-            stats.drop(.expiredSession)
-            return []
-        }
-        guard counter < Wire.linkRejectAfterMessages else {
-            stats.drop(.counterTooHigh)
-            return []
-        }
-        // The nonce comes from the packet, so opening changes no cipher state; the replay window
-        // moves only once the packet has authenticated (a forgery cannot move it).
-        let length = ciphertext.count - Wire.aeadTagSize
-        var opened = false
-        let plaintext = [UInt8](unsafeUninitializedCapacity: max(length, 0)) { buffer, count in
-            opened = sessions.values[position].receive.open(
-                into: UnsafeMutableRawBufferPointer(buffer), ciphertext: ciphertext, ad: header, nonce: counter)
-            count = opened ? length : 0
-        }
-        guard opened else {
-            stats.drop(.decryptionFailed)
-            return []
-        }
-        guard sessions.values[position].replay.check(counter) else {
-            stats.drop(.replayed)
-            return []
+        case .opened(let sender, let wasConfirmed):
+            peer = sender
+            confirmed = wasConfirmed
         }
         stats.dataPacketsReceived += 1
         lastDatagramAuthenticated = true
 
         var actions: [LinkAction<Path>] = []
-        let peer = sessions.values[position].peer
-        if !sessions.values[position].confirmed {
-            sessions.values[position].confirmedAt = now
+        if !confirmed {
+            sessions[index]?.confirmedAt = now
             let attempt = attempts.removeValue(forKey: index)
             actions += installConfirmed(index, path: path, candidates: attempt?.paths ?? [path], now: now)
         }
-        guard let linkPosition = links.index(forKey: peer), links.values[linkPosition].sessions.contains(index) else {
+        guard
+            let switched = Self.noteReceipt(
+                in: &links[peer], session: index, on: path, counter: counter, nonEmpty: !plaintext.isEmpty, now: now)
+        else {
             // Only a session that lost its link (torn down meanwhile) gets here; drop it too.
             forgetSession(index)
             return actions
         }
-        let switched = Self.noteReceipt(
-            in: &links.values[linkPosition], on: path, counter: counter, nonEmpty: !plaintext.isEmpty, now: now)
 
         if plaintext.count == 1, plaintext[0] == Wire.linkCloseNotice {
             tearDown(peer)
@@ -111,7 +96,45 @@ extension LinkEndpoint {
         return actions
     }
 
+    /// What opening a data packet under a session came to.
+    enum DataOpening {
+        case dropped(LinkDropReason)
+        /// Authenticated and recorded in the replay window: from `peer`, on a session that was
+        /// already confirmed or not.
+        case opened(peer: PublicKey, confirmed: Bool)
+    }
+
+    /// Opens a data packet under `session` (nil: unknown index) into `plaintext`. The nonce comes
+    /// from the packet, so opening changes no cipher state; the replay window moves only once
+    /// the packet has authenticated (a forgery cannot move it).
+    static func open(
+        _ session: inout LinkSession?, counter: UInt64, header: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer,
+        now: UInt64, into plaintext: inout [UInt8]
+    ) -> DataOpening {
+        guard session != nil else { return .dropped(.unknownIndex) }
+        guard elapsed(from: session!.createdAt, to: now) < Wire.linkRejectAfterTime else { return .dropped(.expiredSession) }
+        guard counter < Wire.linkRejectAfterMessages else { return .dropped(.counterTooHigh) }
+        let length = ciphertext.count - Wire.aeadTagSize
+        var opened = false
+        plaintext = [UInt8](unsafeUninitializedCapacity: max(length, 0)) { buffer, count in
+            opened = session!.receive.open(
+                into: UnsafeMutableRawBufferPointer(buffer), ciphertext: ciphertext, ad: header, nonce: counter)
+            count = opened ? length : 0
+        }
+        guard opened else { return .dropped(.decryptionFailed) }
+        guard session!.replay.check(counter) else { return .dropped(.replayed) }
+        return .opened(peer: session!.peer, confirmed: session!.confirmed)
+    }
+
     /// Updates a link for an authenticated packet on `path`; true if the link moved to that path.
+    /// Nil if there is no link, or the session is not one of its own.
+    static func noteReceipt(
+        in link: inout LinkRecord<Path>?, session: UInt32, on path: Path, counter: UInt64, nonEmpty: Bool, now: UInt64
+    ) -> Bool? {
+        guard link != nil, link!.sessions.contains(session) else { return nil }
+        return noteReceipt(in: &link!, on: path, counter: counter, nonEmpty: nonEmpty, now: now)
+    }
+
     static func noteReceipt(
         in link: inout LinkRecord<Path>, on path: Path, counter: UInt64, nonEmpty: Bool, now: UInt64
     ) -> Bool {

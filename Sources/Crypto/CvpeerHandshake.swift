@@ -14,6 +14,8 @@ public struct CvpeerHandshake: Sendable {
     /// The Noise protocol every cvpeer link runs; changing it is an incompatible protocol change.
     package static let protocolName = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
     /// Names the cvpeer protocol version in the transcript, so other versions cannot complete.
+    /// The name parsed once: parsing it took a noticeable share of each handshake's time.
+    static let parsedProtocolName = try! NoiseProtocolName(protocolName)
     package static let prologueLabel = Array("cvpeer/3".utf8)
     /// Message 1 is fixed: an ephemeral key and the tag of an empty payload.
     package static let message1Length = X25519.keyLength + aeadTagLength
@@ -84,7 +86,7 @@ public struct CvpeerHandshake: Sendable {
         peer = nil
         // Cannot throw: the name is supported, XX pre-shares nothing, and a room psk is 32 bytes.
         noise = try! NoiseHandshakeState(
-            protocolName: Self.protocolName, initiator: role == .initiator,
+            protocolName: Self.parsedProtocolName, initiator: role == .initiator,
             prologue: Self.prologue(roomTag: roomTag), staticKeyPair: staticKeyPair, psks: [psk])
     }
 

@@ -33,6 +33,7 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
+    /// Two keys are equal when their 32 bytes are.
     public static func == (a: PublicKey, b: PublicKey) -> Bool { a.bytes == b.bytes }
 
     /// True if `signature` is this key's signature of `message`.

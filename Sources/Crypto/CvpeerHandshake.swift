@@ -14,6 +14,8 @@ public struct CvpeerHandshake: Sendable {
     /// The Noise protocol every cvpeer link runs; changing it is an incompatible protocol change.
     package static let protocolName = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
     /// Names the cvpeer protocol version in the transcript, so other versions cannot complete.
+    /// The name parsed once: parsing it took a noticeable share of each handshake's time.
+    static let parsedProtocolName = try! NoiseProtocolName(protocolName)
     package static let prologueLabel = Array("cvpeer/3".utf8)
     /// Message 1 is fixed: an ephemeral key and the tag of an empty payload.
     package static let message1Length = X25519.keyLength + aeadTagLength
@@ -59,14 +61,33 @@ public struct CvpeerHandshake: Sendable {
     }
 
     /// The same from the parts, so tests can vary the tag and psk independently.
+    /// A handshake that uses keys prepared ahead: `staticKeyPair` must be `identity.x25519KeyPair()`
+    /// (the same every time, so a long-lived endpoint derives it once), and `ephemeral`, if given,
+    /// a fresh `X25519.KeyPair.generate()` used for this handshake only; generating it while idle
+    /// takes a scalar multiplication off the handshake's path.
+    package init(
+        role: Role, identity: Identity, staticKeyPair: X25519.KeyPair, ephemeral: X25519.KeyPair?, room: RoomKeys
+    ) {
+        self.init(
+            role: role, localIdentity: identity.publicKey, staticKeyPair: staticKeyPair, roomTag: room.tag,
+            psk: room.handshakePSK)
+        if let ephemeral { noise._setEphemeralKeyPair(ephemeral) }
+    }
+
     init(role: Role, identity: Identity, roomTag: [UInt8], psk: SecretBytes) {
+        self.init(
+            role: role, localIdentity: identity.publicKey, staticKeyPair: identity.x25519KeyPair(), roomTag: roomTag,
+            psk: psk)
+    }
+
+    private init(role: Role, localIdentity: PublicKey, staticKeyPair: X25519.KeyPair, roomTag: [UInt8], psk: SecretBytes) {
         self.role = role
-        localIdentity = identity.publicKey
+        self.localIdentity = localIdentity
         peer = nil
         // Cannot throw: the name is supported, XX pre-shares nothing, and a room psk is 32 bytes.
         noise = try! NoiseHandshakeState(
-            protocolName: Self.protocolName, initiator: role == .initiator,
-            prologue: Self.prologue(roomTag: roomTag), staticKeyPair: identity.x25519KeyPair(), psks: [psk])
+            protocolName: Self.parsedProtocolName, initiator: role == .initiator,
+            prologue: Self.prologue(roomTag: roomTag), staticKeyPair: staticKeyPair, psks: [psk])
     }
 
     /// The prologue for a room: the label then the tag, so a handshake cannot cross rooms or versions.

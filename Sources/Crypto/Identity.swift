@@ -27,6 +27,15 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Hashes the 32 bytes in one call: the synthesized form feeds the hasher a byte at a time,
+    /// and the transport looks a peer up in a dictionary for every packet.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    /// Two keys are equal when their 32 bytes are.
+    public static func == (a: PublicKey, b: PublicKey) -> Bool { a.bytes == b.bytes }
+
     /// True if `signature` is this key's signature of `message`.
     public func isValidSignature(_ signature: UnsafeRawBufferPointer, for message: UnsafeRawBufferPointer) -> Bool {
         _ = Sodium.ready

@@ -1,4 +1,5 @@
 import Primitives
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -13,6 +14,13 @@ import Primitives
 public struct NodeSocket: Sendable {
     /// The socket underneath.
     public let socket: UDPSocket
+    /// Whether segmented sends are still tried on this socket: shared by every copy, and off for
+    /// good once the kernel refused one.
+    private let offload = OffloadFlag(NodeSocket.segmentationAvailable)
+
+    init(socket: UDPSocket) {
+        self.socket = socket
+    }
 
     /// Binds `listen` and raises both kernel buffers towards `bufferSize` (best effort).
     ///
@@ -122,6 +130,8 @@ public struct NodeSocket: Sendable {
         /// `length` bytes from `source`: one datagram, or with `segmentSize` back-to-back
         /// datagrams of that size (the last may be shorter) that the kernel coalesced.
         case datagrams(length: Int, segmentSize: Int?, source: UDPEndpoint)
+        /// A read longer than the buffer, cut short by the kernel (MSG_TRUNC), from `source`.
+        case truncated(source: UDPEndpoint)
         /// Nothing is waiting.
         case empty
         /// A transient error (an ICMP error reported on the socket, say); try again.
@@ -152,6 +162,7 @@ public struct NodeSocket: Sendable {
         // Room for one cmsghdr and an int, aligned: CMSG_SPACE(4) = 24; 64 leaves slack.
         var control: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         var segmentSize: Int?
+        var truncated = false
         let count = withUnsafeMutablePointer(to: &storage) { address in
             withUnsafeMutablePointer(to: &vector) { vector in
                 withUnsafeMutableBytes(of: &control) { control in
@@ -164,6 +175,7 @@ public struct NodeSocket: Sendable {
                     message.msg_controllen = control.count
                     let count = recvmsg(socket.descriptor, &message, 0)
                     if count > 0 { segmentSize = Self.segmentSize(control, length: Int(message.msg_controllen)) }
+                    truncated = message.msg_flags & Int32(MSG_TRUNC) != 0
                     return count
                 }
             }
@@ -177,7 +189,71 @@ public struct NodeSocket: Sendable {
             }
         }
         guard let source = UDPSocket.endpoint(from: storage) else { return .transient }
+        // More arrived than the buffer holds: what was read is not what was sent.
+        guard !truncated else { return .truncated(source: source.unmapped) }
         return .datagrams(length: count, segmentSize: segmentSize, source: source.unmapped)
+    }
+
+    /// Datagrams a receive refused, by reason.
+    package struct SegmentDrops: Equatable, Sendable {
+        /// Reads the kernel cut short (MSG_TRUNC): the whole read is dropped.
+        package var truncated = 0
+        /// Datagrams (or segments of a coalesced run) above the size allowed.
+        package var oversized = 0
+
+        package init() {}
+    }
+
+    /// The outcome of `receiveSegments`.
+    package enum SegmentsReceived: Equatable {
+        /// One read: this many datagrams were handed over, from `source`.
+        case datagrams(Int, source: UDPEndpoint)
+        /// One read that was dropped whole or in part (counted in the drops), or a transient error.
+        case dropped
+        /// Nothing is waiting.
+        case empty
+        /// The socket is unusable.
+        case failed(Int32)
+    }
+
+    /// Reads one datagram or coalesced run into `buffer` and hands `body` each datagram in it, in
+    /// order (the bytes are valid only during the call). Input is hostile: a truncated read is
+    /// dropped whole, a segment above `maxDatagram` bytes is dropped alone; both are counted in `drops`.
+    package func receiveSegments(
+        into buffer: UnsafeMutableRawBufferPointer, maxDatagram: Int, drops: inout SegmentDrops,
+        _ body: (UnsafeRawBufferPointer, UDPEndpoint) -> Void
+    ) -> SegmentsReceived {
+        switch receive(into: buffer) {
+        case .datagrams(let length, let segmentSize, let source):
+            let size = min(segmentSize ?? length, length)
+            guard size > 0 else {
+                // An empty datagram: handed over as such.
+                body(UnsafeRawBufferPointer(rebasing: buffer[0..<0]), source)
+                return .datagrams(1, source: source)
+            }
+            var offset = 0
+            var handed = 0
+            while offset < length {
+                let count = min(size, length - offset)
+                if count > maxDatagram {
+                    drops.oversized += 1
+                } else {
+                    body(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)]), source)
+                    handed += 1
+                }
+                offset += count
+            }
+            return handed > 0 ? .datagrams(handed, source: source) : .dropped
+        case .truncated:
+            drops.truncated += 1
+            return .dropped
+        case .transient:
+            return .dropped
+        case .empty:
+            return .empty
+        case .failed(let code):
+            return .failed(code)
+        }
     }
 
     /// The segment size in a UDP_GRO cmsg, if the control data holds one.
@@ -243,6 +319,38 @@ public struct NodeSocket: Sendable {
         return sent == bytes.count ? nil : (sent < 0 ? errno : EMSGSIZE)
     }
 
+    /// True while this socket still sends segmented runs (see `sendSegments`).
+    public var sendOffload: Bool { offload.value.load(ordering: .relaxed) }
+
+    /// Sends `bytes` to `target` as back-to-back datagrams of `segmentSize` bytes (the last may be
+    /// shorter): in one segmented send while the socket has send offload, else one datagram per
+    /// call. A kernel or interface that refuses segmentation (EIO, EINVAL, ENOPROTOOPT,
+    /// EOPNOTSUPP) turns offload off for this socket for good, and the run goes one by one.
+    ///
+    /// - Returns: datagrams sent, and datagrams lost to a send error (as UDP may lose them).
+    public func sendSegments(_ bytes: UnsafeRawBufferPointer, segmentSize: Int, to target: UDPEndpoint) -> (
+        sent: Int, failed: Int
+    ) {
+        precondition(segmentSize > 0, "a segment holds at least one byte")
+        let datagrams = (bytes.count + segmentSize - 1) / segmentSize
+        if datagrams > 1, sendOffload {
+            guard let failure = send(bytes, segmentSize: segmentSize, to: target) else { return (datagrams, 0) }
+            guard [EIO, EINVAL, ENOPROTOOPT, EOPNOTSUPP].contains(failure) else { return (0, datagrams) }
+            offload.value.store(false, ordering: .relaxed)
+        }
+        var sent = 0
+        var offset = 0
+        while offset < bytes.count || (offset == 0 && bytes.isEmpty) {
+            let length = min(segmentSize, bytes.count - offset)
+            if send(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), segmentSize: nil, to: target) == nil {
+                sent += 1
+            }
+            offset += length
+            if length == 0 { break }
+        }
+        return (sent, max(datagrams, 1) - sent)
+    }
+
     /// IPPROTO_UDP as a socket option level (Linux's SOL_UDP).
     private static let udpLevel: Int32 = 17
     /// Linux's UDP_SEGMENT option: the cmsg carrying the segment size of a GSO send.
@@ -260,5 +368,14 @@ public struct NodeSocket: Sendable {
     /// Closes the descriptor.
     public func close() {
         socket.close()
+    }
+}
+
+/// A flag every copy of a `NodeSocket` shares.
+private final class OffloadFlag: Sendable {
+    let value: Atomic<Bool>
+
+    init(_ value: Bool) {
+        self.value = Atomic(value)
     }
 }

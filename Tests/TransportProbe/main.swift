@@ -749,7 +749,8 @@ func benchTransfer(bytes total: Int, messageSize: Int) -> Never {
             + "\"srtt_us\":\((link?.smoothedRTT ?? 0) / 1000),\"sender_loops\":\(sender.counters.loopIterations),"
             + "\"receiver_loops\":\(receiver.counters.loopIterations),\"sender_wait_s\":\(Double(sender.counters.waitNanoseconds) / 1e9),"
             + "\"receiver_wait_s\":\(Double(receiver.counters.waitNanoseconds) / 1e9),\"probe_timeouts\":\(link?.probeTimeouts ?? 0),"
-            + "\"send_failures\":\(sender.counters.sendFailures),"
+            + "\"send_failures\":\(sender.counters.sendFailures),\"send_offload\":\(sender.sendOffload),"
+            + "\"receive_offload\":\(receiver.receiveOffload),\"receiver_drops\":\(receiver.counters.totalDrops),"
             + "\"rss_delta_kib\":\(residentKiB() - rssBefore)}")
     exit(0)
 }

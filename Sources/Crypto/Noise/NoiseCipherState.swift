@@ -66,6 +66,50 @@ public struct NoiseCipherState: Sendable {
         return out
     }
 
+    /// Encrypts `plaintext` bound to `ad` under the explicit `nonce` into `out` (plaintext + 16
+    /// bytes), without allocating and without touching the state's counter: the data path of a
+    /// transport that carries the nonce in each packet seals a run of packets in one go.
+    ///
+    /// - Returns: false without a key or for the reserved nonce (nothing is written then).
+    package func seal(
+        into out: UnsafeMutableRawBufferPointer, plaintext: UnsafeRawBufferPointer, ad: UnsafeRawBufferPointer,
+        nonce: UInt64
+    ) -> Bool {
+        guard let key, nonce != Self.reservedNonce, plaintext.count <= Self.maxPlaintextLength,
+            out.count >= plaintext.count + aeadTagLength
+        else { return false }
+        return Self.withNonce(nonce) { n in
+            ChaCha20Poly1305.seal(into: out, plaintext: plaintext, ad: ad, nonce: n, key: key)
+            return true
+        }
+    }
+
+    /// Decrypts `ciphertext` bound to `ad` under the explicit `nonce` into `out` (ciphertext − 16
+    /// bytes), without allocating and without touching the state's counter.
+    ///
+    /// - Returns: false without a key, for the reserved nonce, a short or over-long ciphertext,
+    ///   or anything forged.
+    package func open(
+        into out: UnsafeMutableRawBufferPointer, ciphertext: UnsafeRawBufferPointer, ad: UnsafeRawBufferPointer,
+        nonce: UInt64
+    ) -> Bool {
+        guard let key, nonce != Self.reservedNonce, ciphertext.count >= aeadTagLength,
+            ciphertext.count <= Self.maxMessageLength, out.count >= ciphertext.count - aeadTagLength
+        else { return false }
+        return Self.withNonce(nonce) { n in
+            (try? ChaCha20Poly1305.open(into: out, ciphertext: ciphertext, ad: ad, nonce: n, key: key)) != nil
+        }
+    }
+
+    /// Runs `body` with ChaChaPoly's 12-byte nonce for counter `n` (as `nonceBytes`) on the stack.
+    private static func withNonce<R>(_ n: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var packed: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &packed) { p in
+            p.storeBytes(of: n.littleEndian, toByteOffset: 4, as: UInt64.self)
+            return body(UnsafeRawBufferPointer(rebasing: p[0..<ChaCha20Poly1305.nonceLength]))
+        }
+    }
+
     /// Replaces the key with one derived from it (§4.2 REKEY), so old traffic stays safe if the new key leaks.
     ///
     /// The counter is left as it is, as §5.1 says. Without a key this does nothing.

@@ -124,7 +124,8 @@ public struct NoiseHandshakeState: Sendable {
             staticKeyPair: staticKeyPair, remoteStaticKey: remoteStaticKey, psks: psks)
     }
 
-    /// Test hook: fixes the ephemeral key so known-answer vectors can be reproduced.
+    /// Fixes the ephemeral key: known-answer vectors are reproduced with it, and a transport hands
+    /// in a fresh key it generated ahead of the handshake (never one used before).
     ///
     /// - Precondition: no ephemeral key has been generated or set yet.
     package mutating func _setEphemeralKeyPair(_ keyPair: X25519.KeyPair) {

@@ -27,7 +27,8 @@ extension LinkEndpoint {
     }
 
     mutating func startAttempt(paths: [Path], rekeyOf: PublicKey?, now: UInt64) -> (UInt32, [LinkAction<Path>]) {
-        var handshake = CvpeerHandshake(role: .initiator, identity: identity, room: room)
+        var handshake = CvpeerHandshake(
+            role: .initiator, identity: identity, staticKeyPair: staticKeyPair, ephemeral: takeEphemeral(), room: room)
         let message: [UInt8]
         do {
             message = try handshake.writeMessage()
@@ -87,7 +88,8 @@ extension LinkEndpoint {
         if needsCookie(packet, from: path, now: now) { return cookieReply(to: initiation, packet: packet, keys: keys, on: path) }
         guard chargeHandshake(from: path, now: now) else { return [] }
         replayCache.insert(replayKey, now: now)
-        var handshake = CvpeerHandshake(role: .responder, identity: identity, room: keys)
+        var handshake = CvpeerHandshake(
+            role: .responder, identity: identity, staticKeyPair: staticKeyPair, ephemeral: takeEphemeral(), room: keys)
         let message2: [UInt8]
         do {
             _ = try handshake.readMessage(initiation.message)
@@ -339,7 +341,7 @@ extension LinkEndpoint {
         // A verified handshake is as good as an authenticated packet: the peer lives there (a
         // restarted peer may come from a new address).
         link.lastReceived = max(link.lastReceived, now)
-        recordReceipt(on: path, at: now, in: &link)
+        Self.recordReceipt(on: path, at: now, in: &link)
         if path != link.path, !path.isRelayed || link.path.isRelayed {
             link.path = path
             link.unansweredSince = nil
@@ -381,8 +383,12 @@ extension LinkEndpoint {
 
     /// Starts a rekey if this side initiated the current session and it is old enough.
     mutating func maybeStartRekey(_ peer: PublicKey, now: UInt64) -> [LinkAction<Path>] {
-        guard let link = links[peer], let current = sessions[link.current], current.isLocalInitiator,
-            Self.elapsed(from: current.createdAt, to: now) >= Wire.linkRekeyAfterTime, !rekeyInProgress(link)
+        // Runs for every packet sent: reads in place, copying no records.
+        guard let linkPosition = links.index(forKey: peer),
+            let sessionPosition = sessions.index(forKey: links.values[linkPosition].current),
+            sessions.values[sessionPosition].isLocalInitiator,
+            Self.elapsed(from: sessions.values[sessionPosition].createdAt, to: now) >= Wire.linkRekeyAfterTime,
+            !rekeyInProgress(links.values[linkPosition])
         else { return [] }
         return startRekey(peer, now: now)
     }

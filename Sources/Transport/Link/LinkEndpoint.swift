@@ -66,6 +66,11 @@ package struct LinkEndpoint<Path: LinkPath>: Sendable {
     /// The configuration given at creation.
     public let configuration: Configuration
     let identity: Identity
+    /// The identity's X25519 form, derived once: each handshake needs it, and deriving it costs a
+    /// scalar multiplication.
+    let staticKeyPair: X25519.KeyPair
+    /// A fresh ephemeral key made while idle (`prepareEphemeral`), taken by the next handshake.
+    var spareEphemeral: X25519.KeyPair?
     /// The room's keys in the epoch this endpoint runs in: every handshake it starts uses them.
     public internal(set) var room: RoomKeys
     /// Earlier epochs' keys, newest first, still answered for `olderEpochPeers` only (members
@@ -120,6 +125,7 @@ package struct LinkEndpoint<Path: LinkPath>: Sendable {
         self.random = generator
         self.configuration = configuration
         localKey = identity.publicKey
+        staticKeyPair = identity.x25519KeyPair()
     }
 
     /// Starts a handshake with whoever answers on `paths`, sending message 1 on all of them at once.
@@ -164,6 +170,18 @@ package struct LinkEndpoint<Path: LinkPath>: Sendable {
         }
     }
 
+    /// Generates the ephemeral key the next handshake will use, if none is waiting: the shell
+    /// calls it when it is about to sleep, so a handshake does not wait for it.
+    package mutating func prepareEphemeral() {
+        if spareEphemeral == nil { spareEphemeral = X25519.KeyPair.generate() }
+    }
+
+    /// The key prepared ahead, taken so no other handshake uses it, or nil (one is then generated).
+    mutating func takeEphemeral() -> X25519.KeyPair? {
+        defer { spareEphemeral = nil }
+        return spareEphemeral
+    }
+
     /// The most earlier epochs still answered.
     package static var maxOlderEpochs: Int { Wire.linkMaxOlderEpochs }
 
@@ -195,10 +213,10 @@ package struct LinkEndpoint<Path: LinkPath>: Sendable {
     public mutating func send(_ plaintext: [UInt8], to peer: PublicKey, now: UInt64) throws(LinkError)
         -> [LinkAction<Path>]
     {
-        guard let link = links[peer] else { throw .noLink }
+        guard let next = links[peer]?.nextPacketNumber else { throw .noLink }
         guard plaintext.count <= Wire.maxFramesSize else { throw .plaintextTooLarge(plaintext.count) }
-        guard plaintext != [Wire.linkCloseNotice] else { throw .reservedPlaintext }
-        guard link.nextPacketNumber < Wire.linkRejectAfterMessages else { throw .exhausted }
+        guard plaintext.count != 1 || plaintext[0] != Wire.linkCloseNotice else { throw .reservedPlaintext }
+        guard next < Wire.linkRejectAfterMessages else { throw .exhausted }
         guard let action = sendPacket(to: peer, plaintext: plaintext, on: nil, now: now) else { throw .noLink }
         return [action] + maybeStartRekey(peer, now: now)
     }

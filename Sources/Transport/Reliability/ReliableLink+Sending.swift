@@ -47,6 +47,8 @@ extension ReliableLink {
         guard ackDue || probing || elicitWork else { return nil }
 
         var out: [UInt8] = []
+        // One allocation per packet: a full packet would otherwise grow the array several times.
+        out.reserveCapacity(budget)
         if ackElicitingSinceAck > 0 {
             // Half the packet at most when data rides along, so an ACK with many ranges
             // cannot starve the data it is paired with.

@@ -128,14 +128,17 @@ final class TransportLoop {
     var now: UInt64 = 0
     let socketBuffers: (receive: Int, send: Int)
     var batch = OutgoingBatch()
-    /// False once the kernel refused a segmented send (or where there is none): one datagram per call.
-    var segmentation = NodeSocket.segmentationAvailable
+    /// Where each packet of a sealed run is written before it joins the outgoing batch.
+    let sealScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.maxDatagramSize, alignment: 8)
+    /// What receives refused (truncated reads, oversized segments), reported in the counters.
+    var segmentDrops = NodeSocket.SegmentDrops()
     /// True if the kernel may coalesce received datagrams (UDP_GRO).
     let coalescing: Bool
 
     deinit {
         batch.storage.deallocate()
         receiveBuffer.deallocate()
+        sealScratch.deallocate()
     }
 
     init(setup: Setup, shared: TransportShared) {
@@ -182,6 +185,8 @@ final class TransportLoop {
                 if idlePasses > 2 { wait = 50_000 }
             }
             flushBatch()
+            // About to sleep: the next handshake's ephemeral key is made now rather than on its path.
+            if wait > 0 { endpoint.prepareEphemeral() }
             let waitStart = MonotonicClock.nanoseconds()
             let ready = setup.socket.wait(wake: setup.wakeRead, nanoseconds: wait)
             counters.waitNanoseconds += MonotonicClock.nanoseconds() - waitStart
@@ -234,42 +239,43 @@ final class TransportLoop {
     private func receiveBatch() {
         var datagrams = 0
         while datagrams < Self.receiveBatch {
-            switch setup.socket.receive(into: receiveBuffer) {
-            case .datagrams(let length, let segmentSize, let source):
+            let before = segmentDrops
+            let outcome = setup.socket.receiveSegments(
+                into: receiveBuffer, maxDatagram: Wire.maxDatagramSize, drops: &segmentDrops
+            ) { datagram, source in
+                counters.datagramsReceived += 1
+                counters.bytesReceived += datagram.count
+                received(datagram, from: source)
+            }
+            if segmentDrops != before {
+                // Oversized segments were received too, only not read further.
+                counters.datagramsReceived += segmentDrops.oversized - before.oversized
+                counters.oversizedDrops += segmentDrops.oversized - before.oversized
+                counters.truncatedDrops += segmentDrops.truncated - before.truncated
+            }
+            switch outcome {
+            case .datagrams(let count, _):
                 now = MonotonicClock.nanoseconds()
                 changed = true
-                // A coalesced run is split back into the sender's datagrams.
-                let size = segmentSize ?? length
-                var offset = 0
-                repeat {
-                    let count = min(size, length - offset)
-                    datagrams += 1
-                    counters.datagramsReceived += 1
-                    counters.bytesReceived += count
-                    if count > Wire.maxDatagramSize {
-                        counters.oversizedDrops += 1
-                    } else {
-                        received(Array(receiveBuffer[offset..<(offset + count)]), from: source)
-                    }
-                    offset += count
-                } while offset < length
-            case .empty:
-                return
-            case .transient:
+                datagrams += count
+            case .dropped:
+                changed = true
                 datagrams += 1
-            case .failed:
+            case .empty, .failed:
                 return
             }
         }
     }
 
-    private func received(_ datagram: [UInt8], from source: UDPEndpoint) {
-        let rendezvousType = datagram.first.flatMap(RendezvousWire.MessageType.init(rawValue:)) != nil
+    private func received(_ bytes: UnsafeRawBufferPointer, from source: UDPEndpoint) {
+        let first = bytes.first
+        let rendezvousType = first.flatMap(RendezvousWire.MessageType.init(rawValue:)) != nil
         if let server = setup.server, source == server {
             guard rendezvousType else {
                 counters.strayLinkDrops += 1
                 return
             }
+            let datagram = Array(bytes)
             if let actions = client?.received(datagram, now: now) { performClient(actions) }
             // Relayed datagrams are the same whichever registration they came through: taken once.
             if previousClient != nil, datagram.first != RendezvousWire.MessageType.relayed.rawValue,
@@ -290,7 +296,7 @@ final class TransportLoop {
             counters.directDisabledDrops += 1
             return
         }
-        let actions = endpoint.received(datagram, from: .direct(source), now: now)
+        let actions = endpoint.received(bytes: bytes, from: .direct(source), now: now)
         if endpoint.lastDatagramAuthenticated {
             // Something only a sender at that address could make: it receives there.
             unverified.heard(from: source)
@@ -306,18 +312,23 @@ final class TransportLoop {
         var total = 0
         var budgetHit = false
         for (peer, slot) in slots where !slot.broken {
-            var count = 0
-            while count < Self.sendBatch, let number = endpoint.nextPacketNumber(for: peer) {
-                // A fresh clock per packet lets the pacer release packets as time passes.
-                now = MonotonicClock.nanoseconds()
-                guard let plaintext = slot.reliable.nextPacket(packetNumber: number, now: now) else { break }
-                do {
-                    perform(try endpoint.send(plaintext, to: peer, now: now))
-                } catch {
-                    slot.broken = true
-                    break
-                }
-                count += 1
+            // One run per peer: the link and its session are looked up once, and each packet is
+            // sealed straight into scratch memory on its way into the outgoing batch.
+            let count: Int
+            do {
+                let (sent, actions) = try endpoint.sealBatch(
+                    to: peer, limit: Self.sendBatch, now: now, scratch: sealScratch,
+                    next: { number in
+                        // A fresh clock per packet lets the pacer release packets as time passes.
+                        now = MonotonicClock.nanoseconds()
+                        return slot.reliable.nextPacket(packetNumber: number, now: now)
+                    },
+                    emit: { bytes, path in transmit(bytes, on: path) })
+                count = sent
+                perform(actions)
+            } catch {
+                slot.broken = true
+                continue
             }
             if count > 0 { slot.lastSentAt = now }
             total += count
@@ -328,6 +339,10 @@ final class TransportLoop {
     }
 
     private func transmit(_ datagram: [UInt8], on path: TransportPath) {
+        datagram.withUnsafeBytes { transmit($0, on: path) }
+    }
+
+    private func transmit(_ datagram: UnsafeRawBufferPointer, on path: TransportPath) {
         switch path {
         case .direct(let target):
             guard !setup.configuration.directPathsDisabled, setup.socket.canReach(target) else { return }
@@ -338,7 +353,7 @@ final class TransportLoop {
             sendRaw(datagram, to: target)
         case .relay(let peer):
             guard let server = setup.server else { return }
-            sendRaw(RendezvousClient.relayDatagram(datagram, to: peer), to: server)
+            sendRaw(RendezvousClient.relayDatagram(Array(datagram), to: peer), to: server)
         }
     }
 
@@ -346,21 +361,23 @@ final class TransportLoop {
     /// (the last may be shorter) leave in one segmented send, which costs the kernel one pass
     /// through the stack instead of one per datagram.
     private func sendRaw(_ datagram: [UInt8], to target: UDPEndpoint) {
+        datagram.withUnsafeBytes { sendRaw($0, to: target) }
+    }
+
+    private func sendRaw(_ datagram: UnsafeRawBufferPointer, to target: UDPEndpoint) {
         if batch.count > 0 {
             let fits =
                 batch.target == target && !batch.closed && datagram.count <= batch.segmentSize
                 && batch.count < NodeSocket.maxSegments && batch.used + datagram.count <= batch.storage.count
-            if !fits || !segmentation { flushBatch() }
+            if !fits || !setup.socket.sendOffload { flushBatch() }
         }
         if batch.count == 0 {
             batch.target = target
             batch.segmentSize = datagram.count
             batch.closed = false
         }
-        datagram.withUnsafeBytes { bytes in
-            UnsafeMutableRawBufferPointer(rebasing: batch.storage[batch.used..<(batch.used + bytes.count)])
-                .copyMemory(from: bytes)
-        }
+        UnsafeMutableRawBufferPointer(rebasing: batch.storage[batch.used..<(batch.used + datagram.count)])
+            .copyMemory(from: datagram)
         batch.used += datagram.count
         batch.count += 1
         if datagram.count < batch.segmentSize { batch.closed = true }
@@ -375,30 +392,15 @@ final class TransportLoop {
             batch.target = nil
         }
         let bytes = UnsafeRawBufferPointer(rebasing: batch.storage[0..<batch.used])
-        let failure = setup.socket.send(bytes, segmentSize: batch.count > 1 ? batch.segmentSize : nil, to: target)
-        guard let failure else {
-            counters.datagramsSent += batch.count
+        // A kernel that cannot segment turns offload off on the socket, and the run goes one by one.
+        let (sent, failed) = setup.socket.sendSegments(bytes, segmentSize: max(batch.segmentSize, 1), to: target)
+        counters.datagramsSent += sent
+        counters.sendFailures += failed
+        if failed == 0 {
             counters.bytesSent += batch.used
-            return
-        }
-        guard batch.count > 1, failure == EIO || failure == EINVAL || failure == ENOPROTOOPT || failure == EOPNOTSUPP
-        else {
-            counters.sendFailures += batch.count
-            return
-        }
-        // This kernel or interface cannot segment: send one by one, now and from now on.
-        segmentation = false
-        var offset = 0
-        while offset < batch.used {
-            let length = min(batch.segmentSize, batch.used - offset)
-            let one = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
-            if setup.socket.send(one, segmentSize: nil, to: target) == nil {
-                counters.datagramsSent += 1
-                counters.bytesSent += length
-            } else {
-                counters.sendFailures += 1
-            }
-            offset += length
+        } else if sent > 0 {
+            // Which ones failed is not known; count the sent ones at full size.
+            counters.bytesSent += min(batch.used, sent * batch.segmentSize)
         }
     }
 
@@ -747,7 +749,7 @@ final class TransportLoop {
         status.halfOpenHandshakes = endpoint.halfOpenCount
         status.socketReceiveBuffer = socketBuffers.receive
         status.socketSendBuffer = socketBuffers.send
-        status.sendOffload = segmentation
+        status.sendOffload = setup.socket.sendOffload
         status.receiveOffload = coalescing
         shared.state.withLock { $0.status = status }
         lastStatusAt = now

@@ -113,6 +113,8 @@ public struct TransportCounters: Equatable, Sendable {
     public internal(set) var sendFailures = 0
     /// Datagrams larger than `Wire.maxDatagramSize`, dropped unread.
     package internal(set) var oversizedDrops = 0
+    /// Reads the kernel cut short (longer than the receive buffer), dropped whole.
+    package internal(set) var truncatedDrops = 0
     /// Rendezvous-type datagrams from an address other than the rendezvous's, dropped.
     package internal(set) var strayRendezvousDrops = 0
     /// Link datagrams from the rendezvous's own address (it only ever sends rendezvous types), dropped.
@@ -137,7 +139,7 @@ public struct TransportCounters: Equatable, Sendable {
 
     /// Dropped datagrams of all kinds counted here.
     public var totalDrops: Int {
-        oversizedDrops + strayRendezvousDrops + strayLinkDrops + directDisabledDrops + reliabilityDecodeDrops
+        oversizedDrops + truncatedDrops + strayRendezvousDrops + strayLinkDrops + directDisabledDrops + reliabilityDecodeDrops
     }
 }
 

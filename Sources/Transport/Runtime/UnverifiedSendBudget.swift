@@ -24,6 +24,8 @@ struct UnverifiedSendBudget: Sendable {
 
     /// Records an authenticated packet from `address`: it receives without limit from now on.
     mutating func heard(from address: UDPEndpoint) {
+        // Called for every authenticated datagram: the usual sender skips the set lookup.
+        if address == lastVerified { return }
         lastVerified = address
         guard !verified.contains(address) else { return }
         if verified.count >= Wire.natVerifiedMaxAddresses { verified.removeAll(keepingCapacity: true) }

@@ -372,8 +372,22 @@ public actor RoomEngine {
             var outcomes = replica.takeEvidence(of: sync, state: &state, contentKey: epochKey)
             // As Replica.receive(_:state:…), but one batch at a time so each author's quota sees
             // what came before it; a refused batch is not taken in, and sync offers it again.
-            for batch in state.receive(sync) where admitByQuota(batch) {
-                let outcome = replica.receive(sealed: batch, contentKey: epochKey, nowMillis: Self.wallMillis(), fetch: { held[$0] })
+            // Batches are opened ahead on the other cores (only those whose author's quota has
+            // room as the message arrives), and still admitted, merged and charged in order.
+            let batches = state.receive(sync)
+            let plan = replica.openingPlan(batches, contentKey: epochKey)
+            let now = quotaClock()
+            let ahead = batches.indices.map { index in
+                plan.wanted[index]
+                    && (try? BatchSealer.peekHeader(batches[index])).map {
+                        remoteQuota.admits(ReplicaID($0.author), bytes: batches[index].count, now: now)
+                    } == true
+            }
+            BatchSealer.openInOrder(batches, room: replica.roomID, keys: plan.keys, wanted: { ahead[$0] }, then: VerifiedBatch.init(opened:)) {
+                index, opened in
+                guard admitByQuota(batches[index]) else { return }
+                let outcome = replica.receive(
+                    sealed: batches[index], opened: opened, contentKey: epochKey, nowMillis: Self.wallMillis(), fetch: { held[$0] })
                 chargeQuota(outcome)
                 outcomes.append(outcome)
             }

@@ -289,10 +289,11 @@ public actor RoomEngine {
         // Store before applying: if the disk refuses, the document must not show an edit that
         // a restart would lose, and the sequence number stays free.
         try store.append([batch], room: room.tag)
-        var copy = replica
-        switch copy.receive(batch) {
+        // In place: merging into a copy duplicated every collection the batch touches, a cost
+        // growing with the document on every edit. An own batch, next in sequence and stored, is
+        // applied or awaits admission; any other outcome leaves the replica as it was.
+        switch replica.receive(batch) {
         case .applied(let applied):
-            replica = copy
             for item in applied {
                 sealed[item.batch.batch.id] = item.batch.sealed
                 noteBlobEpochs(item.batch.batch)
@@ -303,7 +304,6 @@ public actor RoomEngine {
             if !released.isEmpty { try? store.append(released, room: room.tag) }
         case .awaitingAdmission:
             // Our own profile before the owner admitted us: merged (and sent) once the grant arrives.
-            replica = copy
             sealed[batch.batch.id] = batch.sealed
         default:
             throw NodeError.internalInconsistency("own batch \(batch.batch.id) was not applied")

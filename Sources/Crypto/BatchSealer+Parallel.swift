@@ -112,16 +112,21 @@ private final class ParallelOpen<Opened: Sendable>: Sendable {
         }
     }
 
-    /// The result of `position`: filed by a helper, or opened here (and any unclaimed positions
-    /// before it, which the caller needs next anyway) if no helper has claimed it yet.
+    /// The result of `position`. Never idle while batches are left: until a helper has filed it,
+    /// the caller claims the next unclaimed batch itself, returns it if it is this one, or files it.
     func take(_ position: Int) -> Result<Opened, any Error> {
         while true {
             if let result = slots.withLock({ $0.removeValue(forKey: position) }) { return result }
-            // Unclaimed: claim it here rather than wait for a helper to get to it.
-            let claimed = next.compareExchange(expected: position, desired: position + 1, ordering: .relaxed)
-            if claimed.exchanged { return open(position) }
-            // A helper is opening it now: at most one batch's opening away.
-            sched_yield()
+            let claimed = next.load(ordering: .relaxed)
+            if claimed < indices.count {
+                guard next.compareExchange(expected: claimed, desired: claimed + 1, ordering: .relaxed).exchanged else { continue }
+                let result = open(claimed)
+                if claimed == position { return result }
+                slots.withLock { $0[claimed] = result }
+            } else {
+                // All claimed; a helper is opening this one now, at most one batch's opening away.
+                sched_yield()
+            }
         }
     }
 

@@ -78,6 +78,53 @@ public struct Replica: Sendable {
         sealed: [UInt8], contentKey: (UInt32) -> SecretBytes?, nowMillis: UInt64,
         fetch: (BatchID) -> [UInt8]? = { _ in nil }
     ) -> ReceiveOutcome {
+        receive(sealed: sealed, opened: nil, contentKey: contentKey, nowMillis: nowMillis, fetch: fetch)
+    }
+
+    /// Takes in sealed batches as a loop of `receive(sealed:…)` would, in order, with the same
+    /// outcomes; the batches that loop would open are opened ahead on the other cores meanwhile.
+    ///
+    /// Opening is a pure function of the bytes and the key, so a batch opened ahead fails or
+    /// passes exactly as it would have in turn; the merge still takes them one by one, in order.
+    public mutating func receive(
+        sealedBatches: [[UInt8]], contentKey: (UInt32) -> SecretBytes?, nowMillis: UInt64,
+        fetch: (BatchID) -> [UInt8]? = { _ in nil }
+    ) -> [ReceiveOutcome] {
+        var outcomes: [ReceiveOutcome] = []
+        outcomes.reserveCapacity(sealedBatches.count)
+        let plan = openingPlan(sealedBatches, contentKey: contentKey)
+        BatchSealer.openInOrder(sealedBatches, room: roomID, keys: plan.keys, wanted: { plan.wanted[$0] }, then: VerifiedBatch.init(opened:)) {
+            index, opened in
+            outcomes.append(
+                receive(sealed: sealedBatches[index], opened: opened, contentKey: contentKey, nowMillis: nowMillis, fetch: fetch))
+        }
+        return outcomes
+    }
+
+    /// Which of `sealedBatches` a loop of `receive(sealed:…)` would open, as things stand before
+    /// the first (not held already, of an epoch whose key is known), and those keys: what
+    /// `BatchSealer.openInOrder` needs to open them ahead.
+    package func openingPlan(
+        _ sealedBatches: [[UInt8]], contentKey: (UInt32) -> SecretBytes?
+    ) -> (keys: [UInt32: SecretBytes], wanted: [Bool]) {
+        var keys: [UInt32: SecretBytes] = [:]
+        var wanted = [Bool](repeating: false, count: sealedBatches.count)
+        for (index, sealed) in sealedBatches.enumerated() where sealed.count <= Limits.maxSealedBatchBytes {
+            guard let header = try? BatchSealer.peekHeader(sealed) else { continue }
+            let id = BatchID(author: ReplicaID(header.author), sequence: header.sequence)
+            guard id.sequence >= 1, !vector.contains(id), !holdBack.contains(id), !unadmitted.contains(id) else { continue }
+            if keys[header.epoch] == nil, let key = contentKey(header.epoch) { keys[header.epoch] = key }
+            wanted[index] = keys[header.epoch] != nil
+        }
+        return (keys, wanted)
+    }
+
+    /// `receive(sealed:…)` with the batch's opening done already (by `BatchSealer.openInOrder`),
+    /// or nil to open it here if it needs opening.
+    package mutating func receive(
+        sealed: [UInt8], opened preopened: Result<VerifiedBatch, any Error>?, contentKey: (UInt32) -> SecretBytes?,
+        nowMillis: UInt64, fetch: (BatchID) -> [UInt8]?
+    ) -> ReceiveOutcome {
         // Our own limit is below the sealer's: a batch we could never forward is refused by everyone alike.
         guard sealed.count <= Limits.maxSealedBatchBytes else { return .rejected(.malformedBatch("too long")) }
         let header: SealedBatchHeader
@@ -98,13 +145,12 @@ public struct Replica: Sendable {
             return prove(mine, sealed, contentKey: contentKey)
         }
         if holdBack.contains(id) || unadmitted.contains(id) { return .duplicate }
-        let opened: OpenedBatch
+        let batch: VerifiedBatch
         do {
-            opened = try BatchSealer.open(sealed, room: roomID, contentKey: contentKey)
+            batch = try preopened?.get() ?? VerifiedBatch(opened: BatchSealer.open(sealed, room: roomID, contentKey: contentKey))
         } catch {
             return .rejected(Self.cryptoError(error))
         }
-        let batch = VerifiedBatch(opened: opened)
         let limit = nowMillis.addingReportingOverflow(Limits.maxFutureMillis)
         if !limit.overflow, batch.operations.contains(where: { $0.timestamp.millis > limit.partialValue }) {
             return .tooFarAhead
@@ -212,9 +258,7 @@ public struct Replica: Sendable {
         fetch: (BatchID) -> [UInt8]? = { _ in nil }
     ) -> [ReceiveOutcome] {
         var outcomes = takeEvidence(of: message, state: &state, contentKey: contentKey)
-        for sealed in state.receive(message) {
-            outcomes.append(receive(sealed: sealed, contentKey: contentKey, nowMillis: nowMillis, fetch: fetch))
-        }
+        outcomes += receive(sealedBatches: state.receive(message), contentKey: contentKey, nowMillis: nowMillis, fetch: fetch)
         return outcomes
     }
 

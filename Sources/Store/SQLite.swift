@@ -57,10 +57,12 @@ final class SQLiteConnection {
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     func transaction<R>(_ body: () throws -> R) throws -> R {
-        try execute("BEGIN IMMEDIATE")
+        // Prepared once and kept, like every statement: on the path of each edit, parsing them
+        // again each time is pure overhead.
+        try statement("BEGIN IMMEDIATE").run()
         do {
             let result = try body()
-            try execute("COMMIT")
+            try statement("COMMIT").run()
             return result
         } catch {
             try? execute("ROLLBACK")

@@ -35,11 +35,17 @@ public final class Store: Sendable {
         guard fd >= 0 else { throw StoreError.sqlite(path: path, message: String(cString: strerror(errno))) }
         close(fd)
         let db = try SQLiteConnection(path: path)
+        try Self.configure(db)
+        try Self.migrate(db)
+        connection = Mutex(db)
+    }
+
+    /// The pragmas every store connection that writes runs with: WAL, and a commit is on disk
+    /// (fsync'd) before it returns.
+    static func configure(_ db: SQLiteConnection) throws {
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=FULL")
         try db.execute("PRAGMA foreign_keys=ON")
-        try Self.migrate(db)
-        connection = Mutex(db)
     }
 
     private static func migrate(_ db: SQLiteConnection) throws {

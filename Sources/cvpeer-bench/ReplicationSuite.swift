@@ -200,7 +200,7 @@ enum ReplicationSuite {
         print(
             "(a) A drafts, seals (encode, sign, encrypt) and applies \(grouped(opsA ?? 0)) ops (\(grouped(sizes.marks)) pin"
                 + " marks on one image) in batches of \(ReplicationWorkloads.batchSize); B opens (decrypt, verify), decodes and"
-                + " applies each sealed batch through Replica.receive(sealed:contentKey:). Yrs appends {x, y, colour, author}"
+                + " applies the sealed batches through Replica.receive(sealedBatches:contentKey:) (opened ahead on the other cores, merged in order). Yrs appends {x, y, colour, author}"
                 + " records to a Y.Array in transactions of \(ReplicationWorkloads.batchSize).")
         if let open = cv(a, "step_open_s"), let decode = cv(a, "step_decode_s"), let apply = cv(a, "step_apply_s"),
             let encode = cv(a, "step_encode_s"), let seal = cv(a, "step_seal_s")

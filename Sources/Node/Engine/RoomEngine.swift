@@ -289,10 +289,11 @@ public actor RoomEngine {
         // Store before applying: if the disk refuses, the document must not show an edit that
         // a restart would lose, and the sequence number stays free.
         try store.append([batch], room: room.tag)
-        var copy = replica
-        switch copy.receive(batch) {
+        // In place: merging into a copy duplicated every collection the batch touches, a cost
+        // growing with the document on every edit. An own batch, next in sequence and stored, is
+        // applied or awaits admission; any other outcome leaves the replica as it was.
+        switch replica.receive(batch) {
         case .applied(let applied):
-            replica = copy
             for item in applied {
                 sealed[item.batch.batch.id] = item.batch.sealed
                 noteBlobEpochs(item.batch.batch)
@@ -303,7 +304,6 @@ public actor RoomEngine {
             if !released.isEmpty { try? store.append(released, room: room.tag) }
         case .awaitingAdmission:
             // Our own profile before the owner admitted us: merged (and sent) once the grant arrives.
-            replica = copy
             sealed[batch.batch.id] = batch.sealed
         default:
             throw NodeError.internalInconsistency("own batch \(batch.batch.id) was not applied")
@@ -372,8 +372,22 @@ public actor RoomEngine {
             var outcomes = replica.takeEvidence(of: sync, state: &state, contentKey: epochKey)
             // As Replica.receive(_:state:…), but one batch at a time so each author's quota sees
             // what came before it; a refused batch is not taken in, and sync offers it again.
-            for batch in state.receive(sync) where admitByQuota(batch) {
-                let outcome = replica.receive(sealed: batch, contentKey: epochKey, nowMillis: Self.wallMillis(), fetch: { held[$0] })
+            // Batches are opened ahead on the other cores (only those whose author's quota has
+            // room as the message arrives), and still admitted, merged and charged in order.
+            let batches = state.receive(sync)
+            let plan = replica.openingPlan(batches, contentKey: epochKey)
+            let now = quotaClock()
+            let ahead = batches.indices.map { index in
+                plan.wanted[index]
+                    && (try? BatchSealer.peekHeader(batches[index])).map {
+                        remoteQuota.admits(ReplicaID($0.author), bytes: batches[index].count, now: now)
+                    } == true
+            }
+            BatchSealer.openInOrder(batches, room: replica.roomID, keys: plan.keys, wanted: { ahead[$0] }, then: VerifiedBatch.init(opened:)) {
+                index, opened in
+                guard admitByQuota(batches[index]) else { return }
+                let outcome = replica.receive(
+                    sealed: batches[index], opened: opened, contentKey: epochKey, nowMillis: Self.wallMillis(), fetch: { held[$0] })
                 chargeQuota(outcome)
                 outcomes.append(outcome)
             }

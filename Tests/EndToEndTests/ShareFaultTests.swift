@@ -13,9 +13,11 @@ struct ShareFaultTests {
     func authorKilledMidShare() throws {
         let lab = try SessionLab()
         defer { lab.stopAll() }
-        var (agent, invite) = try lab.host(name: "Ana", data: "agent", rendezvous: nil)
+        // Through a rendezvous: the restarted agent listens on a new port, and the customer finds it there.
+        let (_, port) = try lab.rendezvous()
+        var (agent, invite) = try lab.host(name: "Ana", data: "agent", rendezvous: port)
         _ = try lab.join(invite, name: "Ben", data: "customer")
-        #expect(lab.wait(20) { try lab.peerCount("customer") == 1 })
+        #expect(lab.wait(30) { try lab.peerCount("customer") == 1 })
 
         let video = lab.fakeVideo(size: 256 << 20, name: "tour.mp4")
         // `cvpeer share` in the background: it returns only once the agent stored every chunk.
@@ -37,11 +39,17 @@ struct ShareFaultTests {
 
         // Restarted, the agent holds an announced blob it can never finish (the upload is gone
         // with the process): it withdraws the item, and the customer stops fetching it.
-        (agent, _) = try lab.host(name: "Ana", data: "agent", rendezvous: nil, extra: ["--resume"])
+        (agent, _) = try lab.host(name: "Ana", data: "agent", rendezvous: port, extra: ["--resume"])
         let settled = lab.wait(90) {
             try lab.peerCount("customer") == 1 && lab.transfersDone("customer") && lab.stateHash("customer") == lab.stateHash("agent")
         }
-        #expect(settled, "the customer still waits for the video:\n\(lab.transcript)")
+        let agentItems = (try? lab.json("agent", ["export", "--json"])["document"] as? [String: Any])??["items"] as? [String: Any] ?? [:]
+        let agentStatus = (try? lab.cli("agent", ["status", "--json"])) ?? ""
+        let customerStatus = (try? lab.cli("customer", ["status", "--json"])) ?? ""
+        #expect(
+            settled,
+            "the customer still waits for the video: agent items \(agentItems.keys.sorted()), agent \(agentStatus.prefix(600)), customer \(customerStatus.prefix(600))\n\(lab.transcript)"
+        )
         let items = (try lab.json("customer", ["export", "--json"])["document"] as? [String: Any])?["items"] as? [String: Any] ?? [:]
         #expect(items.isEmpty, "the interrupted item is withdrawn")
         #expect(try lab.transfersDone("agent"))

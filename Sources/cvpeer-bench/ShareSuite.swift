@@ -35,6 +35,9 @@ enum ShareSuite {
     struct Round {
         var total: Double
         var share: Double
+        /// When B first saw the item (the hashing pass and the announcement behind it); at most
+        /// as early as the shared task was woken, so an upper bound.
+        var announced: Double
         var peakKiB: Int
         var startKiB: Int
     }
@@ -107,7 +110,8 @@ enum ShareSuite {
             rows.append(row("magic-wormhole direct (the reference)", wormholeDirect, against: wormholeDirect))
         }
         rows.append(row("cvpeer direct: share on A → B holds it whole, checked", middle.total, against: wormholeDirect))
-        rows.append(row("  of which A's share call (hash, announce, seal, store)", middle.share, against: nil))
+        rows.append(row("  until B saw the item (A's hashing pass, announcement)", middle.announced, against: nil))
+        rows.append(row("  until A's share call returned (hash, announce, seal, store)", middle.share, against: nil))
         if let wormholeRelayed {
             rows.append(row("magic-wormhole relayed (transit relay)", wormholeRelayed, against: nil))
         }
@@ -183,12 +187,13 @@ enum ShareSuite {
             if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
         }
         guard finished.succeeded, let total = values["total"].flatMap(Double.init), let share = values["share"].flatMap(Double.init),
-            let peak = values["peak_kib"].flatMap(Int.init), let start = values["start_kib"].flatMap(Int.init)
+            let peak = values["peak_kib"].flatMap(Int.init), let start = values["start_kib"].flatMap(Int.init),
+            let announced = values["announced"].flatMap(Double.init)
         else {
             print("share: the child failed (\(finished.ending)): \(finished.output.suffix(300))")
             return nil
         }
-        return Round(total: total, share: share, peakKiB: peak, startKiB: start)
+        return Round(total: total, share: share, announced: announced, peakKiB: peak, startKiB: start)
     }
 
     /// The child: a fresh pair, one share of the file, `key=value` lines on standard output.
@@ -219,7 +224,9 @@ enum ShareSuite {
         let sharedAt = clock.now
         let hex = Hex.string(shared.blob.id)
         // Each message of B's live feed (one comes the moment a blob completes) wakes this task to ask.
+        var announcedAt: ContinuousClock.Instant?
         while !(await pair.b.engine.holdsWhole(blobHex: hex)) {
+            if announcedAt == nil, await !pair.b.engine.document.panel.isEmpty { announcedAt = clock.now }
             guard await feed.next() != nil else {
                 print("share: B's live feed ended before the blob arrived")
                 await NodeSuite.stopPair(pair.a, pair.b)
@@ -231,6 +238,7 @@ enum ShareSuite {
         await NodeSuite.stopPair(pair.a, pair.b)
         print("total=\(NodeSuite.seconds(done - start))")
         print("share=\(NodeSuite.seconds(sharedAt - start))")
+        print("announced=\(NodeSuite.seconds((announcedAt ?? done) - start))")
         print("peak_kib=\(Subprocess.peakResidentKiB())")
         print("start_kib=\(startKiB)")
         return true

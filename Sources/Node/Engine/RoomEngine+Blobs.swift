@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Foundation
 import LocalAPI
 import PeerCrypto
 import Primitives
@@ -98,7 +99,17 @@ extension RoomEngine {
         let result = try await announce(blob, hashes: hashes, source: source, sealedIn: epoch, title: title, price: price)
         await shareGate.pass()
         do {
-            try storeChunks(source, hashes: hashes)
+            // On a thread of its own: the writes wait for fsync, and a cooperative thread held
+            // that long would starve the links and the actor serving the peers already fetching.
+            let result: Result<Void, any Error> = await withCheckedContinuation { continuation in
+                Thread {
+                    // Through a connection of its own: the engine's is behind one lock, which
+                    // the long write transactions would hold from the actor (serving the list,
+                    // syncing) nearly all the time; in WAL mode its reads never wait for these.
+                    continuation.resume(returning: Result { try self.storeChunks(source, hashes: hashes, into: try Store(path: self.store.path)) })
+                }.start()
+            }
+            try result.get()
         } catch {
             // Nothing more will be stored from this source: the item is withdrawn rather than left waiting.
             await withdrawShare(id.bytes)
@@ -167,7 +178,7 @@ extension RoomEngine {
     /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per
     /// transaction, each checked against the hash list the item announced (a source that changed
     /// since it was hashed fails the share instead of storing other bytes).
-    private nonisolated func storeChunks(_ source: PendingShare, hashes: [UInt8]) throws {
+    private nonisolated func storeChunks(_ source: PendingShare, hashes: [UInt8], into store: Store) throws {
         let hasher = BlobChunkHasher(contentKey: contentKey)
         var pending: [(index: Int, data: [UInt8])] = []
         pending.reserveCapacity(Self.chunkFlushCount)

@@ -18,21 +18,17 @@ import Synchronization
 /// local API) in this process, the second joining the first's invite directly over 127.0.0.1,
 /// against raw UDP on the same loopback in the same run.
 ///
-/// 1. Latency: sequential `say` operations committed on A, each timed until B's change handler
-///    sees B's vector include A's new batch, i.e. until B has applied it (B shows it before writing
-///    it; A writes it durably before sending). Run with the data folders on the default temp
-///    directory (a disk) and on /dev/shm (tmpfs), because each operation waits for A's fsync and
-///    that cost depends on the medium. Reference:
-///    one-way UDP latency, half the round trip of a small datagram ping-ponged between two
-///    blocking threads.
-/// 2. Throughput: a 100 MB blob shared on A with `RoomEngine.share` (what `cvpeer share` and
-///    POST /api/share end in) until B holds it whole and has checked its keyed hash. Fresh nodes
-///    each round. Reference: `TransportSuite.blast`, raw `sendto` of 1,200-byte datagrams, as the
-///    time 100 MB would take at its rate.
+/// Latency: sequential `say` operations committed on A, each timed until B's change handler
+/// sees B's vector include A's new batch, i.e. until B has applied it (B shows it before writing
+/// it; A writes it durably before sending). Run with the data folders on the default temp
+/// directory (a disk) and on /dev/shm (tmpfs), because each operation waits for A's fsync and
+/// that cost depends on the medium. Reference:
+/// one-way UDP latency, half the round trip of a small datagram ping-ponged between two
+/// blocking threads. (The 100 MB share is `ShareSuite`.)
 enum NodeSuite {
     static let suite = Suite(
         name: "node",
-        summary: "two in-process nodes on loopback: op latency (disk and tmpfs), 100 MB share end to end; vs raw UDP",
+        summary: "two in-process nodes on loopback: op latency (disk and tmpfs, idle and while a viewer streams); vs a bare SQLite commit and raw UDP",
         run: run)
 
     /// Size of the ping-pong reference's datagram: about what one sealed `say` batch is on the wire.
@@ -109,8 +105,7 @@ enum NodeSuite {
         print("aims: " + verdicts.joined(separator: "; "))
         print()
         guard let idle, await streaming(options, idle: idle, warmup: warmup) else { return false }
-        print()
-        return await share(options)
+        return true
     }
 
     /// The aims of issue 17 for one medium: on tmpfs p50 under 0.15 ms; on a disk p50 within
@@ -273,126 +268,6 @@ enum NodeSuite {
                 if let ready { continuation.resume(returning: ready) }
             }
         }
-    }
-
-    // MARK: 100 MB share
-
-    /// Seconds of one round: A's `share` call, and the whole way until B holds the blob whole;
-    /// then a whole read of the blob on B (`blob(hex:)`: read, decrypt, keyed hash), timed on its
-    /// own for comparison — B itself hashes chunks in order as they arrive and does not re-read.
-    struct ShareRound {
-        var share: Double
-        var total: Double
-        var check: Double
-        var transfer: Double { total - share }
-    }
-
-    /// The share part: rounds alternating the UDP blaster with a fresh pair of nodes, and the table.
-    static func share(_ options: BenchOptions) async -> Bool {
-        let rounds = options.quick ? 1 : 3
-        let size = options.quick ? 20_000_000 : 100_000_000
-        let blastSeconds = options.quick ? 0.5 : 2.0
-        guard let root = makeTemporaryFolder(in: temporaryBase()) else {
-            print("node: cannot create a temporary folder in \(temporaryBase())")
-            return false
-        }
-        defer { removeTree(root) }
-        print(
-            "share: \(size / 1_000_000) MB of random bytes (an MP4 `ftyp` header at offset 4), from just before `share` on A until "
-                + "B holds the blob whole and checked; fresh nodes each round, data folders in \(root) "
-                + "(\(describe(fileSystemType(root)))); "
-                + "median round of \(rounds); MB = 10^6 bytes" + (options.quick ? "; --quick: 20 MB, a smoke run only" : ""))
-        var bytes = Sodium.randomBytes(size)
-        // A minimal ISO BMFF `ftyp` box, so the file is the video it claims to be.
-        let header: [UInt8] = [0, 0, 0, 24] + Array("ftypisom".utf8) + [0, 0, 2, 0] + Array("isommp41".utf8)
-        bytes.replaceSubrange(0..<header.count, with: header)
-
-        var results: [ShareRound] = []
-        var rates: [Double] = []
-        for _ in 0..<rounds {
-            // Alternated with the node's rounds, so that load drifting during the run hits both.
-            guard let blast = TransportSuite.blast(seconds: blastSeconds, segment: false, coalesce: false) else {
-                print("node: the raw UDP blaster could not run")
-                return false
-            }
-            rates.append(blast.mbPerSecond)
-            let folder = root + "/round\(results.count)"
-            guard let pair = await startPair(in: folder) else { return false }
-            let round = await shareRound(pair.a, pair.b, bytes)
-            await stopPair(pair.a, pair.b)
-            removeTree(folder)
-            guard let round else { return false }
-            results.append(round)
-        }
-        let middle = results.sorted { $0.total < $1.total }[rounds / 2]
-        let rate = TransportSuite.median(rates)
-        let reference = Double(size) / (rate * 1e6)
-        let megabytes = Double(size) / 1e6
-        func row(_ label: String, _ value: Double) -> [String] {
-            [label, fixed(value, decimals: 3), fixed(megabytes / value, decimals: 1), fixed(value / reference, decimals: 2) + "x"]
-        }
-        TransportSuite.printRows(
-            ["case", "seconds", "MB/s", "vs raw UDP time"],
-            [
-                ["raw UDP: one sendto per 1,200-byte datagram, \(Int(megabytes)) MB at its rate (the reference)"]
-                    + [fixed(reference, decimals: 3), fixed(rate, decimals: 1), "1.00x"],
-                row("node: share on A → B holds it whole, checked", middle.total),
-                row("  of which A's share (keyed hash, seal, SQLite writes + fsync, commit the item)", middle.share),
-                row("  of which the transfer (item to B, chunks fetched, checked, stored)", middle.transfer),
-                row("  for comparison: reading the whole blob back on B (decrypt, keyed hash)", middle.check),
-            ])
-        print(
-            "all rounds, end to end: " + results.map { fixed($0.total, decimals: 3) + " s" }.joined(separator: ", ")
-                + "; raw UDP rates: " + rates.map { fixed($0, decimals: 1) + " MB/s" }.joined(separator: ", "))
-        if options.quick {
-            print("aim: 100 MB under 0.7 s on loopback: not judged on a --quick run")
-        } else {
-            print("aim: 100 MB under 0.7 s on loopback: \(fixed(middle.total, decimals: 3)) s, \(middle.total < 0.7 ? "met" : "NOT met")")
-        }
-        return true
-    }
-
-    /// One round on a linked pair; nil (after saying why) if the share failed or B's copy is wrong.
-    static func shareRound(_ a: NodeRuntime, _ b: NodeRuntime, _ bytes: [UInt8]) async -> ShareRound? {
-        // B's live feed gets a status message the moment a blob completes (and others besides);
-        // each one wakes this task to ask B, so the end is seen without polling on a timer.
-        let (subscription, stream) = await b.engine.subscribe()
-        var feed = stream.makeAsyncIterator()
-        let clock = ContinuousClock()
-        let start = clock.now
-        let shared: RoomEngine.ShareResult
-        do {
-            shared = try await a.engine.share(bytes: bytes, mime: "video/mp4", title: "bench video", price: nil)
-        } catch {
-            print("node: share failed: \(error)")
-            return nil
-        }
-        let sharedAt = clock.now
-        let hex = Hex.string(shared.blob.id)
-        while !(await b.engine.holdsWhole(blobHex: hex)) {
-            guard await feed.next() != nil else {
-                print("node: B's live feed ended before the blob arrived")
-                return nil
-            }
-        }
-        let done = clock.now
-        await b.engine.unsubscribe(subscription)
-        // The bytes B serves are the bytes A shared. Timing that read shows what a second pass
-        // over the file would cost (B's own check is folded into receiving, chunk by chunk).
-        let checkStart = clock.now
-        let held: [UInt8]
-        do {
-            held = try await b.engine.blob(hex: hex).bytes
-        } catch {
-            print("node: B cannot read the blob it says it holds: \(error)")
-            return nil
-        }
-        let checkEnd = clock.now
-        guard held == bytes else {
-            print("node: B's copy of the blob differs from A's")
-            return nil
-        }
-        return ShareRound(share: seconds(sharedAt - start), total: seconds(done - start), check: seconds(checkEnd - checkStart))
     }
 
     // MARK: Nodes

@@ -13,6 +13,7 @@ struct Suite: Sendable {
         ReplicationSuite.suite,
         TransportSuite.suite,
         NodeSuite.suite,
+        ShareSuite.suite,
         EpochSuite.suite,
         BlobReadSuite.suite,
     ]

@@ -3,20 +3,24 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Foundation
 import LocalAPI
 import PeerCrypto
 import Primitives
 import Replication
 import Store
+import Synchronization
 import Transport
 
 extension RoomEngine {
     /// The settings key prefix marking a blob as held whole and checked.
     static let verifiedPrefix = "blob-verified:"
+    /// The settings key prefix marking a blob this node announced but has not stored whole yet.
+    static let sharingPrefix = "blob-sharing:"
     /// Chunks written to the store in one transaction.
     static let chunkFlushCount = 32
-    /// The largest blob a node shares or fetches, 2 GiB: sharing holds the file in memory while it
-    /// is sealed, and a bigger reference (a hostile member's, say) is not fetched, so one item
+    /// The largest blob a node shares or fetches, 2 GiB: sharing from memory holds the file
+    /// there, and a bigger reference (a hostile member's, say) is not fetched, so one item
     /// cannot fill every member's disk. One constant for both, so what one node may share every
     /// other node fetches.
     public static let maxBlobSize = 2 << 30
@@ -31,111 +35,227 @@ extension RoomEngine {
         public let kind: ItemKind
     }
 
-    /// Seals `bytes` as a blob of this room, stores every chunk durably, and adds an item showing it.
+    /// Shares `bytes` as a blob of this room: announces the item as soon as its commitment is
+    /// known, then seals and stores every chunk durably while peers already fetch them.
     ///
-    /// The sealing and writing run off the actor, so links and viewers are served meanwhile.
+    /// The hashing, sealing and writing run off the actor, so links and viewers are served meanwhile.
     /// - Parameters:
     ///   - title: the item's title (a product card's name), if any.
     ///   - price: makes the item a product card.
-    /// - Returns: the new item and its blob.
+    /// - Returns: the new item and its blob, once every chunk is stored.
     package nonisolated func share(bytes: [UInt8], mime: String, title: String?, price: Price?) async throws -> ShareResult {
-        let id = BlobSealer.blobID(for: bytes, contentKey: contentKey)
-        let (epoch, sealingKey) = await chunkSealing
-        let commitment = try storeBlob(id: id, size: bytes.count, sealingKey: sealingKey) { index, range in Array(bytes[range]) }
-        return try await publish(
-            BlobRef(id: id.bytes, size: UInt64(bytes.count), mime: mime, commitment: commitment), sealedIn: epoch, title: title, price: price)
+        try await share(size: bytes.count, id: nil, mime: mime, title: title, price: price) { range in Array(bytes[range]) }
     }
 
     /// The same for a file already on disk (a large video, streamed there by the local API):
-    /// read, sealed and stored one chunk at a time, so memory stays at a chunk whatever its size.
+    /// read, hashed, sealed and stored one chunk at a time, so memory stays at a few chunks whatever its size.
     ///
-    /// - Parameter id: the blob's id (`BlobHasher` over the whole file, computed while it was written).
-    package nonisolated func share(file path: String, size: Int, id: BlobID, mime: String, title: String?, price: Price?) async throws
+    /// - Parameter id: the blob's id (`BlobHasher` over the whole file) if already known (the
+    ///   local API computes it while the upload is written); nil computes it here.
+    package nonisolated func share(file path: String, size: Int, id: BlobID?, mime: String, title: String?, price: Price?) async throws
         -> ShareResult
     {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw NodeError.badRequest("cannot read the upload: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: BlobSealer.chunkSize)
-        let (epoch, sealingKey) = await chunkSealing
-        let commitment = try storeBlob(id: id, size: size, sealingKey: sealingKey) { index, range in
-            let wanted = range.count
+        return try await share(size: size, id: id, mime: mime, title: title, price: price) { range in
+            // pread: the hashing tasks and the actor serving peers read the file at once.
+            var buffer = [UInt8](repeating: 0, count: range.count)
             var got = 0
-            while got < wanted {
-                let n = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + got, wanted - got, off_t(range.lowerBound + got)) }
+            while got < range.count {
+                let n = buffer.withUnsafeMutableBytes {
+                    pread(descriptor, $0.baseAddress! + got, range.count - got, off_t(range.lowerBound + got))
+                }
                 guard n > 0 else { throw NodeError.badRequest("the upload's file ended early") }
                 got += n
             }
-            return Array(buffer[0..<wanted])
+            return buffer
         }
-        return try await publish(
-            BlobRef(id: id.bytes, size: UInt64(size), mime: mime, commitment: commitment), sealedIn: epoch, title: title, price: price)
     }
 
-    /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per transaction,
-    /// hashing each chunk on the way for the blob's commitment (no second pass over the file). The
-    /// verified list is stored, so this node can serve it to the peers that fetch the blob.
+    /// The pipelined share. The format fixes what can overlap: each chunk is sealed under a key
+    /// derived from the blob's id (a keyed hash of the whole file) and the commitment covers every
+    /// chunk's hash, so one pass over the file must end before anything is sealed or announced.
+    /// That pass runs on two tasks (the id's hash and the chunk hashes at once). Then the hash
+    /// list and a "sharing" mark are stored, the item is committed (peers start fetching at once,
+    /// chunks not stored yet are sealed from the source when asked), and the chunks are sealed
+    /// and written in transactions of `chunkFlushCount`; the blob is marked held when all are in.
     ///
-    /// - Parameters:
-    ///   - sealingKey: the content key of the epoch the blob is shared in.
-    ///   - plaintext: chunk `index`'s bytes, the blob's bytes in `range`.
-    /// - Returns: the commitment to the chunks (`BlobCommitment`).
-    private nonisolated func storeBlob(
-        id: BlobID, size: Int, sealingKey: SecretBytes, plaintext: (Int, Range<Int>) throws -> [UInt8]
-    ) throws -> [UInt8] {
+    /// A crash after the announcement leaves the mark: the next start checks what is stored and
+    /// either marks the blob held (all chunks in and matching) or withdraws the item, so no
+    /// receiver waits for chunks nobody will ever have (`resumeInterruptedShares`).
+    private nonisolated func share(
+        size: Int, id knownID: BlobID?, mime: String, title: String?, price: Price?,
+        plaintext: @escaping @Sendable (Range<Int>) throws -> [UInt8]
+    ) async throws -> ShareResult {
         let count = BlobSealer.chunkCount(forSize: size)
-        guard count <= BlobSealer.maxChunkCount else { throw NodeError.badRequest("file too large") }
-        let hasher = BlobChunkHasher(contentKey: contentKey)
-        var hashes: [UInt8] = []
-        hashes.reserveCapacity(count * BlobCommitment.hashLength)
-        var pending: [(index: Int, data: [UInt8])] = []
-        pending.reserveCapacity(Self.chunkFlushCount)
-        let held = Set(try store.chunkIndices(room: room.tag, blob: id.bytes))
-        for index in 0..<count {
-            let start = index * BlobSealer.chunkSize
-            let chunk = try plaintext(index, start..<min(start + BlobSealer.chunkSize, size))
-            let hash = hasher.hash(chunk)
-            hashes += hash
-            if held.contains(index) {
-                // Held from before (this file received or shared earlier): kept only if it is
-                // this very chunk, so a poisoned one is replaced rather than committed to.
-                if let sealed = try store.chunk(room: room.tag, blob: id.bytes, index: index),
-                    let opened = try? BlobSealer.openChunk(index: index, of: count, blobID: id, sealed: sealed, contentKey: sealingKey),
-                    hasher.hash(opened) == hash
-                {
-                    continue
-                }
-                try store.deleteChunks(room: room.tag, blob: id.bytes, indices: [index])
-            }
-            pending.append((index, BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: sealingKey)))
-            if pending.count == Self.chunkFlushCount {
-                try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-        try store.putChunks(room: room.tag, blob: id.bytes, chunks: pending)
+        guard count <= BlobSealer.maxChunkCount, size <= Self.maxBlobSize else { throw NodeError.badRequest("file too large") }
+        let contentKey = contentKey
+        let (id, hashes) = try await Self.hashBlob(size: size, count: count, id: knownID, contentKey: contentKey, plaintext: plaintext)
         let commitment = BlobCommitment.commitment(hashes: hashes, chunkCount: count)
-        try store.putChunkHashes(room: room.tag, blob: id.bytes, commitment: commitment, hashes: hashes)
-        return commitment
+        let (epoch, sealingKey) = await chunkSealing
+        let source = PendingShare(id: id, count: count, size: size, sealingKey: sealingKey, plaintext: plaintext)
+        let blob = BlobRef(id: id.bytes, size: UInt64(size), mime: mime, commitment: commitment)
+        let result = try await announce(blob, hashes: hashes, source: source, sealedIn: epoch, title: title, price: price)
+        await shareGate.pass()
+        do {
+            // On a thread of its own: the writes wait for fsync, and a cooperative thread held
+            // that long would starve the links and the actor serving the peers already fetching.
+            let result: Result<Void, any Error> = await withCheckedContinuation { continuation in
+                Thread {
+                    // Through a connection of its own: the engine's is behind one lock, which
+                    // the long write transactions would hold from the actor (serving the list,
+                    // syncing) nearly all the time; in WAL mode its reads never wait for these.
+                    continuation.resume(returning: Result { try self.storeChunks(source, hashes: hashes, into: try Store(path: self.store.path)) })
+                }.start()
+            }
+            try result.get()
+        } catch {
+            // Nothing more will be stored from this source: the item is withdrawn rather than left waiting.
+            await withdrawShare(id.bytes)
+            throw error
+        }
+        try await finishShare(id.bytes)
+        return result
     }
 
-    /// Marks a blob whose chunks are all stored as held, and adds the item that shows it.
-    private func publish(_ blob: BlobRef, sealedIn epoch: UInt32, title: String?, price: Price?) throws -> ShareResult {
-        // The item's batch is sealed in the epoch its chunks were: receivers open the chunks with
+    /// One pass over the blob: its id (unless known) and every chunk's hash, on two tasks at once.
+    static func hashBlob(
+        size: Int, count: Int, id knownID: BlobID?, contentKey: SecretBytes, plaintext: @escaping @Sendable (Range<Int>) throws -> [UInt8]
+    ) async throws -> (BlobID, [UInt8]) {
+        @Sendable func range(_ index: Int) -> Range<Int> {
+            index * BlobSealer.chunkSize..<min((index + 1) * BlobSealer.chunkSize, size)
+        }
+        let hasher = BlobChunkHasher(contentKey: contentKey)
+        @Sendable func chunkHashes(_ indices: Range<Int>) throws -> [UInt8] {
+            var hashes: [UInt8] = []
+            hashes.reserveCapacity(indices.count * BlobCommitment.hashLength)
+            for index in indices { hashes += hasher.hash(try plaintext(range(index))) }
+            return hashes
+        }
+        if let knownID {
+            // Only the chunk hashes: the list split in two halves.
+            let middle = count / 2
+            async let first = chunkHashes(0..<middle)
+            let second = try chunkHashes(middle..<count)
+            return (knownID, try await first + second)
+        }
+        async let hashes = chunkHashes(0..<count)
+        let blobHasher = BlobHasher(contentKey: contentKey)
+        for index in 0..<count { blobHasher.update(try plaintext(range(index))) }
+        return (blobHasher.finalize(), try await hashes)
+    }
+
+    /// Stores the list and the "sharing" mark, then commits the item: from here peers fetch.
+    private func announce(
+        _ blob: BlobRef, hashes: [UInt8], source: PendingShare, sealedIn epoch: UInt32, title: String?, price: Price?
+    ) throws -> ShareResult {
+        // The item's batch is sealed in the epoch its chunks are: receivers open the chunks with
         // the key of the epoch of the batch that brought the blob.
         guard sealingEpoch == epoch else {
-            throw NodeError.badRequest("the room's keys changed while the file was being stored: share it again")
+            throw NodeError.badRequest("the room's keys changed while the file was being hashed: share it again")
         }
-        try markVerified(blob.id)
+        try store.putChunkHashes(room: room.tag, blob: blob.id, commitment: blob.commitment, hashes: hashes)
+        // Durable before the item is: a crash after the commit always finds the mark.
+        try store.setSetting(Self.sharingPrefix + Hex.string(blob.id), [])
+        if !completeBlobs.contains(blob.id) { pendingShares[blob.id] = source }
         let kind: ItemKind = price != nil ? .productCard : (blob.mime.hasPrefix("video/") ? .video : .image)
         var fields: [ItemField] = [.media(blob)]
         if let title, !title.isEmpty { fields.append(.title(title)) }
         if let price { fields.append(.price(price)) }
         let position = PanelPosition.between(replica.document.panel.last?.position, nil) ?? .middle
-        let ids = try commit([.createItem(kind: kind, position: position, fields: fields)])
+        let ids: [OpID]
+        do {
+            ids = try commit([.createItem(kind: kind, position: position, fields: fields)])
+        } catch {
+            pendingShares[blob.id] = nil
+            try? store.removeSetting(Self.sharingPrefix + Hex.string(blob.id))
+            throw error
+        }
+        return ShareResult(item: ids[0], blob: blob, kind: kind)
+    }
+
+    /// Seals every chunk not yet stored and writes them durably, `chunkFlushCount` per
+    /// transaction, each checked against the hash list the item announced (a source that changed
+    /// since it was hashed fails the share instead of storing other bytes).
+    private nonisolated func storeChunks(_ source: PendingShare, hashes: [UInt8], into store: Store) throws {
+        let hasher = BlobChunkHasher(contentKey: contentKey)
+        var pending: [(index: Int, data: [UInt8])] = []
+        pending.reserveCapacity(Self.chunkFlushCount)
+        let held = Set(try store.chunkIndices(room: room.tag, blob: source.id.bytes))
+        for index in 0..<source.count {
+            let chunk = try source.plaintext(source.range(index))
+            guard hasher.matches(chunk, index: index, hashes: hashes) else {
+                throw NodeError.badRequest("the file changed while it was being shared")
+            }
+            if held.contains(index) {
+                // Held from before (this file received or shared earlier): kept only if it is
+                // this very chunk, so a poisoned one is replaced rather than committed to.
+                if let sealed = try store.chunk(room: room.tag, blob: source.id.bytes, index: index),
+                    let opened = try? BlobSealer.openChunk(
+                        index: index, of: source.count, blobID: source.id, sealed: sealed, contentKey: source.sealingKey),
+                    opened == chunk
+                {
+                    continue
+                }
+                try store.deleteChunks(room: room.tag, blob: source.id.bytes, indices: [index])
+            }
+            pending.append((index, source.seal(index, chunk)))
+            if pending.count == Self.chunkFlushCount {
+                try store.putChunks(room: room.tag, blob: source.id.bytes, chunks: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        try store.putChunks(room: room.tag, blob: source.id.bytes, chunks: pending)
+    }
+
+    /// Every chunk is stored: the blob is held, and the "sharing" mark goes.
+    private func finishShare(_ id: [UInt8]) throws {
+        pendingShares[id] = nil
+        try markVerified(id)
+        try? store.removeSetting(Self.sharingPrefix + Hex.string(id))
         // The viewer learns from the status that the new item's blob is here.
         pushStatus()
-        return ShareResult(item: ids[0], blob: blob, kind: kind)
+    }
+
+    /// A share that cannot finish: its items by this node are removed (peers stop fetching),
+    /// its chunks deleted and its mark dropped.
+    func withdrawShare(_ id: [UInt8]) {
+        pendingShares[id] = nil
+        let mine = replica.document.panel.filter { item in
+            guard case .media(let blob)? = item.fields[.media] else { return false }
+            return blob.id == id && item.id.replica == me
+        }
+        if !mine.isEmpty { _ = try? commit(mine.map { .removeItem($0.id) }) }
+        if let indices = try? store.chunkIndices(room: room.tag, blob: id), !indices.isEmpty {
+            try? store.deleteChunks(room: room.tag, blob: id, indices: indices)
+        }
+        try? store.removeSetting(Self.sharingPrefix + Hex.string(id))
+        pushStatus()
+    }
+
+    /// At start: shares a crash interrupted after their announcement. A blob whose chunks are all
+    /// stored and check against its id is marked held; any other is withdrawn (its source, the
+    /// bytes or the upload, is gone with the process).
+    func resumeInterruptedShares() {
+        for key in (try? store.settingKeys(prefix: Self.sharingPrefix)) ?? [] {
+            guard let hex = key.split(separator: ":").last, let id = Hex.bytes(hex) else {
+                try? store.removeSetting(key)
+                continue
+            }
+            if completeBlobs.contains(id) {
+                try? store.removeSetting(key)
+                continue
+            }
+            if let size = mediaReferences.first(where: { $0.blob.id == id })?.blob.size,
+                (try? store.chunkIndices(room: room.tag, blob: id).count) == BlobSealer.chunkCount(forSize: Int(size)),
+                (try? plaintext(of: id, size: size)) != nil, (try? markVerified(id)) != nil
+            {
+                try? store.removeSetting(key)
+                continue
+            }
+            withdrawShare(id)
+        }
     }
 
     private func markVerified(_ id: [UInt8]) throws {
@@ -153,8 +273,17 @@ extension RoomEngine {
 
     /// Starts fetching every visible item's blob that is neither complete nor being fetched.
     func scanBlobs() {
-        for (_, blob) in mediaReferences {
-            guard !completeBlobs.contains(blob.id), !corruptBlobs.contains(blob.id), blob.id.count == BlobID.length,
+        let references = mediaReferences
+        // An item removed (withdrawn by its author, say) stops its fetch: nobody may ever serve it.
+        let referenced = Set(references.map(\.blob.id))
+        for key in transfers.transfers.keys where !referenced.contains(key.id) {
+            transfers.forget(key)
+            runningHashes[key] = nil
+            videoIndexes[key] = nil
+        }
+        for (_, blob) in references {
+            guard !completeBlobs.contains(blob.id), pendingShares[blob.id] == nil, !corruptBlobs.contains(blob.id),
+                blob.id.count == BlobID.length,
                 blob.commitment.count == BlobCommitment.length, !blobChecks.badCommitments.contains(blob.commitment),
                 blob.size <= UInt64(Self.maxBlobSize), blobEpochs[blob.id].map({ contentKeys[$0] != nil }) ?? true
             else { continue }
@@ -206,7 +335,10 @@ extension RoomEngine {
         var missing: [UInt32] = []
         for index in indices {
             let buffered = chunkBuffer.first { $0.key == key && $0.index == index }?.sealed
-            guard let data = buffered ?? (try? store.chunk(room: room.tag, blob: key.id, index: Int(index))) else {
+            // A blob still being stored is sealed from its source: the store's one connection is
+            // busy with the author's write transactions, and waiting on it would stall every link.
+            guard let data = buffered ?? pendingChunk(key, index: index) ?? (try? store.chunk(room: room.tag, blob: key.id, index: Int(index)))
+            else {
                 missing.append(index)
                 continue
             }
@@ -216,6 +348,15 @@ extension RoomEngine {
         if !missing.isEmpty {
             try? transport.send(message: PeerMessage.chunkMissing(key, indices: missing).encoded, to: peer)
         }
+    }
+
+    /// A chunk of a blob this node is still storing, sealed from its source (each seal has a
+    /// fresh nonce, so it differs from the stored copy but opens to the same checked bytes).
+    private func pendingChunk(_ key: BlobKey, index: UInt32) -> [UInt8]? {
+        guard let source = pendingShares[key.id], source.count == Int(key.count), Int(index) < source.count,
+            let chunk = try? source.plaintext(source.range(Int(index)))
+        else { return nil }
+        return source.seal(Int(index), chunk)
     }
 
     func receiveChunk(_ key: BlobKey, index: UInt32, sealed data: [UInt8], from peer: PublicKey) {
@@ -546,5 +687,68 @@ final class RunningBlobHash {
 
     init(contentKey: SecretBytes) {
         hasher = BlobHasher(contentKey: contentKey)
+    }
+}
+
+/// Lets tests hold a share after its item is announced and before any chunk is stored, to see
+/// that peers fetch it from the source meanwhile. Open unless a test closes it.
+package final class ShareGate: Sendable {
+    private let state = Mutex<(closed: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    package init() {}
+
+    /// Shares from now on wait at the gate.
+    package func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    /// Lets every waiting share go on, and later ones pass.
+    package func open() {
+        let waiting = state.withLock { state in
+            state.closed = false
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// True while a share waits at the gate.
+    package var holding: Bool { state.withLock { !$0.waiting.isEmpty } }
+
+    func pass() async {
+        await withCheckedContinuation { continuation in
+            let go = state.withLock { state in
+                if state.closed { state.waiting.append(continuation) }
+                return !state.closed
+            }
+            if go { continuation.resume() }
+        }
+    }
+}
+
+/// A blob announced by this node whose chunks are still being sealed and stored: where its bytes are.
+final class PendingShare: Sendable {
+    let id: BlobID
+    let count: Int
+    let size: Int
+    let sealingKey: SecretBytes
+    /// The blob's bytes in a range (a copy out of memory, or a read of the upload's file).
+    let plaintext: @Sendable (Range<Int>) throws -> [UInt8]
+
+    init(id: BlobID, count: Int, size: Int, sealingKey: SecretBytes, plaintext: @escaping @Sendable (Range<Int>) throws -> [UInt8]) {
+        self.id = id
+        self.count = count
+        self.size = size
+        self.sealingKey = sealingKey
+        self.plaintext = plaintext
+    }
+
+    /// The bytes of chunk `index`.
+    func range(_ index: Int) -> Range<Int> {
+        index * BlobSealer.chunkSize..<min((index + 1) * BlobSealer.chunkSize, size)
+    }
+
+    func seal(_ index: Int, _ chunk: [UInt8]) -> [UInt8] {
+        BlobSealer.sealChunk(index: index, of: count, blobID: id, plaintext: chunk, contentKey: sealingKey)
     }
 }

@@ -18,6 +18,8 @@ import Transport
 public actor RoomEngine {
     /// This node's participant id.
     public nonisolated let me: ReplicaID
+    /// Holds shares between their announcement and their storing while closed (tests only).
+    package nonisolated let shareGate = ShareGate()
     /// The room's keys in epoch 0 (the first invite's): the store and the document know the
     /// room by them; later epochs' keys are in `epochKeys`.
     public nonisolated let room: RoomKeys
@@ -60,6 +62,9 @@ public actor RoomEngine {
     var runningHashes: [BlobKey: RunningBlobHash] = [:]
     /// Blobs held whole and checked against their id.
     var completeBlobs: Set<[UInt8]> = []
+    /// Blobs this node announced and is still sealing and storing, by id: chunks not stored yet
+    /// are sealed from the source when a peer asks, so fetching runs while the author stores.
+    var pendingShares: [[UInt8]: PendingShare] = [:]
     /// Blobs whose chunks all arrived but whose content did not match the id.
     var corruptBlobs: Set<[UInt8]> = []
     /// Who sent chunks or hash lists that did not match a blob's commitment, and the last list served.
@@ -237,6 +242,7 @@ public actor RoomEngine {
             let members = Set(replica.document.members.map(\.id.publicKey)).subtracting([identity.publicKey])
             transport.switchEpoch(to: keys, older: epochKeys.values.filter { $0.epoch < linkEpoch }, olderEpochPeers: members)
         }
+        resumeInterruptedShares()
         scanBlobs()
     }
 

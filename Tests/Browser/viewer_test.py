@@ -638,7 +638,7 @@ def hostile_main(argv):
 
 def seek_ahead(page, blob, probe, deadline):
     """(p2): seeks the blob's <video> to 80% and plays it; true once it plays there while the blob
-    is still arriving."""
+    is still arriving and less than 75% of its chunks are here (so the part sought came first)."""
     locate = "const v = [...document.querySelectorAll('.panel-item video')].find(v => (v.currentSrc || v.src || '').includes(arguments[0]));"
     target = page.driver.execute_script(
         locate + "if (!v || !isFinite(v.duration)) return null;"
@@ -658,6 +658,12 @@ def seek_ahead(page, blob, probe, deadline):
                 if state.get("state") != "arriving":
                     print(f"FAIL (p2) the seek to {target:.1f} s played only once the blob was {state.get('state')} "
                           f"({now:.2f} s after the seek)", flush=True)
+                    return False
+                # Fetched in order from the start, 80% of the time needs about 80% of the chunks.
+                if state.get("have", 0) >= 0.75 * max(state.get("total", 1), 1):
+                    print(f"FAIL (p2) the seek to {target:.1f} s played only once the fetch from the start had come near it "
+                          f"({state.get('have')} of {state.get('total')} chunks here, {now:.2f} s after the seek): "
+                          f"the part sought was not fetched ahead", flush=True)
                     return False
                 print(f"ok   (p2) seeking to 80% ({target:.1f} s) played there {now:.2f} s after the seek, with "
                       f"{state.get('have')} of {state.get('total')} chunks here", flush=True)

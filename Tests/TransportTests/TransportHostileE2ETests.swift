@@ -29,7 +29,10 @@ extension TransportE2ETests {
             let captured = proxy.recorded
             let handshakes = captured.filter { (1...3).contains($0.first ?? 0) }
             let data = captured.filter { $0.first == 4 && $0.count >= 32 }
-            #expect(handshakes.count >= 3 && data.count >= 20)
+            // Material to replay and forge: the handshake and some data packets. How many data
+            // packets the proxy holds when A reports all acked varies from run to run (11 to more
+            // than 20 were seen), so a handful is asked for, not a number the batching may not reach.
+            #expect(handshakes.count >= 3 && data.count >= 8, "\(captured.map { "\($0.first ?? 255):\($0.count)" })")
 
             let before = try #require(b.status())
             let rssBefore = b.residentKiB

@@ -43,7 +43,7 @@ struct DurableBeforeSendTests {
         #expect(host.line("Your viewer", timeout: 30) != nil)
 
         let watcher = KillOnArrival(pid: host.processIdentifier, author: invite.owner)
-        let peer = try await ListeningPeer(room: invite.roomKeys, folder: folder + "/ben", watcher: watcher)
+        let peer = try await HandBuiltMember(room: invite.roomKeys, folder: folder + "/ben", name: "Ben", observe: watcher.observe)
         #expect(invite.address.host == "127.0.0.1")
         peer.connect(to: .ipv4(127, 0, 0, 1, port: invite.address.port))
         // Linked and admitted: Ben holds Ana's batches so far (her profile, his grant).
@@ -103,51 +103,5 @@ final class KillOnArrival: Sendable {
             }
             if fire { kill(pid, SIGKILL) }
         }
-    }
-}
-
-/// A member built from the project's engine and transport whose transport events pass a
-/// `KillOnArrival` first (test code only).
-final class ListeningPeer: Sendable {
-    let engine: RoomEngine
-    let transport: PeerTransport
-    private let tasks: Mutex<[Task<Void, Never>]> = Mutex([])
-
-    init(room: RoomKeys, folder: String, watcher: KillOnArrival) async throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let identity = Identity.generate()
-        engine = try RoomEngine(
-            identity: identity, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: Int64(RoomEngine.wallMillis()))
-        try await engine.ensureProfile(name: "Ben", role: .guest)
-        let (events, continuation) = AsyncStream<TransportEvent>.makeStream()
-        transport = PeerTransport(
-            identity: identity, room: room, listen: HostPort(host: "127.0.0.1", port: 0), rendezvous: nil,
-            events: { event in
-                watcher.observe(event)
-                continuation.yield(event)
-            })
-        _ = try transport.start()
-        await engine.attach(transport)
-        let engine = engine
-        let loop = Task {
-            for await event in events { await engine.handle(event) }
-        }
-        let timer = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                await engine.syncTimer()
-            }
-        }
-        tasks.withLock { $0 = [loop, timer] }
-    }
-
-    func connect(to node: UDPEndpoint) {
-        transport.connect(to: [node])
-    }
-
-    func stop() async {
-        for task in tasks.withLock({ $0 }) { task.cancel() }
-        await engine.detach()
-        transport.close()
     }
 }

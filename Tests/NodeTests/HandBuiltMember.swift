@@ -21,8 +21,11 @@ final class HandBuiltMember: Sendable {
     private let unreliable = DatagramLog()
     private let tasks: Mutex<[Task<Void, Never>]> = Mutex([])
 
-    /// Starts the member on 127.0.0.1 with a profile of `name`; `connect(to:)` links it.
-    init(room: RoomKeys, folder: String, name: String) async throws {
+    /// Starts the member on 127.0.0.1 with a profile of `name`; `connect(to:)` links it. Each
+    /// transport event passes `observe` first, on the transport's thread.
+    init(
+        room: RoomKeys, folder: String, name: String, observe: @escaping @Sendable (TransportEvent) -> Void = { _ in }
+    ) async throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         engine = try RoomEngine(identity: identity, room: room, store: Store(path: folder + "/store.sqlite"), nowMillis: Int64(RoomEngine.wallMillis()))
         try await engine.ensureProfile(name: name, role: .guest)
@@ -31,6 +34,7 @@ final class HandBuiltMember: Sendable {
         transport = PeerTransport(
             identity: identity, room: room, listen: HostPort(host: "127.0.0.1", port: 0), rendezvous: nil,
             events: { event in
+                observe(event)
                 if case let .unreliable(_, bytes) = event { box.append(bytes) }
                 continuation.yield(event)
             })
